@@ -1,0 +1,139 @@
+//! The only source of "now" in sealq.
+//!
+//! Every timer (visibility timeouts, delays, retention, purge windows, and
+//! later data-key reuse periods and key-deletion windows) reads [`Clock::now_ms`]
+//! and waits with [`Clock::sleep_until`]. A clock is either the system clock
+//! plus an offset that only grows (what the server runs on, so that
+//! `POST /_sealq/clock` can move it forward), or a manual clock that stands
+//! still until advanced (unit tests). Nothing else in the crate may read
+//! `SystemTime` or `Instant` for domain time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
+
+/// Where a clock's base time comes from.
+#[derive(Debug)]
+enum Base {
+    /// Wall-clock time.
+    System,
+    /// A fixed instant (epoch milliseconds).
+    Manual(u64),
+}
+
+/// A clock that can be advanced; see the module docs.
+#[derive(Debug)]
+pub struct Clock {
+    base: Base,
+    offset_ms: AtomicU64,
+    advanced: Notify,
+}
+
+impl Clock {
+    /// The system clock, advanceable.
+    pub fn system() -> Self {
+        Self {
+            base: Base::System,
+            offset_ms: AtomicU64::new(0),
+            advanced: Notify::new(),
+        }
+    }
+
+    /// A clock frozen at `start_ms` (epoch milliseconds) until advanced.
+    pub fn manual(start_ms: u64) -> Self {
+        Self {
+            base: Base::Manual(start_ms),
+            offset_ms: AtomicU64::new(0),
+            advanced: Notify::new(),
+        }
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        let base = match self.base {
+            Base::System => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            Base::Manual(ms) => ms,
+        };
+        base.saturating_add(self.offset_ms.load(Ordering::Acquire))
+    }
+
+    /// Moves the clock forward by `ms` milliseconds and wakes every sleeper,
+    /// so timers that have come due fire at once.
+    pub fn advance(&self, ms: u64) {
+        self.offset_ms.fetch_add(ms, Ordering::AcqRel);
+        self.advanced.notify_waiters();
+    }
+
+    /// Waits until `now_ms() >= deadline_ms`, following both real time and
+    /// advances of the clock.
+    pub async fn sleep_until(&self, deadline_ms: u64) {
+        loop {
+            // Register for advance notifications before reading the time, so
+            // an advance between the read and the wait is not lost.
+            let advanced = self.advanced.notified();
+            tokio::pin!(advanced);
+            advanced.as_mut().enable();
+            let now = self.now_ms();
+            if now >= deadline_ms {
+                return;
+            }
+            match self.base {
+                Base::System => {
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(deadline_ms - now)) => {}
+                        () = &mut advanced => {}
+                    }
+                }
+                Base::Manual(_) => advanced.await,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn manual_clock_moves_only_when_advanced() {
+        let c = Clock::manual(1_000);
+        assert_eq!(c.now_ms(), 1_000);
+        c.advance(500);
+        assert_eq!(c.now_ms(), 1_500);
+    }
+
+    #[tokio::test]
+    async fn sleepers_wake_when_the_clock_is_advanced_past_their_deadline() {
+        let c = Arc::new(Clock::manual(0));
+        let c2 = c.clone();
+        let t = tokio::spawn(async move { c2.sleep_until(10_000).await });
+        tokio::task::yield_now().await;
+        c.advance(5_000);
+        tokio::task::yield_now().await;
+        assert!(!t.is_finished());
+        c.advance(5_000);
+        tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn system_clock_sleeps_in_real_time_or_until_advanced() {
+        let c = Clock::system();
+        let deadline = c.now_ms() + 3_600_000;
+        let fut = c.sleep_until(deadline);
+        tokio::pin!(fut);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), &mut fut)
+                .await
+                .is_err()
+        );
+        c.advance(3_600_000);
+        tokio::time::timeout(Duration::from_secs(5), fut).await.unwrap();
+    }
+}

@@ -1,0 +1,30 @@
+//! Server settings shared by every layer: where sealq listens, which region
+//! and account it pretends to be, and how it writes queue URLs.
+
+/// Settings of one sealq server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind (0 picks a free one).
+    pub port: u16,
+    /// AWS region in ARNs.
+    pub region: String,
+    /// AWS account id in ARNs and queue URLs.
+    pub account_id: String,
+    /// When set, queue URLs start with this (e.g. `http://sealq:9324`) instead
+    /// of `http://<Host header>`; for container networks.
+    pub queue_url_base: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 9324,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            queue_url_base: None,
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! sealq: a local emulator of Amazon SQS whose queues really encrypt.
+//!
+//! The crate's map (see ARCHITECTURE.md for the invariants):
+//! - [`protocol`]: the only code that knows XML, JSON, form encoding and AWS
+//!   headers; detects the protocol, decodes, encodes.
+//! - [`auth`]: SigV4 credentials to a principal.
+//! - [`sqs`]: actions, ops, model.
+//! - [`store`]: where queues live.
+//! - [`clock`]: the only source of "now".
+//! - [`error`]: the one error enum and its wire table.
+//! - [`admin`]: `/_sealq/*`.
+//!
+//! [`app`] builds the router; [`serve`] runs it with graceful shutdown.
+
+pub mod admin;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod limits;
+pub mod protocol;
+pub mod sqs;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// The HTTP application: admin routes under `/_sealq`, every other request
+/// is an AWS API call.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .nest("/_sealq", admin::router())
+        .fallback(protocol::handle)
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes; then releases
+/// long polls at once and waits for in-flight requests to finish.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = state.shutdown.clone();
+    let router = app(state);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        token.cancel();
+    })
+    .await
+}

@@ -1,0 +1,186 @@
+//! Query-protocol parameters (`Attribute.1.Name=...`) turned into the same
+//! JSON tree the JSON protocol sends, so one decoder serves both.
+//!
+//! The renames follow the query-era service model's `locationName`s: a
+//! flattened list or map is sent under its member's location name (for
+//! example `SendMessageBatchRequestEntry.N.*` for `Entries`,
+//! `MessageAttribute.N.Name/Value` for `MessageAttributes`).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+/// How a query key prefix maps to a JSON member.
+enum Rule {
+    /// A flattened list sent as `Prefix.N`.
+    List(&'static str),
+    /// A flattened map sent as `Prefix.N.<key>` / `Prefix.N.<value>`.
+    Map(&'static str, &'static str, &'static str),
+}
+
+fn rule(prefix: &str) -> Option<Rule> {
+    Some(match prefix {
+        "Attribute" => Rule::Map("Attributes", "Name", "Value"),
+        "MessageAttribute" => Rule::Map("MessageAttributes", "Name", "Value"),
+        "MessageSystemAttribute" => Rule::Map("MessageSystemAttributes", "Name", "Value"),
+        "Tag" => Rule::Map("tags", "Key", "Value"),
+        "Tags" => Rule::Map("Tags", "Key", "Value"),
+        "AttributeName" => Rule::List("AttributeNames"),
+        "MessageAttributeName" => Rule::List("MessageAttributeNames"),
+        "MessageSystemAttributeName" => Rule::List("MessageSystemAttributeNames"),
+        "TagKey" => Rule::List("TagKeys"),
+        "AWSAccountId" => Rule::List("AWSAccountIds"),
+        "ActionName" => Rule::List("Actions"),
+        "StringListValue" => Rule::List("StringListValues"),
+        "BinaryListValue" => Rule::List("BinaryListValues"),
+        "SendMessageBatchRequestEntry"
+        | "DeleteMessageBatchRequestEntry"
+        | "ChangeMessageVisibilityBatchRequestEntry" => Rule::List("Entries"),
+        _ => return None,
+    })
+}
+
+/// A parsed key tree.
+#[derive(Debug)]
+enum Tree {
+    Leaf(String),
+    Node(BTreeMap<String, Tree>),
+}
+
+fn insert(root: &mut BTreeMap<String, Tree>, key: &str, value: String) {
+    let mut parts = key.split('.').peekable();
+    let mut node = root;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            node.insert(part.to_owned(), Tree::Leaf(value));
+            return;
+        }
+        let child = node
+            .entry(part.to_owned())
+            .or_insert_with(|| Tree::Node(BTreeMap::new()));
+        if let Tree::Leaf(_) = child {
+            *child = Tree::Node(BTreeMap::new());
+        }
+        let Tree::Node(next) = child else { return };
+        node = next;
+    }
+}
+
+/// Children of a list-like node, ordered by their numeric index.
+fn indexed(children: BTreeMap<String, Tree>) -> Vec<Tree> {
+    let mut v: Vec<(u64, Tree)> = children
+        .into_iter()
+        .filter_map(|(k, t)| k.parse::<u64>().ok().map(|i| (i, t)))
+        .collect();
+    v.sort_by_key(|(i, _)| *i);
+    v.into_iter().map(|(_, t)| t).collect()
+}
+
+fn to_value(t: Tree) -> Value {
+    match t {
+        Tree::Leaf(s) => Value::String(s),
+        Tree::Node(children) => {
+            if !children.is_empty() && children.keys().all(|k| k.parse::<u64>().is_ok()) {
+                Value::Array(indexed(children).into_iter().map(to_value).collect())
+            } else {
+                Value::Object(convert(children))
+            }
+        }
+    }
+}
+
+fn convert(node: BTreeMap<String, Tree>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, child) in node {
+        match (rule(&k), child) {
+            (Some(Rule::List(name)), Tree::Node(items)) => {
+                out.insert(
+                    name.to_owned(),
+                    Value::Array(indexed(items).into_iter().map(to_value).collect()),
+                );
+            }
+            (Some(Rule::List(name)), Tree::Leaf(s)) => {
+                out.insert(name.to_owned(), Value::Array(vec![Value::String(s)]));
+            }
+            (Some(Rule::Map(name, key, value)), Tree::Node(items)) => {
+                let mut m = Map::new();
+                for item in indexed(items) {
+                    let Tree::Node(mut fields) = item else { continue };
+                    let Some(Tree::Leaf(k)) = fields.remove(key) else {
+                        continue;
+                    };
+                    let v = fields.remove(value).map_or(Value::Null, to_value);
+                    m.insert(k, v);
+                }
+                out.insert(name.to_owned(), Value::Object(m));
+            }
+            (Some(Rule::Map(..)), Tree::Leaf(_)) => {}
+            (None, t) => {
+                out.insert(k, to_value(t));
+            }
+        }
+    }
+    out
+}
+
+/// Turns query parameters into a JSON object shaped like the JSON protocol's
+/// request body. `Action` and `Version` are left in; callers take them out.
+pub(super) fn params_to_json<'a>(
+    pairs: impl IntoIterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+) -> Map<String, Value> {
+    let mut root = BTreeMap::new();
+    for (k, v) in pairs {
+        insert(&mut root, &k, v.into_owned());
+    }
+    convert(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(q: &str) -> Value {
+        Value::Object(params_to_json(form_urlencoded::parse(q.as_bytes())))
+    }
+
+    #[test]
+    fn flattened_maps_and_lists_become_json_members() {
+        let v = parse(
+            "Action=SendMessageBatch&QueueUrl=u\
+             &SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=two\
+             &SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=one\
+             &SendMessageBatchRequestEntry.1.MessageAttribute.1.Name=k\
+             &SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType=String\
+             &SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue=v",
+        );
+        assert_eq!(
+            v,
+            json!({
+                "Action": "SendMessageBatch", "QueueUrl": "u",
+                "Entries": [
+                    {"Id": "a", "MessageBody": "one", "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}},
+                    {"Id": "b", "MessageBody": "two"}
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn list_indices_sort_numerically() {
+        let q: String = (1..=11).map(|i| format!("AttributeName.{i}=n{i}&")).collect();
+        let v = parse(&q);
+        assert_eq!(v["AttributeNames"][1], "n2");
+        assert_eq!(v["AttributeNames"][10], "n11");
+    }
+
+    #[test]
+    fn queue_attributes_and_tags_map_by_name() {
+        let v = parse(
+            "Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=5&Tag.1.Key=team&Tag.1.Value=x&Tags.1.Key=a&Tags.1.Value=b",
+        );
+        assert_eq!(v["Attributes"], json!({"VisibilityTimeout": "5"}));
+        assert_eq!(v["tags"], json!({"team": "x"}));
+        assert_eq!(v["Tags"], json!({"a": "b"}));
+    }
+}

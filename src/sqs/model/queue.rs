@@ -1,0 +1,612 @@
+//! One queue: its attributes, tags and messages, and the state machine of
+//! delays, visibility and retention.
+//!
+//! Each queue guards its state with its own std `Mutex`, never held across an
+//! `.await`; long polls wait on the queue's `Notify`. All work is O(messages
+//! touched), never O(depth): visible messages wait in a FIFO deque, delayed
+//! and in-flight ones in min-heaps keyed by the time they become visible.
+//! Heap and deque entries are not removed when a message is deleted; they go
+//! stale (their serial or state no longer matches) and are skipped, and a
+//! heap is rebuilt when stale entries outnumber live ones. Expired messages
+//! are dropped when met on receive, by a small sweep on every send, and by a
+//! full sweep when counts are read, so nobody ever sees one.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use slab::Slab;
+use tokio::sync::Notify;
+
+use super::attributes::QueueAttributes;
+use super::message::{Message, MessageExtra, MsgState, ReceiptHandle};
+use crate::error::{Error, Result};
+use crate::limits::{MAX_INFLIGHT_STANDARD, MAX_VISIBILITY_TIMEOUT};
+
+/// A queue in the registry.
+#[derive(Debug)]
+pub struct Queue {
+    /// Queue name.
+    pub name: String,
+    /// Owner account.
+    pub account_id: String,
+    /// `arn:aws:sqs:REGION:ACCOUNT:NAME`.
+    pub arn: String,
+    /// Unique id of this queue instance (a queue recreated under the same
+    /// name gets a new one, so old receipt handles stop working).
+    pub uid: u64,
+    /// CreatedTimestamp, epoch seconds.
+    pub created_s: u64,
+    state: Mutex<QueueState>,
+    /// Woken when messages become visible, and when the queue is deleted.
+    pub notify: Notify,
+    deleted: AtomicBool,
+}
+
+/// What a sender hands to [`Queue::send`].
+#[derive(Debug)]
+pub struct NewMessage {
+    /// Message id.
+    pub id: u128,
+    /// Body.
+    pub body: Box<str>,
+    /// MD5 of the body.
+    pub md5_of_body: [u8; 16],
+    /// Delay in seconds (already validated).
+    pub delay_seconds: u64,
+    /// SenderId.
+    pub sender_id: Arc<str>,
+    /// Attributes and trace header.
+    pub extra: Option<Box<MessageExtra>>,
+}
+
+/// A message as handed out by a receive: a copy taken under the lock.
+#[derive(Debug)]
+pub struct Delivery {
+    /// Message id.
+    pub id: u128,
+    /// Receipt handle of this receive.
+    pub handle: ReceiptHandle,
+    /// Body.
+    pub body: String,
+    /// MD5 of the body.
+    pub md5_of_body: [u8; 16],
+    /// SentTimestamp.
+    pub sent_ms: u64,
+    /// ApproximateFirstReceiveTimestamp.
+    pub first_receive_ms: u64,
+    /// ApproximateReceiveCount.
+    pub receive_count: u32,
+    /// SenderId.
+    pub sender_id: Arc<str>,
+    /// Attributes and trace header.
+    pub extra: Option<Box<MessageExtra>>,
+}
+
+/// ApproximateNumberOfMessages*, read together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Visible.
+    pub visible: u64,
+    /// In flight.
+    pub not_visible: u64,
+    /// Delayed.
+    pub delayed: u64,
+}
+
+/// Mutable state of a queue, behind its mutex.
+#[derive(Debug)]
+pub struct QueueState {
+    /// Attributes.
+    pub attrs: QueueAttributes,
+    /// LastModifiedTimestamp, epoch seconds.
+    pub last_modified_s: u64,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// When the last PurgeQueue started, epoch ms.
+    pub last_purge_ms: Option<u64>,
+    msgs: Slab<Message>,
+    ready: VecDeque<(u32, u64)>,
+    delayed: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    inflight: BinaryHeap<Reverse<(u64, u64, u32, u32)>>,
+    counts: Counts,
+    next_serial: u64,
+    next_seq: u32,
+    sweep_cursor: usize,
+}
+
+impl Queue {
+    /// A new, empty queue.
+    pub fn new(
+        name: String,
+        account_id: String,
+        arn: String,
+        uid: u64,
+        now_ms: u64,
+        attrs: QueueAttributes,
+    ) -> Self {
+        let created_s = now_ms / 1000;
+        Self {
+            name,
+            account_id,
+            arn,
+            uid,
+            created_s,
+            state: Mutex::new(QueueState {
+                attrs,
+                last_modified_s: created_s,
+                tags: BTreeMap::new(),
+                last_purge_ms: None,
+                msgs: Slab::new(),
+                ready: VecDeque::new(),
+                delayed: BinaryHeap::new(),
+                inflight: BinaryHeap::new(),
+                counts: Counts::default(),
+                next_serial: 1,
+                next_seq: 1,
+                sweep_cursor: 0,
+            }),
+            notify: Notify::new(),
+            deleted: AtomicBool::new(false),
+        }
+    }
+
+    /// Locks the queue's state. A poisoned lock (a panic while held) is
+    /// recovered: every mutation leaves the state consistent between steps.
+    pub fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Marks the queue deleted and releases its long polls.
+    pub fn mark_deleted(&self) {
+        self.deleted.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether DeleteQueue removed this queue.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+}
+
+impl QueueState {
+    fn retention_ms(&self) -> u64 {
+        self.attrs.message_retention_period * 1000
+    }
+
+    fn expired(&self, m: &Message, now: u64) -> bool {
+        now >= m.sent_ms.saturating_add(self.retention_ms())
+    }
+
+    /// Removes the message in `slot`, keeping the counters right.
+    fn remove(&mut self, slot: usize) {
+        let m = self.msgs.remove(slot);
+        match m.state {
+            MsgState::Delayed { .. } => self.counts.delayed -= 1,
+            MsgState::Visible => self.counts.visible -= 1,
+            MsgState::InFlight { .. } => self.counts.not_visible -= 1,
+        }
+    }
+
+    /// Moves delayed and in-flight messages whose time has come to visible.
+    pub fn refresh(&mut self, now: u64) {
+        while let Some(&Reverse((due, serial, slot))) = self.delayed.peek() {
+            if due > now {
+                break;
+            }
+            self.delayed.pop();
+            if let Some(m) = self.msgs.get_mut(slot as usize)
+                && m.serial == serial
+                && m.state == (MsgState::Delayed { until: due })
+            {
+                m.state = MsgState::Visible;
+                self.counts.delayed -= 1;
+                self.counts.visible += 1;
+                self.ready.push_back((slot, serial));
+            }
+        }
+        while let Some(&Reverse((until, serial, slot, seq))) = self.inflight.peek() {
+            if until > now {
+                break;
+            }
+            self.inflight.pop();
+            if let Some(m) = self.msgs.get_mut(slot as usize)
+                && m.serial == serial
+                && matches!(m.state, MsgState::InFlight { until: u, seq: s, .. } if u == until && s == seq)
+            {
+                m.state = MsgState::Visible;
+                self.counts.not_visible -= 1;
+                self.counts.visible += 1;
+                self.ready.push_back((slot, serial));
+            }
+        }
+    }
+
+    /// When the next delayed or in-flight message may become visible.
+    pub fn next_due(&self) -> Option<u64> {
+        let d = self.delayed.peek().map(|r| r.0.0);
+        let i = self.inflight.peek().map(|r| r.0.0);
+        match (d, i) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Stores a message; returns whether it is visible at once (so a long
+    /// poll should be woken).
+    pub fn send(&mut self, now: u64, new: NewMessage) -> bool {
+        self.sweep(now, 2);
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let state = if new.delay_seconds == 0 {
+            MsgState::Visible
+        } else {
+            MsgState::Delayed {
+                until: now + new.delay_seconds * 1000,
+            }
+        };
+        let slot = self.msgs.insert(Message {
+            serial,
+            id: new.id,
+            body: new.body,
+            md5_of_body: new.md5_of_body,
+            sent_ms: now,
+            first_receive_ms: 0,
+            receive_count: 0,
+            state,
+            sender_id: new.sender_id,
+            extra: new.extra,
+        });
+        let slot32 = u32::try_from(slot).unwrap_or(u32::MAX);
+        match state {
+            MsgState::Visible => {
+                self.counts.visible += 1;
+                self.ready.push_back((slot32, serial));
+                true
+            }
+            MsgState::Delayed { until } => {
+                self.counts.delayed += 1;
+                self.delayed.push(Reverse((until, serial, slot32)));
+                false
+            }
+            MsgState::InFlight { .. } => false,
+        }
+    }
+
+    /// Takes up to `max` visible messages and makes them invisible for
+    /// `visibility_s` seconds.
+    ///
+    /// # Errors
+    /// `OverLimit` when the queue already has the most in-flight messages AWS allows.
+    pub fn receive(
+        &mut self,
+        now: u64,
+        max: usize,
+        visibility_s: u64,
+        queue_uid: u64,
+    ) -> Result<Vec<Delivery>> {
+        self.refresh(now);
+        let mut out = Vec::new();
+        while out.len() < max {
+            if self.counts.not_visible as usize >= MAX_INFLIGHT_STANDARD {
+                if out.is_empty() {
+                    return Err(Error::OverLimit(
+                        "Too many messages in flight on this queue (120,000 is the limit for standard queues).".into(),
+                    ));
+                }
+                break;
+            }
+            let Some((slot, serial)) = self.ready.pop_front() else {
+                break;
+            };
+            let live = self
+                .msgs
+                .get(slot as usize)
+                .is_some_and(|m| m.serial == serial && m.state == MsgState::Visible);
+            if !live {
+                continue;
+            }
+            if self.expired(&self.msgs[slot as usize], now) {
+                self.remove(slot as usize);
+                continue;
+            }
+            let seq = self.next_seq;
+            self.next_seq = self.next_seq.wrapping_add(1);
+            let until = now + visibility_s * 1000;
+            let m = &mut self.msgs[slot as usize];
+            if m.receive_count == 0 {
+                m.first_receive_ms = now;
+            }
+            m.receive_count += 1;
+            m.state = MsgState::InFlight {
+                until,
+                received_ms: now,
+                seq,
+            };
+            self.counts.visible -= 1;
+            self.counts.not_visible += 1;
+            self.inflight.push(Reverse((until, serial, slot, seq)));
+            out.push(Delivery {
+                id: m.id,
+                handle: ReceiptHandle {
+                    queue_uid,
+                    slot,
+                    serial,
+                    seq,
+                },
+                body: m.body.to_string(),
+                md5_of_body: m.md5_of_body,
+                sent_ms: m.sent_ms,
+                first_receive_ms: m.first_receive_ms,
+                receive_count: m.receive_count,
+                sender_id: m.sender_id.clone(),
+                extra: m.extra.clone(),
+            });
+        }
+        self.compact();
+        Ok(out)
+    }
+
+    /// Deletes the message a receipt handle points to. A handle whose message
+    /// is already gone succeeds, as in AWS.
+    pub fn delete(&mut self, handle: &ReceiptHandle) {
+        let slot = handle.slot as usize;
+        if self.msgs.get(slot).is_some_and(|m| m.serial == handle.serial) {
+            self.remove(slot);
+        }
+        self.compact();
+    }
+
+    /// Changes the visibility timeout of an in-flight message to `timeout_s`
+    /// seconds from now; 0 makes it visible at once (returns true then).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` when the message is gone or not in flight, or
+    /// when the change would keep it invisible more than 12 hours after the
+    /// receive.
+    pub fn change_visibility(
+        &mut self,
+        now: u64,
+        handle: &ReceiptHandle,
+        raw: &str,
+        timeout_s: u64,
+    ) -> Result<bool> {
+        self.refresh(now);
+        let slot = handle.slot as usize;
+        let not_available = || {
+            Error::invalid_value(
+                "ReceiptHandle",
+                raw,
+                "Message does not exist or is not available for visibility timeout change.",
+            )
+        };
+        let m = self
+            .msgs
+            .get_mut(slot)
+            .filter(|m| m.serial == handle.serial)
+            .ok_or_else(not_available)?;
+        // AWS accepts a change on a standard-queue message whose visibility
+        // timeout already ran out: it becomes invisible again from now.
+        let received_ms = match m.state {
+            MsgState::InFlight { received_ms, .. } => received_ms,
+            MsgState::Visible => now,
+            MsgState::Delayed { .. } => return Err(not_available()),
+        };
+        let was_visible = m.state == MsgState::Visible;
+        let until = now + timeout_s * 1000;
+        if until.saturating_sub(received_ms) > MAX_VISIBILITY_TIMEOUT * 1000 {
+            return Err(Error::invalid_value(
+                "VisibilityTimeout",
+                timeout_s,
+                "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]",
+            ));
+        }
+        if timeout_s == 0 {
+            if !was_visible {
+                m.state = MsgState::Visible;
+                self.counts.not_visible -= 1;
+                self.counts.visible += 1;
+                self.ready.push_front((handle.slot, handle.serial));
+            }
+            return Ok(true);
+        }
+        if was_visible {
+            // Its entry in `ready` goes stale; receive skips it.
+            self.counts.visible -= 1;
+            self.counts.not_visible += 1;
+        }
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        m.state = MsgState::InFlight {
+            until,
+            received_ms,
+            seq,
+        };
+        self.inflight
+            .push(Reverse((until, handle.serial, handle.slot, seq)));
+        Ok(false)
+    }
+
+    /// Deletes every message.
+    pub fn purge(&mut self, now: u64) {
+        self.msgs.clear();
+        self.ready.clear();
+        self.delayed.clear();
+        self.inflight.clear();
+        self.counts = Counts::default();
+        self.sweep_cursor = 0;
+        self.last_purge_ms = Some(now);
+    }
+
+    /// Exact counts at `now` (drops expired messages first).
+    pub fn counts(&mut self, now: u64) -> Counts {
+        self.refresh(now);
+        self.sweep(now, self.msgs.capacity());
+        self.counts
+    }
+
+    /// Drops expired messages among the next `budget` slots.
+    fn sweep(&mut self, now: u64, budget: usize) {
+        let cap = self.msgs.capacity();
+        if cap == 0 {
+            return;
+        }
+        for _ in 0..budget.min(cap) {
+            let slot = self.sweep_cursor % cap;
+            self.sweep_cursor = (slot + 1) % cap;
+            if self.msgs.get(slot).is_some_and(|m| self.expired(m, now)) {
+                self.remove(slot);
+            }
+        }
+    }
+
+    /// Rebuilds the heaps and the deque when stale entries outnumber live ones.
+    fn compact(&mut self) {
+        let Self {
+            msgs,
+            ready,
+            delayed,
+            inflight,
+            counts,
+            ..
+        } = self;
+        if inflight.len() > 1024 && inflight.len() as u64 > 2 * counts.not_visible {
+            inflight.retain(|Reverse((until, serial, slot, seq))| {
+                msgs.get(*slot as usize).is_some_and(|m| {
+                    m.serial == *serial
+                        && matches!(m.state, MsgState::InFlight { until: u, seq: s, .. } if u == *until && s == *seq)
+                })
+            });
+        }
+        if delayed.len() > 1024 && delayed.len() as u64 > 2 * counts.delayed {
+            delayed.retain(|Reverse((due, serial, slot))| {
+                msgs.get(*slot as usize)
+                    .is_some_and(|m| m.serial == *serial && m.state == (MsgState::Delayed { until: *due }))
+            });
+        }
+        if ready.len() > 1024 && ready.len() as u64 > 2 * counts.visible {
+            ready.retain(|(slot, serial)| {
+                msgs.get(*slot as usize)
+                    .is_some_and(|m| m.serial == *serial && m.state == MsgState::Visible)
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue() -> Queue {
+        Queue::new(
+            "q".into(),
+            "0".into(),
+            "arn".into(),
+            1,
+            0,
+            QueueAttributes::new(false),
+        )
+    }
+
+    fn msg(body: &str, delay: u64) -> NewMessage {
+        NewMessage {
+            id: 1,
+            body: body.into(),
+            md5_of_body: [0; 16],
+            delay_seconds: delay,
+            sender_id: Arc::from("s"),
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn visibility_timeout_hides_then_returns_a_message() {
+        let q = queue();
+        let mut s = q.lock();
+        s.send(0, msg("a", 0));
+        let got = s.receive(0, 10, 30, 1).unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(s.receive(29_999, 10, 30, 1).unwrap().is_empty());
+        let again = s.receive(30_000, 10, 30, 1).unwrap();
+        assert_eq!(again[0].receive_count, 2);
+        assert_ne!(again[0].handle, got[0].handle);
+        assert_eq!(again[0].first_receive_ms, 0);
+    }
+
+    #[test]
+    fn delayed_messages_wait_and_are_counted() {
+        let q = queue();
+        let mut s = q.lock();
+        s.send(0, msg("a", 5));
+        assert_eq!(
+            s.counts(0),
+            Counts {
+                visible: 0,
+                not_visible: 0,
+                delayed: 1
+            }
+        );
+        assert!(s.receive(4_999, 1, 30, 1).unwrap().is_empty());
+        assert_eq!(s.next_due(), Some(5_000));
+        assert_eq!(s.receive(5_000, 1, 30, 1).unwrap().len(), 1);
+        assert_eq!(
+            s.counts(5_000),
+            Counts {
+                visible: 0,
+                not_visible: 1,
+                delayed: 0
+            }
+        );
+    }
+
+    #[test]
+    fn expired_messages_are_never_delivered_or_counted() {
+        let q = queue();
+        let mut s = q.lock();
+        s.attrs.message_retention_period = 60;
+        s.send(0, msg("a", 0));
+        s.send(0, msg("b", 0));
+        assert_eq!(s.counts(59_999).visible, 2);
+        assert_eq!(s.counts(60_000).visible, 0);
+        assert!(s.receive(60_000, 10, 30, 1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn delete_and_change_visibility_follow_the_handle() {
+        let q = queue();
+        let mut s = q.lock();
+        s.send(0, msg("a", 0));
+        let d = s.receive(0, 1, 30, 1).unwrap().remove(0);
+        assert!(s.change_visibility(0, &d.handle, "h", 0).unwrap());
+        assert!(
+            s.change_visibility(0, &d.handle, "h", 10).is_ok(),
+            "visible again: AWS accepts and hides it"
+        );
+        assert!(s.receive(0, 1, 30, 1).unwrap().is_empty());
+        assert!(s.change_visibility(0, &d.handle, "h", 0).unwrap());
+        let d = s.receive(0, 1, 30, 1).unwrap().remove(0);
+        assert!(
+            s.change_visibility(1_000, &d.handle, "h", 43_200).is_err(),
+            "beyond 12 h after receive"
+        );
+        s.delete(&d.handle);
+        s.delete(&d.handle);
+        assert_eq!(s.counts(0), Counts::default());
+    }
+
+    #[test]
+    fn stale_heap_entries_are_compacted() {
+        let q = queue();
+        let mut s = q.lock();
+        for _ in 0..5_000 {
+            s.send(0, msg("a", 0));
+            let d = s.receive(0, 1, 30, 1).unwrap().remove(0);
+            s.delete(&d.handle);
+        }
+        assert!(s.inflight.len() <= 2_048, "{}", s.inflight.len());
+        assert_eq!(s.counts(0), Counts::default());
+    }
+}

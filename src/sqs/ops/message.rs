@@ -1,0 +1,723 @@
+//! Message actions: send (single and batch), receive with long polling,
+//! delete, and visibility changes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::{Ctx, resolve};
+use crate::error::{Error, Result};
+use crate::limits::{
+    MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES, MAX_BATCH_ENTRY_ID_LEN, MAX_BATCH_SIZE, MAX_DELAY_SECONDS,
+    MAX_MESSAGE_ATTRIBUTES, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_SECONDS,
+};
+use crate::sqs::model::message::{
+    MessageExtra, ReceiptHandle, check_contents, hex, md5_of_attributes, md5_of_body,
+};
+use crate::sqs::model::queue::{Delivery, NewMessage, Queue};
+use crate::sqs::types::{
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchInput, ChangeMessageVisibilityInput,
+    DeleteMessageBatchInput, DeleteMessageInput, MessageAttributeValue, ReceiptBatchEntry,
+    ReceiptBatchOutput, ReceiveMessageInput, ReceiveMessageOutput, ReceivedMessage, SendMessageBatchInput,
+    SendMessageBatchOutput, SendMessageBatchResultEntry, SendMessageInput, SendMessageOutput, SqsOutput,
+};
+use crate::state::AppState;
+
+/// A message that passed validation, ready to store.
+struct Checked {
+    new: NewMessage,
+    output: SendMessageOutput,
+}
+
+fn attribute_error(msg: String) -> Error {
+    Error::InvalidParameterValue(msg.into())
+}
+
+fn check_attribute_name(name: &str, what: &str) -> Result<()> {
+    let lower = name.to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= MAX_ATTRIBUTE_NAME_LEN
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !lower.starts_with("aws.")
+        && !lower.starts_with("amazon.");
+    if ok {
+        Ok(())
+    } else {
+        Err(attribute_error(format!(
+            "Message ({what}) attribute name '{name}' is invalid."
+        )))
+    }
+}
+
+/// Checks one attribute value; returns its size in bytes for the size limit.
+fn check_attribute_value(name: &str, v: &MessageAttributeValue, what: &str) -> Result<usize> {
+    if v.data_type.is_empty() {
+        return Err(attribute_error(format!(
+            "The message ({what}) attribute '{name}' must contain a non-empty message attribute type."
+        )));
+    }
+    let base = v.data_type.split('.').next().unwrap_or_default();
+    let custom_ok = v.data_type.len() <= MAX_ATTRIBUTE_NAME_LEN
+        && !v.data_type.ends_with('.')
+        && v.data_type
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !matches!(base, "String" | "Number" | "Binary") || !custom_ok {
+        return Err(attribute_error(format!(
+            "The type of message ({what}) attribute '{name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String."
+        )));
+    }
+    if v.has_list_values {
+        return Err(attribute_error(format!(
+            "Message ({what}) attribute '{name}' uses StringListValues or BinaryListValues, which are reserved for future use."
+        )));
+    }
+    let size = match base {
+        "Binary" => match &v.binary_value {
+            Some(b) if !b.is_empty() => b.len(),
+            _ => {
+                return Err(attribute_error(format!(
+                    "The message ({what}) attribute '{name}' must contain a non-empty value of type '{}'.",
+                    v.data_type
+                )));
+            }
+        },
+        _ => match &v.string_value {
+            Some(s) if !s.is_empty() => {
+                check_contents(s)?;
+                if base == "Number" && !is_number(s) {
+                    return Err(attribute_error(format!(
+                        "Can't cast the value of message ({what}) attribute '{name}' to a number."
+                    )));
+                }
+                s.len()
+            }
+            _ => {
+                return Err(attribute_error(format!(
+                    "The message ({what}) attribute '{name}' must contain a non-empty value of type '{}'.",
+                    v.data_type
+                )));
+            }
+        },
+    };
+    Ok(name.len() + v.data_type.len() + size)
+}
+
+/// A decimal number with up to 38 significant digits, as SQS accepts.
+fn is_number(s: &str) -> bool {
+    let t = s.trim();
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let mut parts = mantissa.splitn(2, '.');
+    let int = parts.next().unwrap_or_default();
+    let frac = parts.next().unwrap_or_default();
+    let digits_ok = !(int.is_empty() && frac.is_empty())
+        && int.chars().all(|c| c.is_ascii_digit())
+        && frac.chars().all(|c| c.is_ascii_digit());
+    let exp_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())
+    });
+    let significant = format!("{int}{frac}").trim_start_matches('0').len();
+    digits_ok && exp_ok && significant <= 38
+}
+
+/// Validates a message for `q` and prepares what to store and to answer.
+fn check_message(
+    q: &Queue,
+    sender_id: &Arc<str>,
+    input: SendMessageInput,
+    in_batch: bool,
+) -> Result<Checked> {
+    let (max_size, default_delay, fifo) = {
+        let s = q.lock();
+        (
+            s.attrs.maximum_message_size,
+            s.attrs.delay_seconds,
+            s.attrs.fifo_queue,
+        )
+    };
+    let body = match input.message_body {
+        Some(b) if !b.is_empty() => b,
+        _ => return Err(Error::missing("MessageBody")),
+    };
+    let delay = match input.delay_seconds {
+        None => default_delay,
+        Some(d) if fifo => {
+            return Err(Error::invalid_value(
+                "DelaySeconds",
+                d,
+                "The request include parameter that is not valid for this queue type.",
+            ));
+        }
+        Some(d) => u64::try_from(d)
+            .ok()
+            .filter(|d| *d <= MAX_DELAY_SECONDS)
+            .ok_or_else(|| {
+                Error::invalid_value("DelaySeconds", d, "DelaySeconds must be >= 0 and <= 900.")
+            })?,
+    };
+    if fifo && input.message_group_id.as_deref().is_none_or(str::is_empty) {
+        return Err(Error::missing("MessageGroupId"));
+    }
+    if !fifo && let Some(d) = &input.message_deduplication_id {
+        return Err(Error::invalid_value(
+            "MessageDeduplicationId",
+            d,
+            "The request include parameter that is not valid for this queue type.",
+        ));
+    }
+    check_contents(&body)?;
+    if input.message_attributes.len() > MAX_MESSAGE_ATTRIBUTES {
+        return Err(attribute_error(format!(
+            "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
+            input.message_attributes.len()
+        )));
+    }
+    let mut size = body.len();
+    let mut seen = HashSet::new();
+    for (name, v) in &input.message_attributes {
+        check_attribute_name(name, "user")?;
+        if !seen.insert(name.as_str()) {
+            return Err(attribute_error(format!(
+                "Message (user) attribute name '{name}' is not unique."
+            )));
+        }
+        size += check_attribute_value(name, v, "user")?;
+    }
+    let mut trace_header = None;
+    for (name, v) in &input.message_system_attributes {
+        if name != "AWSTraceHeader" {
+            return Err(attribute_error(format!(
+                "Message system attribute name '{name}' is invalid."
+            )));
+        }
+        if v.data_type != "String" {
+            return Err(attribute_error(format!(
+                "The message system attribute '{name}' must be of type 'String'."
+            )));
+        }
+        size += check_attribute_value(name, v, "system")?;
+        trace_header = v.string_value.clone();
+    }
+    if size as u64 > max_size {
+        return Err(Error::InvalidParameterValue(
+            format!(
+                "One or more parameters {} Reason: Message must be shorter than {max_size} bytes.",
+                if in_batch {
+                    "cannot be validated."
+                } else {
+                    "are invalid."
+                }
+            )
+            .into(),
+        ));
+    }
+    let md5 = md5_of_body(&body);
+    let id = uuid::Uuid::new_v4();
+    let md5_attrs = (!input.message_attributes.is_empty()).then(|| {
+        hex(&md5_of_attributes(
+            input.message_attributes.iter().map(|(n, v)| (n.as_str(), v)),
+        ))
+    });
+    let md5_system = (!input.message_system_attributes.is_empty()).then(|| {
+        hex(&md5_of_attributes(
+            input
+                .message_system_attributes
+                .iter()
+                .map(|(n, v)| (n.as_str(), v)),
+        ))
+    });
+    let extra = if input.message_attributes.is_empty() && trace_header.is_none() {
+        None
+    } else {
+        let mut attributes = input.message_attributes;
+        attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(Box::new(MessageExtra {
+            attributes,
+            trace_header,
+        }))
+    };
+    Ok(Checked {
+        new: NewMessage {
+            id: id.as_u128(),
+            body: body.into_boxed_str(),
+            md5_of_body: md5,
+            delay_seconds: delay,
+            sender_id: sender_id.clone(),
+            extra,
+        },
+        output: SendMessageOutput {
+            message_id: id.to_string(),
+            md5_of_message_body: hex(&md5),
+            md5_of_message_attributes: md5_attrs,
+            md5_of_message_system_attributes: md5_system,
+            sequence_number: None,
+        },
+    })
+}
+
+fn sender_id(state: &AppState, ctx: &Ctx) -> Arc<str> {
+    match (&ctx.principal, ctx.client_ip) {
+        (crate::auth::Principal::Signed(id), _) => id.sender_id.clone(),
+        // AWS documents the caller's IP address as the SenderId of anonymous senders.
+        (crate::auth::Principal::Anonymous, Some(ip)) => Arc::from(ip.to_string()),
+        (crate::auth::Principal::Anonymous, None) => state.principals.anonymous_sender_id(),
+    }
+}
+
+/// SendMessage.
+pub(super) fn send_message(state: &AppState, ctx: &Ctx, input: SendMessageInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    let checked = check_message(&q, &sender_id(state, ctx), input, false)?;
+    let now = state.clock.now_ms();
+    let visible = q.lock().send(now, checked.new);
+    if visible {
+        q.notify.notify_one();
+    }
+    Ok(SqsOutput::SendMessage(checked.output))
+}
+
+/// The batch rules every batch action shares: 1–10 entries, ids well formed
+/// and distinct.
+fn check_batch_ids<'a>(ids: impl ExactSizeIterator<Item = &'a str>, entry_name: &str) -> Result<()> {
+    let n = ids.len();
+    if n == 0 {
+        return Err(Error::EmptyBatchRequest(
+            format!("There should be at least one {entry_name} in the request.").into(),
+        ));
+    }
+    if n > MAX_BATCH_ENTRIES {
+        return Err(Error::TooManyEntriesInBatchRequest(
+            format!("Maximum number of entries per request are {MAX_BATCH_ENTRIES}. You have sent {n}.")
+                .into(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for id in ids {
+        if id.is_empty()
+            || id.len() > MAX_BATCH_ENTRY_ID_LEN
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::InvalidBatchEntryId(
+                "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.".into(),
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(Error::BatchEntryIdsNotDistinct(
+                format!("Id {id} repeated.").into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn failed_entry(id: String, e: &Error) -> BatchResultErrorEntry {
+    let meta = e.meta();
+    BatchResultErrorEntry {
+        id,
+        sender_fault: meta.fault == crate::error::Fault::Sender,
+        code: meta.query_code.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// SendMessageBatch: batch rules fail the request; a bad entry fails alone.
+pub(super) fn send_message_batch(
+    state: &AppState,
+    ctx: &Ctx,
+    input: SendMessageBatchInput,
+) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    check_batch_ids(
+        input.entries.iter().map(|e| e.id.as_str()),
+        "SendMessageBatchRequestEntry",
+    )?;
+    let total: usize = input
+        .entries
+        .iter()
+        .map(|e| {
+            let m = &e.message;
+            let attrs: usize = m
+                .message_attributes
+                .iter()
+                .map(|(n, v)| {
+                    n.len()
+                        + v.data_type.len()
+                        + v.string_value.as_ref().map_or(0, String::len)
+                        + v.binary_value.as_ref().map_or(0, Vec::len)
+                })
+                .sum();
+            m.message_body.as_ref().map_or(0, String::len) + attrs
+        })
+        .sum();
+    if total > MAX_BATCH_SIZE {
+        return Err(Error::BatchRequestTooLong(
+            format!(
+                "Batch requests cannot be longer than {MAX_BATCH_SIZE} bytes. You have sent {total} bytes."
+            )
+            .into(),
+        ));
+    }
+    let sender = sender_id(state, ctx);
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    let mut ready = Vec::new();
+    for entry in input.entries {
+        match check_message(&q, &sender, entry.message, true) {
+            Ok(c) => {
+                ready.push(c.new);
+                successful.push(SendMessageBatchResultEntry {
+                    id: entry.id,
+                    result: c.output,
+                });
+            }
+            Err(e) => failed.push(failed_entry(entry.id, &e)),
+        }
+    }
+    let now = state.clock.now_ms();
+    let mut woken = 0;
+    {
+        let mut s = q.lock();
+        for new in ready {
+            woken += usize::from(s.send(now, new));
+        }
+    }
+    for _ in 0..woken {
+        q.notify.notify_one();
+    }
+    Ok(SqsOutput::SendMessageBatch(SendMessageBatchOutput {
+        successful,
+        failed,
+    }))
+}
+
+/// Which system attributes a receive returns.
+#[derive(Debug, Default, Clone, Copy)]
+struct SystemSelection {
+    sender_id: bool,
+    sent_timestamp: bool,
+    receive_count: bool,
+    first_receive: bool,
+    trace_header: bool,
+}
+
+impl SystemSelection {
+    fn from_names<'a>(names: impl Iterator<Item = &'a String>) -> Self {
+        let mut s = Self::default();
+        for n in names {
+            match n.as_str() {
+                "All" => {
+                    s = Self {
+                        sender_id: true,
+                        sent_timestamp: true,
+                        receive_count: true,
+                        first_receive: true,
+                        trace_header: true,
+                    };
+                }
+                "SenderId" => s.sender_id = true,
+                "SentTimestamp" => s.sent_timestamp = true,
+                "ApproximateReceiveCount" => s.receive_count = true,
+                "ApproximateFirstReceiveTimestamp" => s.first_receive = true,
+                "AWSTraceHeader" => s.trace_header = true,
+                // FIFO and dead-letter attributes do not apply to standard
+                // queues; queue attribute names in the legacy list are ignored.
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
+/// Whether message attribute `name` matches a `MessageAttributeNames` list.
+fn wants_attribute(selectors: &[String], name: &str) -> bool {
+    selectors.iter().any(|s| match s.as_str() {
+        "All" | ".*" => true,
+        sel => match sel.strip_suffix(".*") {
+            Some(prefix) => name
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('.')),
+            None => sel == name,
+        },
+    })
+}
+
+fn to_received(d: Delivery, sys: SystemSelection, selectors: &[String]) -> ReceivedMessage {
+    let mut attributes = Vec::new();
+    if sys.sender_id {
+        attributes.push(("SenderId", d.sender_id.to_string()));
+    }
+    if sys.sent_timestamp {
+        attributes.push(("SentTimestamp", d.sent_ms.to_string()));
+    }
+    if sys.receive_count {
+        attributes.push(("ApproximateReceiveCount", d.receive_count.to_string()));
+    }
+    if sys.first_receive {
+        attributes.push(("ApproximateFirstReceiveTimestamp", d.first_receive_ms.to_string()));
+    }
+    let mut message_attributes = Vec::new();
+    if let Some(extra) = d.extra {
+        if sys.trace_header
+            && let Some(t) = extra.trace_header
+        {
+            attributes.push(("AWSTraceHeader", t));
+        }
+        if !selectors.is_empty() {
+            message_attributes = extra
+                .attributes
+                .into_iter()
+                .filter(|(n, _)| wants_attribute(selectors, n))
+                .collect();
+        }
+    }
+    let md5_of_message_attributes = (!message_attributes.is_empty()).then(|| {
+        hex(&md5_of_attributes(
+            message_attributes.iter().map(|(n, v)| (n.as_str(), v)),
+        ))
+    });
+    ReceivedMessage {
+        message_id: uuid::Uuid::from_u128(d.id).to_string(),
+        receipt_handle: d.handle.encode(),
+        md5_of_body: hex(&d.md5_of_body),
+        body: d.body,
+        attributes,
+        md5_of_message_attributes,
+        message_attributes,
+    }
+}
+
+fn bounded(name: &str, v: Option<i64>, min: u64, max: u64, reason: &str) -> Result<Option<u64>> {
+    v.map(|v| {
+        u64::try_from(v)
+            .ok()
+            .filter(|x| (min..=max).contains(x))
+            .ok_or_else(|| Error::invalid_value(name, v, reason))
+    })
+    .transpose()
+}
+
+/// ReceiveMessage, with long polling: the request waits on the queue's
+/// notification (woken by sends) and on the clock (for delayed and in-flight
+/// messages coming due), never in a sleep loop.
+pub(super) async fn receive_message(state: &AppState, input: ReceiveMessageInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    let max = bounded(
+        "MaxNumberOfMessages",
+        input.max_number_of_messages,
+        1,
+        MAX_RECEIVE_MESSAGES,
+        "Must be between 1 and 10, if provided.",
+    )?
+    .unwrap_or(1);
+    let visibility = bounded(
+        "VisibilityTimeout",
+        input.visibility_timeout,
+        0,
+        MAX_VISIBILITY_TIMEOUT,
+        "Must be >= 0 and <= 43200, if provided.",
+    )?;
+    let wait = bounded(
+        "WaitTimeSeconds",
+        input.wait_time_seconds,
+        0,
+        MAX_WAIT_SECONDS,
+        "Must be >= 0 and <= 20, if provided.",
+    )?;
+    let sys = SystemSelection::from_names(
+        input
+            .attribute_names
+            .iter()
+            .chain(&input.message_system_attribute_names),
+    );
+    let (default_visibility, default_wait) = {
+        let s = q.lock();
+        (
+            s.attrs.visibility_timeout,
+            s.attrs.receive_message_wait_time_seconds,
+        )
+    };
+    let visibility = visibility.unwrap_or(default_visibility);
+    let deadline = state.clock.now_ms() + wait.unwrap_or(default_wait) * 1000;
+    let max = usize::try_from(max).unwrap_or(1);
+    loop {
+        // Register interest before looking, so a send between the look and
+        // the wait still wakes this request.
+        let notified = q.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = state.clock.now_ms();
+        let (got, next_due) = {
+            let mut s = q.lock();
+            let got = s.receive(now, max, visibility, q.uid)?;
+            (got, s.next_due())
+        };
+        if !got.is_empty() || now >= deadline || q.is_deleted() || state.shutdown.is_cancelled() {
+            let messages = got
+                .into_iter()
+                .map(|d| to_received(d, sys, &input.message_attribute_names))
+                .collect();
+            return Ok(SqsOutput::ReceiveMessage(ReceiveMessageOutput { messages }));
+        }
+        let wake_at = next_due.map_or(deadline, |d| d.min(deadline));
+        tokio::select! {
+            () = &mut notified => {}
+            () = state.clock.sleep_until(wake_at) => {}
+            () = state.shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// Decodes a handle and checks it belongs to `q`.
+fn handle_for(q: &Queue, raw: &str) -> Result<ReceiptHandle> {
+    let h = ReceiptHandle::decode(raw)?;
+    if h.queue_uid != q.uid {
+        return Err(Error::ReceiptHandleIsInvalid(
+            format!("The input receipt handle {raw} is not a valid receipt handle.").into(),
+        ));
+    }
+    Ok(h)
+}
+
+/// DeleteMessage.
+pub(super) fn delete_message(state: &AppState, input: DeleteMessageInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    if input.receipt_handle.is_empty() {
+        return Err(Error::missing("ReceiptHandle"));
+    }
+    let h = handle_for(&q, &input.receipt_handle)?;
+    q.lock().delete(&h);
+    Ok(SqsOutput::Empty)
+}
+
+/// DeleteMessageBatch.
+pub(super) fn delete_message_batch(state: &AppState, input: DeleteMessageBatchInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    check_batch_ids(
+        input.entries.iter().map(|e| e.id.as_str()),
+        "DeleteMessageBatchRequestEntry",
+    )?;
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    let mut s = q.lock();
+    for ReceiptBatchEntry {
+        id, receipt_handle, ..
+    } in input.entries
+    {
+        match handle_for(&q, &receipt_handle) {
+            Ok(h) => {
+                s.delete(&h);
+                successful.push(id);
+            }
+            Err(e) => failed.push(failed_entry(id, &e)),
+        }
+    }
+    Ok(SqsOutput::ReceiptBatch(ReceiptBatchOutput { successful, failed }))
+}
+
+fn change_one(state: &AppState, q: &Queue, raw: &str, timeout: Option<i64>) -> Result<()> {
+    if raw.is_empty() {
+        return Err(Error::missing("ReceiptHandle"));
+    }
+    let timeout = timeout.ok_or_else(|| Error::missing("VisibilityTimeout"))?;
+    let t = u64::try_from(timeout)
+        .ok()
+        .filter(|t| *t <= MAX_VISIBILITY_TIMEOUT)
+        .ok_or_else(|| {
+            Error::invalid_value(
+                "VisibilityTimeout",
+                timeout,
+                "VisibilityTimeout must be an integer between 0 and 43200",
+            )
+        })?;
+    let h = handle_for(q, raw)?;
+    let now = state.clock.now_ms();
+    if q.lock().change_visibility(now, &h, raw, t)? {
+        q.notify.notify_one();
+    }
+    Ok(())
+}
+
+/// ChangeMessageVisibility.
+pub(super) fn change_message_visibility(
+    state: &AppState,
+    input: ChangeMessageVisibilityInput,
+) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    change_one(state, &q, &input.receipt_handle, Some(input.visibility_timeout))?;
+    Ok(SqsOutput::Empty)
+}
+
+/// ChangeMessageVisibilityBatch.
+pub(super) fn change_message_visibility_batch(
+    state: &AppState,
+    input: ChangeMessageVisibilityBatchInput,
+) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    check_batch_ids(
+        input.entries.iter().map(|e| e.id.as_str()),
+        "ChangeMessageVisibilityBatchRequestEntry",
+    )?;
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    for e in input.entries {
+        match change_one(state, &q, &e.receipt_handle, e.visibility_timeout) {
+            Ok(()) => successful.push(e.id),
+            Err(err) => failed.push(failed_entry(e.id, &err)),
+        }
+    }
+    Ok(SqsOutput::ReceiptBatch(ReceiptBatchOutput { successful, failed }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_selectors_match_names_all_and_prefixes() {
+        let sel = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(wants_attribute(&sel(&["All"]), "x"));
+        assert!(wants_attribute(&sel(&[".*"]), "x"));
+        assert!(wants_attribute(&sel(&["bar.*"]), "bar.baz"));
+        assert!(!wants_attribute(&sel(&["bar.*"]), "barbaz"));
+        assert!(wants_attribute(&sel(&["x"]), "x"));
+        assert!(!wants_attribute(&sel(&["x"]), "y"));
+    }
+
+    #[test]
+    fn numbers_are_decimal_with_38_digits_at_most() {
+        for ok in ["1", "-1.5", "4563442423554324324264524243.32543234", "1e10", ".5"] {
+            assert!(is_number(ok), "{ok}");
+        }
+        for bad in ["", "abc", "1.2.3", "1e", &"9".repeat(39)] {
+            assert!(!is_number(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn attribute_names_follow_aws_rules() {
+        assert!(check_attribute_name("a.b-c_d", "user").is_ok());
+        for bad in [
+            "",
+            ".a",
+            "a.",
+            "a..b",
+            "AWS.x",
+            "amazon.y",
+            "a b",
+            &"a".repeat(257),
+        ] {
+            assert!(check_attribute_name(bad, "user").is_err(), "{bad}");
+        }
+    }
+}

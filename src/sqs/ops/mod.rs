@@ -1,0 +1,127 @@
+//! One function per SQS action, and [`dispatch`], the one exhaustive match
+//! from a decoded [`SqsAction`] to its function.
+//!
+//! Functions here validate inputs with AWS's error codes and drive the model;
+//! they know no wire format and read time only from the `Clock`.
+
+mod message;
+mod queue;
+
+use std::sync::Arc;
+
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+use crate::sqs::model::queue::Queue;
+use crate::sqs::types::{SqsAction, SqsOutput};
+use crate::state::AppState;
+
+/// Per-request facts the actions need besides their input.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Who calls.
+    pub principal: Principal,
+    /// `http://host:port` that queue URLs start with.
+    pub url_base: String,
+    /// The caller's address, when known (SenderId of anonymous senders).
+    pub client_ip: Option<std::net::IpAddr>,
+}
+
+/// Runs one action.
+///
+/// # Errors
+/// Whatever the action's rules say, as AWS names it.
+pub async fn dispatch(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput> {
+    use SqsAction as A;
+    match action {
+        A::CreateQueue(i) => queue::create_queue(state, ctx, i),
+        A::GetQueueUrl(i) => queue::get_queue_url(state, ctx, i),
+        A::ListQueues(i) => queue::list_queues(state, ctx, i),
+        A::DeleteQueue(i) => queue::delete_queue(state, &i.queue_url),
+        A::GetQueueAttributes(i) => queue::get_queue_attributes(state, i),
+        A::SetQueueAttributes(i) => queue::set_queue_attributes(state, i),
+        A::PurgeQueue(i) => queue::purge_queue(state, &i.queue_url),
+        A::TagQueue(i) => queue::tag_queue(state, i),
+        A::UntagQueue(i) => queue::untag_queue(state, i),
+        A::ListQueueTags(i) => queue::list_queue_tags(state, &i.queue_url),
+        A::AddPermission(i) => queue::add_permission(state, i),
+        A::RemovePermission(i) => queue::remove_permission(state, i),
+        A::ListDeadLetterSourceQueues(i) => queue::list_dead_letter_source_queues(state, ctx, i),
+        A::SendMessage(i) => message::send_message(state, ctx, i),
+        A::SendMessageBatch(i) => message::send_message_batch(state, ctx, i),
+        A::ReceiveMessage(i) => message::receive_message(state, i).await,
+        A::DeleteMessage(i) => message::delete_message(state, i),
+        A::DeleteMessageBatch(i) => message::delete_message_batch(state, i),
+        A::ChangeMessageVisibility(i) => message::change_message_visibility(state, i),
+        A::ChangeMessageVisibilityBatch(i) => message::change_message_visibility_batch(state, i),
+    }
+}
+
+/// Account and name of a queue URL in any accepted form:
+/// `http://host:port/ACCOUNT/NAME`, `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`,
+/// `https://queue.amazonaws.com/ACCOUNT/NAME`, or just the path `/ACCOUNT/NAME`.
+///
+/// # Errors
+/// `InvalidAddress` when it has no account and name.
+pub fn parse_queue_url(url: &str) -> Result<(&str, &str)> {
+    let invalid =
+        || Error::InvalidAddress(format!("The address {url} is not valid for this endpoint.").into());
+    let path = match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            rest.find('/').map_or("", |j| &rest[j..])
+        }
+        None => url,
+    };
+    let path = path
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    let mut segments = path.rsplit('/');
+    let name = segments.next().filter(|s| !s.is_empty()).ok_or_else(invalid)?;
+    let account = segments.next().filter(|s| !s.is_empty()).ok_or_else(invalid)?;
+    Ok((account, name))
+}
+
+/// The live queue a URL names.
+///
+/// # Errors
+/// `InvalidAddress` for a malformed URL, `QueueDoesNotExist` for an unknown queue.
+pub fn resolve(state: &AppState, url: &str) -> Result<Arc<Queue>> {
+    if url.is_empty() {
+        return Err(Error::missing("QueueUrl"));
+    }
+    let (account, name) = parse_queue_url(url)?;
+    // `queue` stands for the default account, as in ElasticMQ's `/queue/NAME`.
+    let account = if account == "queue" {
+        state.config.account_id.as_str()
+    } else {
+        account
+    };
+    state.store.get(account, name).ok_or(Error::QueueDoesNotExist)
+}
+
+/// The URL of a queue as this request should see it.
+pub fn queue_url(ctx: &Ctx, q: &Queue) -> String {
+    format!("{}/{}/{}", ctx.url_base, q.account_id, q.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_urls_in_every_form_name_account_and_queue() {
+        for url in [
+            "http://localhost:9324/000000000000/q1",
+            "https://sqs.us-east-1.amazonaws.com/000000000000/q1",
+            "https://queue.amazonaws.com/000000000000/q1",
+            "http://sealq:9324/000000000000/q1/",
+            "/000000000000/q1",
+        ] {
+            assert_eq!(parse_queue_url(url).unwrap(), ("000000000000", "q1"), "{url}");
+        }
+        assert!(parse_queue_url("http://localhost:9324/").is_err());
+        assert!(parse_queue_url("q1").is_err());
+    }
+}

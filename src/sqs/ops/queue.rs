@@ -1,0 +1,400 @@
+//! Queue actions: create, find, list, delete, attributes, purge, tags,
+//! permissions, dead-letter sources.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::{Ctx, queue_url, resolve};
+use crate::error::{Error, Result};
+use crate::limits::{
+    MAX_LIST_RESULTS, MAX_QUEUE_NAME_LEN, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, MAX_TAGS, PURGE_INTERVAL_MS,
+};
+use crate::sqs::model::attributes::{QueueAttributes, READABLE};
+use crate::sqs::model::queue::{Queue, QueueState};
+use crate::sqs::policy;
+use crate::sqs::types::{
+    AddPermissionInput, CreateQueueInput, GetQueueAttributesInput, GetQueueUrlInput,
+    ListDeadLetterSourceQueuesInput, ListQueuesInput, QueueUrlsOutput, RemovePermissionInput,
+    SetQueueAttributesInput, SqsOutput, TagQueueInput, UntagQueueInput,
+};
+use crate::state::AppState;
+
+fn check_queue_name(name: &str, fifo: bool) -> Result<()> {
+    let base = name.strip_suffix(".fifo");
+    let stem = if fifo { base } else { Some(name) };
+    let ok = name.len() <= MAX_QUEUE_NAME_LEN
+        && stem.is_some_and(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if ok {
+        return Ok(());
+    }
+    let reason = if fifo || base.is_some() {
+        "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length."
+    } else {
+        "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+    };
+    Err(Error::InvalidParameterValue(reason.into()))
+}
+
+fn check_tags(tags: &BTreeMap<String, String>) -> Result<()> {
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > MAX_TAG_KEY_LEN {
+            return Err(Error::invalid_value(
+                "TagKey",
+                k,
+                "Tag keys must be between 1 and 128 characters in length.",
+            ));
+        }
+        if v.chars().count() > MAX_TAG_VALUE_LEN {
+            return Err(Error::invalid_value(
+                "TagValue",
+                v,
+                "Tag values may not exceed 256 characters in length.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// CreateQueue: creates the queue, or returns the existing one when every
+/// given attribute matches.
+pub(super) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput) -> Result<SqsOutput> {
+    let name = input.queue_name;
+    if name.is_empty() {
+        return Err(Error::missing("QueueName"));
+    }
+    let fifo_attr = input
+        .attributes
+        .iter()
+        .find(|(k, _)| k == "FifoQueue")
+        .map(|(_, v)| v.as_str());
+    let fifo = match fifo_attr {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(_) => {
+            return Err(Error::InvalidAttributeValue(
+                "Invalid value for the parameter FifoQueue.".into(),
+            ));
+        }
+    };
+    check_queue_name(&name, fifo)?;
+    check_tags(&input.tags)?;
+    if input.tags.len() > MAX_TAGS {
+        return Err(Error::InvalidParameterValue(
+            format!("Too many tags added for queue {name}.").into(),
+        ));
+    }
+    let mut attrs = QueueAttributes::new(fifo);
+    for (k, v) in &input.attributes {
+        attrs.set(k, v, true)?;
+    }
+    let now = state.clock.now_ms();
+    let account = state.config.account_id.clone();
+    let arn = format!("arn:aws:sqs:{}:{account}:{name}", state.config.region);
+    let (q, created) = state.store.get_or_create(&account, &name, || {
+        Queue::new(
+            name.clone(),
+            account.clone(),
+            arn,
+            state.store.next_uid(),
+            now,
+            attrs.clone(),
+        )
+    });
+    if created {
+        q.lock().tags = input.tags;
+    } else {
+        let existing = q.lock().attrs.clone();
+        for (k, _) in &input.attributes {
+            if attrs.get(k) != existing.get(k) {
+                return Err(Error::QueueNameExists(
+                    format!(
+                        "A queue already exists with the same name and a different value for attribute {k}"
+                    )
+                    .into(),
+                ));
+            }
+        }
+    }
+    Ok(SqsOutput::QueueUrl(queue_url(ctx, &q)))
+}
+
+/// GetQueueUrl.
+pub(super) fn get_queue_url(state: &AppState, ctx: &Ctx, input: GetQueueUrlInput) -> Result<SqsOutput> {
+    if input.queue_name.is_empty() {
+        return Err(Error::missing("QueueName"));
+    }
+    let account = input
+        .queue_owner_aws_account_id
+        .unwrap_or_else(|| state.config.account_id.clone());
+    let q = state
+        .store
+        .get(&account, &input.queue_name)
+        .ok_or(Error::QueueDoesNotExist)?;
+    Ok(SqsOutput::QueueUrl(queue_url(ctx, &q)))
+}
+
+/// Page of `items` after the token, and the token of the next page.
+fn paginate<T: Clone>(
+    items: &[(String, T)],
+    next_token: Option<&str>,
+    max_results: Option<i64>,
+) -> Result<(Vec<T>, Option<String>)> {
+    let max = match max_results {
+        None => None,
+        Some(m) if (1..=MAX_LIST_RESULTS as i64).contains(&m) => {
+            Some(usize::try_from(m).unwrap_or(MAX_LIST_RESULTS))
+        }
+        Some(m) => {
+            return Err(Error::invalid_value(
+                "MaxResults",
+                m,
+                "MaxResults must be an integer between 1 and 1000.",
+            ));
+        }
+    };
+    let start = match next_token {
+        None | Some("") => 0,
+        Some(t) => {
+            let after = URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| Error::InvalidParameterValue("Invalid NextToken value.".into()))?;
+            items.partition_point(|(k, _)| k.as_str() <= after.as_str())
+        }
+    };
+    let rest = &items[start..];
+    let take = max.unwrap_or(MAX_LIST_RESULTS).min(rest.len());
+    let page: Vec<T> = rest[..take].iter().map(|(_, v)| v.clone()).collect();
+    let token = (max.is_some() && take < rest.len()).then(|| URL_SAFE_NO_PAD.encode(&rest[take - 1].0));
+    Ok((page, token))
+}
+
+/// ListQueues.
+pub(super) fn list_queues(state: &AppState, ctx: &Ctx, input: ListQueuesInput) -> Result<SqsOutput> {
+    let prefix = input.queue_name_prefix.unwrap_or_default();
+    let items: Vec<(String, String)> = state
+        .store
+        .list(&state.config.account_id)
+        .iter()
+        .filter(|q| q.name.starts_with(&prefix))
+        .map(|q| (q.name.clone(), queue_url(ctx, q)))
+        .collect();
+    let (queue_urls, next_token) = paginate(&items, input.next_token.as_deref(), input.max_results)?;
+    Ok(SqsOutput::ListQueues(QueueUrlsOutput {
+        queue_urls,
+        next_token,
+    }))
+}
+
+/// DeleteQueue: the queue and its messages go at once; long polls on it return.
+pub(super) fn delete_queue(state: &AppState, url: &str) -> Result<SqsOutput> {
+    let q = resolve(state, url)?;
+    if let Some(q) = state.store.remove(&q.account_id, &q.name) {
+        q.mark_deleted();
+    }
+    Ok(SqsOutput::Empty)
+}
+
+/// The value of a readable attribute.
+fn read_attribute(q: &Queue, s: &mut QueueState, now: u64, name: &str) -> Option<String> {
+    match name {
+        "ApproximateNumberOfMessages" => Some(s.counts(now).visible.to_string()),
+        "ApproximateNumberOfMessagesNotVisible" => Some(s.counts(now).not_visible.to_string()),
+        "ApproximateNumberOfMessagesDelayed" => Some(s.counts(now).delayed.to_string()),
+        "CreatedTimestamp" => Some(q.created_s.to_string()),
+        "LastModifiedTimestamp" => Some(s.last_modified_s.to_string()),
+        "QueueArn" => Some(q.arn.clone()),
+        other => s.attrs.get(other),
+    }
+}
+
+/// GetQueueAttributes (`All` or any readable names).
+pub(super) fn get_queue_attributes(state: &AppState, input: GetQueueAttributesInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    let mut names: Vec<&str> = Vec::new();
+    for n in &input.attribute_names {
+        if n == "All" {
+            names = READABLE.to_vec();
+            break;
+        }
+        let known = READABLE
+            .iter()
+            .find(|r| **r == n.as_str())
+            .ok_or_else(|| Error::InvalidAttributeName(format!("Unknown Attribute {n}.").into()))?;
+        if !names.contains(known) {
+            names.push(known);
+        }
+    }
+    let now = state.clock.now_ms();
+    let mut s = q.lock();
+    let attributes = names
+        .into_iter()
+        .filter_map(|n| read_attribute(&q, &mut s, now, n).map(|v| (n.to_owned(), v)))
+        .collect();
+    Ok(SqsOutput::Attributes(attributes))
+}
+
+/// SetQueueAttributes: all or nothing.
+pub(super) fn set_queue_attributes(state: &AppState, input: SetQueueAttributesInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    let now = state.clock.now_ms();
+    let mut s = q.lock();
+    let mut attrs = s.attrs.clone();
+    for (k, v) in &input.attributes {
+        attrs.set(k, v, false)?;
+    }
+    s.attrs = attrs;
+    s.last_modified_s = now / 1000;
+    drop(s);
+    // A shorter delay or retention may have made messages due; wake waiters
+    // so they look again.
+    q.notify.notify_waiters();
+    Ok(SqsOutput::Empty)
+}
+
+/// PurgeQueue: once per 60 seconds.
+pub(super) fn purge_queue(state: &AppState, url: &str) -> Result<SqsOutput> {
+    let q = resolve(state, url)?;
+    let now = state.clock.now_ms();
+    let mut s = q.lock();
+    if s.last_purge_ms.is_some_and(|t| now < t + PURGE_INTERVAL_MS) {
+        return Err(Error::PurgeQueueInProgress(
+            format!(
+                "Only one PurgeQueue operation on {} is allowed every 60 seconds.",
+                q.name
+            )
+            .into(),
+        ));
+    }
+    s.purge(now);
+    Ok(SqsOutput::Empty)
+}
+
+/// TagQueue.
+pub(super) fn tag_queue(state: &AppState, input: TagQueueInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    if input.tags.is_empty() {
+        return Err(Error::missing("Tags"));
+    }
+    check_tags(&input.tags)?;
+    let mut s = q.lock();
+    let mut tags = s.tags.clone();
+    tags.extend(input.tags);
+    if tags.len() > MAX_TAGS {
+        return Err(Error::InvalidParameterValue(
+            format!("Too many tags added for queue {}.", q.name).into(),
+        ));
+    }
+    s.tags = tags;
+    Ok(SqsOutput::Empty)
+}
+
+/// UntagQueue.
+pub(super) fn untag_queue(state: &AppState, input: UntagQueueInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    if input.tag_keys.is_empty() {
+        return Err(Error::missing("TagKeys"));
+    }
+    let mut s = q.lock();
+    for k in &input.tag_keys {
+        s.tags.remove(k);
+    }
+    Ok(SqsOutput::Empty)
+}
+
+/// ListQueueTags.
+pub(super) fn list_queue_tags(state: &AppState, url: &str) -> Result<SqsOutput> {
+    let q = resolve(state, url)?;
+    let tags = q.lock().tags.clone();
+    Ok(SqsOutput::Tags(tags))
+}
+
+/// AddPermission: adds a statement to the queue's Policy.
+pub(super) fn add_permission(state: &AppState, input: AddPermissionInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    let mut s = q.lock();
+    let p = policy::add_permission(
+        s.attrs.policy.as_deref(),
+        &q.arn,
+        &input.label,
+        &input.aws_account_ids,
+        &input.actions,
+    )?;
+    s.attrs.policy = Some(p);
+    Ok(SqsOutput::Empty)
+}
+
+/// RemovePermission: removes a statement from the queue's Policy.
+pub(super) fn remove_permission(state: &AppState, input: RemovePermissionInput) -> Result<SqsOutput> {
+    let q = resolve(state, &input.queue_url)?;
+    let mut s = q.lock();
+    s.attrs.policy = policy::remove_permission(s.attrs.policy.as_deref(), &input.label)?;
+    Ok(SqsOutput::Empty)
+}
+
+/// ListDeadLetterSourceQueues: queues whose RedrivePolicy targets this one.
+pub(super) fn list_dead_letter_source_queues(
+    state: &AppState,
+    ctx: &Ctx,
+    input: ListDeadLetterSourceQueuesInput,
+) -> Result<SqsOutput> {
+    let dlq = resolve(state, &input.queue_url)?;
+    let items: Vec<(String, String)> = state
+        .store
+        .list(&dlq.account_id)
+        .iter()
+        .filter(|q| {
+            let rp = q.lock().attrs.redrive_policy.clone();
+            rp.and_then(|p| policy::dead_letter_target_arn(&p)).as_deref() == Some(dlq.arn.as_str())
+        })
+        .map(|q| (q.name.clone(), queue_url(ctx, q)))
+        .collect();
+    let (queue_urls, next_token) = paginate(&items, input.next_token.as_deref(), input.max_results)?;
+    Ok(SqsOutput::ListDeadLetterSourceQueues(QueueUrlsOutput {
+        queue_urls,
+        next_token,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names_follow_aws_rules() {
+        assert!(check_queue_name("a-b_C9", false).is_ok());
+        assert!(check_queue_name(&"x".repeat(80), false).is_ok());
+        assert!(check_queue_name(&"x".repeat(81), false).is_err());
+        assert!(check_queue_name("a.b", false).is_err());
+        assert!(check_queue_name("q.fifo", false).is_err());
+        assert!(check_queue_name("q.fifo", true).is_ok());
+        assert!(check_queue_name("q", true).is_err());
+        assert!(check_queue_name(".fifo", true).is_err());
+    }
+
+    #[test]
+    fn pagination_walks_every_item_once() {
+        let items: Vec<(String, u32)> = (0..25).map(|i| (format!("q{i:02}"), i)).collect();
+        let mut token = None;
+        let mut seen = Vec::new();
+        loop {
+            let (page, next) = paginate(&items, token.as_deref(), Some(10)).unwrap();
+            seen.extend(page);
+            if next.is_none() {
+                break;
+            }
+            token = next;
+        }
+        assert_eq!(seen, (0..25).collect::<Vec<_>>());
+        assert!(paginate(&items, None, Some(0)).is_err());
+        assert_eq!(paginate(&items, None, None).unwrap().1, None);
+    }
+}

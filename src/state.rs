@@ -1,0 +1,57 @@
+//! The state shared by every request: settings, clock, queue store,
+//! principal table and the shutdown signal.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Principals;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Shared state of one server; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Inner {
+    /// Settings.
+    pub config: Config,
+    /// The only source of time.
+    pub clock: Arc<Clock>,
+    /// Queues.
+    pub store: Store,
+    /// Interned principals.
+    pub principals: Principals,
+    /// Cancelled when the server shuts down; releases long polls.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// State for a server with these settings on the system clock.
+    pub fn new(config: Config) -> Self {
+        Self::with_clock(config, Arc::new(Clock::system()))
+    }
+
+    /// State on a given clock (tests use a manual one).
+    pub fn with_clock(config: Config, clock: Arc<Clock>) -> Self {
+        let principals = Principals::new(&config.account_id);
+        Self(Arc::new(Inner {
+            config,
+            clock,
+            store: Store::new(),
+            principals,
+            shutdown: CancellationToken::new(),
+        }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
