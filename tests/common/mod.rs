@@ -1,0 +1,201 @@
+//! Shared harness for integration tests: starts `sealq::serve` in-process on
+//! 127.0.0.1:0, builds official SDK clients pointed at it, and signs
+//! query-protocol requests with the aws-sigv4 crate.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use sealq::clock::Clock;
+use sealq::{AppState, Config};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A running server; dropping it shuts the server down.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub endpoint: String,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Signals shutdown and waits for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server io");
+        }
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, secs: u64) {
+        self.state.clock.advance(secs * 1000);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts a server with default settings on the system clock.
+pub async fn start() -> Server {
+    start_with(Config::default(), Arc::new(Clock::system())).await
+}
+
+/// Starts a server with these settings and clock.
+pub async fn start_with(mut config: Config, clock: Arc<Clock>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    config.port = addr.port();
+    let state = AppState::with_clock(config, clock);
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(sealq::serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    Server { addr, endpoint: format!("http://{addr}"), state, shutdown: Some(tx), handle: Some(handle) }
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// An SQS client (JSON protocol) signing as `access_key`.
+pub fn sqs_as(server: &Server, access_key: &str) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+        .endpoint_url(&server.endpoint)
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+/// An SQS client signing as `AKIDTEST`.
+pub fn sqs(server: &Server) -> aws_sdk_sqs::Client {
+    sqs_as(server, "AKIDTEST")
+}
+
+/// A response as raw parts.
+pub struct Raw {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+/// Sends a query-protocol request (form body) to `path`, signed as
+/// `access_key` with SigV4 unless `access_key` is `None`.
+pub async fn query_as(server: &Server, path: &str, params: &[(&str, &str)], access_key: Option<&str>) -> Raw {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    let mut has_version = false;
+    for (k, v) in params {
+        has_version |= *k == "Version";
+        form.append_pair(k, v);
+    }
+    if !has_version {
+        form.append_pair("Version", "2012-11-05");
+    }
+    let body = form.finish();
+    let url = format!("{}{}", server.endpoint, path);
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(&url)
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .header("host", server.addr.to_string())
+        .body(body.clone())
+        .expect("request");
+    if let Some(ak) = access_key {
+        let identity = Credentials::new(ak, "secret", None, None, "test").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("sqs")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .expect("signing params")
+            .into();
+        let headers: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let signable = SignableRequest::new(
+            "POST",
+            &url,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body.as_bytes()),
+        )
+        .expect("signable");
+        let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+    }
+    send(req).await
+}
+
+/// Sends a signed query-protocol request to `/`.
+pub async fn query(server: &Server, params: &[(&str, &str)]) -> Raw {
+    query_as(server, "/", params, Some("AKIDTEST")).await
+}
+
+/// Sends any request and collects the response.
+pub async fn send(req: http::Request<String>) -> Raw {
+    let client = reqwest::Client::new();
+    let (parts, body) = req.into_parts();
+    let mut rb = client.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body);
+    rb = rb.timeout(std::time::Duration::from_secs(60));
+    let resp = rb.send().await.expect("send");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.text().await.expect("body");
+    Raw { status, headers, body }
+}
+
+/// Text of the first `<tag>` element in `xml`.
+pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    xml_all(xml, tag).into_iter().next()
+}
+
+/// Texts of every `<tag>` element in `xml`, unescaped, in order.
+pub fn xml_all(xml: &str, tag: &str) -> Vec<String> {
+    use quick_xml::Reader;
+    use quick_xml::events::Event;
+    let mut reader = Reader::from_str(xml);
+    let mut out = Vec::new();
+    let mut depth_in: Option<String> = None;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if e.name().as_ref() == tag.as_bytes() => depth_in = Some(String::new()),
+            Ok(Event::Text(t)) => {
+                if let Some(s) = depth_in.as_mut() {
+                    s.push_str(&t.unescape().expect("unescape"));
+                }
+            }
+            Ok(Event::End(e)) if e.name().as_ref() == tag.as_bytes() => {
+                if let Some(s) = depth_in.take() {
+                    out.push(s);
+                }
+            }
+            Ok(Event::Eof) => break,
+            Err(e) => panic!("bad xml: {e}: {xml}"),
+            _ => {}
+        }
+    }
+    out
+}
