@@ -10,17 +10,28 @@ use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageAttributeValue,
-    MessageSystemAttributeName, MessageSystemAttributeNameForSends, MessageSystemAttributeValue, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    MessageSystemAttributeName, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use common::{sqs, sqs_as, start, unique};
 
 fn string_attr(v: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder().data_type("String").string_value(v).build().unwrap()
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .unwrap()
 }
 
 async fn create(client: &aws_sdk_sqs::Client, name: &str) -> String {
-    client.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap()
+    client
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
 }
 
 #[tokio::test]
@@ -37,7 +48,13 @@ async fn create_get_list_delete_queue() {
     let listed = c.list_queues().queue_name_prefix(&name).send().await.unwrap();
     assert_eq!(listed.queue_urls(), [url.clone()]);
     c.delete_queue().queue_url(&url).send().await.unwrap();
-    let err = c.get_queue_url().queue_name(&name).send().await.unwrap_err().into_service_error();
+    let err = c
+        .get_queue_url()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_queue_does_not_exist(), "{err:?}");
     assert_eq!(err.code(), Some("AWS.SimpleQueueService.NonExistentQueue"));
     assert_eq!(err.message(), Some("The specified queue does not exist."));
@@ -54,7 +71,14 @@ async fn list_queues_pages_with_max_results_and_next_token() {
     let mut seen = Vec::new();
     let mut token = None;
     loop {
-        let page = c.list_queues().queue_name_prefix(&prefix).max_results(2).set_next_token(token).send().await.unwrap();
+        let page = c
+            .list_queues()
+            .queue_name_prefix(&prefix)
+            .max_results(2)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
         assert!(page.queue_urls().len() <= 2);
         seen.extend(page.queue_urls().iter().cloned());
         token = page.next_token;
@@ -66,9 +90,20 @@ async fn list_queues_pages_with_max_results_and_next_token() {
     let all = c.list_queues().queue_name_prefix(&prefix).send().await.unwrap();
     assert_eq!(all.queue_urls().len(), 5);
     assert!(all.next_token.is_none());
-    let none = c.list_queues().queue_name_prefix("no-such-prefix-x").send().await.unwrap();
+    let none = c
+        .list_queues()
+        .queue_name_prefix("no-such-prefix-x")
+        .send()
+        .await
+        .unwrap();
     assert!(none.queue_urls().is_empty());
-    let err = c.list_queues().max_results(0).send().await.unwrap_err().into_service_error();
+    let err = c
+        .list_queues()
+        .max_results(0)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
 }
 
@@ -77,8 +112,18 @@ async fn create_queue_with_different_attributes_is_queue_already_exists() {
     let server = start().await;
     let c = sqs(&server);
     let name = unique("exists");
-    c.create_queue().queue_name(&name).attributes(QueueAttributeName::VisibilityTimeout, "10").send().await.unwrap();
-    c.create_queue().queue_name(&name).attributes(QueueAttributeName::VisibilityTimeout, "10").send().await.unwrap();
+    c.create_queue()
+        .queue_name(&name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "10")
+        .send()
+        .await
+        .unwrap();
+    c.create_queue()
+        .queue_name(&name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "10")
+        .send()
+        .await
+        .unwrap();
     let err = c
         .create_queue()
         .queue_name(&name)
@@ -91,7 +136,9 @@ async fn create_queue_with_different_attributes_is_queue_already_exists() {
     assert_eq!(err.code(), Some("QueueAlreadyExists"));
     assert_eq!(
         err.message(),
-        Some("A queue already exists with the same name and a different value for attribute VisibilityTimeout")
+        Some(
+            "A queue already exists with the same name and a different value for attribute VisibilityTimeout"
+        )
     );
 }
 
@@ -100,7 +147,13 @@ async fn queue_names_and_attributes_are_validated() {
     let server = start().await;
     let c = sqs(&server);
     for bad in ["has space", "dot.ted", &"x".repeat(81), "q.fifo"] {
-        let err = c.create_queue().queue_name(bad).send().await.unwrap_err().into_service_error();
+        let err = c
+            .create_queue()
+            .queue_name(bad)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
         assert_eq!(err.code(), Some("InvalidParameterValue"), "{bad}");
     }
     let err = c
@@ -112,7 +165,10 @@ async fn queue_names_and_attributes_are_validated() {
         .unwrap_err()
         .into_service_error();
     assert!(err.is_invalid_attribute_value(), "{err:?}");
-    assert_eq!(err.message(), Some("Invalid value for the parameter MessageRetentionPeriod."));
+    assert_eq!(
+        err.message(),
+        Some("Invalid value for the parameter MessageRetentionPeriod.")
+    );
     let err = c
         .create_queue()
         .queue_name(unique("attr"))
@@ -138,7 +194,13 @@ async fn get_and_set_queue_attributes() {
     let server = start().await;
     let c = sqs(&server);
     let url = create(&c, &unique("attrs")).await;
-    let all = c.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::All).send().await.unwrap();
+    let all = c
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
     let a = all.attributes().unwrap();
     assert_eq!(a[&QueueAttributeName::VisibilityTimeout], "30");
     assert_eq!(a[&QueueAttributeName::MaximumMessageSize], "1048576");
@@ -204,7 +266,11 @@ async fn send_receive_delete_with_attributes_and_digests() {
         .message_attributes("attribName1", string_attr("attribValue 1"))
         .message_attributes(
             "binaryAttribute",
-            MessageAttributeValue::builder().data_type("Binary").binary_value(Blob::new("Hello binary world!")).build().unwrap(),
+            MessageAttributeValue::builder()
+                .data_type("Binary")
+                .binary_value(Blob::new("Hello binary world!"))
+                .build()
+                .unwrap(),
         )
         .message_attributes(
             "customNumberTypeAttrib",
@@ -216,12 +282,19 @@ async fn send_receive_delete_with_attributes_and_digests() {
         )
         .message_system_attributes(
             MessageSystemAttributeNameForSends::AwsTraceHeader,
-            MessageSystemAttributeValue::builder().data_type("String").string_value("Root=1-abc").build().unwrap(),
+            MessageSystemAttributeValue::builder()
+                .data_type("String")
+                .string_value("Root=1-abc")
+                .build()
+                .unwrap(),
         )
         .send()
         .await
         .unwrap();
-    assert_eq!(sent.md5_of_message_attributes(), Some("c932db14a896c663f83c260297d594ff"));
+    assert_eq!(
+        sent.md5_of_message_attributes(),
+        Some("c932db14a896c663f83c260297d594ff")
+    );
     assert!(sent.md5_of_message_system_attributes().is_some());
     let got = c
         .receive_message()
@@ -235,18 +308,31 @@ async fn send_receive_delete_with_attributes_and_digests() {
     assert_eq!(m.body(), Some("hello \"world\"\r\n"));
     assert_eq!(m.message_id(), sent.message_id());
     assert_eq!(m.md5_of_body(), sent.md5_of_message_body());
-    assert_eq!(m.md5_of_message_attributes(), Some("c932db14a896c663f83c260297d594ff"));
+    assert_eq!(
+        m.md5_of_message_attributes(),
+        Some("c932db14a896c663f83c260297d594ff")
+    );
     let sys = m.attributes().unwrap();
     assert_eq!(sys[&MessageSystemAttributeName::SenderId], "AKIDSENDER");
     assert_eq!(sys[&MessageSystemAttributeName::ApproximateReceiveCount], "1");
     assert_eq!(sys[&MessageSystemAttributeName::AwsTraceHeader], "Root=1-abc");
     let sent_ts: u64 = sys[&MessageSystemAttributeName::SentTimestamp].parse().unwrap();
-    let first: u64 = sys[&MessageSystemAttributeName::ApproximateFirstReceiveTimestamp].parse().unwrap();
+    let first: u64 = sys[&MessageSystemAttributeName::ApproximateFirstReceiveTimestamp]
+        .parse()
+        .unwrap();
     assert!(first >= sent_ts && sent_ts > 1_600_000_000_000);
     let attrs = m.message_attributes().unwrap();
     assert_eq!(attrs.len(), 3);
-    assert_eq!(attrs["binaryAttribute"].binary_value().unwrap().as_ref(), b"Hello binary world!");
-    c.delete_message().queue_url(&url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+    assert_eq!(
+        attrs["binaryAttribute"].binary_value().unwrap().as_ref(),
+        b"Hello binary world!"
+    );
+    c.delete_message()
+        .queue_url(&url)
+        .receipt_handle(m.receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
     let a = c
         .get_queue_attributes()
         .queue_url(&url)
@@ -290,11 +376,17 @@ async fn message_attribute_selection_by_name_prefix_and_all() {
             .await
             .unwrap();
         let m = &got.messages()[0];
-        let mut names: Vec<String> = m.message_attributes().map(|a| a.keys().cloned().collect()).unwrap_or_default();
+        let mut names: Vec<String> = m
+            .message_attributes()
+            .map(|a| a.keys().cloned().collect())
+            .unwrap_or_default();
         names.sort();
         assert_eq!(names, expected, "{selectors:?}");
         assert_eq!(m.md5_of_message_attributes().is_some(), !expected.is_empty());
-        assert!(m.attributes().is_none_or(HashMap::is_empty), "no system attributes asked for");
+        assert!(
+            m.attributes().is_none_or(HashMap::is_empty),
+            "no system attributes asked for"
+        );
     }
 }
 
@@ -303,14 +395,44 @@ async fn send_validation_errors() {
     let server = start().await;
     let c = sqs(&server);
     let url = create(&c, &unique("valid")).await;
-    let err = c.send_message().queue_url(&url).message_body("bell\u{7}").send().await.unwrap_err().into_service_error();
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("bell\u{7}")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_invalid_message_contents(), "{err:?}");
-    let err = c.send_message().queue_url(&url).message_body("").send().await.unwrap_err().into_service_error();
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(err.code(), Some("MissingParameter"));
-    assert_eq!(err.message(), Some("The request must contain the parameter MessageBody."));
-    let err = c.send_message().queue_url(&url).message_body("x").delay_seconds(901).send().await.unwrap_err().into_service_error();
+    assert_eq!(
+        err.message(),
+        Some("The request must contain the parameter MessageBody.")
+    );
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .delay_seconds(901)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
-    assert_eq!(err.message(), Some("Value 901 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."));
+    assert_eq!(
+        err.message(),
+        Some(
+            "Value 901 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
+        )
+    );
     let mut too_many = c.send_message().queue_url(&url).message_body("x");
     for i in 0..11 {
         too_many = too_many.message_attributes(format!("a{i}"), string_attr("v"));
@@ -333,15 +455,32 @@ async fn send_validation_errors() {
         .send_message()
         .queue_url(&url)
         .message_body("x")
-        .message_attributes("n", MessageAttributeValue::builder().data_type("Number").string_value("abc").build().unwrap())
+        .message_attributes(
+            "n",
+            MessageAttributeValue::builder()
+                .data_type("Number")
+                .string_value("abc")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_err()
         .into_service_error();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
     // Body plus attributes count toward MaximumMessageSize.
-    c.set_queue_attributes().queue_url(&url).attributes(QueueAttributeName::MaximumMessageSize, "1024").send().await.unwrap();
-    c.send_message().queue_url(&url).message_body("x".repeat(1024)).send().await.unwrap();
+    c.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .unwrap();
+    c.send_message()
+        .queue_url(&url)
+        .message_body("x".repeat(1024))
+        .send()
+        .await
+        .unwrap();
     let err = c
         .send_message()
         .queue_url(&url)
@@ -351,7 +490,10 @@ async fn send_validation_errors() {
         .await
         .unwrap_err()
         .into_service_error();
-    assert_eq!(err.message(), Some("One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes."));
+    assert_eq!(
+        err.message(),
+        Some("One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.")
+    );
 }
 
 #[tokio::test]
@@ -359,9 +501,24 @@ async fn default_max_size_is_one_mebibyte() {
     let server = start().await;
     let c = sqs(&server);
     let url = create(&c, &unique("big")).await;
-    c.send_message().queue_url(&url).message_body("x".repeat(1_048_576)).send().await.unwrap();
-    let err = c.send_message().queue_url(&url).message_body("x".repeat(1_048_577)).send().await.unwrap_err().into_service_error();
-    assert_eq!(err.message(), Some("One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes."));
+    c.send_message()
+        .queue_url(&url)
+        .message_body("x".repeat(1_048_576))
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("x".repeat(1_048_577))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        err.message(),
+        Some("One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.")
+    );
     let got = c.receive_message().queue_url(&url).send().await.unwrap();
     assert_eq!(got.messages()[0].body().unwrap().len(), 1_048_576);
 }
@@ -371,11 +528,42 @@ async fn receive_limits_are_validated() {
     let server = start().await;
     let c = sqs(&server);
     let url = create(&c, &unique("recv")).await;
-    let err = c.receive_message().queue_url(&url).max_number_of_messages(11).send().await.unwrap_err().into_service_error();
-    assert_eq!(err.message(), Some("Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."));
-    let err = c.receive_message().queue_url(&url).wait_time_seconds(21).send().await.unwrap_err().into_service_error();
-    assert_eq!(err.message(), Some("Value 21 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided."));
-    let err = c.receive_message().queue_url(&url).visibility_timeout(43_201).send().await.unwrap_err().into_service_error();
+    let err = c
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(11)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        err.message(),
+        Some(
+            "Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
+        )
+    );
+    let err = c
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(21)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        err.message(),
+        Some(
+            "Value 21 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided."
+        )
+    );
+    let err = c
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(43_201)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
 }
 
@@ -385,14 +573,40 @@ async fn receive_returns_at_most_max_messages_with_fresh_handles() {
     let c = sqs(&server);
     let url = create(&c, &unique("many")).await;
     for i in 0..15 {
-        c.send_message().queue_url(&url).message_body(format!("m{i}")).send().await.unwrap();
+        c.send_message()
+            .queue_url(&url)
+            .message_body(format!("m{i}"))
+            .send()
+            .await
+            .unwrap();
     }
-    let first = c.receive_message().queue_url(&url).max_number_of_messages(10).visibility_timeout(0).send().await.unwrap();
+    let first = c
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.messages().len(), 10);
-    let again = c.receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
-    let handles: std::collections::HashSet<_> =
-        first.messages().iter().chain(again.messages()).map(|m| m.receipt_handle().unwrap().to_owned()).collect();
-    assert_eq!(handles.len(), first.messages().len() + again.messages().len(), "every receive gets a fresh handle");
+    let again = c
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let handles: std::collections::HashSet<_> = first
+        .messages()
+        .iter()
+        .chain(again.messages())
+        .map(|m| m.receipt_handle().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        handles.len(),
+        first.messages().len() + again.messages().len(),
+        "every receive gets a fresh handle"
+    );
 }
 
 #[tokio::test]
@@ -400,15 +614,49 @@ async fn visibility_timeout_and_change_message_visibility() {
     let server = start().await;
     let c = sqs(&server);
     let url = create(&c, &unique("vis")).await;
-    c.send_message().queue_url(&url).message_body("v").send().await.unwrap();
-    let m = c.receive_message().queue_url(&url).visibility_timeout(60).send().await.unwrap().messages()[0].clone();
-    assert!(c.receive_message().queue_url(&url).send().await.unwrap().messages().is_empty());
+    c.send_message()
+        .queue_url(&url)
+        .message_body("v")
+        .send()
+        .await
+        .unwrap();
+    let m = c
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(60)
+        .send()
+        .await
+        .unwrap()
+        .messages()[0]
+        .clone();
+    assert!(
+        c.receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .is_empty()
+    );
     server.advance(61);
-    let m2 = c.receive_message().queue_url(&url).send().await.unwrap().messages()[0].clone();
+    let m2 = c
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap()
+        .messages()[0]
+        .clone();
     assert_eq!(m2.message_id(), m.message_id());
     let h = m2.receipt_handle().unwrap();
     // Visibility 0 makes it visible at once.
-    c.change_message_visibility().queue_url(&url).receipt_handle(h).visibility_timeout(0).send().await.unwrap();
+    c.change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(h)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
     let m3 = c
         .receive_message()
         .queue_url(&url)
@@ -418,11 +666,28 @@ async fn visibility_timeout_and_change_message_visibility() {
         .unwrap()
         .messages()[0]
         .clone();
-    assert_eq!(m3.attributes().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount], "3");
+    assert_eq!(
+        m3.attributes().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount],
+        "3"
+    );
     let h3 = m3.receipt_handle().unwrap();
-    c.change_message_visibility().queue_url(&url).receipt_handle(h3).visibility_timeout(600).send().await.unwrap();
+    c.change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(h3)
+        .visibility_timeout(600)
+        .send()
+        .await
+        .unwrap();
     server.advance(300);
-    assert!(c.receive_message().queue_url(&url).send().await.unwrap().messages().is_empty());
+    assert!(
+        c.receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .is_empty()
+    );
     let err = c
         .change_message_visibility()
         .queue_url(&url)
@@ -443,9 +708,19 @@ async fn visibility_timeout_and_change_message_visibility() {
         .unwrap_err()
         .into_service_error();
     assert!(err.is_receipt_handle_is_invalid(), "{err:?}");
-    let err = c.delete_message().queue_url(&url).receipt_handle("garbage").send().await.unwrap_err().into_service_error();
+    let err = c
+        .delete_message()
+        .queue_url(&url)
+        .receipt_handle("garbage")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_receipt_handle_is_invalid(), "{err:?}");
-    assert_eq!(err.message(), Some("The input receipt handle garbage is not a valid receipt handle."));
+    assert_eq!(
+        err.message(),
+        Some("The input receipt handle garbage is not a valid receipt handle.")
+    );
 }
 
 #[tokio::test]
@@ -453,7 +728,13 @@ async fn delays_per_queue_and_per_message() {
     let server = start().await;
     let c = sqs(&server);
     let url = create(&c, &unique("delay")).await;
-    c.send_message().queue_url(&url).message_body("d").delay_seconds(30).send().await.unwrap();
+    c.send_message()
+        .queue_url(&url)
+        .message_body("d")
+        .delay_seconds(30)
+        .send()
+        .await
+        .unwrap();
     let a = c
         .get_queue_attributes()
         .queue_url(&url)
@@ -461,19 +742,62 @@ async fn delays_per_queue_and_per_message() {
         .send()
         .await
         .unwrap();
-    assert_eq!(a.attributes().unwrap()[&QueueAttributeName::ApproximateNumberOfMessagesDelayed], "1");
-    assert!(c.receive_message().queue_url(&url).send().await.unwrap().messages().is_empty());
+    assert_eq!(
+        a.attributes().unwrap()[&QueueAttributeName::ApproximateNumberOfMessagesDelayed],
+        "1"
+    );
+    assert!(
+        c.receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .is_empty()
+    );
     server.advance(30);
     let got = c.receive_message().queue_url(&url).send().await.unwrap();
     assert_eq!(got.messages().len(), 1);
-    c.delete_message().queue_url(&url).receipt_handle(got.messages()[0].receipt_handle().unwrap()).send().await.unwrap();
+    c.delete_message()
+        .queue_url(&url)
+        .receipt_handle(got.messages()[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
 
-    c.set_queue_attributes().queue_url(&url).attributes(QueueAttributeName::DelaySeconds, "100").send().await.unwrap();
-    c.send_message().queue_url(&url).message_body("q").send().await.unwrap();
+    c.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::DelaySeconds, "100")
+        .send()
+        .await
+        .unwrap();
+    c.send_message()
+        .queue_url(&url)
+        .message_body("q")
+        .send()
+        .await
+        .unwrap();
     server.advance(99);
-    assert!(c.receive_message().queue_url(&url).send().await.unwrap().messages().is_empty());
+    assert!(
+        c.receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .is_empty()
+    );
     server.advance(1);
-    assert_eq!(c.receive_message().queue_url(&url).send().await.unwrap().messages()[0].body(), Some("q"));
+    assert_eq!(
+        c.receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages()[0]
+            .body(),
+        Some("q")
+    );
 }
 
 #[tokio::test]
@@ -489,7 +813,12 @@ async fn retention_expires_messages() {
         .unwrap()
         .queue_url
         .unwrap();
-    c.send_message().queue_url(&url).message_body("old").send().await.unwrap();
+    c.send_message()
+        .queue_url(&url)
+        .message_body("old")
+        .send()
+        .await
+        .unwrap();
     server.advance(60);
     let a = c
         .get_queue_attributes()
@@ -498,8 +827,19 @@ async fn retention_expires_messages() {
         .send()
         .await
         .unwrap();
-    assert_eq!(a.attributes().unwrap()[&QueueAttributeName::ApproximateNumberOfMessages], "0");
-    assert!(c.receive_message().queue_url(&url).send().await.unwrap().messages().is_empty());
+    assert_eq!(
+        a.attributes().unwrap()[&QueueAttributeName::ApproximateNumberOfMessages],
+        "0"
+    );
+    assert!(
+        c.receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -510,9 +850,20 @@ async fn long_poll_is_woken_by_a_send() {
     let c2 = c.clone();
     let url2 = url.clone();
     let started = Instant::now();
-    let waiter = tokio::spawn(async move { c2.receive_message().queue_url(&url2).wait_time_seconds(20).send().await });
+    let waiter = tokio::spawn(async move {
+        c2.receive_message()
+            .queue_url(&url2)
+            .wait_time_seconds(20)
+            .send()
+            .await
+    });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    c.send_message().queue_url(&url).message_body("wake").send().await.unwrap();
+    c.send_message()
+        .queue_url(&url)
+        .message_body("wake")
+        .send()
+        .await
+        .unwrap();
     let got = waiter.await.unwrap().unwrap();
     assert_eq!(got.messages()[0].body(), Some("wake"));
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -523,13 +874,29 @@ async fn long_poll_is_woken_when_a_delayed_message_comes_due() {
     let server = start().await;
     let c = sqs(&server);
     let url = create(&c, &unique("pollclock")).await;
-    c.send_message().queue_url(&url).message_body("later").delay_seconds(600).send().await.unwrap();
+    c.send_message()
+        .queue_url(&url)
+        .message_body("later")
+        .delay_seconds(600)
+        .send()
+        .await
+        .unwrap();
     let c2 = c.clone();
     let url2 = url.clone();
-    let waiter = tokio::spawn(async move { c2.receive_message().queue_url(&url2).wait_time_seconds(20).send().await });
+    let waiter = tokio::spawn(async move {
+        c2.receive_message()
+            .queue_url(&url2)
+            .wait_time_seconds(20)
+            .send()
+            .await
+    });
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.advance(600);
-    let got = tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap().unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(got.messages()[0].body(), Some("later"));
 }
 
@@ -549,9 +916,16 @@ async fn long_poll_ends_empty_at_the_wait_time_on_the_clock() {
     let c2 = c.clone();
     let waiter = tokio::spawn(async move { c2.receive_message().queue_url(&url).send().await });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!waiter.is_finished(), "the queue's ReceiveMessageWaitTimeSeconds applies");
+    assert!(
+        !waiter.is_finished(),
+        "the queue's ReceiveMessageWaitTimeSeconds applies"
+    );
     server.advance(20);
-    let got = tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap().unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(got.messages().is_empty());
 }
 
@@ -561,15 +935,43 @@ async fn batches_send_delete_and_change_visibility() {
     let c = sqs(&server);
     let url = create(&c, &unique("batch")).await;
     let entries: Vec<_> = (0..3)
-        .map(|i| SendMessageBatchRequestEntry::builder().id(format!("e{i}")).message_body(format!("b{i}")).build().unwrap())
-        .chain([SendMessageBatchRequestEntry::builder().id("bad").message_body("x").delay_seconds(3600).build().unwrap()])
+        .map(|i| {
+            SendMessageBatchRequestEntry::builder()
+                .id(format!("e{i}"))
+                .message_body(format!("b{i}"))
+                .build()
+                .unwrap()
+        })
+        .chain([SendMessageBatchRequestEntry::builder()
+            .id("bad")
+            .message_body("x")
+            .delay_seconds(3600)
+            .build()
+            .unwrap()])
         .collect();
-    let out = c.send_message_batch().queue_url(&url).set_entries(Some(entries)).send().await.unwrap();
+    let out = c
+        .send_message_batch()
+        .queue_url(&url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.successful().len(), 3);
     assert_eq!(out.failed().len(), 1);
     let f = &out.failed()[0];
-    assert_eq!((f.id(), f.code(), f.sender_fault()), ("bad", "InvalidParameterValue", true));
-    let msgs = c.receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap().messages().to_vec();
+    assert_eq!(
+        (f.id(), f.code(), f.sender_fault()),
+        ("bad", "InvalidParameterValue", true)
+    );
+    let msgs = c
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages()
+        .to_vec();
     assert_eq!(msgs.len(), 3);
     let vis: Vec<_> = msgs
         .iter()
@@ -582,25 +984,57 @@ async fn batches_send_delete_and_change_visibility() {
                 .build()
                 .unwrap()
         })
-        .chain([ChangeMessageVisibilityBatchRequestEntry::builder().id("junk").receipt_handle("junk").build().unwrap()])
+        .chain([ChangeMessageVisibilityBatchRequestEntry::builder()
+            .id("junk")
+            .receipt_handle("junk")
+            .build()
+            .unwrap()])
         .collect();
-    let out = c.change_message_visibility_batch().queue_url(&url).set_entries(Some(vis)).send().await.unwrap();
+    let out = c
+        .change_message_visibility_batch()
+        .queue_url(&url)
+        .set_entries(Some(vis))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.successful().len(), 3);
     assert_eq!(out.failed()[0].code(), "ReceiptHandleIsInvalid");
     let del: Vec<_> = msgs
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            DeleteMessageBatchRequestEntry::builder().id(format!("d{i}")).receipt_handle(m.receipt_handle().unwrap()).build().unwrap()
+            DeleteMessageBatchRequestEntry::builder()
+                .id(format!("d{i}"))
+                .receipt_handle(m.receipt_handle().unwrap())
+                .build()
+                .unwrap()
         })
-        .chain([DeleteMessageBatchRequestEntry::builder().id("junk").receipt_handle("junk").build().unwrap()])
+        .chain([DeleteMessageBatchRequestEntry::builder()
+            .id("junk")
+            .receipt_handle("junk")
+            .build()
+            .unwrap()])
         .collect();
-    let out = c.delete_message_batch().queue_url(&url).set_entries(Some(del)).send().await.unwrap();
+    let out = c
+        .delete_message_batch()
+        .queue_url(&url)
+        .set_entries(Some(del))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.successful().len(), 3);
     assert_eq!(out.failed().len(), 1);
     assert!(out.failed()[0].sender_fault());
     server.advance(200);
-    assert!(c.receive_message().queue_url(&url).send().await.unwrap().messages().is_empty());
+    assert!(
+        c.receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -608,22 +1042,81 @@ async fn batch_rules_fail_the_whole_request() {
     let server = start().await;
     let c = sqs(&server);
     let url = create(&c, &unique("rules")).await;
-    let entry = |id: &str| SendMessageBatchRequestEntry::builder().id(id).message_body("x").build().unwrap();
-    let err = c.send_message_batch().queue_url(&url).set_entries(Some(vec![])).send().await.unwrap_err().into_service_error();
+    let entry = |id: &str| {
+        SendMessageBatchRequestEntry::builder()
+            .id(id)
+            .message_body("x")
+            .build()
+            .unwrap()
+    };
+    let err = c
+        .send_message_batch()
+        .queue_url(&url)
+        .set_entries(Some(vec![]))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_empty_batch_request(), "{err:?}");
     let eleven = (0..11).map(|i| entry(&format!("i{i}"))).collect();
-    let err = c.send_message_batch().queue_url(&url).set_entries(Some(eleven)).send().await.unwrap_err().into_service_error();
+    let err = c
+        .send_message_batch()
+        .queue_url(&url)
+        .set_entries(Some(eleven))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_too_many_entries_in_batch_request(), "{err:?}");
-    assert_eq!(err.message(), Some("Maximum number of entries per request are 10. You have sent 11."));
-    let err = c.send_message_batch().queue_url(&url).entries(entry("a")).entries(entry("a")).send().await.unwrap_err().into_service_error();
+    assert_eq!(
+        err.message(),
+        Some("Maximum number of entries per request are 10. You have sent 11.")
+    );
+    let err = c
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(entry("a"))
+        .entries(entry("a"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_batch_entry_ids_not_distinct(), "{err:?}");
     assert_eq!(err.message(), Some("Id a repeated."));
-    let err = c.send_message_batch().queue_url(&url).entries(entry("bad:id")).send().await.unwrap_err().into_service_error();
+    let err = c
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(entry("bad:id"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_invalid_batch_entry_id(), "{err:?}");
-    let big = |id: &str| SendMessageBatchRequestEntry::builder().id(id).message_body("x".repeat(600_000)).build().unwrap();
-    let err = c.send_message_batch().queue_url(&url).entries(big("a")).entries(big("b")).send().await.unwrap_err().into_service_error();
+    let big = |id: &str| {
+        SendMessageBatchRequestEntry::builder()
+            .id(id)
+            .message_body("x".repeat(600_000))
+            .build()
+            .unwrap()
+    };
+    let err = c
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(big("a"))
+        .entries(big("b"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_batch_request_too_long(), "{err:?}");
-    let err = c.delete_message_batch().queue_url(&url).set_entries(Some(vec![])).send().await.unwrap_err().into_service_error();
+    let err = c
+        .delete_message_batch()
+        .queue_url(&url)
+        .set_entries(Some(vec![]))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_empty_batch_request(), "{err:?}");
     let err = c
         .change_message_visibility_batch()
@@ -643,14 +1136,36 @@ async fn purge_queue_once_per_minute() {
     let name = unique("purge");
     let url = create(&c, &name).await;
     for _ in 0..3 {
-        c.send_message().queue_url(&url).message_body("p").send().await.unwrap();
+        c.send_message()
+            .queue_url(&url)
+            .message_body("p")
+            .send()
+            .await
+            .unwrap();
     }
     c.purge_queue().queue_url(&url).send().await.unwrap();
-    assert!(c.receive_message().queue_url(&url).send().await.unwrap().messages().is_empty());
-    let err = c.purge_queue().queue_url(&url).send().await.unwrap_err().into_service_error();
+    assert!(
+        c.receive_message()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .is_empty()
+    );
+    let err = c
+        .purge_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_purge_queue_in_progress(), "{err:?}");
     assert_eq!(err.code(), Some("AWS.SimpleQueueService.PurgeQueueInProgress"));
-    assert_eq!(err.message(), Some(format!("Only one PurgeQueue operation on {name} is allowed every 60 seconds.").as_str()));
+    assert_eq!(
+        err.message(),
+        Some(format!("Only one PurgeQueue operation on {name} is allowed every 60 seconds.").as_str())
+    );
     let raw = err.meta().clone();
     assert!(raw.code().is_some());
     server.advance(60);
@@ -661,13 +1176,32 @@ async fn purge_queue_once_per_minute() {
 async fn tags_add_list_remove() {
     let server = start().await;
     let c = sqs(&server);
-    let url = c.create_queue().queue_name(unique("tags")).tags("team", "core").send().await.unwrap().queue_url.unwrap();
-    c.tag_queue().queue_url(&url).tags("env", "test").tags("team", "sealq").send().await.unwrap();
+    let url = c
+        .create_queue()
+        .queue_name(unique("tags"))
+        .tags("team", "core")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    c.tag_queue()
+        .queue_url(&url)
+        .tags("env", "test")
+        .tags("team", "sealq")
+        .send()
+        .await
+        .unwrap();
     let tags = c.list_queue_tags().queue_url(&url).send().await.unwrap();
     let t = tags.tags().unwrap();
     assert_eq!(t.len(), 2);
     assert_eq!(t["team"], "sealq");
-    c.untag_queue().queue_url(&url).tag_keys("team").send().await.unwrap();
+    c.untag_queue()
+        .queue_url(&url)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
     let tags = c.list_queue_tags().queue_url(&url).send().await.unwrap();
     assert_eq!(tags.tags().unwrap().keys().collect::<Vec<_>>(), ["env"]);
 }
@@ -698,7 +1232,10 @@ async fn add_and_remove_permission_edit_the_policy() {
     let v: serde_json::Value = serde_json::from_str(&policy).unwrap();
     assert_eq!(v["Version"], "2008-10-17");
     assert_eq!(v["Statement"][0]["Sid"], "send");
-    assert_eq!(v["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::111122223333:root");
+    assert_eq!(
+        v["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::111122223333:root"
+    );
     assert_eq!(v["Statement"][0]["Action"], "SQS:SendMessage");
     let err = c
         .add_permission()
@@ -710,11 +1247,36 @@ async fn add_and_remove_permission_edit_the_policy() {
         .await
         .unwrap_err()
         .into_service_error();
-    assert_eq!(err.message(), Some("Value send for parameter Label is invalid. Reason: Already exists."));
-    c.remove_permission().queue_url(&url).label("send").send().await.unwrap();
-    let after = c.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::Policy).send().await.unwrap();
-    assert!(after.attributes().is_none_or(|a| !a.contains_key(&QueueAttributeName::Policy)));
-    let err = c.remove_permission().queue_url(&url).label("send").send().await.unwrap_err().into_service_error();
+    assert_eq!(
+        err.message(),
+        Some("Value send for parameter Label is invalid. Reason: Already exists.")
+    );
+    c.remove_permission()
+        .queue_url(&url)
+        .label("send")
+        .send()
+        .await
+        .unwrap();
+    let after = c
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        after
+            .attributes()
+            .is_none_or(|a| !a.contains_key(&QueueAttributeName::Policy))
+    );
+    let err = c
+        .remove_permission()
+        .queue_url(&url)
+        .label("send")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
 }
 
@@ -744,7 +1306,12 @@ async fn list_dead_letter_source_queues_finds_sources() {
         .queue_url
         .unwrap();
     create(&c, &unique("other")).await;
-    let out = c.list_dead_letter_source_queues().queue_url(&dlq).send().await.unwrap();
+    let out = c
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.queue_urls(), [src]);
 }
 
@@ -758,9 +1325,20 @@ async fn aws_style_queue_urls_resolve_to_the_same_queue() {
         format!("https://sqs.us-east-1.amazonaws.com/000000000000/{name}"),
         format!("https://queue.amazonaws.com/000000000000/{name}"),
     ] {
-        c.send_message().queue_url(&url).message_body("via aws url").send().await.unwrap();
+        c.send_message()
+            .queue_url(&url)
+            .message_body("via aws url")
+            .send()
+            .await
+            .unwrap();
     }
-    let got = c.receive_message().queue_url(format!("{}/000000000000/{name}", server.endpoint)).max_number_of_messages(10).send().await.unwrap();
+    let got = c
+        .receive_message()
+        .queue_url(format!("{}/000000000000/{name}", server.endpoint))
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.messages().len(), 2);
 }
 
@@ -771,11 +1349,28 @@ async fn deleting_a_queue_releases_its_long_polls_and_forgets_it() {
     let url = create(&c, &unique("gone")).await;
     let c2 = c.clone();
     let url2 = url.clone();
-    let waiter = tokio::spawn(async move { c2.receive_message().queue_url(&url2).wait_time_seconds(20).send().await });
+    let waiter = tokio::spawn(async move {
+        c2.receive_message()
+            .queue_url(&url2)
+            .wait_time_seconds(20)
+            .send()
+            .await
+    });
     tokio::time::sleep(Duration::from_millis(200)).await;
     c.delete_queue().queue_url(&url).send().await.unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap().unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(got.messages().is_empty());
-    let err = c.send_message().queue_url(&url).message_body("x").send().await.unwrap_err().into_service_error();
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_queue_does_not_exist());
 }

@@ -66,7 +66,13 @@ pub async fn start_with(mut config: Config, clock: Arc<Clock>) -> Server {
     let handle = tokio::spawn(sealq::serve(listener, state.clone(), async move {
         let _ = rx.await;
     }));
-    Server { addr, endpoint: format!("http://{addr}"), state, shutdown: Some(tx), handle: Some(handle) }
+    Server {
+        addr,
+        endpoint: format!("http://{addr}"),
+        state,
+        shutdown: Some(tx),
+        handle: Some(handle),
+    }
 }
 
 /// A name no other test uses.
@@ -158,13 +164,20 @@ pub async fn query(server: &Server, params: &[(&str, &str)]) -> Raw {
 pub async fn send(req: http::Request<String>) -> Raw {
     let client = reqwest::Client::new();
     let (parts, body) = req.into_parts();
-    let mut rb = client.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body);
+    let mut rb = client
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body);
     rb = rb.timeout(std::time::Duration::from_secs(60));
     let resp = rb.send().await.expect("send");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.text().await.expect("body");
-    Raw { status, headers, body }
+    Raw {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Text of the first `<tag>` element in `xml`.

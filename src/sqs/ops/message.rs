@@ -629,6 +629,7 @@ fn change_one(state: &AppState, q: &Queue, raw: &str, timeout: Option<i64>) -> R
     if raw.is_empty() {
         return Err(Error::missing("ReceiptHandle"));
     }
+    let h = handle_for(q, raw)?;
     let timeout = timeout.ok_or_else(|| Error::missing("VisibilityTimeout"))?;
     let t = u64::try_from(timeout)
         .ok()
@@ -640,7 +641,7 @@ fn change_one(state: &AppState, q: &Queue, raw: &str, timeout: Option<i64>) -> R
                 "VisibilityTimeout must be an integer between 0 and 43200",
             )
         })?;
-    let h = handle_for(q, raw)?;
+
     let now = state.clock.now_ms();
     if q.lock().change_visibility(now, &h, raw, t)? {
         q.notify.notify_one();
