@@ -1,14 +1,14 @@
 //! sealq: a local emulator of Amazon SQS whose queues really encrypt.
 //!
 //! The crate's map (see ARCHITECTURE.md for the invariants):
-//! - [`protocol`]: the only code that knows XML, JSON, form encoding and AWS
+//! - `protocol`: the only code that knows XML, JSON, form encoding and AWS
 //!   headers; detects the protocol, decodes, encodes.
-//! - [`auth`]: SigV4 credentials to a principal.
-//! - [`sqs`]: actions, ops, model.
-//! - [`store`]: where queues live.
-//! - [`clock`]: the only source of "now".
-//! - [`error`]: the one error enum and its wire table.
-//! - [`admin`]: `/_sealq/*`.
+//! - `auth`: SigV4 credentials to a principal.
+//! - `sqs`: actions, ops, model.
+//! - `store`: where queues live.
+//! - `clock`: the only source of "now".
+//! - `error`: the one error enum and its wire table.
+//! - `admin`: `/_sealq/*`.
 //!
 //! [`app`] builds the router; [`serve`] runs it with graceful shutdown.
 

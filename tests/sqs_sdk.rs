@@ -46,7 +46,7 @@ async fn create_get_list_delete_queue() {
     let got = c.get_queue_url().queue_name(&name).send().await.unwrap();
     assert_eq!(got.queue_url.as_deref(), Some(url.as_str()));
     let listed = c.list_queues().queue_name_prefix(&name).send().await.unwrap();
-    assert_eq!(listed.queue_urls(), [url.clone()]);
+    assert_eq!(listed.queue_urls(), std::slice::from_ref(&url));
     c.delete_queue().queue_url(&url).send().await.unwrap();
     let err = c
         .get_queue_url()

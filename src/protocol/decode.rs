@@ -85,7 +85,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn objects(&self, name: &str) -> Result<Vec<Obj<'a>>> {
+    fn objects(&self, name: &str) -> Result<Vec<Self>> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => items

@@ -28,7 +28,7 @@ pub(super) enum Node {
     /// Named members.
     Struct(Vec<Field>),
     /// A list; in XML each item is an element named after the field.
-    List(Vec<Node>),
+    List(Vec<Self>),
     /// A map; in XML each entry is an element named after the field holding
     /// a key element and a value element.
     Map {
@@ -37,7 +37,7 @@ pub(super) enum Node {
         /// XML element name of values.
         value: &'static str,
         /// Entries in output order.
-        entries: Vec<(String, Node)>,
+        entries: Vec<(String, Self)>,
     },
 }
 

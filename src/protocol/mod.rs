@@ -71,15 +71,13 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let bytes = match axum::body::to_bytes(body, MAX_REQUEST_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            let e = Error::RequestEntityTooLarge(
-                format!("Request body must be at most {MAX_REQUEST_BODY} bytes.").into(),
-            );
-            return error::render(protocol, &e, &rid);
-        }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_REQUEST_BODY).await else {
+        let e = Error::RequestEntityTooLarge(
+            format!("Request body must be at most {MAX_REQUEST_BODY} bytes.").into(),
+        );
+        return error::render(protocol, &e, &rid);
     };
+
     let (action, result) = match protocol {
         Protocol::KmsJson => {
             let e =
@@ -186,17 +184,11 @@ async fn serve_query(
         Ok(p) => p,
         Err(e) => return (String::new(), Err(e)),
     };
-    let action = match params.remove("Action") {
-        Some(Value::String(a)) => a,
-        _ => {
-            return (
-                String::new(),
-                Err(Error::MissingParameter(
-                    "The request must contain the parameter Action.".into(),
-                )),
-            );
-        }
+    let Some(Value::String(action)) = params.remove("Action") else {
+        let e = Error::MissingParameter("The request must contain the parameter Action.".into());
+        return (String::new(), Err(e));
     };
+
     if let Some(Value::String(v)) = params.remove("Version")
         && v != "2012-11-05"
     {

@@ -44,7 +44,7 @@ fn rule(prefix: &str) -> Option<Rule> {
 #[derive(Debug)]
 enum Tree {
     Leaf(String),
-    Node(BTreeMap<String, Tree>),
+    Node(BTreeMap<String, Self>),
 }
 
 fn insert(root: &mut BTreeMap<String, Tree>, key: &str, value: String) {
