@@ -1,0 +1,149 @@
+//! The server as a whole: the `sealq` binary and its settings, graceful
+//! shutdown, queue URL overrides.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use common::{sqs, start, start_with, unique};
+use sealq::Config;
+use sealq::clock::Clock;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Kills the child if a test fails half-way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_healthy(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = format!("http://127.0.0.1:{port}/_sealq/health");
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(&url).await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("server on port {port} never became healthy");
+}
+
+fn client_for(endpoint: &str) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_credential_types::Credentials::new("AKIDBIN", "secret", None, None, "test"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+#[tokio::test]
+async fn graceful_shutdown_releases_long_polls_and_finishes_requests() {
+    let server = start().await;
+    let c = sqs(&server);
+    let url = c.create_queue().queue_name(unique("shutdown")).send().await.unwrap().queue_url.unwrap();
+    let waiter = tokio::spawn({
+        let c = c.clone();
+        async move { c.receive_message().queue_url(url).wait_time_seconds(20).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), server.stop()).await.expect("shutdown finished");
+    let got = waiter.await.unwrap().expect("the long poll got an answer, not a dropped connection");
+    assert!(got.messages().is_empty());
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn binary_takes_settings_from_flags_and_stops_on_sigterm() {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--region", "eu-west-1"])
+        .env("SEALQ_ACCOUNT_ID", "123456789012")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    wait_healthy(port).await;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let c = client_for(&endpoint);
+    let name = unique("bin");
+    let url = c.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+    assert_eq!(url, format!("{endpoint}/123456789012/{name}"));
+    let arn = c
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    assert_eq!(arn, format!("arn:aws:sqs:eu-west-1:123456789012:{name}"));
+
+    let waiter = tokio::spawn({
+        let c = c.clone();
+        async move { c.receive_message().queue_url(url).wait_time_seconds(20).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = running.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let got = tokio::time::timeout(Duration::from_secs(10), waiter).await.expect("long poll released").unwrap();
+    assert!(got.unwrap().messages().is_empty());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = running.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "sealq did not exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn bare_sealq_serves_with_environment_settings() {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
+        .env("SEALQ_HOST", "127.0.0.1")
+        .env("SEALQ_PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _running = Running(child);
+    wait_healthy(port).await;
+    let c = client_for(&format!("http://127.0.0.1:{port}"));
+    let url = c.create_queue().queue_name("plain").send().await.unwrap().queue_url.unwrap();
+    assert!(url.ends_with("/000000000000/plain"), "{url}");
+}
+
+#[tokio::test]
+async fn queue_url_base_overrides_the_host_header() {
+    let config = Config { queue_url_base: Some("http://sealq:9324/".into()), ..Config::default() };
+    let server = start_with(config, Arc::new(Clock::system())).await;
+    let c = sqs(&server);
+    let name = unique("base");
+    let url = c.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+    assert_eq!(url, format!("http://sealq:9324/000000000000/{name}"));
+    // The overridden URL is accepted back, though it names another host.
+    c.send_message().queue_url(&url).message_body("x").send().await.unwrap();
+    let listed = c.list_queues().queue_name_prefix(&name).send().await.unwrap();
+    assert_eq!(listed.queue_urls(), std::slice::from_ref(&url));
+}
