@@ -15,7 +15,12 @@ async fn sender_of(c: &aws_sdk_sqs::Client, url: &str) -> String {
         .await
         .unwrap();
     let m = &got.messages()[0];
-    c.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+    c.delete_message()
+        .queue_url(url)
+        .receipt_handle(m.receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
     m.attributes().unwrap()[&MessageSystemAttributeName::SenderId].clone()
 }
 
@@ -23,9 +28,22 @@ async fn sender_of(c: &aws_sdk_sqs::Client, url: &str) -> String {
 async fn each_signer_is_its_own_sender() {
     let server = start().await;
     let admin = sqs(&server);
-    let url = admin.create_queue().queue_name(unique("who")).send().await.unwrap().queue_url.unwrap();
+    let url = admin
+        .create_queue()
+        .queue_name(unique("who"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     for key in ["AKIDALICE", "AKIDBOB"] {
-        sqs_as(&server, key).send_message().queue_url(&url).message_body(key).send().await.unwrap();
+        sqs_as(&server, key)
+            .send_message()
+            .queue_url(&url)
+            .message_body(key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(sender_of(&admin, &url).await, key);
     }
 }
@@ -35,15 +53,28 @@ async fn presigned_credentials_name_the_sender() {
     let server = start().await;
     let admin = sqs(&server);
     let name = unique("presigned");
-    let url = admin.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+    let url = admin
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     let uri = format!(
         "{}/000000000000/{name}?Action=SendMessage&Version=2012-11-05&MessageBody=hi\
          &X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDPRESIGNED%2F20260101%2Fus-east-1%2Fsqs%2Faws4_request\
          &X-Amz-Date=20260101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
         server.endpoint
     );
-    let Raw { status, body, .. } =
-        send(http::Request::builder().method("GET").uri(uri).body(String::new()).unwrap()).await;
+    let Raw { status, body, .. } = send(
+        http::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .body(String::new())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert!(xml_text(&body, "MessageId").is_some());
     assert_eq!(sender_of(&admin, &url).await, "AKIDPRESIGNED");

@@ -14,7 +14,11 @@ use sealq::Config;
 use sealq::clock::Clock;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Kills the child if a test fails half-way.
@@ -45,7 +49,9 @@ fn client_for(endpoint: &str) -> aws_sdk_sqs::Client {
     let conf = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
-        .credentials_provider(aws_credential_types::Credentials::new("AKIDBIN", "secret", None, None, "test"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIDBIN", "secret", None, None, "test",
+        ))
         .endpoint_url(endpoint)
         .build();
     aws_sdk_sqs::Client::from_conf(conf)
@@ -55,15 +61,33 @@ fn client_for(endpoint: &str) -> aws_sdk_sqs::Client {
 async fn graceful_shutdown_releases_long_polls_and_finishes_requests() {
     let server = start().await;
     let c = sqs(&server);
-    let url = c.create_queue().queue_name(unique("shutdown")).send().await.unwrap().queue_url.unwrap();
+    let url = c
+        .create_queue()
+        .queue_name(unique("shutdown"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     let waiter = tokio::spawn({
         let c = c.clone();
-        async move { c.receive_message().queue_url(url).wait_time_seconds(20).send().await }
+        async move {
+            c.receive_message()
+                .queue_url(url)
+                .wait_time_seconds(20)
+                .send()
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
-    tokio::time::timeout(Duration::from_secs(10), server.stop()).await.expect("shutdown finished");
-    let got = waiter.await.unwrap().expect("the long poll got an answer, not a dropped connection");
+    tokio::time::timeout(Duration::from_secs(10), server.stop())
+        .await
+        .expect("shutdown finished");
+    let got = waiter
+        .await
+        .unwrap()
+        .expect("the long poll got an answer, not a dropped connection");
     assert!(got.messages().is_empty());
     assert!(started.elapsed() < Duration::from_secs(10));
 }
@@ -72,7 +96,15 @@ async fn graceful_shutdown_releases_long_polls_and_finishes_requests() {
 async fn binary_takes_settings_from_flags_and_stops_on_sigterm() {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--region", "eu-west-1"])
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--region",
+            "eu-west-1",
+        ])
         .env("SEALQ_ACCOUNT_ID", "123456789012")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -83,7 +115,14 @@ async fn binary_takes_settings_from_flags_and_stops_on_sigterm() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let c = client_for(&endpoint);
     let name = unique("bin");
-    let url = c.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+    let url = c
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     assert_eq!(url, format!("{endpoint}/123456789012/{name}"));
     let arn = c
         .get_queue_attributes()
@@ -99,12 +138,27 @@ async fn binary_takes_settings_from_flags_and_stops_on_sigterm() {
 
     let waiter = tokio::spawn({
         let c = c.clone();
-        async move { c.receive_message().queue_url(url).wait_time_seconds(20).send().await }
+        async move {
+            c.receive_message()
+                .queue_url(url)
+                .wait_time_seconds(20)
+                .send()
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = running.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let got = tokio::time::timeout(Duration::from_secs(10), waiter).await.expect("long poll released").unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let got = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("long poll released")
+        .unwrap();
     assert!(got.unwrap().messages().is_empty());
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -130,20 +184,42 @@ async fn bare_sealq_serves_with_environment_settings() {
     let _running = Running(child);
     wait_healthy(port).await;
     let c = client_for(&format!("http://127.0.0.1:{port}"));
-    let url = c.create_queue().queue_name("plain").send().await.unwrap().queue_url.unwrap();
+    let url = c
+        .create_queue()
+        .queue_name("plain")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     assert!(url.ends_with("/000000000000/plain"), "{url}");
 }
 
 #[tokio::test]
 async fn queue_url_base_overrides_the_host_header() {
-    let config = Config { queue_url_base: Some("http://sealq:9324/".into()), ..Config::default() };
+    let config = Config {
+        queue_url_base: Some("http://sealq:9324/".into()),
+        ..Config::default()
+    };
     let server = start_with(config, Arc::new(Clock::system())).await;
     let c = sqs(&server);
     let name = unique("base");
-    let url = c.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+    let url = c
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     assert_eq!(url, format!("http://sealq:9324/000000000000/{name}"));
     // The overridden URL is accepted back, though it names another host.
-    c.send_message().queue_url(&url).message_body("x").send().await.unwrap();
+    c.send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap();
     let listed = c.list_queues().queue_name_prefix(&name).send().await.unwrap();
     assert_eq!(listed.queue_urls(), std::slice::from_ref(&url));
 }
