@@ -280,6 +280,7 @@ async fn send_receive_delete_with_attributes_and_digests() {
                 .build()
                 .unwrap(),
         )
+        .message_group_id("tenant-1")
         .message_system_attributes(
             MessageSystemAttributeNameForSends::AwsTraceHeader,
             MessageSystemAttributeValue::builder()
@@ -316,6 +317,11 @@ async fn send_receive_delete_with_attributes_and_digests() {
     assert_eq!(sys[&MessageSystemAttributeName::SenderId], "AKIDSENDER");
     assert_eq!(sys[&MessageSystemAttributeName::ApproximateReceiveCount], "1");
     assert_eq!(sys[&MessageSystemAttributeName::AwsTraceHeader], "Root=1-abc");
+    assert_eq!(
+        sys[&MessageSystemAttributeName::MessageGroupId],
+        "tenant-1",
+        "fair queues return the group"
+    );
     let sent_ts: u64 = sys[&MessageSystemAttributeName::SentTimestamp].parse().unwrap();
     let first: u64 = sys[&MessageSystemAttributeName::ApproximateFirstReceiveTimestamp]
         .parse()
@@ -439,6 +445,21 @@ async fn send_validation_errors() {
     }
     let err = too_many.send().await.unwrap_err().into_service_error();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .message_group_id("has space")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        err.message(),
+        Some(
+            "Value has space for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length."
+        )
+    );
     for bad in ["AWS.x", "a..b", ".a"] {
         let err = c
             .send_message()

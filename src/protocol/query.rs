@@ -47,7 +47,17 @@ enum Tree {
     Node(BTreeMap<String, Self>),
 }
 
+/// Most dot-separated parts a meaningful key has
+/// (`SendMessageBatchRequestEntry.N.MessageAttribute.N.Value.StringListValue.N`
+/// has 7). Deeper keys name nothing SQS knows; they are ignored, as AWS
+/// ignores unknown parameters, and never build a deep tree (whose recursive
+/// walk and drop could overflow the stack).
+const MAX_KEY_PARTS: usize = 10;
+
 fn insert(root: &mut BTreeMap<String, Tree>, key: &str, value: String) {
+    if key.split('.').nth(MAX_KEY_PARTS).is_some() {
+        return;
+    }
     let mut parts = key.split('.').peekable();
     let mut node = root;
     while let Some(part) = parts.next() {
@@ -164,6 +174,12 @@ mod tests {
                 ]
             })
         );
+    }
+
+    #[test]
+    fn absurdly_deep_keys_are_ignored() {
+        let deep = format!("Action=ListQueues&{}=1", vec!["x"; 100_000].join("."));
+        assert_eq!(parse(&deep), json!({"Action": "ListQueues"}));
     }
 
     #[test]

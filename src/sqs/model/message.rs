@@ -41,6 +41,8 @@ pub struct MessageExtra {
     pub attributes: Vec<(String, MessageAttributeValue)>,
     /// `AWSTraceHeader` system attribute.
     pub trace_header: Option<String>,
+    /// `MessageGroupId` (standard queues accept one since AWS's fair queues).
+    pub group_id: Option<String>,
 }
 
 /// A stored message.

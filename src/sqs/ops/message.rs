@@ -107,6 +107,13 @@ fn check_attribute_value(name: &str, v: &MessageAttributeValue, what: &str) -> R
     Ok(name.len() + v.data_type.len() + size)
 }
 
+/// 1–128 alphanumeric or ASCII punctuation characters.
+fn is_group_or_dedup_id(v: &str) -> bool {
+    (1..=128).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation())
+}
+
 /// A decimal number with up to 38 significant digits, as SQS accepts.
 fn is_number(s: &str) -> bool {
     let t = s.trim();
@@ -164,8 +171,24 @@ fn check_message(
                 Error::invalid_value("DelaySeconds", d, "DelaySeconds must be >= 0 and <= 900.")
             })?,
     };
-    if fifo && input.message_group_id.as_deref().is_none_or(str::is_empty) {
+    if fifo && input.message_group_id.is_none() {
         return Err(Error::missing("MessageGroupId"));
+    }
+    for (name, value) in [
+        ("MessageGroupId", &input.message_group_id),
+        ("MessageDeduplicationId", &input.message_deduplication_id),
+    ] {
+        if let Some(v) = value
+            && !is_group_or_dedup_id(v)
+        {
+            return Err(Error::invalid_value(
+                name,
+                v,
+                &format!(
+                    "{name} can only include alphanumeric and punctuation characters. 1 to 128 in length."
+                ),
+            ));
+        }
     }
     if !fifo && let Some(d) = &input.message_deduplication_id {
         return Err(Error::invalid_value(
@@ -235,7 +258,8 @@ fn check_message(
                 .map(|(n, v)| (n.as_str(), v)),
         ))
     });
-    let extra = if input.message_attributes.is_empty() && trace_header.is_none() {
+    let group_id = input.message_group_id;
+    let extra = if input.message_attributes.is_empty() && trace_header.is_none() && group_id.is_none() {
         None
     } else {
         let mut attributes = input.message_attributes;
@@ -243,6 +267,7 @@ fn check_message(
         Some(Box::new(MessageExtra {
             attributes,
             trace_header,
+            group_id,
         }))
     };
     Ok(Checked {
@@ -409,6 +434,7 @@ struct SystemSelection {
     receive_count: bool,
     first_receive: bool,
     trace_header: bool,
+    group_id: bool,
 }
 
 impl SystemSelection {
@@ -423,6 +449,7 @@ impl SystemSelection {
                         receive_count: true,
                         first_receive: true,
                         trace_header: true,
+                        group_id: true,
                     };
                 }
                 "SenderId" => s.sender_id = true,
@@ -430,6 +457,7 @@ impl SystemSelection {
                 "ApproximateReceiveCount" => s.receive_count = true,
                 "ApproximateFirstReceiveTimestamp" => s.first_receive = true,
                 "AWSTraceHeader" => s.trace_header = true,
+                "MessageGroupId" => s.group_id = true,
                 // FIFO and dead-letter attributes do not apply to standard
                 // queues; queue attribute names in the legacy list are ignored.
                 _ => {}
@@ -472,6 +500,11 @@ fn to_received(d: Delivery, sys: SystemSelection, selectors: &[String]) -> Recei
             && let Some(t) = extra.trace_header
         {
             attributes.push(("AWSTraceHeader", t));
+        }
+        if sys.group_id
+            && let Some(g) = extra.group_id
+        {
+            attributes.push(("MessageGroupId", g));
         }
         if !selectors.is_empty() {
             message_attributes = extra
