@@ -1264,3 +1264,56 @@ async fn deeply_dotted_parameter_names_do_not_crash_the_server() {
         .await;
     assert_eq!(server.assert_survived("a plain ListQueues", sent).await, 200);
 }
+
+#[tokio::test]
+async fn tag_queue_sends_tags_as_tag_n_like_old_botocore() {
+    let server = start().await;
+    let url = create(&server, &unique("qtag")).await;
+    let params = [
+        ("Action", "TagQueue"),
+        ("QueueUrl", url.as_str()),
+        ("Tag.1.Key", "env"),
+        ("Tag.1.Value", "test"),
+    ];
+    assert_ok(&query(&server, &params).await, "TagQueue");
+    let r = query(
+        &server,
+        &[("Action", "ListQueueTags"), ("QueueUrl", url.as_str())],
+    )
+    .await;
+    assert_eq!(xml_all(&r.body, "Key"), ["env"]);
+    assert_eq!(xml_all(&r.body, "Value"), ["test"]);
+    let params = [
+        ("Action", "UntagQueue"),
+        ("QueueUrl", url.as_str()),
+        ("TagKey.1", "env"),
+    ];
+    assert_ok(&query(&server, &params).await, "UntagQueue");
+    let r = query(
+        &server,
+        &[("Action", "ListQueueTags"), ("QueueUrl", url.as_str())],
+    )
+    .await;
+    assert!(xml_all(&r.body, "Key").is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_entries_list_is_an_empty_batch() {
+    let server = start().await;
+    let url = create(&server, &unique("qempty")).await;
+    // botocore's query serializer writes an empty list as `Entries=`.
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessageBatch"),
+            ("QueueUrl", url.as_str()),
+            ("Entries", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        xml_text(&r.body, "Code").as_deref(),
+        Some("AWS.SimpleQueueService.EmptyBatchRequest")
+    );
+}

@@ -87,7 +87,9 @@ impl<'a> Obj<'a> {
 
     fn objects(&self, name: &str) -> Result<Vec<Self>> {
         match self.0.get(name) {
+            // The query protocol writes an empty list as `Entries=`.
             None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|v| {
@@ -267,10 +269,16 @@ pub(super) fn sqs_action(action: &str, body: &Map<String, Value>) -> Result<SqsA
                 entries: receipt_entries(&o)?,
             })
         }
-        "TagQueue" => SqsAction::TagQueue(TagQueueInput {
-            queue_url: o.url()?,
-            tags: tags(o.str_map("Tags")?),
-        }),
+        "TagQueue" => {
+            // The query protocol sends TagQueue's `Tags` as `Tag.N.Key/Value`,
+            // the same prefix as CreateQueue's `tags`.
+            let mut t = o.str_map("Tags")?;
+            t.extend(o.str_map("tags")?);
+            SqsAction::TagQueue(TagQueueInput {
+                queue_url: o.url()?,
+                tags: tags(t),
+            })
+        }
         "UntagQueue" => SqsAction::UntagQueue(UntagQueueInput {
             queue_url: o.url()?,
             tag_keys: o.str_list("TagKeys")?,

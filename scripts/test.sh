@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The project's test command: Rust unit and integration tests, then the Python
+# compatibility suite (boto3 and the AWS CLI of both SQS wire protocols) against
+# the freshly built target/debug/sealq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo test --all-targets          # also builds target/debug/sealq
+bash tests/compat/setup.sh
+python3 tests/compat/run.py --binary target/debug/sealq

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Python compatibility suite: runs boto3 (tests/compat/scenario.py) and the AWS
+CLI of both botocore generations (.venv/compat-json: SQS over JSON 1.0;
+.venv/compat-query: SQS over query/XML) against a sealq server it starts.
+
+Usage: python3 tests/compat/run.py [--binary target/debug/sealq]
+Needs the venvs of tests/compat/setup.sh; builds nothing; standard library only.
+Prints PASS/FAIL per case, then `N passed, M failed`; exits 1 on any failure.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENVS = {"compat-json": "json", "compat-query": "query"}  # venv -> SQS protocol of its botocore
+counts = {"passed": 0, "failed": 0}
+
+
+def report(ok, name, why=""):
+    counts["passed" if ok else "failed"] += 1
+    print(f"PASS {name}" if ok else f"FAIL {name}: {why}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(binary, log):
+    port = free_port()
+    cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sealq/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return proc, None
+
+
+def stop_server(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def clean_env(tmp):
+    """The environment without the user's AWS settings, with dummy credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="AKIDCOMPAT",
+        AWS_SECRET_ACCESS_KEY="compat-secret",
+        AWS_CONFIG_FILE=os.path.join(tmp, "config"),
+        AWS_SHARED_CREDENTIALS_FILE=os.path.join(tmp, "credentials"),
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_MAX_ATTEMPTS="1",  # no retries: a failure shows at once and is not hidden
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def check_protocol(venv, python, want, env):
+    """The installed botocore's SQS model must declare the expected protocol."""
+    name = f"{venv}: botocore SQS model protocol is {want}"
+    code = "import botocore, os; print(os.path.dirname(botocore.__file__))"
+    try:
+        out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        model_dir = os.path.join(out.stdout.strip(), "data", "sqs", "2012-11-05")
+        path = os.path.join(model_dir, "service-2.json")
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                model = json.load(f)
+        else:
+            with gzip.open(path + ".gz", "rb") as f:
+                model = json.load(f)
+        got = model["metadata"]["protocol"]
+    except Exception as e:
+        return report(False, name, f"cannot read the model: {e!r}")
+    report(got == want, name, f"metadata.protocol is {got!r}; wrong botocore in {venv}")
+
+
+def run_scenario(venv, python, endpoint, env):
+    script = os.path.join(ROOT, "tests", "compat", "scenario.py")
+    try:
+        proc = subprocess.run(
+            [python, script, endpoint, venv], env=env, capture_output=True, text=True, timeout=180
+        )
+    except subprocess.TimeoutExpired:
+        return report(False, f"{venv}: boto3 scenario", "timed out after 180 s")
+    ran = failed = 0
+    for line in proc.stdout.splitlines():
+        if line.startswith("PASS "):
+            ran += 1
+            report(True, line[5:])
+        elif line.startswith("FAIL "):
+            ran += 1
+            failed += 1
+            counts["failed"] += 1
+            print(line, flush=True)
+    if ran == 0 or proc.returncode != (1 if failed else 0):
+        report(False, f"{venv}: boto3 scenario ran", f"exit {proc.returncode}, {ran} cases\n{proc.stderr[-3000:]}")
+
+
+def run_cli(venv, endpoint, env):
+    aws = os.path.join(ROOT, ".venv", venv, "bin", "aws")
+
+    def aws_sqs(*args):
+        cmd = [aws, "sqs", *args, "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    def step(name, fn):
+        """Runs one CLI case; returns its value, or None when it failed."""
+        try:
+            value = fn()
+            report(True, f"{venv}: cli {name}")
+            return value
+        except Exception as e:
+            report(False, f"{venv}: cli {name}", f"{type(e).__name__}: {e}")
+            return None
+
+    def ok_json(p):
+        assert p.returncode == 0, f"exit {p.returncode}: {p.stderr.strip()}"
+        return json.loads(p.stdout) if p.stdout.strip() else {}
+
+    name = f"compat-cli-{venv}-{uuid.uuid4().hex[:10]}"
+    body = "hello from the aws cli"
+
+    def receive():
+        msgs = []
+        for _ in range(5):  # bounded: 5 polls of 1 s
+            msgs = ok_json(aws_sqs("receive-message", "--queue-url", url, "--wait-time-seconds", "1")).get("Messages", [])
+            if msgs:
+                break
+        assert len(msgs) == 1 and msgs[0]["Body"] == body, msgs
+        return msgs[0]["ReceiptHandle"]
+
+    def missing():
+        p = aws_sqs("get-queue-url", "--queue-name", f"compat-missing-{uuid.uuid4().hex[:10]}")
+        assert p.returncode != 0, f"exit 0: {p.stdout.strip()}"
+        assert "AWS.SimpleQueueService.NonExistentQueue" in p.stderr, p.stderr.strip()
+
+    url = step("create-queue", lambda: ok_json(aws_sqs("create-queue", "--queue-name", name))["QueueUrl"])
+    if url:
+        step("send-message", lambda: ok_json(aws_sqs("send-message", "--queue-url", url, "--message-body", body))["MessageId"])
+        handle = step("receive-message", receive)
+        if handle:
+            step("delete-message", lambda: ok_json(aws_sqs("delete-message", "--queue-url", url, "--receipt-handle", handle)))
+    step("get-queue-url of a missing queue fails", missing)
+    if url:
+        step("delete-queue", lambda: ok_json(aws_sqs("delete-queue", "--queue-url", url)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", default=os.path.join(ROOT, "target", "debug", "sealq"))
+    binary = os.path.abspath(parser.parse_args().binary)
+
+    with tempfile.TemporaryDirectory(prefix="sealq-compat-") as tmp:
+        env = clean_env(tmp)
+        log_path = os.path.join(tmp, "server.log")
+        with open(log_path, "wb") as log:
+            proc = None
+            try:
+                if not os.access(binary, os.X_OK):
+                    report(False, "server starts", f"no executable at {binary} (run cargo build)")
+                else:
+                    proc, endpoint = start_server(binary, log)
+                    if endpoint is None:
+                        why = "no health within 30 s" if proc.poll() is None else f"exited with {proc.poll()}"
+                        report(False, "server starts", why)
+                    else:
+                        report(True, "server starts")
+                        for venv, protocol in VENVS.items():
+                            python = os.path.join(ROOT, ".venv", venv, "bin", "python")
+                            if not os.access(python, os.X_OK):
+                                report(False, f"{venv}: venv exists", "run bash tests/compat/setup.sh")
+                                continue
+                            check_protocol(venv, python, protocol, env)
+                            run_scenario(venv, python, endpoint, env)
+                            run_cli(venv, endpoint, env)
+            finally:
+                if proc is not None:
+                    stop_server(proc)
+        with open(log_path, errors="replace") as f:
+            tail = "".join(f.readlines()[-40:])
+        if counts["failed"] and tail:
+            print("--- server log (last 40 lines) ---\n" + tail, end="")
+    print(f"{counts['passed']} passed, {counts['failed']} failed", flush=True)
+    return 1 if counts["failed"] or not counts["passed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""boto3 scenario of the compatibility suite, run by tests/compat/run.py with the
+python of one compat venv: usage `scenario.py ENDPOINT_URL LABEL`.
+
+Each check is a named case printing `PASS LABEL: case` or `FAIL LABEL: case: why`.
+Cases run in order and hand state on; the last case deletes the queue. Exits 1 if any case failed, 0 otherwise.
+"""
+
+import hashlib
+import struct
+import sys
+import time
+import uuid
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+ENDPOINT, LABEL = sys.argv[1], sys.argv[2]
+BODY = "hello from boto3 \u2713 <&> \"quoted\""
+STRING_ATTR = "caf\u00e9 & <tags>"
+BINARY_ATTR = b"\x00\xff\x10binary\x80"
+
+client = boto3.client(
+    "sqs",
+    endpoint_url=ENDPOINT,
+    region_name="us-east-1",
+    aws_access_key_id="AKIDCOMPAT",
+    aws_secret_access_key="compat-secret",
+    config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 1}),
+)
+
+
+class State(dict):
+    """What cases hand to later cases; a missing key means an earlier case failed."""
+
+    def __missing__(self, key):
+        raise RuntimeError(f"needs {key!r} from an earlier case that failed")
+
+
+state = State()
+failures = 0
+content_types = set()  # of every request sent, to prove which wire protocol was spoken
+
+
+def record_content_type(request, **_):
+    content_types.add(request.headers.get("Content-Type", b""))
+    # returning None lets botocore send the request
+
+
+client.meta.events.register("before-send.sqs", record_content_type)
+
+
+def case(name):
+    """Runs the decorated function at once as the test case `name`."""
+
+    def run(fn):
+        global failures
+        try:
+            fn()
+            print(f"PASS {LABEL}: {name}", flush=True)
+        except Exception as e:  # any error, assertion or not, fails the case
+            failures += 1
+            print(f"FAIL {LABEL}: {name}: {type(e).__name__}: {e}", flush=True)
+
+    return run
+
+
+def md5(data):
+    return hashlib.md5(data).hexdigest()
+
+
+def md5_of_attributes(attrs):
+    """MD5OfMessageAttributes as the SQS developer guide defines it."""
+
+    def field(b):
+        return struct.pack(">I", len(b)) + b
+
+    out = b""
+    for name in sorted(attrs):
+        a = attrs[name]
+        out += field(name.encode()) + field(a["DataType"].encode())
+        if "BinaryValue" in a:
+            out += b"\x02" + field(a["BinaryValue"])
+        else:
+            out += b"\x01" + field(a["StringValue"].encode())
+    return md5(out)
+
+
+def receive(queue_url, want, **extra):
+    """Receives until `want` messages arrived or 10 tries passed (bounded)."""
+    got = []
+    for _ in range(10):
+        r = client.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, **extra
+        )
+        got += r.get("Messages", [])
+        if len(got) >= want:
+            break
+    return got
+
+
+ATTRS = {
+    "greeting": {"DataType": "String", "StringValue": STRING_ATTR},
+    "blob": {"DataType": "Binary", "BinaryValue": BINARY_ATTR},
+}
+# MessageSystemAttributeNames exists only in the newer (JSON) models.
+receive_input = client.meta.service_model.operation_model("ReceiveMessage").input_shape
+ALL = {"AttributeNames": ["All"], "MessageAttributeNames": ["All"]}
+if "MessageSystemAttributeNames" in receive_input.members:
+    ALL["MessageSystemAttributeNames"] = ["All"]
+
+
+@case("create_queue")
+def _():
+    name = f"compat-{LABEL}-{uuid.uuid4().hex[:10]}"
+    url = client.create_queue(QueueName=name)["QueueUrl"]
+    assert url.endswith("/" + name), url
+    state["name"] = name
+
+
+@case("get_queue_url")
+def _():
+    url = client.get_queue_url(QueueName=state["name"])["QueueUrl"]
+    assert url.endswith("/000000000000/" + state["name"]), url
+    state["url"] = url
+
+
+@case("send_message")
+def _():
+    r = client.send_message(QueueUrl=state["url"], MessageBody=BODY, MessageAttributes=ATTRS)
+    assert r["MessageId"], r
+    assert r["MD5OfMessageBody"] == md5(BODY.encode()), r
+    assert r["MD5OfMessageAttributes"] == md5_of_attributes(ATTRS), r
+    state["sent_id"] = r["MessageId"]
+
+
+@case("receive_message")
+def _():
+    msgs = receive(state["url"], 1, **ALL)
+    assert len(msgs) == 1, msgs
+    state["msg"] = msgs[0]
+    assert state["msg"]["MessageId"] == state["sent_id"], state["msg"]
+
+
+@case("receive_body_and_md5")
+def _():
+    m = state["msg"]
+    assert m["Body"] == BODY, repr(m["Body"])
+    assert m["MD5OfBody"] == md5(BODY.encode()), m
+
+
+@case("receive_message_attributes")
+def _():
+    m = state["msg"]
+    got = m["MessageAttributes"]
+    assert got["greeting"] == {"DataType": "String", "StringValue": STRING_ATTR}, got
+    assert got["blob"] == {"DataType": "Binary", "BinaryValue": BINARY_ATTR}, got
+    assert set(got) == set(ATTRS), got
+    assert m["MD5OfMessageAttributes"] == md5_of_attributes(ATTRS), m
+
+
+@case("receive_system_attributes")
+def _():
+    a = state["msg"]["Attributes"]
+    assert a.get("SenderId"), a
+    assert a.get("ApproximateReceiveCount") == "1", a
+    assert a.get("SentTimestamp", "").isdigit(), a
+
+
+@case("delete_message")
+def _():
+    client.delete_message(QueueUrl=state["url"], ReceiptHandle=state["msg"]["ReceiptHandle"])
+
+
+@case("send_message_batch")
+def _():
+    entries = [{"Id": f"e{i}", "MessageBody": f"batch body {i}"} for i in range(3)]
+    r = client.send_message_batch(QueueUrl=state["url"], Entries=entries)
+    assert not r.get("Failed"), r
+    ok = {e["Id"]: e for e in r["Successful"]}
+    assert sorted(ok) == ["e0", "e1", "e2"], r
+    for i in range(3):
+        assert ok[f"e{i}"]["MD5OfMessageBody"] == md5(f"batch body {i}".encode()), ok
+
+
+@case("receive_batch")
+def _():
+    msgs = receive(state["url"], 3)
+    bodies = sorted(m["Body"] for m in msgs)
+    assert bodies == [f"batch body {i}" for i in range(3)], bodies
+    state["batch"] = msgs
+
+
+@case("delete_message_batch")
+def _():
+    entries = [{"Id": f"d{i}", "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(state["batch"])]
+    r = client.delete_message_batch(QueueUrl=state["url"], Entries=entries)
+    assert not r.get("Failed"), r
+    assert sorted(e["Id"] for e in r["Successful"]) == ["d0", "d1", "d2"], r
+
+
+@case("queue_empty")
+def _():
+    r = client.get_queue_attributes(
+        QueueUrl=state["url"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )
+    assert r["Attributes"]["ApproximateNumberOfMessages"] == "0", r
+    assert r["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0", r
+
+
+@case("tag_queue")
+def _():
+    client.tag_queue(QueueUrl=state["url"], Tags={"env": "compat", "team": "sealq"})
+    client.untag_queue(QueueUrl=state["url"], TagKeys=["team"])
+    tags = client.list_queue_tags(QueueUrl=state["url"]).get("Tags")
+    assert tags == {"env": "compat"}, tags
+
+
+@case("wire_protocol")
+def _():
+    json_gen = client.meta.service_model.protocol == "json"
+    want = b"application/x-amz-json-1.0" if json_gen else b"application/x-www-form-urlencoded; charset=utf-8"
+    got = {c if isinstance(c, bytes) else c.encode() for c in content_types}
+    assert got == {want}, got
+
+
+missing = {}
+try:
+    client.get_queue_url(QueueName=f"compat-missing-{uuid.uuid4().hex[:10]}")
+except Exception as e:  # ClientError expected; anything else fails the cases below
+    missing["error"] = e
+
+
+@case("missing_queue_error_code")
+def _():
+    e = missing.get("error")
+    assert isinstance(e, ClientError), f"get_queue_url of a missing queue raised {e!r}"
+    assert e.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue", e.response
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response
+
+
+@case("missing_queue_exception_class")
+def _():
+    e = missing.get("error")
+    assert isinstance(e, client.exceptions.QueueDoesNotExist), type(e)
+
+
+@case("delete_queue")
+def _():
+    client.delete_queue(QueueUrl=state.get("url") or client.get_queue_url(QueueName=state["name"])["QueueUrl"])
+    # Deleted queues vanish from GetQueueUrl (bounded wait: AWS allows up to 60 s; an emulator is immediate).
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            client.get_queue_url(QueueName=state["name"])
+        except client.exceptions.QueueDoesNotExist:
+            return
+        assert time.monotonic() < deadline, "queue still found after delete_queue"
+        time.sleep(0.2)
+
+
+sys.exit(1 if failures else 0)
