@@ -5,13 +5,14 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Raw, Server, query, query_as, send, start, unique, xml_all, xml_text};
+use common::{
+    Binary, Raw, Server, free_port, query, query_as, send, spawn_binary, start, unique, wait_healthy,
+    xml_all, xml_text,
+};
 use md5::{Digest, Md5};
 
 /// Namespace of every query-protocol response.
@@ -1169,68 +1170,30 @@ async fn json_protocol_errors_have_type_message_and_query_error_header() {
     );
 }
 
-/// A `sealq` binary serving on its own port, killed when dropped. Used where
-/// a request might take the whole process down, so the other tests survive.
-struct Spawned {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Panics unless the process still runs after answering `sent`; returns the status.
+async fn assert_survived(server: &mut Binary, what: &str, sent: reqwest::Result<reqwest::Response>) -> u16 {
+    if sent.is_err() {
+        // Give a dying process a moment to be reaped.
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-}
-
-impl Spawned {
-    /// Panics unless the process still runs after answering `sent`.
-    async fn assert_survived(&mut self, what: &str, sent: reqwest::Result<reqwest::Response>) -> u16 {
-        if sent.is_err() {
-            // Give a dying process a moment to be reaped.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        let exited = self.child.try_wait().unwrap();
-        assert!(
-            exited.is_none(),
-            "the server process died ({exited:?}) on {what}; response: {sent:?}"
-        );
-        sent.unwrap_or_else(|e| panic!("no HTTP response to {what}: {e}"))
-            .status()
-            .as_u16()
-    }
-}
-
-async fn spawn_binary() -> Spawned {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sealq");
-    let running = Spawned { child, port };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let health = format!("http://127.0.0.1:{port}/_sealq/health");
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(&health).await
-            && r.status() == 200
-        {
-            return running;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("sealq on port {port} never became healthy");
+    let exited = server.0.try_wait().unwrap();
+    assert!(
+        exited.is_none(),
+        "the server process died ({exited:?}) on {what}; response: {sent:?}"
+    );
+    sent.unwrap_or_else(|e| panic!("no HTTP response to {what}: {e}"))
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]
 async fn deeply_dotted_parameter_names_do_not_crash_the_server() {
-    let mut server = spawn_binary().await;
-    let root = format!("http://127.0.0.1:{}/", server.port);
+    let port = free_port();
+    let mut server = spawn_binary(|cmd| {
+        cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()]);
+    });
+    wait_healthy(port).await;
+    let root = format!("http://127.0.0.1:{port}/");
     let client = reqwest::Client::new();
     let deep = vec!["x"; 10_000].join(".");
 
@@ -1242,9 +1205,7 @@ async fn deeply_dotted_parameter_names_do_not_crash_the_server() {
         .timeout(Duration::from_secs(20))
         .send()
         .await;
-    let status = server
-        .assert_survived("a form key with 10,000 dotted parts", sent)
-        .await;
+    let status = assert_survived(&mut server, "a form key with 10,000 dotted parts", sent).await;
     assert!(status < 500, "{status}");
 
     // The same key in a GET query string.
@@ -1253,16 +1214,17 @@ async fn deeply_dotted_parameter_names_do_not_crash_the_server() {
         .timeout(Duration::from_secs(20))
         .send()
         .await;
-    let status = server
-        .assert_survived("a query-string key with 10,000 dotted parts", sent)
-        .await;
+    let status = assert_survived(&mut server, "a query-string key with 10,000 dotted parts", sent).await;
     assert!(status < 500, "{status}");
 
     let sent = client
         .get(format!("{root}?Action=ListQueues&Version=2012-11-05"))
         .send()
         .await;
-    assert_eq!(server.assert_survived("a plain ListQueues", sent).await, 200);
+    assert_eq!(
+        assert_survived(&mut server, "a plain ListQueues", sent).await,
+        200
+    );
 }
 
 #[tokio::test]

@@ -3,47 +3,14 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{sqs, start, start_with, unique};
+use common::{free_port, queue_attr, spawn_binary, sqs, start, start_with, unique, wait_healthy};
 use sealq::Config;
 use sealq::clock::Clock;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child if a test fails half-way.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_healthy(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let url = format!("http://127.0.0.1:{port}/_sealq/health");
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(&url).await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("server on port {port} never became healthy");
-}
 
 fn client_for(endpoint: &str) -> aws_sdk_sqs::Client {
     let conf = aws_sdk_sqs::Config::builder()
@@ -95,8 +62,8 @@ async fn graceful_shutdown_releases_long_polls_and_finishes_requests() {
 #[tokio::test]
 async fn binary_takes_settings_from_flags_and_stops_on_sigterm() {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
-        .args([
+    let mut running = spawn_binary(|cmd| {
+        cmd.args([
             "serve",
             "--host",
             "127.0.0.1",
@@ -105,12 +72,8 @@ async fn binary_takes_settings_from_flags_and_stops_on_sigterm() {
             "--region",
             "eu-west-1",
         ])
-        .env("SEALQ_ACCOUNT_ID", "123456789012")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut running = Running(child);
+        .env("SEALQ_ACCOUNT_ID", "123456789012");
+    });
     wait_healthy(port).await;
     let endpoint = format!("http://127.0.0.1:{port}");
     let c = client_for(&endpoint);
@@ -124,16 +87,7 @@ async fn binary_takes_settings_from_flags_and_stops_on_sigterm() {
         .queue_url
         .unwrap();
     assert_eq!(url, format!("{endpoint}/123456789012/{name}"));
-    let arn = c
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let arn = queue_attr(&c, &url, QueueAttributeName::QueueArn).await.unwrap();
     assert_eq!(arn, format!("arn:aws:sqs:eu-west-1:123456789012:{name}"));
 
     let waiter = tokio::spawn({
@@ -174,14 +128,10 @@ async fn binary_takes_settings_from_flags_and_stops_on_sigterm() {
 #[tokio::test]
 async fn bare_sealq_serves_with_environment_settings() {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
-        .env("SEALQ_HOST", "127.0.0.1")
-        .env("SEALQ_PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _running = Running(child);
+    let _running = spawn_binary(|cmd| {
+        cmd.env("SEALQ_HOST", "127.0.0.1")
+            .env("SEALQ_PORT", port.to_string());
+    });
     wait_healthy(port).await;
     let c = client_for(&format!("http://127.0.0.1:{port}"));
     let url = c

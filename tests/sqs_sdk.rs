@@ -13,7 +13,7 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
     QueueAttributeName, SendMessageBatchRequestEntry,
 };
-use common::{sqs, sqs_as, start, unique};
+use common::{queue_attr, sqs, sqs_as, start, unique};
 
 fn string_attr(v: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()
@@ -756,16 +756,11 @@ async fn delays_per_queue_and_per_message() {
         .send()
         .await
         .unwrap();
-    let a = c
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        a.attributes().unwrap()[&QueueAttributeName::ApproximateNumberOfMessagesDelayed],
-        "1"
+        queue_attr(&c, &url, QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .await
+            .as_deref(),
+        Some("1")
     );
     assert!(
         c.receive_message()
@@ -841,16 +836,11 @@ async fn retention_expires_messages() {
         .await
         .unwrap();
     server.advance(60);
-    let a = c
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        a.attributes().unwrap()[&QueueAttributeName::ApproximateNumberOfMessages],
-        "0"
+        queue_attr(&c, &url, QueueAttributeName::ApproximateNumberOfMessages)
+            .await
+            .as_deref(),
+        Some("0")
     );
     assert!(
         c.receive_message()
@@ -1240,16 +1230,7 @@ async fn add_and_remove_permission_edit_the_policy() {
         .send()
         .await
         .unwrap();
-    let policy = c
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::Policy)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::Policy]
-        .clone();
+    let policy = queue_attr(&c, &url, QueueAttributeName::Policy).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&policy).unwrap();
     assert_eq!(v["Version"], "2008-10-17");
     assert_eq!(v["Statement"][0]["Sid"], "send");
@@ -1278,18 +1259,7 @@ async fn add_and_remove_permission_edit_the_policy() {
         .send()
         .await
         .unwrap();
-    let after = c
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::Policy)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        after
-            .attributes()
-            .is_none_or(|a| !a.contains_key(&QueueAttributeName::Policy))
-    );
+    assert_eq!(queue_attr(&c, &url, QueueAttributeName::Policy).await, None);
     let err = c
         .remove_permission()
         .queue_url(&url)
@@ -1306,16 +1276,7 @@ async fn list_dead_letter_source_queues_finds_sources() {
     let server = start().await;
     let c = sqs(&server);
     let dlq = create(&c, &unique("dlq")).await;
-    let arn = c
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let arn = queue_attr(&c, &dlq, QueueAttributeName::QueueArn).await.unwrap();
     let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"3"}}"#);
     let src = c
         .create_queue()

@@ -98,6 +98,66 @@ pub fn sqs(server: &Server) -> aws_sdk_sqs::Client {
     sqs_as(server, "AKIDTEST")
 }
 
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A `sealq` child process, killed when dropped (so a failing test leaves
+/// no server behind).
+pub struct Binary(pub std::process::Child);
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the `sealq` binary configured by `configure`, quiet.
+pub fn spawn_binary(configure: impl FnOnce(&mut std::process::Command)) -> Binary {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sealq"));
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    configure(&mut cmd);
+    Binary(cmd.spawn().expect("spawn sealq"))
+}
+
+/// Waits (bounded) until the server on `port` answers `/_sealq/health`.
+pub async fn wait_healthy(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let url = format!("http://127.0.0.1:{port}/_sealq/health");
+    while std::time::Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(&url).await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("sealq on port {port} never became healthy");
+}
+
+/// One attribute of a queue, through the SDK.
+pub async fn queue_attr(
+    c: &aws_sdk_sqs::Client,
+    url: &str,
+    name: aws_sdk_sqs::types::QueueAttributeName,
+) -> Option<String> {
+    let out = c
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .expect("GetQueueAttributes");
+    out.attributes().and_then(|a| a.get(&name).cloned())
+}
+
 /// A response as raw parts.
 pub struct Raw {
     pub status: u16,
