@@ -4,7 +4,7 @@
 mod common;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use common::{Raw, send, sqs, sqs_as, start, unique, xml_text};
+use common::{Raw, new_queue, send, sqs, sqs_as, start, unique, xml_text};
 
 async fn sender_of(c: &aws_sdk_sqs::Client, url: &str) -> String {
     let got = c
@@ -28,14 +28,7 @@ async fn sender_of(c: &aws_sdk_sqs::Client, url: &str) -> String {
 async fn each_signer_is_its_own_sender() {
     let server = start().await;
     let admin = sqs(&server);
-    let url = admin
-        .create_queue()
-        .queue_name(unique("who"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = new_queue(&admin, "who").await;
     for key in ["AKIDALICE", "AKIDBOB"] {
         sqs_as(&server, key)
             .send_message()

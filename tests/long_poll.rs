@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use common::{sqs, start, unique};
+use common::{new_queue, sqs, start};
 
 const WAITERS: usize = 1000;
 
@@ -15,14 +15,7 @@ const WAITERS: usize = 1000;
 async fn a_thousand_waiters_each_get_one_arriving_message() {
     let server = start().await;
     let c = sqs(&server);
-    let url = c
-        .create_queue()
-        .queue_name(unique("crowd"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = new_queue(&c, "crowd").await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{free_port, queue_attr, spawn_binary, sqs, start, start_with, unique, wait_healthy};
+use common::{free_port, new_queue, queue_attr, spawn_binary, sqs, start, start_with, unique, wait_healthy};
 use sealq::Config;
 use sealq::clock::Clock;
 
@@ -28,14 +28,7 @@ fn client_for(endpoint: &str) -> aws_sdk_sqs::Client {
 async fn graceful_shutdown_releases_long_polls_and_finishes_requests() {
     let server = start().await;
     let c = sqs(&server);
-    let url = c
-        .create_queue()
-        .queue_name(unique("shutdown"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = new_queue(&c, "shutdown").await;
     let waiter = tokio::spawn({
         let c = c.clone();
         async move {

@@ -13,7 +13,7 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
     QueueAttributeName, SendMessageBatchRequestEntry,
 };
-use common::{queue_attr, sqs, sqs_as, start, unique};
+use common::{long_poll, new_queue, queue_attr, receive_now, sqs, sqs_as, start, unique};
 
 fn string_attr(v: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()
@@ -193,7 +193,7 @@ async fn queue_names_and_attributes_are_validated() {
 async fn get_and_set_queue_attributes() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("attrs")).await;
+    let url = new_queue(&c, "attrs").await;
     let all = c
         .get_queue_attributes()
         .queue_url(&url)
@@ -258,7 +258,7 @@ async fn get_and_set_queue_attributes() {
 async fn send_receive_delete_with_attributes_and_digests() {
     let server = start().await;
     let c = sqs_as(&server, "AKIDSENDER");
-    let url = create(&c, &unique("msgs")).await;
+    let url = new_queue(&c, "msgs").await;
     let sent = c
         .send_message()
         .queue_url(&url)
@@ -356,7 +356,7 @@ async fn send_receive_delete_with_attributes_and_digests() {
 async fn message_attribute_selection_by_name_prefix_and_all() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("select")).await;
+    let url = new_queue(&c, "select").await;
     c.send_message()
         .queue_url(&url)
         .message_body("b")
@@ -400,7 +400,7 @@ async fn message_attribute_selection_by_name_prefix_and_all() {
 async fn send_validation_errors() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("valid")).await;
+    let url = new_queue(&c, "valid").await;
     let err = c
         .send_message()
         .queue_url(&url)
@@ -521,7 +521,7 @@ async fn send_validation_errors() {
 async fn default_max_size_is_one_mebibyte() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("big")).await;
+    let url = new_queue(&c, "big").await;
     c.send_message()
         .queue_url(&url)
         .message_body("x".repeat(1_048_576))
@@ -548,7 +548,7 @@ async fn default_max_size_is_one_mebibyte() {
 async fn receive_limits_are_validated() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("recv")).await;
+    let url = new_queue(&c, "recv").await;
     let err = c
         .receive_message()
         .queue_url(&url)
@@ -592,7 +592,7 @@ async fn receive_limits_are_validated() {
 async fn receive_returns_at_most_max_messages_with_fresh_handles() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("many")).await;
+    let url = new_queue(&c, "many").await;
     for i in 0..15 {
         c.send_message()
             .queue_url(&url)
@@ -634,7 +634,7 @@ async fn receive_returns_at_most_max_messages_with_fresh_handles() {
 async fn visibility_timeout_and_change_message_visibility() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("vis")).await;
+    let url = new_queue(&c, "vis").await;
     c.send_message()
         .queue_url(&url)
         .message_body("v")
@@ -650,15 +650,7 @@ async fn visibility_timeout_and_change_message_visibility() {
         .unwrap()
         .messages()[0]
         .clone();
-    assert!(
-        c.receive_message()
-            .queue_url(&url)
-            .send()
-            .await
-            .unwrap()
-            .messages()
-            .is_empty()
-    );
+    assert!(receive_now(&c, &url).await.is_empty());
     server.advance(61);
     let m2 = c
         .receive_message()
@@ -700,15 +692,7 @@ async fn visibility_timeout_and_change_message_visibility() {
         .await
         .unwrap();
     server.advance(300);
-    assert!(
-        c.receive_message()
-            .queue_url(&url)
-            .send()
-            .await
-            .unwrap()
-            .messages()
-            .is_empty()
-    );
+    assert!(receive_now(&c, &url).await.is_empty());
     let err = c
         .change_message_visibility()
         .queue_url(&url)
@@ -748,7 +732,7 @@ async fn visibility_timeout_and_change_message_visibility() {
 async fn delays_per_queue_and_per_message() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("delay")).await;
+    let url = new_queue(&c, "delay").await;
     c.send_message()
         .queue_url(&url)
         .message_body("d")
@@ -762,15 +746,7 @@ async fn delays_per_queue_and_per_message() {
             .as_deref(),
         Some("1")
     );
-    assert!(
-        c.receive_message()
-            .queue_url(&url)
-            .send()
-            .await
-            .unwrap()
-            .messages()
-            .is_empty()
-    );
+    assert!(receive_now(&c, &url).await.is_empty());
     server.advance(30);
     let got = c.receive_message().queue_url(&url).send().await.unwrap();
     assert_eq!(got.messages().len(), 1);
@@ -794,15 +770,7 @@ async fn delays_per_queue_and_per_message() {
         .await
         .unwrap();
     server.advance(99);
-    assert!(
-        c.receive_message()
-            .queue_url(&url)
-            .send()
-            .await
-            .unwrap()
-            .messages()
-            .is_empty()
-    );
+    assert!(receive_now(&c, &url).await.is_empty());
     server.advance(1);
     assert_eq!(
         c.receive_message()
@@ -842,32 +810,16 @@ async fn retention_expires_messages() {
             .as_deref(),
         Some("0")
     );
-    assert!(
-        c.receive_message()
-            .queue_url(&url)
-            .send()
-            .await
-            .unwrap()
-            .messages()
-            .is_empty()
-    );
+    assert!(receive_now(&c, &url).await.is_empty());
 }
 
 #[tokio::test]
 async fn long_poll_is_woken_by_a_send() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("poll")).await;
-    let c2 = c.clone();
-    let url2 = url.clone();
+    let url = new_queue(&c, "poll").await;
     let started = Instant::now();
-    let waiter = tokio::spawn(async move {
-        c2.receive_message()
-            .queue_url(&url2)
-            .wait_time_seconds(20)
-            .send()
-            .await
-    });
+    let waiter = long_poll(&c, &url, 20);
     tokio::time::sleep(Duration::from_millis(200)).await;
     c.send_message()
         .queue_url(&url)
@@ -875,8 +827,8 @@ async fn long_poll_is_woken_by_a_send() {
         .send()
         .await
         .unwrap();
-    let got = waiter.await.unwrap().unwrap();
-    assert_eq!(got.messages()[0].body(), Some("wake"));
+    let got = waiter.await.unwrap();
+    assert_eq!(got[0].body(), Some("wake"));
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
@@ -884,7 +836,7 @@ async fn long_poll_is_woken_by_a_send() {
 async fn long_poll_is_woken_when_a_delayed_message_comes_due() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("pollclock")).await;
+    let url = new_queue(&c, "pollclock").await;
     c.send_message()
         .queue_url(&url)
         .message_body("later")
@@ -892,23 +844,14 @@ async fn long_poll_is_woken_when_a_delayed_message_comes_due() {
         .send()
         .await
         .unwrap();
-    let c2 = c.clone();
-    let url2 = url.clone();
-    let waiter = tokio::spawn(async move {
-        c2.receive_message()
-            .queue_url(&url2)
-            .wait_time_seconds(20)
-            .send()
-            .await
-    });
+    let waiter = long_poll(&c, &url, 20);
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.advance(600);
     let got = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
         .unwrap()
-        .unwrap()
         .unwrap();
-    assert_eq!(got.messages()[0].body(), Some("later"));
+    assert_eq!(got[0].body(), Some("later"));
 }
 
 #[tokio::test]
@@ -944,7 +887,7 @@ async fn long_poll_ends_empty_at_the_wait_time_on_the_clock() {
 async fn batches_send_delete_and_change_visibility() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("batch")).await;
+    let url = new_queue(&c, "batch").await;
     let entries: Vec<_> = (0..3)
         .map(|i| {
             SendMessageBatchRequestEntry::builder()
@@ -1037,22 +980,14 @@ async fn batches_send_delete_and_change_visibility() {
     assert_eq!(out.failed().len(), 1);
     assert!(out.failed()[0].sender_fault());
     server.advance(200);
-    assert!(
-        c.receive_message()
-            .queue_url(&url)
-            .send()
-            .await
-            .unwrap()
-            .messages()
-            .is_empty()
-    );
+    assert!(receive_now(&c, &url).await.is_empty());
 }
 
 #[tokio::test]
 async fn batch_rules_fail_the_whole_request() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("rules")).await;
+    let url = new_queue(&c, "rules").await;
     let entry = |id: &str| {
         SendMessageBatchRequestEntry::builder()
             .id(id)
@@ -1155,15 +1090,7 @@ async fn purge_queue_once_per_minute() {
             .unwrap();
     }
     c.purge_queue().queue_url(&url).send().await.unwrap();
-    assert!(
-        c.receive_message()
-            .queue_url(&url)
-            .send()
-            .await
-            .unwrap()
-            .messages()
-            .is_empty()
-    );
+    assert!(receive_now(&c, &url).await.is_empty());
     let err = c
         .purge_queue()
         .queue_url(&url)
@@ -1221,7 +1148,7 @@ async fn tags_add_list_remove() {
 async fn add_and_remove_permission_edit_the_policy() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("perm")).await;
+    let url = new_queue(&c, "perm").await;
     c.add_permission()
         .queue_url(&url)
         .label("send")
@@ -1275,7 +1202,7 @@ async fn add_and_remove_permission_edit_the_policy() {
 async fn list_dead_letter_source_queues_finds_sources() {
     let server = start().await;
     let c = sqs(&server);
-    let dlq = create(&c, &unique("dlq")).await;
+    let dlq = new_queue(&c, "dlq").await;
     let arn = queue_attr(&c, &dlq, QueueAttributeName::QueueArn).await.unwrap();
     let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"3"}}"#);
     let src = c
@@ -1287,7 +1214,7 @@ async fn list_dead_letter_source_queues_finds_sources() {
         .unwrap()
         .queue_url
         .unwrap();
-    create(&c, &unique("other")).await;
+    new_queue(&c, "other").await;
     let out = c
         .list_dead_letter_source_queues()
         .queue_url(&dlq)
@@ -1328,24 +1255,15 @@ async fn aws_style_queue_urls_resolve_to_the_same_queue() {
 async fn deleting_a_queue_releases_its_long_polls_and_forgets_it() {
     let server = start().await;
     let c = sqs(&server);
-    let url = create(&c, &unique("gone")).await;
-    let c2 = c.clone();
-    let url2 = url.clone();
-    let waiter = tokio::spawn(async move {
-        c2.receive_message()
-            .queue_url(&url2)
-            .wait_time_seconds(20)
-            .send()
-            .await
-    });
+    let url = new_queue(&c, "gone").await;
+    let waiter = long_poll(&c, &url, 20);
     tokio::time::sleep(Duration::from_millis(200)).await;
     c.delete_queue().queue_url(&url).send().await.unwrap();
     let got = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
         .unwrap()
-        .unwrap()
         .unwrap();
-    assert!(got.messages().is_empty());
+    assert!(got.is_empty());
     let err = c
         .send_message()
         .queue_url(&url)

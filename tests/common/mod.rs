@@ -158,6 +158,45 @@ pub async fn queue_attr(
     out.attributes().and_then(|a| a.get(&name).cloned())
 }
 
+/// Creates a queue with a unique name starting with `prefix`; its URL.
+pub async fn new_queue(c: &aws_sdk_sqs::Client, prefix: &str) -> String {
+    c.create_queue()
+        .queue_name(unique(prefix))
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("QueueUrl")
+}
+
+/// One short-poll receive (up to 10 messages).
+pub async fn receive_now(c: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    c.receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("ReceiveMessage")
+        .messages
+        .unwrap_or_default()
+}
+
+/// A long poll of `secs` seconds running in the background.
+pub fn long_poll(
+    c: &aws_sdk_sqs::Client,
+    url: &str,
+    secs: i32,
+) -> tokio::task::JoinHandle<Vec<aws_sdk_sqs::types::Message>> {
+    let req = c.receive_message().queue_url(url).wait_time_seconds(secs);
+    tokio::spawn(async move {
+        req.send()
+            .await
+            .expect("long poll answered")
+            .messages
+            .unwrap_or_default()
+    })
+}
+
 /// A response as raw parts.
 pub struct Raw {
     pub status: u16,
