@@ -1,6 +1,7 @@
-//! Where state lives. Today: memory only, a concurrent map of queues keyed by
-//! (account, name), so no lock is shared by two queues. Durable storage comes
-//! later behind this same seam.
+//! Where state lives. Today: memory only, a concurrent map of accounts, each
+//! a concurrent map of queues by name, so no lock is shared by two queues and
+//! a lookup by `&str` allocates nothing. Durable storage comes later behind
+//! this same seam.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +14,7 @@ use crate::sqs::model::queue::Queue;
 /// The queue registry.
 #[derive(Debug, Default)]
 pub struct Store {
-    queues: DashMap<(String, String), Arc<Queue>>,
+    accounts: DashMap<String, DashMap<String, Arc<Queue>>>,
     next_uid: AtomicU64,
 }
 
@@ -30,10 +31,7 @@ impl Store {
 
     /// The queue `name` of `account`.
     pub fn get(&self, account: &str, name: &str) -> Option<Arc<Queue>> {
-        // DashMap needs an owned key for tuple lookups; queue names are short.
-        self.queues
-            .get(&(account.to_owned(), name.to_owned()))
-            .map(|q| q.clone())
+        self.accounts.get(account)?.get(name).map(|q| q.clone())
     }
 
     /// Returns the existing queue, or inserts the one `make` builds. The bool
@@ -44,7 +42,11 @@ impl Store {
         name: &str,
         make: impl FnOnce() -> Queue,
     ) -> (Arc<Queue>, bool) {
-        match self.queues.entry((account.to_owned(), name.to_owned())) {
+        let queues = match self.accounts.get(account) {
+            Some(q) => q,
+            None => self.accounts.entry(account.to_owned()).or_default().downgrade(),
+        };
+        match queues.entry(name.to_owned()) {
             Entry::Occupied(e) => (e.get().clone(), false),
             Entry::Vacant(e) => (e.insert(Arc::new(make())).clone(), true),
         }
@@ -52,19 +54,15 @@ impl Store {
 
     /// Removes a queue.
     pub fn remove(&self, account: &str, name: &str) -> Option<Arc<Queue>> {
-        self.queues
-            .remove(&(account.to_owned(), name.to_owned()))
-            .map(|(_, q)| q)
+        self.accounts.get(account)?.remove(name).map(|(_, q)| q)
     }
 
     /// All queues of `account`, sorted by name.
     pub fn list(&self, account: &str) -> Vec<Arc<Queue>> {
-        let mut v: Vec<_> = self
-            .queues
-            .iter()
-            .filter(|e| e.key().0 == account)
-            .map(|e| e.value().clone())
-            .collect();
+        let Some(queues) = self.accounts.get(account) else {
+            return Vec::new();
+        };
+        let mut v: Vec<_> = queues.iter().map(|e| e.value().clone()).collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }

@@ -136,21 +136,37 @@ fn is_number(s: &str) -> bool {
     digits_ok && exp_ok && significant <= 38
 }
 
-/// Validates a message for `q` and prepares what to store and to answer.
+/// The queue settings a send is checked against, read once per request.
+#[derive(Clone, Copy)]
+struct SendRules {
+    max_size: u64,
+    default_delay: u64,
+    fifo: bool,
+}
+
+impl SendRules {
+    fn of(q: &Queue) -> Self {
+        let s = q.lock();
+        Self {
+            max_size: s.attrs.maximum_message_size,
+            default_delay: s.attrs.delay_seconds,
+            fifo: s.attrs.fifo_queue,
+        }
+    }
+}
+
+/// Validates a message and prepares what to store and to answer.
 fn check_message(
-    q: &Queue,
+    rules: &SendRules,
     sender_id: &Arc<str>,
     input: SendMessageInput,
     in_batch: bool,
 ) -> Result<Checked> {
-    let (max_size, default_delay, fifo) = {
-        let s = q.lock();
-        (
-            s.attrs.maximum_message_size,
-            s.attrs.delay_seconds,
-            s.attrs.fifo_queue,
-        )
-    };
+    let SendRules {
+        max_size,
+        default_delay,
+        fifo,
+    } = *rules;
     let body = match input.message_body {
         Some(b) if !b.is_empty() => b,
         _ => return Err(Error::missing("MessageBody")),
@@ -301,7 +317,7 @@ fn sender_id(state: &AppState, ctx: &Ctx) -> Arc<str> {
 /// SendMessage.
 pub(super) fn send_message(state: &AppState, ctx: &Ctx, input: SendMessageInput) -> Result<SqsOutput> {
     let q = resolve(state, &input.queue_url)?;
-    let checked = check_message(&q, &sender_id(state, ctx), input, false)?;
+    let checked = check_message(&SendRules::of(&q), &sender_id(state, ctx), input, false)?;
     let now = state.clock.now_ms();
     let visible = q.lock().send(now, checked.new);
     if visible {
@@ -394,11 +410,12 @@ pub(super) fn send_message_batch(
         ));
     }
     let sender = sender_id(state, ctx);
+    let rules = SendRules::of(&q);
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     let mut ready = Vec::new();
     for entry in input.entries {
-        match check_message(&q, &sender, entry.message, true) {
+        match check_message(&rules, &sender, entry.message, true) {
             Ok(c) => {
                 ready.push(c.new);
                 successful.push(SendMessageBatchResultEntry {
