@@ -19,102 +19,104 @@ use crate::sqs::types::{
     UntagQueueInput,
 };
 
-/// A view of one JSON object with AWS-style errors for missing or mistyped members.
-struct Obj<'a>(&'a Map<String, Value>);
+/// One JSON object, consumed member by member (so strings such as message
+/// bodies move into the typed input instead of being copied), with AWS-style
+/// errors for missing or mistyped members.
+struct Obj(Map<String, Value>);
 
 fn type_error(name: &str, v: &Value, expected: &str) -> Error {
     Error::invalid_value(name, v, &format!("Must be {expected}."))
 }
 
-impl<'a> Obj<'a> {
-    fn opt_str(&self, name: &str) -> Result<Option<String>> {
-        match self.0.get(name) {
+impl Obj {
+    fn opt_str(&mut self, name: &str) -> Result<Option<String>> {
+        match self.0.remove(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Ok(Some(s)),
             Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(v.to_string())),
-            Some(v) => Err(type_error(name, v, "a string")),
+            Some(v) => Err(type_error(name, &v, "a string")),
         }
     }
 
-    fn str(&self, name: &str) -> Result<String> {
+    fn str(&mut self, name: &str) -> Result<String> {
         self.opt_str(name)?.ok_or_else(|| Error::missing(name))
     }
 
-    fn opt_int(&self, name: &str) -> Result<Option<i64>> {
-        match self.0.get(name) {
+    fn opt_int(&mut self, name: &str) -> Result<Option<i64>> {
+        match self.0.remove(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n
                 .as_i64()
                 .map(Some)
-                .ok_or_else(|| type_error(name, &Value::Number(n.clone()), "an integer")),
+                .ok_or_else(|| type_error(name, &Value::Number(n), "an integer")),
             Some(Value::String(s)) => s
                 .trim()
                 .parse::<i64>()
                 .map(Some)
-                .map_err(|_| Error::invalid_value(name, s, "Must be an integer.")),
-            Some(v) => Err(type_error(name, v, "an integer")),
+                .map_err(|_| Error::invalid_value(name, &s, "Must be an integer.")),
+            Some(v) => Err(type_error(name, &v, "an integer")),
         }
     }
 
-    fn str_list(&self, name: &str) -> Result<Vec<String>> {
-        match self.0.get(name) {
+    fn str_list(&mut self, name: &str) -> Result<Vec<String>> {
+        match self.0.remove(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => items
-                .iter()
+                .into_iter()
                 .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    other => Err(type_error(name, other, "a list of strings")),
+                    Value::String(s) => Ok(s),
+                    other => Err(type_error(name, &other, "a list of strings")),
                 })
                 .collect(),
-            Some(v) => Err(type_error(name, v, "a list of strings")),
+            Some(v) => Err(type_error(name, &v, "a list of strings")),
         }
     }
 
-    fn str_map(&self, name: &str) -> Result<Vec<(String, String)>> {
-        match self.0.get(name) {
+    fn str_map(&mut self, name: &str) -> Result<Vec<(String, String)>> {
+        match self.0.remove(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Object(m)) => m
-                .iter()
+                .into_iter()
                 .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k.clone(), s.clone())),
-                    Value::Null => Ok((k.clone(), String::new())),
-                    other => Err(type_error(k, other, "a string")),
+                    Value::String(s) => Ok((k, s)),
+                    Value::Null => Ok((k, String::new())),
+                    other => Err(type_error(&k, &other, "a string")),
                 })
                 .collect(),
-            Some(v) => Err(type_error(name, v, "a map of strings")),
+            Some(v) => Err(type_error(name, &v, "a map of strings")),
         }
     }
 
-    fn objects(&self, name: &str) -> Result<Vec<Self>> {
-        match self.0.get(name) {
+    fn objects(&mut self, name: &str) -> Result<Vec<Self>> {
+        match self.0.remove(name) {
             // The query protocol writes an empty list as `Entries=`.
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
             Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_object()
-                        .map(Obj)
-                        .ok_or_else(|| type_error(name, v, "a list of structures"))
+                .into_iter()
+                .map(|v| match v {
+                    Value::Object(m) => Ok(Self(m)),
+                    other => Err(type_error(name, &other, "a list of structures")),
                 })
                 .collect(),
-            Some(v) => Err(type_error(name, v, "a list of structures")),
+            Some(v) => Err(type_error(name, &v, "a list of structures")),
         }
     }
 
-    fn attribute_values(&self, name: &str) -> Result<Vec<(String, MessageAttributeValue)>> {
-        let m = match self.0.get(name) {
+    fn attribute_values(&mut self, name: &str) -> Result<Vec<(String, MessageAttributeValue)>> {
+        let m = match self.0.remove(name) {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Object(m)) => m,
-            Some(v) => return Err(type_error(name, v, "a map of message attribute values")),
+            Some(v) => return Err(type_error(name, &v, "a map of message attribute values")),
         };
-        m.iter()
+        m.into_iter()
             .map(|(k, v)| {
-                let o = v.as_object().map(Obj).ok_or_else(|| {
-                    Error::InvalidParameterValue(
+                let Value::Object(fields) = v else {
+                    return Err(Error::InvalidParameterValue(
                         format!("The message attribute '{k}' must contain a value.").into(),
-                    )
-                })?;
+                    ));
+                };
+                let mut o = Self(fields);
                 let binary_value = o
                     .opt_str("BinaryValue")?
                     .map(|b| {
@@ -133,11 +135,13 @@ impl<'a> Obj<'a> {
                         .and_then(Value::as_array)
                         .is_some_and(|a| !a.is_empty())
                 });
+                let data_type = o.opt_str("DataType")?.unwrap_or_default();
+                let string_value = o.opt_str("StringValue")?;
                 Ok((
-                    k.clone(),
+                    k,
                     MessageAttributeValue {
-                        data_type: o.opt_str("DataType")?.unwrap_or_default(),
-                        string_value: o.opt_str("StringValue")?,
+                        data_type,
+                        string_value,
                         binary_value,
                         has_list_values,
                     },
@@ -146,12 +150,12 @@ impl<'a> Obj<'a> {
             .collect()
     }
 
-    fn url(&self) -> Result<String> {
+    fn url(&mut self) -> Result<String> {
         self.str("QueueUrl")
     }
 }
 
-fn send_input(o: &Obj<'_>, queue_url: String) -> Result<SendMessageInput> {
+fn send_input(o: &mut Obj, queue_url: String) -> Result<SendMessageInput> {
     Ok(SendMessageInput {
         queue_url,
         message_body: o.opt_str("MessageBody")?,
@@ -163,10 +167,10 @@ fn send_input(o: &Obj<'_>, queue_url: String) -> Result<SendMessageInput> {
     })
 }
 
-fn receipt_entries(o: &Obj<'_>) -> Result<Vec<ReceiptBatchEntry>> {
+fn receipt_entries(o: &mut Obj) -> Result<Vec<ReceiptBatchEntry>> {
     o.objects("Entries")?
-        .iter()
-        .map(|e| {
+        .into_iter()
+        .map(|mut e| {
             Ok(ReceiptBatchEntry {
                 id: e.opt_str("Id")?.unwrap_or_default(),
                 receipt_handle: e.opt_str("ReceiptHandle")?.unwrap_or_default(),
@@ -185,8 +189,8 @@ fn tags(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
 /// # Errors
 /// `InvalidAction` for unknown actions, `MissingParameter` for absent required
 /// members, `InvalidParameterValue` for mistyped ones.
-pub(super) fn sqs_action(action: &str, body: &Map<String, Value>) -> Result<SqsAction> {
-    let o = Obj(body);
+pub(super) fn sqs_action(action: &str, body: Map<String, Value>) -> Result<SqsAction> {
+    let mut o = Obj(body);
     Ok(match action {
         "CreateQueue" => SqsAction::CreateQueue(CreateQueueInput {
             queue_name: o.str("QueueName")?,
@@ -208,7 +212,7 @@ pub(super) fn sqs_action(action: &str, body: &Map<String, Value>) -> Result<SqsA
             attribute_names: o.str_list("AttributeNames")?,
         }),
         "SetQueueAttributes" => {
-            if !body.contains_key("Attributes") {
+            if !o.0.contains_key("Attributes") {
                 return Err(Error::missing("Attributes"));
             }
             SqsAction::SetQueueAttributes(SetQueueAttributesInput {
@@ -219,17 +223,17 @@ pub(super) fn sqs_action(action: &str, body: &Map<String, Value>) -> Result<SqsA
         "PurgeQueue" => SqsAction::PurgeQueue(QueueUrlInput { queue_url: o.url()? }),
         "SendMessage" => {
             let url = o.url()?;
-            SqsAction::SendMessage(send_input(&o, url)?)
+            SqsAction::SendMessage(send_input(&mut o, url)?)
         }
         "SendMessageBatch" => {
             let url = o.url()?;
             let entries = o
                 .objects("Entries")?
-                .iter()
-                .map(|e| {
+                .into_iter()
+                .map(|mut e| {
                     Ok(SendMessageBatchRequestEntry {
                         id: e.opt_str("Id")?.unwrap_or_default(),
-                        message: send_input(e, url.clone())?,
+                        message: send_input(&mut e, url.clone())?,
                     })
                 })
                 .collect::<Result<_>>()?;
@@ -254,7 +258,7 @@ pub(super) fn sqs_action(action: &str, body: &Map<String, Value>) -> Result<SqsA
         }),
         "DeleteMessageBatch" => SqsAction::DeleteMessageBatch(DeleteMessageBatchInput {
             queue_url: o.url()?,
-            entries: receipt_entries(&o)?,
+            entries: receipt_entries(&mut o)?,
         }),
         "ChangeMessageVisibility" => SqsAction::ChangeMessageVisibility(ChangeMessageVisibilityInput {
             queue_url: o.url()?,
@@ -266,7 +270,7 @@ pub(super) fn sqs_action(action: &str, body: &Map<String, Value>) -> Result<SqsA
         "ChangeMessageVisibilityBatch" => {
             SqsAction::ChangeMessageVisibilityBatch(ChangeMessageVisibilityBatchInput {
                 queue_url: o.url()?,
-                entries: receipt_entries(&o)?,
+                entries: receipt_entries(&mut o)?,
             })
         }
         "TagQueue" => {

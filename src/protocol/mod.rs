@@ -151,7 +151,7 @@ async fn serve_json(
             }
         }
     };
-    let input = decode::sqs_action(action, &map)?;
+    let input = decode::sqs_action(action, map)?;
     ops::dispatch(state, &ctx, input).await
 }
 
@@ -204,7 +204,7 @@ async fn serve_query(
     }
     let result = async {
         let ctx = context(state, &parts.headers, parts.uri.query(), client_ip)?;
-        let input = decode::sqs_action(&action, &params)?;
+        let input = decode::sqs_action(&action, params)?;
         ops::dispatch(state, &ctx, input).await
     }
     .await;
