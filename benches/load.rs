@@ -1,1 +1,1291 @@
-fn main() {}
+//! Load benchmark for sealq, run by hand (never as a test):
+//!
+//! ```text
+//! cargo bench --bench load                      # full run (~2 minutes; ~5 with --repeat 3)
+//! cargo bench --bench load -- --quick           # shorter runs, smaller queues
+//! cargo bench --bench load -- --seconds 5 --only "json send"
+//! ```
+//!
+//! Options: `--seconds N` (measured wall time of each timed scenario, default
+//! 3, after a 0.5 s warm-up), `--only SUBSTRING` (run the scenarios whose name
+//! contains it, e.g. `query`, `c16`, `drain`, `flatness`, `memory`, `idle`,
+//! `startup`), `--quick` (1 s runs, 0.2 s warm-up, smaller prefills),
+//! `--repeat N` (run each throughput scenario N times on fresh servers and
+//! report the median by messages/s), `--client-threads N` (tokio worker
+//! threads of the load generator, default: number of CPUs).
+//!
+//! The "other CPU %" column is the machine's busy time used by neither the
+//! server nor the load generator during the measured interval, as a share of
+//! all CPUs: when it is not near 0, something else was running and the row
+//! is noisy.
+//!
+//! Without `--bench` (which `cargo bench` passes, and `cargo test
+//! --all-targets` does not) the binary exits at once, so test runs never
+//! start the benchmark.
+//!
+//! It spawns the release binary `sealq serve --host 127.0.0.1 --port <free>`
+//! as a child process (a fresh server for every scenario, so queue depth and
+//! memory never leak from one scenario into the next), sends it traffic on
+//! 127.0.0.1 only, and kills it afterwards (also on panic, via `Drop`).
+//!
+//! Every request carries a real SigV4 `Authorization` header computed with
+//! the aws-sigv4 crate; signing is part of the client's cost. Concurrency is
+//! the number of requests in flight: each worker owns one keep-alive HTTP/1.1
+//! connection and sends one request at a time.
+//!
+//! Scenarios:
+//! - `send`: SendMessage with a 1 KiB body, for a fixed wall time.
+//! - `batch`: SendMessageBatch with 10 x 1 KiB, for a fixed wall time.
+//! - `drain`: time to empty a queue prefilled with a fixed number of 1 KiB
+//!   messages (100,000; 20,000 with `--quick`): each worker loops
+//!   ReceiveMessage(MaxNumberOfMessages=10, WaitTimeSeconds=0) then
+//!   DeleteMessageBatch of what it received, and stops at its first empty
+//!   receive. The prefill is done with SendMessageBatch at concurrency 16
+//!   (JSON) before the clock starts.
+//! - `flatness`: the same drain at concurrency 16 (JSON) of a queue
+//!   prefilled with 20,000 messages and of one prefilled with 500,000 (100,000
+//!   with `--quick`); reports both rates and their ratio.
+//! - `memory`: server RSS growth per stored 1 KiB message (measured while
+//!   prefilling the deep flatness queue) and the idle RSS of a fresh server.
+//! - `startup`: time from spawning the process to the first successful
+//!   `GET /_sealq/health`, best of 5.
+//!
+//! Server CPU time is utime+stime of the server process from
+//! `/proc/<pid>/stat`, read at the start and end of the measured interval;
+//! clock ticks per second come from `getconf CLK_TCK` (assumed 100 if that
+//! cannot be run). The client's own CPU time is read the same way from
+//! `/proc/self/stat`: on a small machine the load generator competes with
+//! the server for the same cores, and the table shows how much.
+
+#![allow(missing_docs, unreachable_pub)]
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+
+const BODY_SIZE: usize = 1024;
+const JSON_10: &str = "application/x-amz-json-1.0";
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+// ---------------------------------------------------------------- options
+
+#[derive(Debug, Clone)]
+struct Opts {
+    seconds: f64,
+    warmup: f64,
+    only: Option<String>,
+    quick: bool,
+    repeat: usize,
+    client_threads: usize,
+    drain_count: usize,
+    shallow: usize,
+    deep: usize,
+}
+
+fn parse_args() -> Opts {
+    let ncpu = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let mut seconds: Option<f64> = None;
+    let mut only = None;
+    let mut quick = false;
+    let mut repeat = 1;
+    let mut client_threads = ncpu;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--seconds" => {
+                seconds = Some(
+                    args.next()
+                        .and_then(|s| s.parse().ok())
+                        .filter(|s: &f64| *s > 0.0 && *s <= 600.0)
+                        .expect("--seconds needs a number in (0, 600]"),
+                );
+            }
+            "--only" => only = Some(args.next().expect("--only needs a substring")),
+            "--quick" => quick = true,
+            "--repeat" => {
+                repeat = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|n: &usize| (1..=9).contains(n))
+                    .expect("--repeat needs an integer in 1..=9");
+            }
+            "--client-threads" => {
+                client_threads = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|n: &usize| *n >= 1)
+                    .expect("--client-threads needs a positive integer");
+            }
+            // `cargo bench` passes `--bench` to harness-less benches.
+            "--bench" => {}
+            "-h" | "--help" => {
+                eprintln!(
+                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N]"
+                );
+                std::process::exit(0);
+            }
+            other => panic!("unknown argument {other:?} (try --help)"),
+        }
+    }
+    Opts {
+        seconds: seconds.unwrap_or(if quick { 1.0 } else { 3.0 }),
+        warmup: if quick { 0.2 } else { 0.5 },
+        only,
+        quick,
+        repeat,
+        client_threads,
+        drain_count: if quick { 20_000 } else { 100_000 },
+        shallow: 20_000,
+        deep: if quick { 100_000 } else { 500_000 },
+    }
+}
+
+impl Opts {
+    fn wants(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|s| name.contains(s))
+    }
+}
+
+// ---------------------------------------------------------------- /proc
+
+fn clk_tck() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start at
+    // field 3 (state); utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    get(11) + get(12)
+}
+
+/// VmRSS of a process, in bytes.
+fn rss_bytes(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn machine_header() -> String {
+    let ncpu = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU".to_owned(), |(_, m)| m.trim().to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| {
+            let secs = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            format!("unix time {secs}")
+        });
+    let rev = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or("unknown".to_owned(), |s| s.trim().to_owned());
+    format!(
+        "### sealq load benchmark\n\nMachine: {ncpu} CPUs ({model}), {mem_gib:.1} GiB RAM; {date}; commit {rev} (+ working tree)."
+    )
+}
+
+// ---------------------------------------------------------------- server
+
+/// A sealq child process; killed when dropped.
+struct Server {
+    child: Child,
+    pid: String,
+    addr: SocketAddr,
+    spawned: Instant,
+    ready_after: Duration,
+}
+
+impl Server {
+    /// Spawns a server on a free port and waits until `/_sealq/health`
+    /// answers 200 (at most 10 s).
+    fn start() -> Self {
+        let port = {
+            let l = StdListener::bind("127.0.0.1:0").expect("bind a free port");
+            l.local_addr().expect("local addr").port()
+        };
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let spawned = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sealq");
+        let pid = child.id().to_string();
+        let mut server = Self {
+            child,
+            pid,
+            addr,
+            spawned,
+            ready_after: Duration::ZERO,
+        };
+        server.ready_after = server.wait_healthy();
+        server
+    }
+
+    /// Polls `GET /_sealq/health` with blocking sockets in a tight loop.
+    fn wait_healthy(&mut self) -> Duration {
+        use std::io::{Read, Write};
+        let deadline = self.spawned + Duration::from_secs(10);
+        let req = format!(
+            "GET /_sealq/health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        loop {
+            if Instant::now() > deadline {
+                panic!("sealq did not become healthy within 10 s");
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("sealq exited early: {status}");
+            }
+            let Ok(mut s) = StdStream::connect_timeout(&self.addr, Duration::from_millis(100)) else {
+                std::thread::sleep(Duration::from_micros(50));
+                continue;
+            };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            if s.write_all(req.as_bytes()).is_err() {
+                continue;
+            }
+            let mut buf = Vec::with_capacity(256);
+            let mut chunk = [0u8; 256];
+            while let Ok(n) = s.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() >= 12 {
+                    break;
+                }
+            }
+            if buf.starts_with(b"HTTP/1.1 200") {
+                return self.spawned.elapsed();
+            }
+        }
+    }
+
+    fn cpu_ticks(&self) -> u64 {
+        cpu_ticks(&self.pid)
+    }
+
+    fn rss(&self) -> u64 {
+        rss_bytes(&self.pid)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- client
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Json,
+    Query,
+}
+
+impl Proto {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Query => "query",
+        }
+    }
+}
+
+/// What every worker shares: where to send, how to sign, prebuilt bodies.
+struct Target {
+    addr: SocketAddr,
+    url: String,
+    host: String,
+    queue_url: String,
+    identity: Identity,
+    /// SendMessage body, per protocol.
+    send: [Bytes; 2],
+    /// SendMessageBatch body, per protocol.
+    batch: [Bytes; 2],
+    /// ReceiveMessage body, per protocol.
+    receive: [Bytes; 2],
+}
+
+fn idx(p: Proto) -> usize {
+    match p {
+        Proto::Json => 0,
+        Proto::Query => 1,
+    }
+}
+
+fn message_body() -> String {
+    (0..BODY_SIZE)
+        .map(|i| char::from(b'a' + u8::try_from(i % 26).expect("small")))
+        .collect()
+}
+
+fn form(pairs: &[(&str, &str)]) -> Bytes {
+    let mut f = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        f.append_pair(k, v);
+    }
+    Bytes::from(f.finish())
+}
+
+impl Target {
+    fn new(addr: SocketAddr, queue_url: String) -> Self {
+        let body = message_body();
+        let send_json = json!({"QueueUrl": queue_url, "MessageBody": body}).to_string();
+        let send_query = form(&[
+            ("Action", "SendMessage"),
+            ("Version", "2012-11-05"),
+            ("QueueUrl", &queue_url),
+            ("MessageBody", &body),
+        ]);
+        let entries: Vec<Value> = (0..10)
+            .map(|i| json!({"Id": format!("m{i}"), "MessageBody": body}))
+            .collect();
+        let batch_json = json!({"QueueUrl": queue_url, "Entries": entries}).to_string();
+        let mut pairs: Vec<(String, String)> = vec![
+            ("Action".into(), "SendMessageBatch".into()),
+            ("Version".into(), "2012-11-05".into()),
+            ("QueueUrl".into(), queue_url.clone()),
+        ];
+        for i in 1..=10 {
+            pairs.push((format!("SendMessageBatchRequestEntry.{i}.Id"), format!("m{i}")));
+            pairs.push((
+                format!("SendMessageBatchRequestEntry.{i}.MessageBody"),
+                body.clone(),
+            ));
+        }
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let batch_query = form(&refs);
+        let receive_json =
+            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0}).to_string();
+        let receive_query = form(&[
+            ("Action", "ReceiveMessage"),
+            ("Version", "2012-11-05"),
+            ("QueueUrl", &queue_url),
+            ("MaxNumberOfMessages", "10"),
+            ("WaitTimeSeconds", "0"),
+        ]);
+        Self {
+            addr,
+            url: format!("http://{addr}/"),
+            host: addr.to_string(),
+            queue_url,
+            identity: Credentials::new("AKIDBENCH", "benchsecret", None, None, "bench").into(),
+            send: [Bytes::from(send_json), send_query],
+            batch: [Bytes::from(batch_json), batch_query],
+            receive: [Bytes::from(receive_json), receive_query],
+        }
+    }
+
+    fn delete_batch(&self, proto: Proto, handles: &[String]) -> Bytes {
+        match proto {
+            Proto::Json => {
+                let entries: Vec<Value> = handles
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| json!({"Id": format!("d{i}"), "ReceiptHandle": h}))
+                    .collect();
+                Bytes::from(json!({"QueueUrl": self.queue_url, "Entries": entries}).to_string())
+            }
+            Proto::Query => {
+                let mut f = form_urlencoded::Serializer::new(String::new());
+                f.append_pair("Action", "DeleteMessageBatch");
+                f.append_pair("Version", "2012-11-05");
+                f.append_pair("QueueUrl", &self.queue_url);
+                for (i, h) in handles.iter().enumerate() {
+                    let n = i + 1;
+                    f.append_pair(
+                        &format!("DeleteMessageBatchRequestEntry.{n}.Id"),
+                        &format!("d{n}"),
+                    );
+                    f.append_pair(&format!("DeleteMessageBatchRequestEntry.{n}.ReceiptHandle"), h);
+                }
+                Bytes::from(f.finish())
+            }
+        }
+    }
+
+    /// A signed request for `action` with `body`.
+    fn request(&self, proto: Proto, action: &str, body: Bytes) -> http::Request<Full<Bytes>> {
+        let target;
+        let mut headers: Vec<(&str, &str)> = vec![("host", &self.host)];
+        match proto {
+            Proto::Json => {
+                target = format!("AmazonSQS.{action}");
+                headers.push(("content-type", JSON_10));
+                headers.push(("x-amz-target", &target));
+            }
+            Proto::Query => headers.push(("content-type", FORM)),
+        }
+        let params = v4::SigningParams::builder()
+            .identity(&self.identity)
+            .region("us-east-1")
+            .name("sqs")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .expect("signing params")
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            &self.url,
+            headers.iter().copied(),
+            SignableBody::Bytes(&body),
+        )
+        .expect("signable");
+        let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+        let mut b = http::Request::builder().method("POST").uri("/");
+        for (k, v) in &headers {
+            b = b.header(*k, *v);
+        }
+        let mut req = b.body(Full::new(body)).expect("request");
+        instructions.apply_to_request_http1x(&mut req);
+        req
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Self { sender }
+    }
+
+    /// Sends and returns (status, body).
+    async fn call(&mut self, req: http::Request<Full<Bytes>>) -> (u16, Bytes) {
+        self.sender.ready().await.expect("connection ready");
+        let resp = self.sender.send_request(req).await.expect("send request");
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("response body")
+            .to_bytes();
+        (status, body)
+    }
+}
+
+/// Receipt handles in a ReceiveMessage response.
+fn receipt_handles(proto: Proto, body: &[u8]) -> Vec<String> {
+    match proto {
+        Proto::Json => {
+            let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            v.get("Messages")
+                .and_then(Value::as_array)
+                .map(|ms| {
+                    ms.iter()
+                        .filter_map(|m| m.get("ReceiptHandle").and_then(Value::as_str))
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        Proto::Query => {
+            let text = std::str::from_utf8(body).unwrap_or("");
+            let mut out = Vec::new();
+            let mut rest = text;
+            while let Some(i) = rest.find("<ReceiptHandle>") {
+                rest = &rest[i + "<ReceiptHandle>".len()..];
+                let Some(j) = rest.find("</ReceiptHandle>") else {
+                    break;
+                };
+                out.push(xml_unescape(&rest[..j]));
+                rest = &rest[j..];
+            }
+            out
+        }
+    }
+}
+
+fn xml_unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&#xD;", "\r")
+        .replace("&#13;", "\r")
+        .replace("&amp;", "&")
+}
+
+/// Entries a DeleteMessageBatch / SendMessageBatch response reports as failed.
+fn batch_failures(proto: Proto, body: &[u8]) -> usize {
+    match proto {
+        Proto::Json => serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("Failed").and_then(Value::as_array).map(Vec::len))
+            .unwrap_or(0),
+        Proto::Query => std::str::from_utf8(body)
+            .unwrap_or("")
+            .matches("<BatchResultErrorEntry>")
+            .count(),
+    }
+}
+
+async fn create_queue(addr: SocketAddr, name: &str) -> String {
+    let t = Target::new(addr, String::new());
+    let mut c = Conn::open(addr).await;
+    let body = Bytes::from(json!({"QueueName": name}).to_string());
+    let (status, resp) = c.call(t.request(Proto::Json, "CreateQueue", body)).await;
+    assert_eq!(status, 200, "CreateQueue: {}", String::from_utf8_lossy(&resp));
+    let v: Value = serde_json::from_slice(&resp).expect("CreateQueue JSON");
+    v["QueueUrl"].as_str().expect("QueueUrl").to_owned()
+}
+
+// ---------------------------------------------------------------- workloads
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Send,
+    Batch,
+    Drain,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::Batch => "batch",
+            Self::Drain => "drain",
+        }
+    }
+}
+
+/// What one worker observed.
+#[derive(Default)]
+struct Tally {
+    /// Per-request latencies, microseconds.
+    lat_us: Vec<u32>,
+    requests: u64,
+    messages: u64,
+    errors: u64,
+    last_end: Option<Instant>,
+}
+
+impl Tally {
+    fn merge(&mut self, o: Self) {
+        self.lat_us.extend(o.lat_us);
+        self.requests += o.requests;
+        self.messages += o.messages;
+        self.errors += o.errors;
+        self.last_end = match (self.last_end, o.last_end) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    fn record(&mut self, t0: Instant, t1: Instant, ok: bool) {
+        let us = u32::try_from((t1 - t0).as_micros()).unwrap_or(u32::MAX);
+        self.lat_us.push(us);
+        self.requests += 1;
+        if !ok {
+            self.errors += 1;
+        }
+        self.last_end = Some(t1);
+    }
+}
+
+/// When a worker stops.
+#[derive(Clone)]
+enum Stop {
+    /// Record from `from` on; stop at `until`.
+    Timed { from: Instant, until: Instant },
+    /// Record everything; stop at the first empty receive, or at `cap`.
+    Empty { cap: Instant },
+}
+
+/// One send or batch request.
+async fn one_send(t: &Target, c: &mut Conn, proto: Proto, batch: bool) -> (bool, u64) {
+    let (action, body, n) = if batch {
+        ("SendMessageBatch", t.batch[idx(proto)].clone(), 10)
+    } else {
+        ("SendMessage", t.send[idx(proto)].clone(), 1)
+    };
+    let (status, resp) = c.call(t.request(proto, action, body)).await;
+    let failed = if batch && status == 200 {
+        batch_failures(proto, &resp) as u64
+    } else {
+        0
+    };
+    let ok = status == 200 && failed == 0;
+    (ok, if status == 200 { n - failed } else { 0 })
+}
+
+async fn worker(t: Arc<Target>, proto: Proto, op: Op, stop: Stop) -> Tally {
+    let mut c = Conn::open(t.addr).await;
+    let mut tally = Tally::default();
+    loop {
+        let now = Instant::now();
+        let recording = match &stop {
+            Stop::Timed { from, until } => {
+                if now >= *until {
+                    break;
+                }
+                now >= *from
+            }
+            Stop::Empty { cap } => {
+                if now >= *cap {
+                    break;
+                }
+                true
+            }
+        };
+        match op {
+            Op::Send | Op::Batch => {
+                let t0 = Instant::now();
+                let (ok, n) = one_send(&t, &mut c, proto, op == Op::Batch).await;
+                let t1 = Instant::now();
+                if recording {
+                    tally.record(t0, t1, ok);
+                    tally.messages += n;
+                }
+            }
+            Op::Drain => {
+                let t0 = Instant::now();
+                let req = t.request(proto, "ReceiveMessage", t.receive[idx(proto)].clone());
+                let (status, resp) = c.call(req).await;
+                let t1 = Instant::now();
+                if recording {
+                    tally.record(t0, t1, status == 200);
+                }
+                let handles = if status == 200 {
+                    receipt_handles(proto, &resp)
+                } else {
+                    Vec::new()
+                };
+                if handles.is_empty() {
+                    if status == 200 && matches!(stop, Stop::Empty { .. }) {
+                        // Our view of the queue is empty: other workers may
+                        // still hold in-flight messages they will delete.
+                        break;
+                    }
+                    continue;
+                }
+                let body = t.delete_batch(proto, &handles);
+                let t2 = Instant::now();
+                let (status, resp) = c.call(t.request(proto, "DeleteMessageBatch", body)).await;
+                let t3 = Instant::now();
+                let failed = if status == 200 {
+                    batch_failures(proto, &resp)
+                } else {
+                    handles.len()
+                };
+                if recording {
+                    tally.record(t2, t3, status == 200 && failed == 0);
+                    tally.messages += (handles.len() - failed) as u64;
+                }
+            }
+        }
+    }
+    tally
+}
+
+/// Result of one scenario.
+struct Row {
+    name: String,
+    op: &'static str,
+    conc: usize,
+    msgs_per_s: f64,
+    reqs_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    server_cpu_us_per_msg: f64,
+    /// CPU used by neither server nor client, % of all CPUs (noise).
+    other_cpu_pct: f64,
+    client_cpu_us_per_msg: f64,
+    server_rss: u64,
+    errors: u64,
+    messages: u64,
+    elapsed: f64,
+    note: String,
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn ncpu() -> f64 {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get) as f64
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+/// Busy ticks of all CPUs (user+nice+system+irq+softirq+steal) from `/proc/stat`.
+fn system_busy_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0;
+    };
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let get = |i: usize| f.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal
+    get(0) + get(1) + get(2) + get(5) + get(6) + get(7)
+}
+
+/// CPU time counters at one instant.
+struct Cpu {
+    tck: f64,
+    server: u64,
+    client: u64,
+    system: u64,
+}
+
+/// CPU seconds spent in an interval.
+#[derive(Debug, Clone, Copy)]
+struct CpuUse {
+    server: f64,
+    client: f64,
+    /// Everything else on the machine (other processes, interrupts): noise.
+    other: f64,
+}
+
+impl Cpu {
+    fn read(server: &Server, tck: f64) -> Self {
+        Self {
+            tck,
+            server: server.cpu_ticks(),
+            client: cpu_ticks("self"),
+            system: system_busy_ticks(),
+        }
+    }
+
+    /// CPU seconds spent since `self`.
+    #[allow(clippy::cast_precision_loss)]
+    fn since(&self, server: &Server) -> CpuUse {
+        let s = server.cpu_ticks().saturating_sub(self.server);
+        let c = cpu_ticks("self").saturating_sub(self.client);
+        let all = system_busy_ticks().saturating_sub(self.system);
+        CpuUse {
+            server: s as f64 / self.tck,
+            client: c as f64 / self.tck,
+            other: all.saturating_sub(s + c) as f64 / self.tck,
+        }
+    }
+}
+
+/// Runs `conc` workers until the stop condition; returns the merged tally,
+/// the measured wall time, and (server, client) CPU seconds in it.
+async fn run_workers(
+    server: &Server,
+    t: &Arc<Target>,
+    proto: Proto,
+    op: Op,
+    conc: usize,
+    stop: Stop,
+    tck: f64,
+) -> (Tally, f64, CpuUse) {
+    let start = Instant::now();
+    let mut cpu0 = Cpu::read(server, tck);
+    let handles: Vec<_> = (0..conc)
+        .map(|_| tokio::spawn(worker(t.clone(), proto, op, stop.clone())))
+        .collect();
+    let from = match &stop {
+        Stop::Timed { from, until } => {
+            tokio::time::sleep_until((*from).into()).await;
+            cpu0 = Cpu::read(server, tck);
+            tokio::time::sleep_until((*until).into()).await;
+            *from
+        }
+        Stop::Empty { .. } => start,
+    };
+    let mut tally = Tally::default();
+    for h in handles {
+        tally.merge(h.await.expect("worker"));
+    }
+    let cpu = cpu0.since(server);
+    let end = match &stop {
+        Stop::Timed { until, .. } => tally.last_end.unwrap_or(*until).max(*until),
+        Stop::Empty { .. } => tally.last_end.unwrap_or_else(Instant::now),
+    };
+    (tally, (end - from).as_secs_f64(), cpu)
+}
+
+/// Fills the queue with `count` 1 KiB messages using SendMessageBatch at
+/// concurrency 16 over JSON. Returns the seconds it took.
+async fn prefill(t: &Arc<Target>, count: usize) -> f64 {
+    let batches = count.div_ceil(10);
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            let t = t.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut c = Conn::open(t.addr).await;
+                while next.fetch_add(1, Ordering::Relaxed) < batches as u64 {
+                    let (ok, _) = one_send(&t, &mut c, Proto::Json, true).await;
+                    assert!(ok, "prefill SendMessageBatch failed");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("prefill worker");
+    }
+    start.elapsed().as_secs_f64()
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn make_row(name: String, op: Op, conc: usize, mut tally: Tally, elapsed: f64, cpu: CpuUse, rss: u64) -> Row {
+    tally.lat_us.sort_unstable();
+    let msgs = tally.messages as f64;
+    Row {
+        name,
+        op: op.name(),
+        conc,
+        msgs_per_s: msgs / elapsed,
+        reqs_per_s: tally.requests as f64 / elapsed,
+        p50_ms: percentile(&tally.lat_us, 0.50),
+        p99_ms: percentile(&tally.lat_us, 0.99),
+        server_cpu_us_per_msg: cpu.server * 1e6 / msgs,
+        client_cpu_us_per_msg: cpu.client * 1e6 / msgs,
+        other_cpu_pct: cpu.other / elapsed / ncpu() * 100.0,
+        server_rss: rss,
+        errors: tally.errors,
+        messages: tally.messages,
+        elapsed,
+        note: String::new(),
+    }
+}
+
+async fn throughput(opts: &Opts, proto: Proto, op: Op, conc: usize, tck: f64) -> Row {
+    let name = format!("{} {} c{conc}", proto.name(), op.name());
+    let server = Server::start();
+    let queue_url = create_queue(server.addr, "bench").await;
+    let t = Arc::new(Target::new(server.addr, queue_url));
+    let (tally, elapsed, cpu, note) = if op == Op::Drain {
+        let fill = prefill(&t, opts.drain_count).await;
+        let cap = Instant::now() + Duration::from_secs(120);
+        let (tally, elapsed, cpu) = run_workers(&server, &t, proto, op, conc, Stop::Empty { cap }, tck).await;
+        let note = format!(
+            "time to empty {} msgs: {elapsed:.2} s (prefill {fill:.2} s){}",
+            opts.drain_count,
+            if Instant::now() >= cap {
+                "; HIT 120 s CAP"
+            } else {
+                ""
+            }
+        );
+        (tally, elapsed, cpu, note)
+    } else {
+        let from = Instant::now() + Duration::from_secs_f64(opts.warmup);
+        let until = from + Duration::from_secs_f64(opts.seconds);
+        let (tally, elapsed, cpu) =
+            run_workers(&server, &t, proto, op, conc, Stop::Timed { from, until }, tck).await;
+        (tally, elapsed, cpu, String::new())
+    };
+    let rss = server.rss();
+    let mut row = make_row(name, op, conc, tally, elapsed, cpu, rss);
+    row.note = note;
+    if op == Op::Drain && row.messages != opts.drain_count as u64 {
+        let _ = write!(row.note, "; deleted {} of {}", row.messages, opts.drain_count);
+    }
+    row
+}
+
+/// Deep/shallow drain and memory per stored message.
+struct Flatness {
+    shallow: Row,
+    deep: Row,
+    rss_before: u64,
+    rss_after_fill: u64,
+    deep_count: usize,
+    deep_fill_s: f64,
+}
+
+async fn drain_at(opts: &Opts, count: usize, tck: f64) -> (Row, u64, u64, f64) {
+    let server = Server::start();
+    let queue_url = create_queue(server.addr, "bench").await;
+    let t = Arc::new(Target::new(server.addr, queue_url));
+    // Let the allocator settle after queue creation.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let rss_before = server.rss();
+    let fill = prefill(&t, count).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let rss_after = server.rss();
+    let cap = Instant::now() + Duration::from_secs(180);
+    let (tally, elapsed, cpu) =
+        run_workers(&server, &t, Proto::Json, Op::Drain, 16, Stop::Empty { cap }, tck).await;
+    let rss = server.rss();
+    let mut row = make_row(
+        format!("json drain c16 ({count})"),
+        Op::Drain,
+        16,
+        tally,
+        elapsed,
+        cpu,
+        rss,
+    );
+    row.note = format!("time to empty {count} msgs: {elapsed:.2} s");
+    if Instant::now() >= cap {
+        row.note.push_str("; HIT 180 s CAP");
+    }
+    if row.messages != count as u64 {
+        let _ = write!(row.note, "; deleted {} of {count}", row.messages);
+    }
+    let _ = opts;
+    (row, rss_before, rss_after, fill)
+}
+
+async fn flatness(opts: &Opts, tck: f64) -> Flatness {
+    let (shallow, _, _, _) = drain_at(opts, opts.shallow, tck).await;
+    let (deep, rss_before, rss_after_fill, deep_fill_s) = drain_at(opts, opts.deep, tck).await;
+    Flatness {
+        shallow,
+        deep,
+        rss_before,
+        rss_after_fill,
+        deep_count: opts.deep,
+        deep_fill_s,
+    }
+}
+
+// ---------------------------------------------------------------- report
+
+fn fmt_int(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = x.round() as u64;
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn mib(b: u64) -> f64 {
+    b as f64 / 1024.0 / 1024.0
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok { "met" } else { "**missed**" }
+}
+
+fn target_for(r: &Row) -> String {
+    if r.conc != 16 {
+        return String::new();
+    }
+    match r.op {
+        "send" => format!(
+            ">= 45,000 msgs/s, p99 <= 1 ms: {}",
+            mark(r.msgs_per_s >= 45_000.0 && r.p99_ms <= 1.0)
+        ),
+        "batch" => format!(">= 150,000 msgs/s: {}", mark(r.msgs_per_s >= 150_000.0)),
+        "drain" => format!(">= 100,000 msgs/s: {}", mark(r.msgs_per_s >= 100_000.0)),
+        _ => String::new(),
+    }
+}
+
+fn throughput_table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    s.push_str(
+        "| scenario | msgs/s | req/s | p50 ms | p99 ms | server CPU µs/msg | client CPU µs/msg | other CPU % | server RSS MiB | errors | target (at c16) |\n",
+    );
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.3} | {:.3} | {:.1} | {:.1} | {:.0} | {:.1} | {} | {} |",
+            r.name,
+            fmt_int(r.msgs_per_s),
+            fmt_int(r.reqs_per_s),
+            r.p50_ms,
+            r.p99_ms,
+            r.server_cpu_us_per_msg,
+            r.client_cpu_us_per_msg,
+            r.other_cpu_pct,
+            mib(r.server_rss),
+            r.errors,
+            target_for(r)
+        );
+    }
+    s
+}
+
+// ---------------------------------------------------------------- main
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+    // binary without it. The benchmark is run by hand only, so a test run
+    // does nothing.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("load: benchmark skipped (run it with `cargo bench --bench load`)");
+        return;
+    }
+    let opts = parse_args();
+    let tck = clk_tck();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.client_threads)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut out = String::new();
+    out.push_str(&machine_header());
+    let _ = writeln!(
+        out,
+        "\n\nSettings: {} s measured per timed scenario after {} s warm-up; drain scenarios time the emptying of {} prefilled messages; 1 KiB bodies; SigV4-signed requests; load generator on the same machine with {} tokio threads{}{}; CPU clock ticks {tck}/s{}.\n",
+        opts.seconds,
+        opts.warmup,
+        opts.drain_count,
+        opts.client_threads,
+        if opts.quick { "; --quick" } else { "" },
+        if opts.repeat > 1 {
+            format!("; median of {} runs per throughput row", opts.repeat)
+        } else {
+            String::new()
+        },
+        if Command::new("getconf").arg("CLK_TCK").output().is_ok() {
+            " (getconf CLK_TCK)"
+        } else {
+            " (assumed)"
+        },
+    );
+
+    let mut rows = Vec::new();
+    rt.block_on(async {
+        for proto in [Proto::Json, Proto::Query] {
+            for op in [Op::Send, Op::Batch, Op::Drain] {
+                for conc in [1, 16, 64] {
+                    let name = format!("{} {} c{conc}", proto.name(), op.name());
+                    if !opts.wants(&name) {
+                        continue;
+                    }
+                    eprintln!("running {name} ...");
+                    let mut runs = Vec::new();
+                    for _ in 0..opts.repeat {
+                        runs.push(throughput(&opts, proto, op, conc, tck).await);
+                    }
+                    // Keep the median run by messages/s.
+                    runs.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
+                    let all: Vec<String> = runs.iter().map(|r| fmt_int(r.msgs_per_s)).collect();
+                    let mut r = runs.swap_remove(runs.len() / 2);
+                    if opts.repeat > 1 {
+                        let sep = if r.note.is_empty() { "" } else { "; " };
+                        r.note = format!(
+                            "{}{sep}median of {} runs: {} msgs/s",
+                            r.note,
+                            opts.repeat,
+                            all.join(" / ")
+                        );
+                    }
+                    eprintln!(
+                        "  {} msgs/s, {} req/s, p50 {:.3} ms, p99 {:.3} ms, errors {} {}",
+                        fmt_int(r.msgs_per_s),
+                        fmt_int(r.reqs_per_s),
+                        r.p50_ms,
+                        r.p99_ms,
+                        r.errors,
+                        r.note
+                    );
+                    rows.push(r);
+                }
+            }
+        }
+    });
+    if !rows.is_empty() {
+        out.push_str(&throughput_table(&rows));
+        let notes: Vec<String> = rows
+            .iter()
+            .filter(|r| !r.note.is_empty())
+            .map(|r| format!("- {}: {} ({:.2} s measured)", r.name, r.note, r.elapsed))
+            .collect();
+        if !notes.is_empty() {
+            out.push('\n');
+            out.push_str(&notes.join("\n"));
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+
+    let mut other = String::new();
+    if opts.wants("flatness") || opts.wants("memory") {
+        eprintln!(
+            "running flatness / memory (prefills {} and {} messages) ...",
+            opts.shallow, opts.deep
+        );
+        let f = rt.block_on(flatness(&opts, tck));
+        if opts.wants("flatness") {
+            let ratio = f.deep.msgs_per_s / f.shallow.msgs_per_s;
+            let _ = writeln!(
+                other,
+                "| drain rate, queue of {} (json c16) | {} msgs/s (p99 {:.3} ms; server CPU {:.1} µs/msg; other CPU {:.0}%) | >= 100,000 msgs/s: {} |",
+                opts.shallow,
+                fmt_int(f.shallow.msgs_per_s),
+                f.shallow.p99_ms,
+                f.shallow.server_cpu_us_per_msg,
+                f.shallow.other_cpu_pct,
+                mark(f.shallow.msgs_per_s >= 100_000.0)
+            );
+            let _ = writeln!(
+                other,
+                "| drain rate, queue of {} (json c16) | {} msgs/s (p99 {:.3} ms; server CPU {:.1} µs/msg; other CPU {:.0}%) | |",
+                opts.deep,
+                fmt_int(f.deep.msgs_per_s),
+                f.deep.p99_ms,
+                f.deep.server_cpu_us_per_msg,
+                f.deep.other_cpu_pct
+            );
+            let _ = writeln!(
+                other,
+                "| drain flatness (deep / shallow) | {:.0}% | >= 80%: {} |",
+                ratio * 100.0,
+                mark(ratio >= 0.8)
+            );
+            #[allow(clippy::cast_precision_loss)]
+            let fill_rate = f.deep_count as f64 / f.deep_fill_s;
+            let _ = writeln!(
+                other,
+                "| prefill of {} (SendMessageBatch, json c16) | {} msgs/s | |",
+                f.deep_count,
+                fmt_int(fill_rate)
+            );
+        }
+        if opts.wants("memory") {
+            #[allow(clippy::cast_precision_loss)]
+            let per = f.rss_after_fill.saturating_sub(f.rss_before) as f64 / f.deep_count as f64;
+            let _ = writeln!(
+                other,
+                "| server RSS per stored 1 KiB message ({} stored; RSS {:.1} -> {:.1} MiB) | {} bytes | <= 1,300 bytes: {} |",
+                f.deep_count,
+                mib(f.rss_before),
+                mib(f.rss_after_fill),
+                fmt_int(per),
+                mark(per <= 1300.0)
+            );
+            let _ = writeln!(
+                other,
+                "| server RSS after the deep queue was drained | {:.1} MiB | |",
+                mib(f.deep.server_rss)
+            );
+        }
+        for r in [&f.shallow, &f.deep] {
+            if r.errors > 0 || r.note.contains("CAP") || r.note.contains("deleted") {
+                let _ = writeln!(other, "| note: {} | {} (errors {}) | |", r.name, r.note, r.errors);
+            }
+        }
+    }
+    if opts.wants("memory") || opts.wants("idle") {
+        eprintln!("running idle RSS ...");
+        let s = Server::start();
+        std::thread::sleep(Duration::from_millis(300));
+        let rss = s.rss();
+        drop(s);
+        let _ = writeln!(
+            other,
+            "| idle RSS of a fresh server | {:.1} MiB | <= 10 MB: {} |",
+            mib(rss),
+            mark(rss <= 10_000_000)
+        );
+    }
+    if opts.wants("startup") {
+        eprintln!("running startup x5 ...");
+        let times: Vec<f64> = (0..5)
+            .map(|_| {
+                let s = Server::start();
+                s.ready_after.as_secs_f64() * 1000.0
+            })
+            .collect();
+        let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+        let all: Vec<String> = times.iter().map(|t| format!("{t:.1}")).collect();
+        let _ = writeln!(
+            other,
+            "| spawn to first served `GET /_sealq/health` (best of 5; all: {} ms) | {best:.1} ms | <= 20 ms: {} |",
+            all.join(", "),
+            mark(best <= 20.0)
+        );
+    }
+    if !other.is_empty() {
+        out.push_str("| measure | result | target |\n|---|---:|---|\n");
+        out.push_str(&other);
+    }
+    println!("{out}");
+}
