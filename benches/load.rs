@@ -355,6 +355,7 @@ struct Target {
     host: String,
     queue_url: String,
     identity: Identity,
+    signer: Signer,
     /// SendMessage body, per protocol.
     send: [Bytes; 2],
     /// SendMessageBatch body, per protocol.
@@ -427,6 +428,7 @@ impl Target {
             host: addr.to_string(),
             queue_url,
             identity: Credentials::new("AKIDBENCH", "benchsecret", None, None, "bench").into(),
+            signer: Signer::new("AKIDBENCH", "benchsecret"),
             send: [Bytes::from(send_json), send_query],
             batch: [Bytes::from(batch_json), batch_query],
             receive: [Bytes::from(receive_json), receive_query],
@@ -461,23 +463,45 @@ impl Target {
         }
     }
 
-    /// A signed request for `action` with `body`.
-    fn request(&self, proto: Proto, action: &str, body: Bytes) -> http::Request<Full<Bytes>> {
-        let target;
+    /// The headers every request of `proto` carries, before signing.
+    fn headers<'a>(&'a self, proto: Proto, target: &'a str) -> Vec<(&'a str, &'a str)> {
         let mut headers: Vec<(&str, &str)> = vec![("host", &self.host)];
         match proto {
             Proto::Json => {
-                target = format!("AmazonSQS.{action}");
                 headers.push(("content-type", JSON_10));
-                headers.push(("x-amz-target", &target));
+                headers.push(("x-amz-target", target));
             }
             Proto::Query => headers.push(("content-type", FORM)),
         }
+        headers
+    }
+
+    /// A signed request for `action` with `body`, signed by [`Signer`] (a
+    /// lean SigV4 signer, checked against aws-sigv4 at start-up, so the load
+    /// generator does not spend most of the shared CPU on signing).
+    fn request(&self, proto: Proto, action: &str, body: Bytes) -> http::Request<Full<Bytes>> {
+        let target = format!("AmazonSQS.{action}");
+        let headers = self.headers(proto, &target);
+        let (amz_date, authorization) = self.signer.sign(&headers, &body, SystemTime::now());
+        let mut b = http::Request::builder().method("POST").uri("/");
+        for (k, v) in &headers {
+            b = b.header(*k, *v);
+        }
+        b = b
+            .header("x-amz-date", amz_date)
+            .header("authorization", authorization);
+        b.body(Full::new(body)).expect("request")
+    }
+
+    /// The `Authorization` header aws-sigv4 computes for the same request.
+    fn reference_authorization(&self, proto: Proto, action: &str, body: &[u8], time: SystemTime) -> String {
+        let target = format!("AmazonSQS.{action}");
+        let headers = self.headers(proto, &target);
         let params = v4::SigningParams::builder()
             .identity(&self.identity)
             .region("us-east-1")
             .name("sqs")
-            .time(SystemTime::now())
+            .time(time)
             .settings(SigningSettings::default())
             .build()
             .expect("signing params")
@@ -486,17 +510,144 @@ impl Target {
             "POST",
             &self.url,
             headers.iter().copied(),
-            SignableBody::Bytes(&body),
+            SignableBody::Bytes(body),
         )
         .expect("signable");
         let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
-        let mut b = http::Request::builder().method("POST").uri("/");
-        for (k, v) in &headers {
-            b = b.header(*k, *v);
-        }
-        let mut req = b.body(Full::new(body)).expect("request");
+        let mut req = http::Request::builder()
+            .method("POST")
+            .uri(&self.url)
+            .body(())
+            .expect("request");
         instructions.apply_to_request_http1x(&mut req);
-        req
+        req.headers()["authorization"].to_str().expect("ascii").to_owned()
+    }
+
+    /// Panics unless [`Signer`] and aws-sigv4 agree on every request shape.
+    fn check_signer(&self) {
+        let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600 + 3_723);
+        for proto in [Proto::Json, Proto::Query] {
+            let body = &self.send[idx(proto)];
+            let want = self.reference_authorization(proto, "SendMessage", body, time);
+            let target = "AmazonSQS.SendMessage";
+            let (_, got) = self.signer.sign(&self.headers(proto, target), body, time);
+            assert_eq!(
+                got,
+                want,
+                "the bench's SigV4 signer disagrees with aws-sigv4 ({})",
+                proto.name()
+            );
+        }
+    }
+}
+
+/// SigV4 for this benchmark's requests: POST to `/`, no query string, the
+/// headers given, payload hash unsigned-header style (as aws-sigv4 does for
+/// SQS). The signing key is derived once per day.
+struct Signer {
+    access_key: &'static str,
+    secret: &'static str,
+    keys: std::sync::Mutex<Option<(String, [u8; 32])>>,
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut m = HmacSha256::new_from_slice(key).expect("any key length");
+    m.update(data);
+    m.finalize().into_bytes().into()
+}
+
+fn hex32(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a time.
+fn amz_date(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let days = i64::try_from(secs / 86_400).expect("small");
+    let rem = secs % 86_400;
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl Signer {
+    fn new(access_key: &'static str, secret: &'static str) -> Self {
+        Self {
+            access_key,
+            secret,
+            keys: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn signing_key(&self, date: &str) -> [u8; 32] {
+        let mut cache = self.keys.lock().expect("signer lock");
+        if let Some((d, k)) = cache.as_ref()
+            && d == date
+        {
+            return *k;
+        }
+        let k_date = hmac(format!("AWS4{}", self.secret).as_bytes(), date.as_bytes());
+        let k = hmac(&hmac(&hmac(&k_date, b"us-east-1"), b"sqs"), b"aws4_request");
+        *cache = Some((date.to_owned(), k));
+        k
+    }
+
+    /// `(x-amz-date, authorization)` for a POST to `/` with these headers.
+    fn sign(&self, headers: &[(&str, &str)], body: &[u8], time: SystemTime) -> (String, String) {
+        use sha2::Digest;
+        let amz = amz_date(time);
+        let date = &amz[..8];
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        all.push(("x-amz-date", &amz));
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        let mut canonical = String::with_capacity(256);
+        canonical.push_str("POST\n/\n\n");
+        for (k, v) in &all {
+            canonical.push_str(k);
+            canonical.push(':');
+            canonical.push_str(v.trim());
+            canonical.push('\n');
+        }
+        let signed: Vec<&str> = all.iter().map(|(k, _)| *k).collect();
+        let signed = signed.join(";");
+        canonical.push('\n');
+        canonical.push_str(&signed);
+        canonical.push('\n');
+        canonical.push_str(&hex32(&sha2::Sha256::digest(body)));
+        let scope = format!("{date}/us-east-1/sqs/aws4_request");
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz}\n{scope}\n{}",
+            hex32(&sha2::Sha256::digest(canonical.as_bytes()))
+        );
+        let signature = hex32(&hmac(&self.signing_key(date), to_sign.as_bytes()));
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
+            self.access_key
+        );
+        (amz, auth)
     }
 }
 
@@ -1102,6 +1253,12 @@ fn main() {
         return;
     }
     let opts = parse_args();
+    // The lean signer must produce exactly what aws-sigv4 produces.
+    Target::new(
+        SocketAddr::from(([127, 0, 0, 1], 9324)),
+        "http://127.0.0.1:9324/000000000000/q".into(),
+    )
+    .check_signer();
     let tck = clk_tck();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(opts.client_threads)
@@ -1112,7 +1269,7 @@ fn main() {
     out.push_str(&machine_header());
     let _ = writeln!(
         out,
-        "\n\nSettings: {} s measured per timed scenario after {} s warm-up; drain scenarios time the emptying of {} prefilled messages; 1 KiB bodies; SigV4-signed requests; load generator on the same machine with {} tokio threads{}{}; CPU clock ticks {tck}/s{}.\n",
+        "\n\nSettings: {} s measured per timed scenario after {} s warm-up; drain scenarios time the emptying of {} prefilled messages; 1 KiB bodies; SigV4-signed requests (a lean signer checked against aws-sigv4 at start-up); load generator on the same machine with {} tokio threads{}{}; CPU clock ticks {tck}/s{}.\n",
         opts.seconds,
         opts.warmup,
         opts.drain_count,
