@@ -8,7 +8,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::xml;
 use crate::sqs::types::{
@@ -218,26 +218,30 @@ fn is_empty(n: &Node) -> bool {
     }
 }
 
-/// The JSON value of a node.
-pub(super) fn to_json(n: Node) -> Value {
-    match n {
-        Node::Str(s) => Value::String(s),
-        Node::Bool(b) => Value::Bool(b),
-        Node::Blob(b) => Value::String(STANDARD.encode(b)),
-        Node::Struct(fields) => {
-            let mut m = Map::new();
-            for f in fields {
-                if !is_empty(&f.node) {
-                    m.insert(f.json.to_owned(), to_json(f.node));
+/// JSON is written straight from the tree (no intermediate `Value`): this
+/// runs for every response of the JSON protocol.
+impl Serialize for Node {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Str(v) => s.serialize_str(v),
+            Self::Bool(b) => s.serialize_bool(*b),
+            Self::Blob(b) => s.serialize_str(&STANDARD.encode(b)),
+            Self::Struct(fields) => {
+                let mut m = s.serialize_map(None)?;
+                for f in fields.iter().filter(|f| !is_empty(&f.node)) {
+                    m.serialize_entry(f.json, &f.node)?;
                 }
+                m.end()
             }
-            Value::Object(m)
-        }
-        Node::List(items) => Value::Array(items.into_iter().map(to_json).collect()),
-        Node::Map { entries, .. } => {
-            Value::Object(entries.into_iter().map(|(k, v)| (k, to_json(v))).collect())
+            Self::List(items) => s.collect_seq(items),
+            Self::Map { entries, .. } => s.collect_map(entries.iter().map(|(k, v)| (k, v))),
         }
     }
+}
+
+/// The JSON text of a node.
+pub(super) fn to_json(n: &Node) -> Vec<u8> {
+    serde_json::to_vec(n).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 /// Appends the XML of a node's content (its fields, for a struct).
@@ -369,7 +373,8 @@ mod tests {
 
     #[test]
     fn receive_renders_as_json_maps() {
-        let v = to_json(output_node("ReceiveMessage", received()).unwrap());
+        let v: serde_json::Value =
+            serde_json::from_slice(&to_json(&output_node("ReceiveMessage", received()).unwrap())).unwrap();
         assert_eq!(v["Messages"][0]["Attributes"]["SenderId"], "AKID");
         assert_eq!(v["Messages"][0]["MessageAttributes"]["k"]["BinaryValue"], "aGk=");
         assert_eq!(v["Messages"][0]["Body"], "a\"b\r");
@@ -378,10 +383,7 @@ mod tests {
     #[test]
     fn empty_lists_are_left_out() {
         let empty = SqsOutput::ReceiveMessage(ReceiveMessageOutput { messages: vec![] });
-        assert_eq!(
-            to_json(output_node("ReceiveMessage", empty).unwrap()).to_string(),
-            "{}"
-        );
+        assert_eq!(to_json(&output_node("ReceiveMessage", empty).unwrap()), b"{}");
         let xml = to_xml("DeleteQueue", None, "r");
         assert!(xml.contains("<DeleteQueueResponse") && !xml.contains("Result"));
     }

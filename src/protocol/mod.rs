@@ -111,11 +111,13 @@ fn context(
     client_ip: Option<std::net::IpAddr>,
 ) -> Result<Ctx> {
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let presigned = query.and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
+    let presigned = match query {
+        Some(q) if q.contains("X-Amz-Credential") => query::parse_form(q)?
+            .into_iter()
             .find(|(k, _)| k == "X-Amz-Credential")
-            .map(|(_, v)| v.into_owned())
-    });
+            .map(|(_, v)| v.into_owned()),
+        _ => None,
+    };
     let principal = state.principals.resolve(authorization, presigned.as_deref())?;
     let url_base = match &state.config.queue_url_base {
         Some(base) => base.trim_end_matches('/').to_owned(),
@@ -164,14 +166,15 @@ fn query_params(parts: &axum::http::request::Parts, body: &Bytes) -> Result<Map<
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if is_form && std::str::from_utf8(body).is_err() {
-        return Err(Error::MalformedQueryString(
-            "The request body is not valid UTF-8.".into(),
-        ));
-    }
-    let url_pairs = form_urlencoded::parse(from_url.as_bytes());
-    let body_pairs = form_urlencoded::parse(if is_form { body } else { &[] });
-    Ok(query::params_to_json(url_pairs.chain(body_pairs)))
+    let body = if is_form {
+        std::str::from_utf8(body)
+            .map_err(|_| Error::MalformedQueryString("The request body is not valid UTF-8.".into()))?
+    } else {
+        ""
+    };
+    let mut pairs = query::parse_form(from_url)?;
+    pairs.extend(query::parse_form(body)?);
+    Ok(query::params_to_json(pairs))
 }
 
 async fn serve_query(
@@ -232,13 +235,13 @@ fn render_output(protocol: Protocol, action: &str, out: SqsOutput, rid: &str) ->
             rid,
         ),
         Protocol::SqsJson | Protocol::KmsJson => {
-            let v = node.map_or_else(|| Value::Object(Map::new()), encode::to_json);
+            let v = node.as_ref().map_or_else(|| b"{}".to_vec(), encode::to_json);
             let ct = if protocol == Protocol::SqsJson {
                 JSON_10
             } else {
                 JSON_11
             };
-            respond(StatusCode::OK, ct, v.to_string(), rid)
+            respond(StatusCode::OK, ct, v, rid)
         }
     }
 }

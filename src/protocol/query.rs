@@ -6,9 +6,69 @@
 //! example `SendMessageBatchRequestEntry.N.*` for `Entries`,
 //! `MessageAttribute.N.Name/Value` for `MessageAttributes`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a
+/// space, `%XX` a byte; a malformed `%` stays as it is (as browsers and
+/// form_urlencoded do). Components without escapes (most message bodies are
+/// long runs of plain characters) are borrowed, found with a SIMD search.
+fn decode_component(s: &str) -> Result<Cow<'_, str>> {
+    let b = s.as_bytes();
+    if memchr::memchr2(b'%', b'+', b).is_none() {
+        return Ok(Cow::Borrowed(s));
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                if let (Some(h), Some(l)) = (
+                    b.get(i + 1).copied().and_then(hex_value),
+                    b.get(i + 2).copied().and_then(hex_value),
+                ) {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| {
+        Error::MalformedQueryString(format!("The parameter {s} is not valid percent-encoded UTF-8.").into())
+    })
+}
+
+/// Splits and decodes a form body or URL query string.
+///
+/// # Errors
+/// `MalformedQueryString` when a decoded component is not UTF-8.
+pub(super) fn parse_form(s: &str) -> Result<Vec<(Cow<'_, str>, Cow<'_, str>)>> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            Ok((decode_component(k)?, decode_component(v)?))
+        })
+        .collect()
+}
 
 /// How a query key prefix maps to a JSON member.
 enum Rule {
@@ -151,7 +211,22 @@ mod tests {
     use serde_json::json;
 
     fn parse(q: &str) -> Value {
-        Value::Object(params_to_json(form_urlencoded::parse(q.as_bytes())))
+        Value::Object(params_to_json(parse_form(q).unwrap()))
+    }
+
+    #[test]
+    fn form_components_decode_plus_and_percent_and_refuse_bad_utf8() {
+        let pairs = parse_form("a=x+y%21%e2%9c%93&b&c=%zz&&d=100%").unwrap();
+        let got: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        assert_eq!(
+            got,
+            [("a", "x y!\u{2713}"), ("b", ""), ("c", "%zz"), ("d", "100%")]
+        );
+        assert!(matches!(
+            parse_form("a=%FF%FE"),
+            Err(Error::MalformedQueryString(_))
+        ));
+        assert!(matches!(parse_form("plain=body"), Ok(v) if matches!(v[0].1, Cow::Borrowed(_))));
     }
 
     #[test]
