@@ -70,10 +70,8 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
@@ -651,36 +649,67 @@ impl Signer {
     }
 }
 
-/// One keep-alive HTTP/1.1 connection.
+/// One keep-alive HTTP/1.1 connection, spoken by hand: each request is
+/// written as one buffer and the response is read by its Content-Length.
+/// The generator shares the machine's two cores with the server, so it must
+/// be lean: hyper's client cost about as much CPU per request as the server.
 struct Conn {
-    sender: SendRequest<Full<Bytes>>,
+    stream: TcpStream,
+    buf: BytesMut,
+    out: Vec<u8>,
 }
 
 impl Conn {
     async fn open(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Self { sender }
+        Self { stream, buf: BytesMut::with_capacity(64 * 1024), out: Vec::with_capacity(16 * 1024) }
     }
 
     /// Sends and returns (status, body).
     async fn call(&mut self, req: http::Request<Full<Bytes>>) -> (u16, Bytes) {
-        self.sender.ready().await.expect("connection ready");
-        let resp = self.sender.send_request(req).await.expect("send request");
-        let status = resp.status().as_u16();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .expect("response body")
-            .to_bytes();
-        (status, body)
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await.expect("full body").to_bytes();
+        self.out.clear();
+        self.out.extend_from_slice(b"POST / HTTP/1.1\r\n");
+        for (k, v) in &parts.headers {
+            self.out.extend_from_slice(k.as_str().as_bytes());
+            self.out.extend_from_slice(b": ");
+            self.out.extend_from_slice(v.as_bytes());
+            self.out.extend_from_slice(b"\r\n");
+        }
+        let _ = write!(LenWriter(&mut self.out), "content-length: {}\r\n\r\n", body.len());
+        self.out.extend_from_slice(&body);
+        self.stream.write_all(&self.out).await.expect("write request");
+        loop {
+            if let Some(end) = memchr::memmem::find(&self.buf, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..end]).expect("ascii head");
+                let status: u16 = head.get(9..12).and_then(|c| c.parse().ok()).expect("status line");
+                let len: usize = head
+                    .split("\r\n")
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse().ok())
+                    .expect("content-length");
+                while self.buf.len() < end + 4 + len {
+                    assert!(self.stream.read_buf(&mut self.buf).await.expect("read") > 0, "connection closed");
+                }
+                let mut whole = self.buf.split_to(end + 4 + len);
+                return (status, whole.split_off(end + 4).freeze());
+            }
+            assert!(self.stream.read_buf(&mut self.buf).await.expect("read") > 0, "connection closed");
+        }
+    }
+}
+
+/// `fmt::Write` into a byte buffer.
+struct LenWriter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for LenWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 

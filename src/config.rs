@@ -15,6 +15,9 @@ pub struct Config {
     /// When set, queue URLs start with this (e.g. `http://sealq:9324`) instead
     /// of `http://<Host header>`; for container networks.
     pub queue_url_base: Option<String>,
+    /// Whether queues created by signed requests get SSE-SQS unless their
+    /// attributes say otherwise (AWS's default for HTTPS + SigV4 requests).
+    pub sse_sqs_by_default: bool,
 }
 
 impl Default for Config {
@@ -25,6 +28,7 @@ impl Default for Config {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             queue_url_base: None,
+            sse_sqs_by_default: true,
         }
     }
 }

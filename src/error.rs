@@ -39,7 +39,8 @@ pub struct ErrorMeta {
     pub status: u16,
     /// Query-protocol `<Code>`, and first half of `x-amzn-query-error`.
     pub query_code: &'static str,
-    /// JSON-protocol `__type`, fully qualified.
+    /// JSON-protocol `__type`: fully qualified for SQS, the bare shape name
+    /// for KMS (as KMS sends it).
     pub json_type: &'static str,
     /// Sender or Receiver.
     pub fault: Fault,
@@ -115,6 +116,103 @@ pub enum Error {
     /// A resource named by the request (move task, source ARN) does not exist.
     #[error("{0}")]
     ResourceNotFound(Msg),
+
+    // ---- SQS errors for KMS failures (SendMessage/SendMessageBatch/ReceiveMessage)
+    /// KMS denied the call SQS made for the caller.
+    #[error("{0}")]
+    KmsAccessDenied(Msg),
+    /// The KMS key is disabled.
+    #[error("{0}")]
+    KmsDisabled(Msg),
+    /// The KMS key cannot be used to encrypt or decrypt.
+    #[error("{0}")]
+    KmsInvalidKeyUsage(Msg),
+    /// The KMS key is in a state that does not allow the call (pending deletion).
+    #[error("{0}")]
+    KmsInvalidState(Msg),
+    /// The KMS key does not exist.
+    #[error("{0}")]
+    KmsNotFound(Msg),
+    /// The account is not subscribed to KMS.
+    #[error("{0}")]
+    KmsOptInRequired(Msg),
+    /// KMS throttled the call.
+    #[error("{0}")]
+    KmsThrottled(Msg),
+    /// KMS could not be reached (not modelled by SQS: a service-side 500).
+    #[error("{0}")]
+    KmsUnavailable(Msg),
+
+    // ---- KMS API errors (JSON 1.1) ----------------------------------------------
+    // Served to clients of the KMS API (`TrentService.*`). Each variant is named
+    // after its shape in the KMS service model; `__type` is the bare shape name.
+    /// KMS `NotFoundException`: the key or alias does not exist.
+    #[error("{0}")]
+    NotFoundException(Msg),
+    /// KMS `DisabledException`: the key is disabled.
+    #[error("{0}")]
+    DisabledException(Msg),
+    /// KMS `KMSInvalidStateException`: the key state does not allow the call.
+    #[error("{0}")]
+    KmsInvalidStateException(Msg),
+    /// KMS `InvalidCiphertextException`: not ours, altered, or another context
+    /// (AWS sends an empty message).
+    #[error("{0}")]
+    InvalidCiphertextException(Msg),
+    /// KMS `IncorrectKeyException`: the named key did not make the ciphertext.
+    #[error("{0}")]
+    IncorrectKeyException(Msg),
+    /// KMS `InvalidKeyUsageException`.
+    #[error("{0}")]
+    InvalidKeyUsageException(Msg),
+    /// KMS `AlreadyExistsException` (alias taken).
+    #[error("{0}")]
+    AlreadyExistsException(Msg),
+    /// `ValidationException`: a parameter breaks the model's constraints.
+    #[error("{0}")]
+    ValidationException(Msg),
+    /// KMS `InvalidArnException`.
+    #[error("{0}")]
+    InvalidArnException(Msg),
+    /// KMS `InvalidAliasNameException`.
+    #[error("{0}")]
+    InvalidAliasNameException(Msg),
+    /// KMS `MalformedPolicyDocumentException`.
+    #[error("{0}")]
+    MalformedPolicyDocumentException(Msg),
+    /// KMS `TagException`.
+    #[error("{0}")]
+    TagException(Msg),
+    /// KMS `UnsupportedOperationException`.
+    #[error("{0}")]
+    UnsupportedOperationException(Msg),
+    /// KMS `LimitExceededException`.
+    #[error("{0}")]
+    LimitExceededException(Msg),
+    /// KMS `KMSInternalException` (server fault).
+    #[error("{0}")]
+    KmsInternalException(Msg),
+    /// KMS `DependencyTimeoutException` (server fault).
+    #[error("{0}")]
+    DependencyTimeoutException(Msg),
+    /// KMS `KeyUnavailableException` (server fault).
+    #[error("{0}")]
+    KeyUnavailableException(Msg),
+    /// `ThrottlingException` (common AWS error, not in the KMS model).
+    #[error("{0}")]
+    KmsThrottlingException(Msg),
+    /// `AccessDeniedException` (common AWS error, not in the KMS model).
+    #[error("{0}")]
+    AccessDeniedException(Msg),
+    /// KMS `InvalidMarkerException`: a pagination marker that is not ours.
+    #[error("{0}")]
+    InvalidMarkerException(Msg),
+    /// `UnknownOperationException`: the `X-Amz-Target` action is unknown.
+    #[error("{0}")]
+    UnknownOperationException(Msg),
+    /// `MissingAuthenticationTokenException`: an unsigned KMS request.
+    #[error("{0}")]
+    MissingAuthenticationToken(Msg),
 
     // ---- common AWS errors (not in the service model) -------------------------
     /// The action is unknown.
@@ -253,6 +351,105 @@ impl Error {
                 404,
                 "ResourceNotFoundException",
                 sqs_type!("ResourceNotFoundException"),
+                Sender,
+            ),
+            Self::KmsAccessDenied(_) => (
+                400,
+                "KMS.AccessDeniedException",
+                sqs_type!("KmsAccessDenied"),
+                Sender,
+            ),
+            Self::KmsDisabled(_) => (400, "KMS.DisabledException", sqs_type!("KmsDisabled"), Sender),
+            Self::KmsInvalidKeyUsage(_) => (
+                400,
+                "KMS.InvalidKeyUsageException",
+                sqs_type!("KmsInvalidKeyUsage"),
+                Sender,
+            ),
+            Self::KmsInvalidState(_) => (
+                400,
+                "KMS.InvalidStateException",
+                sqs_type!("KmsInvalidState"),
+                Sender,
+            ),
+            Self::KmsNotFound(_) => (400, "KMS.NotFoundException", sqs_type!("KmsNotFound"), Sender),
+            Self::KmsOptInRequired(_) => (403, "KMS.OptInRequired", sqs_type!("KmsOptInRequired"), Sender),
+            Self::KmsThrottled(_) => (400, "KMS.ThrottlingException", sqs_type!("KmsThrottled"), Sender),
+            Self::KmsUnavailable(_) => (500, "InternalFailure", sqs_type!("InternalFailure"), Receiver),
+            // ---- KMS API errors (JSON 1.1): statuses from the KMS model, where
+            // no shape sets `httpStatusCode`: 400 for client faults, 500 for
+            // the shapes marked `fault` (KMSInternal, DependencyTimeout,
+            // KeyUnavailable).
+            Self::NotFoundException(_) => (400, "NotFoundException", "NotFoundException", Sender),
+            Self::DisabledException(_) => (400, "DisabledException", "DisabledException", Sender),
+            Self::KmsInvalidStateException(_) => (
+                400,
+                "KMSInvalidStateException",
+                "KMSInvalidStateException",
+                Sender,
+            ),
+            Self::InvalidCiphertextException(_) => (
+                400,
+                "InvalidCiphertextException",
+                "InvalidCiphertextException",
+                Sender,
+            ),
+            Self::IncorrectKeyException(_) => (400, "IncorrectKeyException", "IncorrectKeyException", Sender),
+            Self::InvalidKeyUsageException(_) => (
+                400,
+                "InvalidKeyUsageException",
+                "InvalidKeyUsageException",
+                Sender,
+            ),
+            Self::AlreadyExistsException(_) => (400, "AlreadyExistsException", "AlreadyExistsException", Sender),
+            Self::ValidationException(_) => (400, "ValidationException", "ValidationException", Sender),
+            Self::InvalidArnException(_) => (400, "InvalidArnException", "InvalidArnException", Sender),
+            Self::InvalidAliasNameException(_) => (
+                400,
+                "InvalidAliasNameException",
+                "InvalidAliasNameException",
+                Sender,
+            ),
+            Self::MalformedPolicyDocumentException(_) => (
+                400,
+                "MalformedPolicyDocumentException",
+                "MalformedPolicyDocumentException",
+                Sender,
+            ),
+            Self::TagException(_) => (400, "TagException", "TagException", Sender),
+            Self::UnsupportedOperationException(_) => (
+                400,
+                "UnsupportedOperationException",
+                "UnsupportedOperationException",
+                Sender,
+            ),
+            Self::LimitExceededException(_) => (400, "LimitExceededException", "LimitExceededException", Sender),
+            Self::KmsInternalException(_) => (500, "KMSInternalException", "KMSInternalException", Receiver),
+            Self::DependencyTimeoutException(_) => (
+                500,
+                "DependencyTimeoutException",
+                "DependencyTimeoutException",
+                Receiver,
+            ),
+            Self::KeyUnavailableException(_) => (
+                500,
+                "KeyUnavailableException",
+                "KeyUnavailableException",
+                Receiver,
+            ),
+            Self::KmsThrottlingException(_) => (400, "ThrottlingException", "ThrottlingException", Sender),
+            Self::AccessDeniedException(_) => (400, "AccessDeniedException", "AccessDeniedException", Sender),
+            Self::InvalidMarkerException(_) => (400, "InvalidMarkerException", "InvalidMarkerException", Sender),
+            Self::UnknownOperationException(_) => (
+                400,
+                "UnknownOperationException",
+                "UnknownOperationException",
+                Sender,
+            ),
+            Self::MissingAuthenticationToken(_) => (
+                400,
+                "MissingAuthenticationTokenException",
+                "MissingAuthenticationTokenException",
                 Sender,
             ),
             Self::InvalidAction(_) => (400, "InvalidAction", sqs_type!("InvalidAction"), Sender),

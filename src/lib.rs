@@ -5,6 +5,8 @@
 //!   headers; detects the protocol, decodes, encodes.
 //! - `auth`: SigV4 credentials to a principal.
 //! - `sqs`: actions, ops, model.
+//! - `crypto`: envelope encryption of bodies, data-key caches, the KMS-call ledger.
+//! - `kms`: the KMS model and its actions (keys, aliases, ciphertext blobs).
 //! - `store`: where queues live.
 //! - `clock`: the only source of "now".
 //! - `error`: the one error enum and its wire table.
@@ -16,7 +18,9 @@ pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod error;
+pub mod kms;
 pub mod limits;
 pub mod protocol;
 pub mod sqs;
@@ -52,6 +56,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let token = state.shutdown.clone();
+    let sweeper = {
+        let state = state.clone();
+        let stop = token.clone();
+        tokio::spawn(async move { state.encryption.run_sweeper(stop).await })
+    };
     let router = app(state);
     axum::serve(
         listener,
@@ -61,5 +70,7 @@ pub async fn serve(
         shutdown.await;
         token.cancel();
     })
-    .await
+    .await?;
+    sweeper.abort();
+    Ok(())
 }

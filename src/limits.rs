@@ -50,3 +50,5 @@ pub const MAX_PERMISSION_LABEL_LEN: usize = 80;
 pub const MAX_INFLIGHT_STANDARD: usize = 120_000;
 /// Largest request body sealq reads (a 1 MiB batch, percent-encoded).
 pub const MAX_REQUEST_BODY: usize = 8 * 1_048_576;
+/// Default `KmsDataKeyReusePeriodSeconds` (also SSE-SQS's reuse period).
+pub const DEFAULT_REUSE_PERIOD_SECONDS: u64 = 300;

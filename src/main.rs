@@ -44,6 +44,9 @@ struct ServeArgs {
     /// Start queue URLs with this instead of http://<Host header> (e.g. http://sealq:9324 in a container network).
     #[arg(long, env = "SEALQ_QUEUE_URL_BASE")]
     queue_url_base: Option<String>,
+    /// Give queues created by signed requests SSE-SQS unless their attributes say otherwise (AWS's default).
+    #[arg(long, env = "SEALQ_SSE_SQS_BY_DEFAULT", default_value_t = true, action = clap::ArgAction::Set)]
+    sse_sqs_by_default: bool,
 }
 
 async fn shutdown_signal() {
@@ -86,6 +89,7 @@ async fn main() -> std::process::ExitCode {
         region: args.region,
         account_id: args.account_id,
         queue_url_base: args.queue_url_base,
+        sse_sqs_by_default: args.sse_sqs_by_default,
     };
     let listener = match TcpListener::bind((config.host.as_str(), config.port)).await {
         Ok(l) => l,

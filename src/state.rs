@@ -9,6 +9,8 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Principals;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::crypto::Encryption;
+use crate::kms::Kms;
 use crate::store::Store;
 
 /// Shared state of one server; cheap to clone.
@@ -26,6 +28,10 @@ pub struct Inner {
     pub store: Store,
     /// Interned principals.
     pub principals: Principals,
+    /// The KMS model (keys, aliases), shared by the KMS API and SQS encryption.
+    pub kms: Arc<Kms>,
+    /// SQS's data-key caches and KMS-call ledger.
+    pub encryption: Encryption,
     /// Cancelled when the server shuts down; releases long polls.
     pub shutdown: CancellationToken,
 }
@@ -39,11 +45,15 @@ impl AppState {
     /// State on a given clock (tests use a manual one).
     pub fn with_clock(config: Config, clock: Arc<Clock>) -> Self {
         let principals = Principals::new(&config.account_id);
+        let kms = Arc::new(Kms::new(&config.region, &config.account_id, clock.clone()));
+        let encryption = Encryption::new(kms.clone(), clock.clone(), &config.region, &config.account_id);
         Self(Arc::new(Inner {
             config,
             clock,
             store: Store::new(),
             principals,
+            kms,
+            encryption,
             shutdown: CancellationToken::new(),
         }))
     }

@@ -1,16 +1,23 @@
-//! `/_sealq/*`: health and the virtual clock. Admin endpoints never return
-//! message bodies of encrypted queues or key material. Like `protocol`, this
-//! is a wire surface, so it may use serde_json.
+//! `/_sealq/*`: health, the virtual clock, KMS fault injection and the
+//! ledger of KMS calls SQS made. Admin endpoints never return message bodies
+//! of encrypted queues or key material. Like `protocol`, this is a wire
+//! surface, so it may use serde_json.
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::crypto::Body;
+use crate::kms::KmsFault;
+use crate::sqs::model::message::{Message, MsgState, hex};
 use crate::state::AppState;
 
 /// Routes under `/_sealq`.
@@ -18,6 +25,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/clock", get(clock).post(advance_clock))
+        .route("/faults", get(faults).post(set_faults))
+        .route("/kms/calls", get(kms_calls))
+        .route("/queues/{name}/messages", get(queue_messages))
 }
 
 async fn health() -> Json<Value> {
@@ -52,4 +62,171 @@ async fn advance_clock(State(state): State<AppState>, body: Bytes) -> Response {
     let ms = (secs * 1000.0).round() as u64;
     state.clock.advance(ms);
     Json(json!({ "now_ms": state.clock.now_ms() })).into_response()
+}
+
+/// Query parameters of the envelope view.
+#[derive(Debug, serde::Deserialize)]
+struct ViewParams {
+    /// Most messages to show (default 100).
+    limit: Option<usize>,
+    /// Owner account (default: the server's).
+    account: Option<String>,
+}
+
+/// `GET /_sealq/queues/{name}/messages`: stored messages as they are at
+/// rest. Encrypted ones show their envelope (ciphertext, nonce, encrypted
+/// data key, key ARN, encryption context) and never a plaintext body; a
+/// plaintext body is shown only for a message stored in clear on a queue
+/// that does not encrypt.
+async fn queue_messages(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<ViewParams>,
+) -> Response {
+    let account = params.account.unwrap_or_else(|| state.config.account_id.clone());
+    let Some(q) = state.store.get(&account, &name) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": format!("no queue {name} in account {account}") })),
+        )
+            .into_response();
+    };
+    let now = state.clock.now_ms();
+    let mut s = q.lock();
+    let encrypted = s.attrs.is_encrypted();
+    let sse = s.attrs.sse().map(|x| x.kind.label());
+    let messages: Vec<Value> = s
+        .stored(now, params.limit.unwrap_or(100))
+        .into_iter()
+        .map(|m| message_view(m, encrypted))
+        .collect();
+    drop(s);
+    Json(json!({
+        "queue_arn": q.arn,
+        "sse": sse,
+        "messages": messages,
+    }))
+    .into_response()
+}
+
+fn message_view(m: &Message, queue_encrypted: bool) -> Value {
+    let state = match m.state {
+        MsgState::Delayed { .. } => "delayed",
+        MsgState::Visible => "visible",
+        MsgState::InFlight { .. } => "in_flight",
+    };
+    let mut v = json!({
+        "message_id": uuid::Uuid::from_u128(m.id).to_string(),
+        "state": state,
+        "sent_timestamp": m.sent_ms,
+        "md5_of_body": hex(&m.md5_of_body),
+    });
+    match &m.body {
+        Body::Plain(text) => {
+            v["encrypted"] = json!(false);
+            v["body_bytes"] = json!(text.len());
+            if !queue_encrypted {
+                v["body"] = json!(&**text);
+            }
+        }
+        Body::Sealed(e) => {
+            let dk = &e.data_key;
+            v["encrypted"] = json!(true);
+            v["sse"] = json!(dk.kind.label());
+            v["key_arn"] = json!(&*dk.key_arn);
+            v["encryption_context"] = json!(dk.context());
+            v["data_key_id"] = json!(dk.id);
+            v["encrypted_data_key"] = json!(B64.encode(&dk.encrypted_data_key));
+            v["encrypted_data_key_bytes"] = json!(dk.encrypted_data_key.len());
+            v["nonce"] = json!(B64.encode(e.nonce));
+            v["ciphertext"] = json!(B64.encode(&e.ciphertext));
+            v["ciphertext_bytes"] = json!(e.ciphertext.len());
+        }
+    }
+    v
+}
+
+fn fault_name(f: KmsFault) -> &'static str {
+    match f {
+        KmsFault::Healthy => "healthy",
+        KmsFault::Unavailable => "unavailable",
+        KmsFault::Throttling => "throttling",
+    }
+}
+
+async fn faults(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "kms": fault_name(state.kms.fault()) }))
+}
+
+/// `POST /_sealq/faults {"kms": "unavailable" | "throttling" | "healthy"}`.
+async fn set_faults(State(state): State<AppState>, body: Bytes) -> Response {
+    let v = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let fault = match v.get("kms").and_then(Value::as_str) {
+        Some("healthy") => KmsFault::Healthy,
+        Some("unavailable") => KmsFault::Unavailable,
+        Some("throttling") => KmsFault::Throttling,
+        _ => return bad_request("body must be {\"kms\": \"unavailable\" | \"throttling\" | \"healthy\"}"),
+    };
+    state.kms.set_fault(fault);
+    tracing::info!(kms = fault_name(fault), "KMS fault switch set");
+    Json(json!({ "kms": fault_name(fault) })).into_response()
+}
+
+/// `GET /_sealq/kms/calls`: every KMS call SQS made, oldest first.
+async fn kms_calls(State(state): State<AppState>) -> Json<Value> {
+    let calls: Vec<Value> = state
+        .encryption
+        .ledger()
+        .into_iter()
+        .map(|c| {
+            json!({
+                "operation": c.operation,
+                "key_arn": &*c.key_arn,
+                "principal": &*c.principal,
+                "queue_arn": &*c.queue_arn,
+                "sse": c.sse.label(),
+                "encryption_context": c.encryption_context,
+                "time": rfc3339(c.time_ms),
+                "time_ms": c.time_ms,
+                "error": c.error,
+            })
+        })
+        .collect();
+    Json(Value::Array(calls))
+}
+
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian).
+pub fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
+    let rem = secs % 86_400;
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(1_795_000_000_000), "2026-11-18T11:06:40.000Z");
+    }
 }

@@ -89,6 +89,8 @@ pub fn sqs_as(server: &Server, access_key: &str) -> aws_sdk_sqs::Client {
         .region(aws_sdk_sqs::config::Region::new("us-east-1"))
         .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
         .endpoint_url(&server.endpoint)
+        // Tests assert on the first answer; retries would hide 5xx and throttling.
+        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_sqs::Client::from_conf(conf)
 }
@@ -96,6 +98,22 @@ pub fn sqs_as(server: &Server, access_key: &str) -> aws_sdk_sqs::Client {
 /// An SQS client signing as `AKIDTEST`.
 pub fn sqs(server: &Server) -> aws_sdk_sqs::Client {
     sqs_as(server, "AKIDTEST")
+}
+
+/// A KMS client signing as `access_key`.
+pub fn kms_as(server: &Server, access_key: &str) -> aws_sdk_kms::Client {
+    let conf = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+        .endpoint_url(&server.endpoint)
+        .build();
+    aws_sdk_kms::Client::from_conf(conf)
+}
+
+/// A KMS client signing as `AKIDTEST`.
+pub fn kms(server: &Server) -> aws_sdk_kms::Client {
+    kms_as(server, "AKIDTEST")
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -310,4 +328,41 @@ pub fn xml_all(xml: &str, tag: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// `GET /_sealq{path}` as JSON.
+pub async fn admin_get(server: &Server, path: &str) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .get(format!("{}/_sealq{path}", server.endpoint))
+        .send()
+        .await
+        .expect("admin GET");
+    assert_eq!(resp.status().as_u16(), 200, "GET /_sealq{path}");
+    serde_json::from_str(&resp.text().await.expect("body")).expect("admin JSON")
+}
+
+/// `POST /_sealq{path}` with a JSON body; returns status and JSON answer.
+pub async fn admin_post(server: &Server, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_sealq{path}", server.endpoint))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("admin POST");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// An unsigned SQS JSON 1.0 request.
+pub async fn json_anonymous(server: &Server, action: &str, body: serde_json::Value) -> Raw {
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/", server.endpoint))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", format!("AmazonSQS.{action}"))
+        .body(body.to_string())
+        .expect("request");
+    send(req).await
 }

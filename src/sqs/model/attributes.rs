@@ -3,9 +3,12 @@
 //! Names and ranges are those of the SQS API Reference (`CreateQueue`,
 //! `SetQueueAttributes`, `GetQueueAttributes`).
 
+use std::sync::Arc;
+
+use crate::crypto::{Sse, SseKind};
 use crate::error::{Error, Result};
 use crate::limits::{
-    DEFAULT_RETENTION_SECONDS, DEFAULT_VISIBILITY_TIMEOUT, MAX_DELAY_SECONDS, MAX_MESSAGE_SIZE,
+    DEFAULT_REUSE_PERIOD_SECONDS, DEFAULT_RETENTION_SECONDS, DEFAULT_VISIBILITY_TIMEOUT, MAX_DELAY_SECONDS, MAX_MESSAGE_SIZE,
     MAX_RETENTION_SECONDS, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_SECONDS, MIN_MESSAGE_SIZE_LIMIT,
     MIN_RETENTION_SECONDS,
 };
@@ -158,6 +161,60 @@ impl QueueAttributes {
         Ok(())
     }
 
+    /// Sets every attribute of one request (CreateQueue or
+    /// SetQueueAttributes), then applies the server-side-encryption rules
+    /// recorded against AWS: SSE-SQS and SSE-KMS are exclusive; naming a KMS
+    /// key turns SSE-SQS off; turning SSE-SQS on forgets the KMS key; clearing
+    /// the key (`""`) leaves the queue unencrypted.
+    ///
+    /// # Errors
+    /// As [`Self::set`], and `InvalidAttributeName` when one request asks
+    /// for both kinds of SSE.
+    pub fn set_all(&mut self, attributes: &[(String, String)], creating: bool) -> Result<()> {
+        for (k, v) in attributes {
+            self.set(k, v, creating)?;
+        }
+        let given = |name: &str| attributes.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let kms_key = given("KmsMasterKeyId").filter(|v| !v.is_empty());
+        let sqs_sse = given("SqsManagedSseEnabled").map(|v| v.eq_ignore_ascii_case("true"));
+        match (kms_key, sqs_sse) {
+            (Some(_), Some(true)) => {
+                return Err(Error::InvalidAttributeName(
+                    "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.".into(),
+                ));
+            }
+            (Some(_), _) => self.sqs_managed_sse_enabled = false,
+            (None, Some(true)) => self.kms_master_key_id = None,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether any server-side encryption is on.
+    pub fn is_encrypted(&self) -> bool {
+        self.sqs_managed_sse_enabled || self.kms_master_key_id.is_some()
+    }
+
+    /// The encryption settings new messages are sealed with, if any.
+    pub fn sse(&self) -> Option<Sse> {
+        let reuse_ms = self.kms_data_key_reuse_period_seconds.unwrap_or(DEFAULT_REUSE_PERIOD_SECONDS) * 1000;
+        if let Some(key) = &self.kms_master_key_id {
+            Some(Sse {
+                kind: SseKind::Kms,
+                key_id: Arc::from(key.as_str()),
+                reuse_ms,
+            })
+        } else if self.sqs_managed_sse_enabled {
+            Some(Sse {
+                kind: SseKind::SqsManaged,
+                key_id: Arc::from(""),
+                reuse_ms: DEFAULT_REUSE_PERIOD_SECONDS * 1000,
+            })
+        } else {
+            None
+        }
+    }
+
     /// The stored value of a settable attribute, as GetQueueAttributes shows
     /// it; `None` when unset (then the name is omitted from the output).
     pub fn get(&self, name: &str) -> Option<String> {
@@ -179,7 +236,11 @@ impl QueueAttributes {
             "KmsDataKeyReusePeriodSeconds" => self
                 .kms_master_key_id
                 .as_ref()
-                .map(|_| self.kms_data_key_reuse_period_seconds.unwrap_or(300).to_string()),
+                .map(|_| {
+                    self.kms_data_key_reuse_period_seconds
+                        .unwrap_or(DEFAULT_REUSE_PERIOD_SECONDS)
+                        .to_string()
+                }),
             "SqsManagedSseEnabled" => Some(self.sqs_managed_sse_enabled.to_string()),
             _ => None,
         }

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use md5::{Digest, Md5};
 
+use crate::crypto::Body;
 use crate::error::{Error, Result};
 use crate::sqs::types::MessageAttributeValue;
 
@@ -52,8 +53,8 @@ pub struct Message {
     pub serial: u64,
     /// MessageId (a UUID).
     pub id: u128,
-    /// Body.
-    pub body: Box<str>,
+    /// Body: plaintext, or an envelope on an encrypted queue.
+    pub body: Body,
     /// MD5 of the body.
     pub md5_of_body: [u8; 16],
     /// SentTimestamp, epoch ms.

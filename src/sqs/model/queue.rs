@@ -20,6 +20,7 @@ use slab::Slab;
 use tokio::sync::Notify;
 
 use super::attributes::QueueAttributes;
+use crate::crypto::Body;
 use super::message::{Message, MessageExtra, MsgState, ReceiptHandle};
 use crate::error::{Error, Result};
 use crate::limits::{MAX_INFLIGHT_STANDARD, MAX_VISIBILITY_TIMEOUT};
@@ -49,9 +50,9 @@ pub struct Queue {
 pub struct NewMessage {
     /// Message id.
     pub id: u128,
-    /// Body.
-    pub body: Box<str>,
-    /// MD5 of the body.
+    /// Body: plaintext, or sealed on an encrypted queue.
+    pub body: Body,
+    /// MD5 of the body (of its plaintext).
     pub md5_of_body: [u8; 16],
     /// Delay in seconds (already validated).
     pub delay_seconds: u64,
@@ -68,8 +69,8 @@ pub struct Delivery {
     pub id: u128,
     /// Receipt handle of this receive.
     pub handle: ReceiptHandle,
-    /// Body.
-    pub body: String,
+    /// Body as stored (an envelope is opened by the caller, outside the lock).
+    pub body: Body,
     /// MD5 of the body.
     pub md5_of_body: [u8; 16],
     /// SentTimestamp.
@@ -337,7 +338,7 @@ impl QueueState {
                     serial,
                     seq,
                 },
-                body: m.body.to_string(),
+                body: m.body.clone(),
                 md5_of_body: m.md5_of_body,
                 sent_ms: m.sent_ms,
                 first_receive_ms: m.first_receive_ms,
@@ -441,6 +442,17 @@ impl QueueState {
         self.last_purge_ms = Some(now);
     }
 
+    /// Up to `limit` stored messages, oldest first, as they are at rest
+    /// (for the admin's envelope view; bodies of encrypted messages are
+    /// envelopes here).
+    pub fn stored(&mut self, now: u64, limit: usize) -> Vec<&Message> {
+        self.refresh(now);
+        let mut v: Vec<&Message> = self.msgs.iter().map(|(_, m)| m).collect();
+        v.sort_by_key(|m| m.serial);
+        v.truncate(limit);
+        v
+    }
+
     /// Exact counts at `now` (drops expired messages first).
     pub fn counts(&mut self, now: u64) -> Counts {
         self.refresh(now);
@@ -514,7 +526,7 @@ mod tests {
     fn msg(body: &str, delay: u64) -> NewMessage {
         NewMessage {
             id: 1,
-            body: body.into(),
+            body: Body::Plain(body.into()),
             md5_of_body: [0; 16],
             delay_seconds: delay,
             sender_id: Arc::from("s"),

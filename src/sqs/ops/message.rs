@@ -5,9 +5,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::{Ctx, resolve};
+use crate::auth::Principal;
+use crate::crypto::{Body, Sse};
 use crate::error::{Error, Result};
 use crate::limits::{
-    MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES, MAX_BATCH_ENTRY_ID_LEN, MAX_BATCH_SIZE, MAX_DELAY_SECONDS,
+    DEFAULT_REUSE_PERIOD_SECONDS, MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES, MAX_BATCH_ENTRY_ID_LEN, MAX_BATCH_SIZE, MAX_DELAY_SECONDS,
     MAX_MESSAGE_ATTRIBUTES, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_SECONDS,
 };
 use crate::sqs::model::message::{
@@ -137,11 +139,12 @@ fn is_number(s: &str) -> bool {
 }
 
 /// The queue settings a send is checked against, read once per request.
-#[derive(Clone, Copy)]
 struct SendRules {
     max_size: u64,
     default_delay: u64,
     fifo: bool,
+    /// Encryption of new messages, if any.
+    sse: Option<Sse>,
 }
 
 impl SendRules {
@@ -151,8 +154,29 @@ impl SendRules {
             max_size: s.attrs.maximum_message_size,
             default_delay: s.attrs.delay_seconds,
             fifo: s.attrs.fifo_queue,
+            sse: s.attrs.sse(),
         }
     }
+}
+
+/// Seals the body of `new` when the queue encrypts: only the body, after
+/// its digest was computed over the plaintext (attributes stay clear, as in
+/// AWS).
+fn seal_if_encrypted(state: &AppState, ctx: &Ctx, q: &Queue, rules: &SendRules, new: &mut NewMessage) -> Result<()> {
+    let Some(sse) = &rules.sse else {
+        return Ok(());
+    };
+    let Body::Plain(text) = &new.body else {
+        return Ok(());
+    };
+    let Principal::Signed(who) = &ctx.principal else {
+        return Err(Error::InvalidSecurity(
+            "All requests to this queue must use HTTPS and SigV4.".into(),
+        ));
+    };
+    let envelope = state.encryption.seal(who, q.uid, &q.arn, sse, new.id, text)?;
+    new.body = Body::Sealed(Box::new(envelope));
+    Ok(())
 }
 
 /// Validates a message and prepares what to store and to answer.
@@ -166,6 +190,7 @@ fn check_message(
         max_size,
         default_delay,
         fifo,
+        ..
     } = *rules;
     let body = match input.message_body {
         Some(b) if !b.is_empty() => b,
@@ -289,7 +314,7 @@ fn check_message(
     Ok(Checked {
         new: NewMessage {
             id: id.as_u128(),
-            body: body.into_boxed_str(),
+            body: Body::Plain(body.into_boxed_str()),
             md5_of_body: md5,
             delay_seconds: delay,
             sender_id: sender_id.clone(),
@@ -316,8 +341,10 @@ fn sender_id(state: &AppState, ctx: &Ctx) -> Arc<str> {
 
 /// SendMessage.
 pub(super) fn send_message(state: &AppState, ctx: &Ctx, input: SendMessageInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
-    let checked = check_message(&SendRules::of(&q), &sender_id(state, ctx), input, false)?;
+    let q = resolve(state, ctx, &input.queue_url)?;
+    let rules = SendRules::of(&q);
+    let mut checked = check_message(&rules, &sender_id(state, ctx), input, false)?;
+    seal_if_encrypted(state, ctx, &q, &rules, &mut checked.new)?;
     let now = state.clock.now_ms();
     let visible = q.lock().send(now, checked.new);
     if visible {
@@ -378,7 +405,7 @@ pub(super) fn send_message_batch(
     ctx: &Ctx,
     input: SendMessageBatchInput,
 ) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+    let q = resolve(state, ctx, &input.queue_url)?;
     check_batch_ids(
         input.entries.iter().map(|e| e.id.as_str()),
         "SendMessageBatchRequestEntry",
@@ -416,7 +443,9 @@ pub(super) fn send_message_batch(
     let mut ready = Vec::new();
     for entry in input.entries {
         match check_message(&rules, &sender, entry.message, true) {
-            Ok(c) => {
+            Ok(mut c) => {
+                // A KMS failure fails the whole request, as AWS declares it.
+                seal_if_encrypted(state, ctx, &q, &rules, &mut c.new)?;
                 ready.push(c.new);
                 successful.push(SendMessageBatchResultEntry {
                     id: entry.id,
@@ -497,7 +526,7 @@ fn wants_attribute(selectors: &[String], name: &str) -> bool {
     })
 }
 
-fn to_received(d: Delivery, sys: SystemSelection, selectors: &[String]) -> ReceivedMessage {
+fn to_received(d: Delivery, body: String, sys: SystemSelection, selectors: &[String]) -> ReceivedMessage {
     let mut attributes = Vec::new();
     if sys.sender_id {
         attributes.push(("SenderId", d.sender_id.to_string()));
@@ -540,7 +569,7 @@ fn to_received(d: Delivery, sys: SystemSelection, selectors: &[String]) -> Recei
         message_id: uuid::Uuid::from_u128(d.id).to_string(),
         receipt_handle: d.handle.encode(),
         md5_of_body: hex(&d.md5_of_body),
-        body: d.body,
+        body,
         attributes,
         md5_of_message_attributes,
         message_attributes,
@@ -560,8 +589,8 @@ fn bounded(name: &str, v: Option<i64>, min: u64, max: u64, reason: &str) -> Resu
 /// ReceiveMessage, with long polling: the request waits on the queue's
 /// notification (woken by sends) and on the clock (for delayed and in-flight
 /// messages coming due), never in a sleep loop.
-pub(super) async fn receive_message(state: &AppState, input: ReceiveMessageInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+pub(super) async fn receive_message(state: &AppState, ctx: &Ctx, input: ReceiveMessageInput) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, &input.queue_url)?;
     let max = bounded(
         "MaxNumberOfMessages",
         input.max_number_of_messages,
@@ -590,11 +619,12 @@ pub(super) async fn receive_message(state: &AppState, input: ReceiveMessageInput
             .iter()
             .chain(&input.message_system_attribute_names),
     );
-    let (default_visibility, default_wait) = {
+    let (default_visibility, default_wait, reuse_ms) = {
         let s = q.lock();
         (
             s.attrs.visibility_timeout,
             s.attrs.receive_message_wait_time_seconds,
+            s.attrs.sse().map_or(DEFAULT_REUSE_PERIOD_SECONDS * 1000, |sse| sse.reuse_ms),
         )
     };
     let visibility = visibility.unwrap_or(default_visibility);
@@ -613,9 +643,17 @@ pub(super) async fn receive_message(state: &AppState, input: ReceiveMessageInput
             (got, s.next_due())
         };
         if !got.is_empty() || now >= deadline || q.is_deleted() || state.shutdown.is_cancelled() {
+            let bodies = match open_bodies(state, ctx, &got, reuse_ms) {
+                Ok(b) => b,
+                Err(e) => {
+                    release(&q, now, &got);
+                    return Err(e);
+                }
+            };
             let messages = got
                 .into_iter()
-                .map(|d| to_received(d, sys, &input.message_attribute_names))
+                .zip(bodies)
+                .map(|(d, body)| to_received(d, body, sys, &input.message_attribute_names))
                 .collect();
             return Ok(SqsOutput::ReceiveMessage(ReceiveMessageOutput { messages }));
         }
@@ -625,6 +663,33 @@ pub(super) async fn receive_message(state: &AppState, input: ReceiveMessageInput
             () = state.clock.sleep_until(wake_at) => {}
             () = state.shutdown.cancelled() => {}
         }
+    }
+}
+
+/// The plaintext bodies of received messages, opening envelopes as the
+/// receiving principal (outside the queue's lock).
+fn open_bodies(state: &AppState, ctx: &Ctx, got: &[Delivery], reuse_ms: u64) -> Result<Vec<String>> {
+    got.iter()
+        .map(|d| match &d.body {
+            Body::Plain(text) => Ok(text.to_string()),
+            Body::Sealed(envelope) => {
+                let Principal::Signed(who) = &ctx.principal else {
+                    return Err(Error::InvalidSecurity(
+                        "All requests to this queue must use HTTPS and SigV4.".into(),
+                    ));
+                };
+                state.encryption.open(who, envelope, d.id, reuse_ms)
+            }
+        })
+        .collect()
+}
+
+/// Makes messages of a receive that failed visible again, so a KMS failure
+/// loses nothing.
+fn release(q: &Queue, now: u64, got: &[Delivery]) {
+    let mut s = q.lock();
+    for d in got {
+        let _ = s.change_visibility(now, &d.handle, "", 0);
     }
 }
 
@@ -640,8 +705,8 @@ fn handle_for(q: &Queue, raw: &str) -> Result<ReceiptHandle> {
 }
 
 /// DeleteMessage.
-pub(super) fn delete_message(state: &AppState, input: DeleteMessageInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+pub(super) fn delete_message(state: &AppState, ctx: &Ctx, input: DeleteMessageInput) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, &input.queue_url)?;
     if input.receipt_handle.is_empty() {
         return Err(Error::missing("ReceiptHandle"));
     }
@@ -651,8 +716,8 @@ pub(super) fn delete_message(state: &AppState, input: DeleteMessageInput) -> Res
 }
 
 /// DeleteMessageBatch.
-pub(super) fn delete_message_batch(state: &AppState, input: DeleteMessageBatchInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+pub(super) fn delete_message_batch(state: &AppState, ctx: &Ctx, input: DeleteMessageBatchInput) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, &input.queue_url)?;
     check_batch_ids(
         input.entries.iter().map(|e| e.id.as_str()),
         "DeleteMessageBatchRequestEntry",
@@ -702,9 +767,10 @@ fn change_one(state: &AppState, q: &Queue, raw: &str, timeout: Option<i64>) -> R
 /// ChangeMessageVisibility.
 pub(super) fn change_message_visibility(
     state: &AppState,
+    ctx: &Ctx,
     input: ChangeMessageVisibilityInput,
 ) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+    let q = resolve(state, ctx, &input.queue_url)?;
     change_one(state, &q, &input.receipt_handle, Some(input.visibility_timeout))?;
     Ok(SqsOutput::Empty)
 }
@@ -712,9 +778,10 @@ pub(super) fn change_message_visibility(
 /// ChangeMessageVisibilityBatch.
 pub(super) fn change_message_visibility_batch(
     state: &AppState,
+    ctx: &Ctx,
     input: ChangeMessageVisibilityBatchInput,
 ) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+    let q = resolve(state, ctx, &input.queue_url)?;
     check_batch_ids(
         input.entries.iter().map(|e| e.id.as_str()),
         "ChangeMessageVisibilityBatchRequestEntry",

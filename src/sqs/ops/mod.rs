@@ -36,23 +36,23 @@ pub async fn dispatch(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<
         A::CreateQueue(i) => queue::create_queue(state, ctx, i),
         A::GetQueueUrl(i) => queue::get_queue_url(state, ctx, i),
         A::ListQueues(i) => queue::list_queues(state, ctx, i),
-        A::DeleteQueue(i) => queue::delete_queue(state, &i.queue_url),
-        A::GetQueueAttributes(i) => queue::get_queue_attributes(state, i),
-        A::SetQueueAttributes(i) => queue::set_queue_attributes(state, i),
-        A::PurgeQueue(i) => queue::purge_queue(state, &i.queue_url),
-        A::TagQueue(i) => queue::tag_queue(state, i),
-        A::UntagQueue(i) => queue::untag_queue(state, i),
-        A::ListQueueTags(i) => queue::list_queue_tags(state, &i.queue_url),
-        A::AddPermission(i) => queue::add_permission(state, i),
-        A::RemovePermission(i) => queue::remove_permission(state, i),
+        A::DeleteQueue(i) => queue::delete_queue(state, ctx, &i.queue_url),
+        A::GetQueueAttributes(i) => queue::get_queue_attributes(state, ctx, i),
+        A::SetQueueAttributes(i) => queue::set_queue_attributes(state, ctx, i),
+        A::PurgeQueue(i) => queue::purge_queue(state, ctx, &i.queue_url),
+        A::TagQueue(i) => queue::tag_queue(state, ctx, i),
+        A::UntagQueue(i) => queue::untag_queue(state, ctx, i),
+        A::ListQueueTags(i) => queue::list_queue_tags(state, ctx, &i.queue_url),
+        A::AddPermission(i) => queue::add_permission(state, ctx, i),
+        A::RemovePermission(i) => queue::remove_permission(state, ctx, i),
         A::ListDeadLetterSourceQueues(i) => queue::list_dead_letter_source_queues(state, ctx, i),
         A::SendMessage(i) => message::send_message(state, ctx, i),
         A::SendMessageBatch(i) => message::send_message_batch(state, ctx, i),
-        A::ReceiveMessage(i) => message::receive_message(state, i).await,
-        A::DeleteMessage(i) => message::delete_message(state, i),
-        A::DeleteMessageBatch(i) => message::delete_message_batch(state, i),
-        A::ChangeMessageVisibility(i) => message::change_message_visibility(state, i),
-        A::ChangeMessageVisibilityBatch(i) => message::change_message_visibility_batch(state, i),
+        A::ReceiveMessage(i) => message::receive_message(state, ctx, i).await,
+        A::DeleteMessage(i) => message::delete_message(state, ctx, i),
+        A::DeleteMessageBatch(i) => message::delete_message_batch(state, ctx, i),
+        A::ChangeMessageVisibility(i) => message::change_message_visibility(state, ctx, i),
+        A::ChangeMessageVisibilityBatch(i) => message::change_message_visibility_batch(state, ctx, i),
     }
 }
 
@@ -87,7 +87,7 @@ pub fn parse_queue_url(url: &str) -> Result<(&str, &str)> {
 ///
 /// # Errors
 /// `InvalidAddress` for a malformed URL, `QueueDoesNotExist` for an unknown queue.
-pub fn resolve(state: &AppState, url: &str) -> Result<Arc<Queue>> {
+pub fn resolve(state: &AppState, ctx: &Ctx, url: &str) -> Result<Arc<Queue>> {
     if url.is_empty() {
         return Err(Error::missing("QueueUrl"));
     }
@@ -98,7 +98,23 @@ pub fn resolve(state: &AppState, url: &str) -> Result<Arc<Queue>> {
     } else {
         account
     };
-    state.store.get(account, name).ok_or(Error::QueueDoesNotExist)
+    let q = state.store.get(account, name).ok_or(Error::QueueDoesNotExist)?;
+    check_security(ctx, &q)?;
+    Ok(q)
+}
+
+/// Every request to an encrypted queue must be signed (AWS also requires
+/// HTTPS; sealq serves plain HTTP).
+///
+/// # Errors
+/// `InvalidSecurity` for an anonymous request to an encrypted queue.
+pub fn check_security(ctx: &Ctx, q: &Queue) -> Result<()> {
+    if ctx.principal == Principal::Anonymous && q.lock().attrs.is_encrypted() {
+        return Err(Error::InvalidSecurity(
+            "All requests to this queue must use HTTPS and SigV4.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The URL of a queue as this request should see it.

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{Ctx, queue_url, resolve};
+use super::{Ctx, check_security, queue_url, resolve};
+use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::limits::{
     MAX_LIST_RESULTS, MAX_QUEUE_NAME_LEN, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, MAX_TAGS, PURGE_INTERVAL_MS,
@@ -91,9 +92,11 @@ pub(super) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput)
         ));
     }
     let mut attrs = QueueAttributes::new(fifo);
-    for (k, v) in &input.attributes {
-        attrs.set(k, v, true)?;
-    }
+    // AWS turns SSE-SQS on for queues created with SigV4 (over HTTPS) unless
+    // the request chooses otherwise.
+    attrs.sqs_managed_sse_enabled =
+        state.config.sse_sqs_by_default && matches!(ctx.principal, Principal::Signed(_));
+    attrs.set_all(&input.attributes, true)?;
     let now = state.clock.now_ms();
     let account = state.config.account_id.clone();
     let arn = format!("arn:aws:sqs:{}:{account}:{name}", state.config.region);
@@ -110,6 +113,7 @@ pub(super) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput)
     if created {
         q.lock().tags = input.tags;
     } else {
+        check_security(ctx, &q)?;
         let existing = q.lock().attrs.clone();
         for (k, _) in &input.attributes {
             if attrs.get(k) != existing.get(k) {
@@ -137,6 +141,7 @@ pub(super) fn get_queue_url(state: &AppState, ctx: &Ctx, input: GetQueueUrlInput
         .store
         .get(&account, &input.queue_name)
         .ok_or(Error::QueueDoesNotExist)?;
+    check_security(ctx, &q)?;
     Ok(SqsOutput::QueueUrl(queue_url(ctx, &q)))
 }
 
@@ -195,8 +200,8 @@ pub(super) fn list_queues(state: &AppState, ctx: &Ctx, input: ListQueuesInput) -
 }
 
 /// DeleteQueue: the queue and its messages go at once; long polls on it return.
-pub(super) fn delete_queue(state: &AppState, url: &str) -> Result<SqsOutput> {
-    let q = resolve(state, url)?;
+pub(super) fn delete_queue(state: &AppState, ctx: &Ctx, url: &str) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, url)?;
     if let Some(q) = state.store.remove(&q.account_id, &q.name) {
         q.mark_deleted();
     }
@@ -217,8 +222,8 @@ fn read_attribute(q: &Queue, s: &mut QueueState, now: u64, name: &str) -> Option
 }
 
 /// GetQueueAttributes (`All` or any readable names).
-pub(super) fn get_queue_attributes(state: &AppState, input: GetQueueAttributesInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+pub(super) fn get_queue_attributes(state: &AppState, ctx: &Ctx, input: GetQueueAttributesInput) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, &input.queue_url)?;
     let mut names: Vec<&str> = Vec::new();
     for n in &input.attribute_names {
         if n == "All" {
@@ -243,14 +248,12 @@ pub(super) fn get_queue_attributes(state: &AppState, input: GetQueueAttributesIn
 }
 
 /// SetQueueAttributes: all or nothing.
-pub(super) fn set_queue_attributes(state: &AppState, input: SetQueueAttributesInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+pub(super) fn set_queue_attributes(state: &AppState, ctx: &Ctx, input: SetQueueAttributesInput) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, &input.queue_url)?;
     let now = state.clock.now_ms();
     let mut s = q.lock();
     let mut attrs = s.attrs.clone();
-    for (k, v) in &input.attributes {
-        attrs.set(k, v, false)?;
-    }
+    attrs.set_all(&input.attributes, false)?;
     s.attrs = attrs;
     s.last_modified_s = now / 1000;
     drop(s);
@@ -261,8 +264,8 @@ pub(super) fn set_queue_attributes(state: &AppState, input: SetQueueAttributesIn
 }
 
 /// PurgeQueue: once per 60 seconds.
-pub(super) fn purge_queue(state: &AppState, url: &str) -> Result<SqsOutput> {
-    let q = resolve(state, url)?;
+pub(super) fn purge_queue(state: &AppState, ctx: &Ctx, url: &str) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, url)?;
     let now = state.clock.now_ms();
     let mut s = q.lock();
     if s.last_purge_ms.is_some_and(|t| now < t + PURGE_INTERVAL_MS) {
@@ -279,8 +282,8 @@ pub(super) fn purge_queue(state: &AppState, url: &str) -> Result<SqsOutput> {
 }
 
 /// TagQueue.
-pub(super) fn tag_queue(state: &AppState, input: TagQueueInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+pub(super) fn tag_queue(state: &AppState, ctx: &Ctx, input: TagQueueInput) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, &input.queue_url)?;
     if input.tags.is_empty() {
         return Err(Error::missing("Tags"));
     }
@@ -298,8 +301,8 @@ pub(super) fn tag_queue(state: &AppState, input: TagQueueInput) -> Result<SqsOut
 }
 
 /// UntagQueue.
-pub(super) fn untag_queue(state: &AppState, input: UntagQueueInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+pub(super) fn untag_queue(state: &AppState, ctx: &Ctx, input: UntagQueueInput) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, &input.queue_url)?;
     if input.tag_keys.is_empty() {
         return Err(Error::missing("TagKeys"));
     }
@@ -311,15 +314,15 @@ pub(super) fn untag_queue(state: &AppState, input: UntagQueueInput) -> Result<Sq
 }
 
 /// ListQueueTags.
-pub(super) fn list_queue_tags(state: &AppState, url: &str) -> Result<SqsOutput> {
-    let q = resolve(state, url)?;
+pub(super) fn list_queue_tags(state: &AppState, ctx: &Ctx, url: &str) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, url)?;
     let tags = q.lock().tags.clone();
     Ok(SqsOutput::Tags(tags))
 }
 
 /// AddPermission: adds a statement to the queue's Policy.
-pub(super) fn add_permission(state: &AppState, input: AddPermissionInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+pub(super) fn add_permission(state: &AppState, ctx: &Ctx, input: AddPermissionInput) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, &input.queue_url)?;
     let mut s = q.lock();
     let p = policy::add_permission(
         s.attrs.policy.as_deref(),
@@ -333,8 +336,8 @@ pub(super) fn add_permission(state: &AppState, input: AddPermissionInput) -> Res
 }
 
 /// RemovePermission: removes a statement from the queue's Policy.
-pub(super) fn remove_permission(state: &AppState, input: RemovePermissionInput) -> Result<SqsOutput> {
-    let q = resolve(state, &input.queue_url)?;
+pub(super) fn remove_permission(state: &AppState, ctx: &Ctx, input: RemovePermissionInput) -> Result<SqsOutput> {
+    let q = resolve(state, ctx, &input.queue_url)?;
     let mut s = q.lock();
     s.attrs.policy = policy::remove_permission(s.attrs.policy.as_deref(), &input.label)?;
     Ok(SqsOutput::Empty)
@@ -346,7 +349,7 @@ pub(super) fn list_dead_letter_source_queues(
     ctx: &Ctx,
     input: ListDeadLetterSourceQueuesInput,
 ) -> Result<SqsOutput> {
-    let dlq = resolve(state, &input.queue_url)?;
+    let dlq = resolve(state, ctx, &input.queue_url)?;
     let items: Vec<(String, String)> = state
         .store
         .list(&dlq.account_id)

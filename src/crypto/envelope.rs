@@ -1,0 +1,220 @@
+//! The envelope a message body of an encrypted queue is stored as, and the
+//! AES-256-GCM sealing and opening of bodies under a plaintext data key.
+//!
+//! This module owns no keys and calls no KMS: `crypto::keys` hands it a
+//! ready cipher. The additional authenticated data binds a ciphertext to the
+//! queue that sealed it and to its message id, so a stored ciphertext moved
+//! to another message or queue fails to open instead of decrypting.
+
+use std::sync::Arc;
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+
+use crate::error::{Error, Result};
+use crate::kms::EncryptionContext;
+
+/// The encryption-context key SQS binds to its data keys.
+pub const CONTEXT_KEY: &str = "aws:sqs:arn";
+
+/// Length of an AES-GCM nonce.
+pub const NONCE_LEN: usize = 12;
+
+/// Which kind of server-side encryption sealed a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SseKind {
+    /// SSE-SQS: a service-owned key.
+    SqsManaged,
+    /// SSE-KMS: a KMS key the queue names.
+    Kms,
+}
+
+impl SseKind {
+    /// How AWS names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SqsManaged => "SSE-SQS",
+            Self::Kms => "SSE-KMS",
+        }
+    }
+}
+
+/// A data key as stored beside the messages it sealed: the data key
+/// encrypted by KMS, and what is needed to ask KMS for it again. Shared by
+/// every message sealed under it; holds no plaintext.
+#[derive(Debug)]
+pub struct SealedDataKey {
+    /// Server-unique number; keys the cache of plaintext data keys.
+    pub id: u64,
+    /// SSE-SQS or SSE-KMS.
+    pub kind: SseKind,
+    /// ARN of the KMS key that encrypted the data key.
+    pub key_arn: Arc<str>,
+    /// The ciphertext blob KMS returned for the data key.
+    pub encrypted_data_key: Box<[u8]>,
+    /// ARN of the queue that sealed with it: the encryption context.
+    pub queue_arn: Arc<str>,
+}
+
+impl SealedDataKey {
+    /// The encryption context of the data key: `{"aws:sqs:arn": <queue ARN>}`.
+    pub fn context(&self) -> EncryptionContext {
+        context_for(&self.queue_arn)
+    }
+}
+
+/// The encryption context SQS uses for a queue.
+pub fn context_for(queue_arn: &str) -> EncryptionContext {
+    EncryptionContext::from([(CONTEXT_KEY.to_owned(), queue_arn.to_owned())])
+}
+
+/// A sealed body: nonce and AES-256-GCM ciphertext (tag included), and the
+/// data key it was sealed under.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// The data key (encrypted) and its KMS key.
+    pub data_key: Arc<SealedDataKey>,
+    /// Fresh random nonce of this body.
+    pub nonce: [u8; NONCE_LEN],
+    /// Ciphertext followed by the 16-byte tag.
+    pub ciphertext: Box<[u8]>,
+}
+
+/// A stored message body: plaintext on unencrypted queues, an envelope on
+/// encrypted ones.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Stored as sent.
+    Plain(Box<str>),
+    /// Stored sealed; the plaintext exists only while a request is served.
+    Sealed(Box<Envelope>),
+}
+
+/// The additional authenticated data of a body: the sealing queue's ARN
+/// (length-prefixed) and the message id.
+fn aad(queue_arn: &str, message_id: u128) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + queue_arn.len() + 16);
+    v.extend_from_slice(&u32::try_from(queue_arn.len()).unwrap_or(u32::MAX).to_be_bytes());
+    v.extend_from_slice(queue_arn.as_bytes());
+    v.extend_from_slice(&message_id.to_be_bytes());
+    v
+}
+
+/// Seals `body` of message `message_id` with `cipher` (the data key of
+/// `data_key`) under a fresh random nonce.
+///
+/// # Errors
+/// `InternalFailure` if the cipher refuses (it does not for bodies of any
+/// size SQS accepts).
+pub fn seal(
+    cipher: &Aes256Gcm,
+    data_key: &Arc<SealedDataKey>,
+    message_id: u128,
+    body: &str,
+) -> Result<Envelope> {
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let aad = aad(&data_key.queue_arn, message_id);
+    let ciphertext = cipher
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: body.as_bytes(),
+                aad: &aad,
+            },
+        )
+        .map_err(|_| Error::InternalFailure)?;
+    Ok(Envelope {
+        data_key: data_key.clone(),
+        nonce,
+        ciphertext: ciphertext.into_boxed_slice(),
+    })
+}
+
+/// Opens the envelope of message `message_id` with `cipher`.
+///
+/// # Errors
+/// `InternalFailure` when the tag does not verify (the stored envelope was
+/// altered or moved) or the plaintext is not UTF-8; the cause is logged
+/// without any key or body.
+pub fn open(cipher: &Aes256Gcm, envelope: &Envelope, message_id: u128) -> Result<String> {
+    let aad = aad(&envelope.data_key.queue_arn, message_id);
+    let plain = cipher
+        .decrypt(
+            Nonce::from_slice(&envelope.nonce),
+            Payload {
+                msg: &envelope.ciphertext,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| {
+            tracing::error!(
+                data_key = envelope.data_key.id,
+                "a stored envelope failed authentication"
+            );
+            Error::InternalFailure
+        })?;
+    String::from_utf8(plain).map_err(|_| Error::InternalFailure)
+}
+
+#[cfg(test)]
+mod tests {
+    use aes_gcm::KeyInit;
+
+    use super::*;
+
+    fn key() -> (Aes256Gcm, Arc<SealedDataKey>) {
+        let cipher = Aes256Gcm::new_from_slice(&[7u8; 32]).unwrap();
+        let dk = Arc::new(SealedDataKey {
+            id: 1,
+            kind: SseKind::Kms,
+            key_arn: "arn:aws:kms:us-east-1:000000000000:key/k".into(),
+            encrypted_data_key: Box::new([1, 2, 3]),
+            queue_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+        });
+        (cipher, dk)
+    }
+
+    #[test]
+    fn sealed_bodies_hold_no_plaintext_and_open_again() {
+        let (c, dk) = key();
+        let e = seal(&c, &dk, 42, "secret body").unwrap();
+        assert!(!e.ciphertext.windows(6).any(|w| w == b"secret"));
+        assert_eq!(e.ciphertext.len(), "secret body".len() + 16);
+        assert_eq!(open(&c, &e, 42).unwrap(), "secret body");
+    }
+
+    #[test]
+    fn nonces_are_fresh() {
+        let (c, dk) = key();
+        let a = seal(&c, &dk, 1, "x").unwrap();
+        let b = seal(&c, &dk, 1, "x").unwrap();
+        assert_ne!(a.nonce, b.nonce);
+        assert_ne!(a.ciphertext, b.ciphertext);
+    }
+
+    #[test]
+    fn tampering_moving_or_another_key_fails() {
+        let (c, dk) = key();
+        let e = seal(&c, &dk, 9, "body").unwrap();
+        let mut flipped = e.clone();
+        flipped.ciphertext[0] ^= 1;
+        assert!(open(&c, &flipped, 9).is_err());
+        assert!(open(&c, &e, 10).is_err(), "bound to its message id");
+        let other_queue = Envelope {
+            data_key: Arc::new(SealedDataKey {
+                queue_arn: "arn:aws:sqs:us-east-1:000000000000:other".into(),
+                ..SealedDataKey {
+                    id: dk.id,
+                    kind: dk.kind,
+                    key_arn: dk.key_arn.clone(),
+                    encrypted_data_key: dk.encrypted_data_key.clone(),
+                    queue_arn: dk.queue_arn.clone(),
+                }
+            }),
+            ..e.clone()
+        };
+        assert!(open(&c, &other_queue, 9).is_err(), "bound to its queue");
+        let other = Aes256Gcm::new_from_slice(&[8u8; 32]).unwrap();
+        assert!(open(&other, &e, 9).is_err());
+    }
+}

@@ -1,0 +1,378 @@
+//! Data-key caches of SQS server-side encryption, as the SQS key-management
+//! guide describes them, and the ledger of every KMS call SQS makes.
+//!
+//! - A producer principal gets its own data key per (principal, queue, KMS
+//!   key) from GenerateDataKey and verifies it with one Decrypt; it is reused
+//!   until the queue's reuse period has passed since its creation. Principals
+//!   never share data keys.
+//! - A consumer principal pays one Decrypt per (principal, queue, KMS key)
+//!   per reuse period, made as that principal so that key state applies to
+//!   it. Within the period it opens messages whose data keys the server
+//!   still holds without calling KMS; a message whose data key is no longer
+//!   held costs a Decrypt of its own.
+//! - Plaintext data keys live only here, in memory, for at most the reuse
+//!   period; expired ones are dropped (and wiped) by [`Encryption::sweep`],
+//!   which a background task runs at the next expiry.
+//!
+//! So P producers and C consumers active through B seconds with reuse
+//! period D make (B / D) * (2P + C) KMS calls. This module must never log a
+//! key or a body.
+
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aes_gcm::{Aes256Gcm, KeyInit};
+use dashmap::DashMap;
+use tokio::sync::Notify;
+
+use super::envelope::{self, Envelope, SealedDataKey, SseKind};
+use crate::auth::{Identity, Principal};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::kms::{DataKeySpec, EncryptionContext, Kms};
+
+/// How many ledger entries are kept (oldest dropped first).
+pub const LEDGER_CAPACITY: usize = 100_000;
+
+/// The encryption settings of a queue, read once per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sse {
+    /// SSE-SQS, or SSE-KMS with this key (any of the four identifier forms).
+    pub kind: SseKind,
+    /// `KmsMasterKeyId` as configured (empty for SSE-SQS).
+    pub key_id: Arc<str>,
+    /// `KmsDataKeyReusePeriodSeconds`, in milliseconds.
+    pub reuse_ms: u64,
+}
+
+/// One KMS call SQS made.
+#[derive(Debug, Clone)]
+pub struct KmsCall {
+    /// `GenerateDataKey` or `Decrypt`.
+    pub operation: &'static str,
+    /// ARN of the key (the identifier as configured when the call failed
+    /// before KMS resolved it).
+    pub key_arn: Arc<str>,
+    /// ARN of the principal the call was made as.
+    pub principal: Arc<str>,
+    /// ARN of the queue the data key belongs to.
+    pub queue_arn: Arc<str>,
+    /// SSE-SQS or SSE-KMS.
+    pub sse: SseKind,
+    /// The encryption context.
+    pub encryption_context: EncryptionContext,
+    /// When, epoch ms.
+    pub time_ms: u64,
+    /// `None` on success, else the KMS error code.
+    pub error: Option<&'static str>,
+}
+
+/// A data key whose plaintext is held: its cipher (key schedule, wiped on
+/// drop) and when it must be forgotten.
+struct LiveKey {
+    sealed: Arc<SealedDataKey>,
+    cipher: Aes256Gcm,
+    expires_ms: u64,
+}
+
+/// A principal compared by identity (principals are interned, so one
+/// access key is one allocation for the life of the server).
+#[derive(Clone)]
+struct Who(Arc<Identity>);
+
+impl PartialEq for Who {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for Who {}
+impl Hash for Who {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state);
+    }
+}
+
+/// Producer cache key: (principal, queue instance, configured key).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ProducerKey(Who, u64, Arc<str>);
+
+/// Consumer cache key: (principal, queue ARN, KMS key ARN).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ConsumerKey(Who, Arc<str>, Arc<str>);
+
+/// The data-key caches and the ledger of one server.
+pub struct Encryption {
+    kms: Arc<Kms>,
+    clock: Arc<Clock>,
+    region: String,
+    account_id: String,
+    producers: DashMap<ProducerKey, Arc<LiveKey>>,
+    /// Consumer principals' Decrypt grants: valid until (epoch ms).
+    consumers: DashMap<ConsumerKey, u64>,
+    /// Plaintext data keys held, by data-key id.
+    held: DashMap<u64, Arc<LiveKey>>,
+    next_id: AtomicU64,
+    /// Earliest expiry of a held key (`u64::MAX` when none).
+    next_expiry: AtomicU64,
+    expiry_changed: Notify,
+    ledger: Mutex<VecDeque<KmsCall>>,
+}
+
+impl std::fmt::Debug for Encryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encryption")
+            .field("producers", &self.producers.len())
+            .field("held_keys", &self.held.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Compares two byte strings in time independent of where they differ.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The SQS error a KMS failure surfaces as, worded as SQS relays it.
+pub fn sqs_error_for(e: &Error) -> Error {
+    let meta = e.meta();
+    let msg = format!(
+        "{e} (Service: AWSKMS; Status Code: {}; Error Code: {}; Request ID: {}; Proxy: null)",
+        meta.status,
+        meta.query_code,
+        uuid::Uuid::new_v4()
+    )
+    .into();
+    match meta.query_code {
+        "NotFoundException" => Error::KmsNotFound(msg),
+        "DisabledException" => Error::KmsDisabled(msg),
+        "KMSInvalidStateException" => Error::KmsInvalidState(msg),
+        "InvalidKeyUsageException" | "IncorrectKeyException" | "InvalidCiphertextException" => {
+            Error::KmsInvalidKeyUsage(msg)
+        }
+        "AccessDeniedException" => Error::KmsAccessDenied(msg),
+        "ThrottlingException" => Error::KmsThrottled(msg),
+        "OptInRequired" => Error::KmsOptInRequired(msg),
+        _ => Error::KmsUnavailable(msg),
+    }
+}
+
+impl Encryption {
+    /// Empty caches in front of `kms`.
+    pub fn new(kms: Arc<Kms>, clock: Arc<Clock>, region: &str, account_id: &str) -> Self {
+        Self {
+            kms,
+            clock,
+            region: region.to_owned(),
+            account_id: account_id.to_owned(),
+            producers: DashMap::new(),
+            consumers: DashMap::new(),
+            held: DashMap::new(),
+            next_id: AtomicU64::new(1),
+            next_expiry: AtomicU64::new(u64::MAX),
+            expiry_changed: Notify::new(),
+            ledger: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Seals `body` of message `message_id`, sent by `who` to the queue
+    /// `queue_uid`/`queue_arn` with settings `sse`.
+    ///
+    /// # Errors
+    /// The SQS `Kms*` error of a failed KMS call (only on a cache miss or
+    /// expiry).
+    pub fn seal(
+        &self,
+        who: &Arc<Identity>,
+        queue_uid: u64,
+        queue_arn: &str,
+        sse: &Sse,
+        message_id: u128,
+        body: &str,
+    ) -> Result<Envelope> {
+        let now = self.clock.now_ms();
+        let key = ProducerKey(Who(who.clone()), queue_uid, sse.key_id.clone());
+        let live = match self.producers.get(&key) {
+            Some(live) if now < live.expires_ms => live.clone(),
+            _ => {
+                let live = self.new_data_key(who, queue_arn, sse, now)?;
+                self.producers.insert(key, live.clone());
+                live
+            }
+        };
+        envelope::seal(&live.cipher, &live.sealed, message_id, body)
+    }
+
+    /// Opens the envelope of message `message_id`, received by `who` from a
+    /// queue whose reuse period is `reuse_ms`.
+    ///
+    /// # Errors
+    /// The SQS `Kms*` error of a failed Decrypt (only when the consumer's
+    /// grant expired or the data key is no longer held).
+    pub fn open(&self, who: &Arc<Identity>, envelope: &Envelope, message_id: u128, reuse_ms: u64) -> Result<String> {
+        let now = self.clock.now_ms();
+        let dk = &envelope.data_key;
+        let grant = ConsumerKey(Who(who.clone()), dk.queue_arn.clone(), dk.key_arn.clone());
+        let granted = self.consumers.get(&grant).is_some_and(|until| now < *until);
+        let held = self
+            .held
+            .get(&dk.id)
+            .filter(|l| now < l.expires_ms)
+            .map(|l| l.clone());
+        if granted && let Some(live) = held {
+            return envelope::open(&live.cipher, envelope, message_id);
+        }
+        // Decrypt as the consumer: key state applies to it.
+        let plain = self.decrypt_as(who, dk, dk.kind)?;
+        let cipher = Aes256Gcm::new_from_slice(&plain).map_err(|_| Error::InternalFailure)?;
+        let body = envelope::open(&cipher, envelope, message_id);
+        self.consumers.insert(grant, now + reuse_ms);
+        if held.is_none() {
+            self.hold(Arc::new(LiveKey {
+                sealed: dk.clone(),
+                cipher,
+                expires_ms: now + reuse_ms,
+            }));
+        }
+        body
+    }
+
+    /// GenerateDataKey as `who`, verified with one Decrypt; the key is held.
+    fn new_data_key(&self, who: &Arc<Identity>, queue_arn: &str, sse: &Sse, now: u64) -> Result<Arc<LiveKey>> {
+        let principal = Principal::Signed(who.clone());
+        let queue_arn: Arc<str> = Arc::from(queue_arn);
+        let context = envelope::context_for(&queue_arn);
+        let key_id: Arc<str> = match sse.kind {
+            SseKind::SqsManaged => self.kms.service_owned_key("sqs"),
+            SseKind::Kms if self.is_aws_managed_alias(&sse.key_id) => self.kms.aws_managed_key("sqs"),
+            SseKind::Kms => sse.key_id.clone(),
+        };
+        let generated = self.kms.generate_data_key(&principal, &key_id, DataKeySpec::Aes256, &context);
+        self.record(
+            "GenerateDataKey",
+            generated.as_ref().map_or(&key_id, |d| &d.key_arn),
+            who,
+            &queue_arn,
+            sse.kind,
+            generated.as_ref().err(),
+        );
+        let generated = generated.map_err(|e| sqs_error_for(&e))?;
+        let sealed = Arc::new(SealedDataKey {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            kind: sse.kind,
+            key_arn: generated.key_arn.clone(),
+            encrypted_data_key: generated.ciphertext_blob.into_boxed_slice(),
+            queue_arn,
+        });
+        // SQS decrypts a new data key once to verify it before use.
+        let check = self.decrypt_as(who, &sealed, sse.kind)?;
+        if !same_bytes(&check, &generated.plaintext) {
+            tracing::error!("KMS returned a data key that did not verify");
+            return Err(Error::InternalFailure);
+        }
+        let cipher = Aes256Gcm::new_from_slice(&generated.plaintext).map_err(|_| Error::InternalFailure)?;
+        let live = Arc::new(LiveKey {
+            sealed,
+            cipher,
+            expires_ms: now + sse.reuse_ms,
+        });
+        self.hold(live.clone());
+        Ok(live)
+    }
+
+    /// Decrypt of a data key as `who`, recorded in the ledger.
+    fn decrypt_as(
+        &self,
+        who: &Arc<Identity>,
+        dk: &SealedDataKey,
+        kind: SseKind,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        let principal = Principal::Signed(who.clone());
+        let got = self
+            .kms
+            .decrypt(&principal, &dk.encrypted_data_key, &dk.context(), None);
+        self.record("Decrypt", &dk.key_arn, who, &dk.queue_arn, kind, got.as_ref().err());
+        got.map(|d| d.plaintext).map_err(|e| sqs_error_for(&e))
+    }
+
+    /// Whether a configured key id names the AWS-managed key of SQS.
+    fn is_aws_managed_alias(&self, key_id: &str) -> bool {
+        key_id == "alias/aws/sqs"
+            || key_id == format!("arn:aws:kms:{}:{}:alias/aws/sqs", self.region, self.account_id)
+    }
+
+    fn hold(&self, live: Arc<LiveKey>) {
+        let expires = live.expires_ms;
+        self.held.insert(live.sealed.id, live);
+        if self.next_expiry.fetch_min(expires, Ordering::AcqRel) > expires {
+            self.expiry_changed.notify_one();
+        }
+    }
+
+    fn record(
+        &self,
+        operation: &'static str,
+        key_arn: &Arc<str>,
+        who: &Identity,
+        queue_arn: &Arc<str>,
+        sse: SseKind,
+        error: Option<&Error>,
+    ) {
+        let call = KmsCall {
+            operation,
+            key_arn: key_arn.clone(),
+            principal: Arc::from(who.arn.as_str()),
+            queue_arn: queue_arn.clone(),
+            sse,
+            encryption_context: envelope::context_for(queue_arn),
+            time_ms: self.clock.now_ms(),
+            error: error.map(|e| e.meta().query_code),
+        };
+        let mut ledger = self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ledger.len() == LEDGER_CAPACITY {
+            ledger.pop_front();
+        }
+        ledger.push_back(call);
+    }
+
+    /// Every KMS call SQS made, oldest first (at most [`LEDGER_CAPACITY`]).
+    pub fn ledger(&self) -> Vec<KmsCall> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets every plaintext data key and grant whose period has passed.
+    pub fn sweep(&self) {
+        let now = self.clock.now_ms();
+        self.producers.retain(|_, l| now < l.expires_ms);
+        self.held.retain(|_, l| now < l.expires_ms);
+        self.consumers.retain(|_, until| now < *until);
+        let next = self.held.iter().map(|l| l.expires_ms).min().unwrap_or(u64::MAX);
+        self.next_expiry.store(next, Ordering::Release);
+    }
+
+    /// How many plaintext data keys are held (for tests and metrics).
+    pub fn held_keys(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Runs [`Self::sweep`] whenever a held key comes due, until `stop`.
+    pub async fn run_sweeper(&self, stop: tokio_util::sync::CancellationToken) {
+        loop {
+            let changed = self.expiry_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let next = self.next_expiry.load(Ordering::Acquire);
+            tokio::select! {
+                () = self.clock.sleep_until(next), if next != u64::MAX => self.sweep(),
+                () = &mut changed => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+}

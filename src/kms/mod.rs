@@ -1,0 +1,652 @@
+//! The KMS model: keys, aliases, key states, policies, rotation, and the
+//! ciphertext-blob format; served on the same port as SQS (JSON 1.1,
+//! `TrentService.*`) and called in-process by SQS's envelope encryption.
+//!
+//! CONTRACT (in-process API used by `crate::crypto`; do not change the
+//! signatures without telling the crypto side):
+//! - [`Kms::generate_data_key`] and [`Kms::decrypt`] behave exactly like the
+//!   KMS API actions of the same name, made as `caller`, and check key state
+//!   and the fault switch the same way.
+//! - [`Kms::aws_managed_key`] creates `alias/aws/<service>` on first use.
+//! - [`Kms::service_owned_key`] names a key that the KMS API never lists or
+//!   accepts (SSE-SQS).
+//!
+//! Key material never leaves this module except as a data key's plaintext
+//! returned to the caller. It must never be logged.
+//!
+//! Layout: `model` (one key: state, backing-key versions), `blob` (the
+//! ciphertext format), this file (the registry of keys and aliases, key
+//! identifiers, lazy deletion, the fault switch), `types` and `ops` (the KMS
+//! API actions, one function each). This module knows no wire format: the
+//! JSON 1.1 encoding lives in `crate::protocol::kms`.
+
+pub mod blob;
+mod model;
+pub mod ops;
+pub mod types;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use dashmap::DashMap;
+use rand::RngCore as _;
+use zeroize::Zeroizing;
+
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+
+pub(crate) use model::{DAY_MS, Key, KeyManager, KeyState, RotationKind};
+
+/// An encryption context: string pairs bound to a ciphertext as AAD.
+pub type EncryptionContext = BTreeMap<String, String>;
+
+/// What the fault switch makes KMS do (`POST /_sealq/faults`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KmsFault {
+    /// Normal service.
+    #[default]
+    Healthy,
+    /// Every call fails as if KMS could not be reached.
+    Unavailable,
+    /// Every call fails with `ThrottlingException`.
+    Throttling,
+}
+
+/// Result of GenerateDataKey.
+#[derive(Debug)]
+pub struct DataKey {
+    /// ARN of the KMS key that encrypted the data key.
+    pub key_arn: Arc<str>,
+    /// The plaintext data key; wiped on drop.
+    pub plaintext: Zeroizing<Vec<u8>>,
+    /// The data key encrypted under the KMS key (a ciphertext blob).
+    pub ciphertext_blob: Vec<u8>,
+}
+
+/// Result of Decrypt.
+#[derive(Debug)]
+pub struct Decrypted {
+    /// ARN of the KMS key that decrypted the blob.
+    pub key_arn: Arc<str>,
+    /// The plaintext; wiped on drop.
+    pub plaintext: Zeroizing<Vec<u8>>,
+}
+
+/// Length of a data key, as GenerateDataKey's `KeySpec` or `NumberOfBytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKeySpec {
+    /// 32 bytes.
+    Aes256,
+    /// 16 bytes.
+    Aes128,
+    /// 1..=1024 bytes.
+    Bytes(u16),
+}
+
+impl DataKeySpec {
+    /// Length of the data key in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            Self::Aes256 => 32,
+            Self::Aes128 => 16,
+            Self::Bytes(n) => usize::from(n),
+        }
+    }
+}
+
+/// Which key-identifier forms an action accepts (the model's `KeyId` docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Forms {
+    /// Key id or key ARN.
+    KeyOnly,
+    /// Key id, key ARN, alias name or alias ARN.
+    WithAlias,
+}
+
+/// Who may see a key: the KMS API never sees service-owned keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// A KMS API request.
+    Api,
+    /// SQS calling in-process.
+    Internal,
+}
+
+/// One alias.
+#[derive(Debug, Clone)]
+pub(crate) struct Alias {
+    /// Id of the key it points to.
+    pub(crate) target: Arc<str>,
+    /// Creation time (epoch ms).
+    pub(crate) created_ms: u64,
+    /// Last UpdateAlias (epoch ms).
+    pub(crate) updated_ms: u64,
+}
+
+/// Message of `ThrottlingException`, as AWS words it.
+const RATE_EXCEEDED: &str = "Rate exceeded";
+
+/// The KMS model of one server.
+#[derive(Debug)]
+pub struct Kms {
+    region: String,
+    account_id: String,
+    clock: Arc<Clock>,
+    /// Customer-managed and AWS-managed keys, by key id.
+    keys: DashMap<Arc<str>, Arc<Key>>,
+    /// Service-owned keys (SSE-SQS), by key id: never visible to the API.
+    hidden: DashMap<Arc<str>, Arc<Key>>,
+    /// Service name -> id of its service-owned key.
+    service_owned: DashMap<String, Arc<str>>,
+    /// Aliases by full name (`alias/...`).
+    aliases: DashMap<String, Alias>,
+    /// [`KmsFault`] as a byte.
+    fault: AtomicU8,
+}
+
+impl Kms {
+    /// An empty KMS for `account_id` in `region`, on `clock`.
+    pub fn new(region: &str, account_id: &str, clock: Arc<Clock>) -> Self {
+        Self {
+            region: region.to_owned(),
+            account_id: account_id.to_owned(),
+            clock,
+            keys: DashMap::new(),
+            hidden: DashMap::new(),
+            service_owned: DashMap::new(),
+            aliases: DashMap::new(),
+            fault: AtomicU8::new(0),
+        }
+    }
+
+    /// GenerateDataKey as `caller`: `key_id` in any form GenerateDataKey accepts.
+    ///
+    /// # Errors
+    /// As the KMS API: NotFoundException, DisabledException,
+    /// KMSInvalidStateException, InvalidKeyUsageException, ThrottlingException,
+    /// and the fault switch's errors (`DependencyTimeoutException` when
+    /// [`KmsFault::Unavailable`]).
+    pub fn generate_data_key(
+        &self,
+        caller: &Principal,
+        key_id: &str,
+        spec: DataKeySpec,
+        context: &EncryptionContext,
+    ) -> Result<DataKey> {
+        // Key policies are stored, not enforced yet: the caller is not checked.
+        let _ = caller;
+        self.check_fault()?;
+        let key = self.resolve_in(key_id, Forms::WithAlias, Scope::Internal)?;
+        self.generate_with(&key, spec, context)
+    }
+
+    /// Decrypt as `caller`. `key_id`, when given, must name the key the blob
+    /// was made with (IncorrectKeyException otherwise).
+    ///
+    /// # Errors
+    /// As the KMS API, with InvalidCiphertextException (empty message) for a
+    /// blob that is not ours, altered, or bound to another context.
+    pub fn decrypt(
+        &self,
+        caller: &Principal,
+        ciphertext_blob: &[u8],
+        context: &EncryptionContext,
+        key_id: Option<&str>,
+    ) -> Result<Decrypted> {
+        let _ = caller;
+        self.check_fault()?;
+        let (key, plaintext) = self.open_in(ciphertext_blob, context, key_id, Scope::Internal)?;
+        Ok(Decrypted {
+            key_arn: key.arn.clone(),
+            plaintext,
+        })
+    }
+
+    /// Key ARN of the AWS-managed key `alias/aws/<service>` (e.g. `sqs`),
+    /// creating key and alias on first use (KeyManager AWS).
+    pub fn aws_managed_key(&self, service: &str) -> Arc<str> {
+        let name = format!("alias/aws/{service}");
+        let now = self.now();
+        // The alias entry is held while the key is created, so two first uses
+        // racing create one key.
+        let target = self
+            .aliases
+            .entry(name)
+            .or_insert_with(|| {
+                let description = if service == "sqs" {
+                    "Default key that protects my SQS messages when no other key is defined".to_owned()
+                } else {
+                    format!("Default key that protects my {service} data when no other key is defined")
+                };
+                let key = Key::new(
+                    &self.region,
+                    &self.account_id,
+                    now,
+                    KeyManager::Aws,
+                    description,
+                    self.aws_managed_policy(service),
+                );
+                {
+                    // AWS-managed keys rotate every year.
+                    let mut g = key.write();
+                    g.rotation_period_days = Some(365);
+                    g.next_rotation_ms = Some(now + 365 * DAY_MS);
+                }
+                let id = key.id.clone();
+                self.keys.insert(id.clone(), Arc::new(key));
+                Alias {
+                    target: id,
+                    created_ms: now,
+                    updated_ms: now,
+                }
+            })
+            .target
+            .clone();
+        match self.live(&target) {
+            Some(k) => k.arn.clone(),
+            // The AWS-managed key is never scheduled for deletion (the API
+            // refuses), so this is only reached after an alias race; the ARN
+            // is still the right name.
+            None => Arc::from(self.key_arn(&target)),
+        }
+    }
+
+    /// Identifier of the service-owned key of `service` (SSE-SQS): usable by
+    /// [`Self::generate_data_key`] and [`Self::decrypt`], never listed or
+    /// accepted by the KMS API.
+    pub fn service_owned_key(&self, service: &str) -> Arc<str> {
+        let id = self
+            .service_owned
+            .entry(service.to_owned())
+            .or_insert_with(|| {
+                let key = Key::new(
+                    &self.region,
+                    &self.account_id,
+                    self.now(),
+                    KeyManager::Aws,
+                    format!("Service-owned key of {service}"),
+                    String::new(),
+                );
+                let id = key.id.clone();
+                self.hidden.insert(id.clone(), Arc::new(key));
+                id
+            })
+            .clone();
+        self.hidden
+            .get(&id)
+            .map_or_else(|| Arc::from(self.key_arn(&id)), |k| k.arn.clone())
+    }
+
+    /// Sets the fault switch.
+    pub fn set_fault(&self, fault: KmsFault) {
+        let b = match fault {
+            KmsFault::Healthy => 0,
+            KmsFault::Unavailable => 1,
+            KmsFault::Throttling => 2,
+        };
+        self.fault.store(b, Ordering::Release);
+    }
+
+    /// The fault switch.
+    pub fn fault(&self) -> KmsFault {
+        match self.fault.load(Ordering::Acquire) {
+            1 => KmsFault::Unavailable,
+            2 => KmsFault::Throttling,
+            _ => KmsFault::Healthy,
+        }
+    }
+
+    // ---- shared by the contract above and the API actions in `ops` ---------
+
+    /// Region of this KMS.
+    pub(crate) fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Account of this KMS.
+    pub(crate) fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// Now, from the clock (epoch ms).
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Fails as the fault switch says.
+    pub(crate) fn check_fault(&self) -> Result<()> {
+        match self.fault() {
+            KmsFault::Healthy => Ok(()),
+            KmsFault::Unavailable => Err(Error::DependencyTimeoutException(
+                "The system timed out while trying to fulfill the request. You can retry the request."
+                    .into(),
+            )),
+            KmsFault::Throttling => Err(Error::KmsThrottlingException(RATE_EXCEEDED.into())),
+        }
+    }
+
+    /// `arn:aws:kms:REGION:ACCOUNT:key/ID`.
+    pub(crate) fn key_arn(&self, id: &str) -> String {
+        format!("arn:aws:kms:{}:{}:key/{id}", self.region, self.account_id)
+    }
+
+    /// `arn:aws:kms:REGION:ACCOUNT:alias/NAME` for `name` = `alias/NAME`.
+    pub(crate) fn alias_arn(&self, name: &str) -> String {
+        format!("arn:aws:kms:{}:{}:{name}", self.region, self.account_id)
+    }
+
+    /// The key with this id if it exists and its deletion window has not
+    /// passed; a key whose window has passed is deleted now (lazily), with
+    /// its aliases.
+    fn live(&self, id: &str) -> Option<Arc<Key>> {
+        let key = self.keys.get(id).map(|r| r.value().clone())?;
+        let now = self.now();
+        if key.is_deleted(now) {
+            self.purge(&key.id);
+            return None;
+        }
+        key.catch_up_rotation(now);
+        Some(key)
+    }
+
+    /// Deletes a key and the aliases that point to it.
+    fn purge(&self, id: &str) {
+        self.keys.remove(id);
+        self.aliases.retain(|_, a| &*a.target != id);
+    }
+
+    /// NotFoundException for a key id that names no key.
+    pub(crate) fn key_not_found(&self, id: &str) -> Error {
+        Error::NotFoundException(format!("Key '{}' does not exist", self.key_arn(id)).into())
+    }
+
+    /// NotFoundException for an alias that does not exist.
+    pub(crate) fn alias_not_found(&self, name: &str) -> Error {
+        Error::NotFoundException(format!("Alias {} is not found.", self.alias_arn(name)).into())
+    }
+
+    /// Resolves a key identifier given to the KMS API in the `forms` the
+    /// action accepts.
+    ///
+    /// # Errors
+    /// NotFoundException as AWS words it for each form.
+    pub(crate) fn resolve(&self, key_id: &str, forms: Forms) -> Result<Arc<Key>> {
+        self.resolve_in(key_id, forms, Scope::Api)
+    }
+
+    fn resolve_in(&self, key_id: &str, forms: Forms, scope: Scope) -> Result<Arc<Key>> {
+        let invalid = || Error::NotFoundException(format!("Invalid keyId '{key_id}'").into());
+        let (id, alias) = if let Some(rest) = key_id.strip_prefix("arn:") {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            let [partition, service, region, account, resource] = parts[..] else {
+                return Err(Error::NotFoundException("Invalid arn".into()));
+            };
+            if partition != "aws" || service != "kms" {
+                return Err(Error::NotFoundException("Invalid arn".into()));
+            }
+            if region != self.region {
+                return Err(Error::NotFoundException(format!("Invalid arn {region}").into()));
+            }
+            if let Some(id) = resource.strip_prefix("key/") {
+                if account != self.account_id || !is_key_id(id) {
+                    return Err(Error::NotFoundException(
+                        format!("Key '{key_id}' does not exist").into(),
+                    ));
+                }
+                (Some(id), None)
+            } else if resource.starts_with("alias/") {
+                if forms == Forms::KeyOnly {
+                    return Err(invalid());
+                }
+                if account != self.account_id {
+                    return Err(Error::NotFoundException(
+                        format!("Alias {key_id} is not found.").into(),
+                    ));
+                }
+                (None, Some(resource))
+            } else {
+                return Err(Error::NotFoundException("Invalid arn".into()));
+            }
+        } else if key_id.starts_with("alias/") {
+            if forms == Forms::KeyOnly {
+                return Err(invalid());
+            }
+            (None, Some(key_id))
+        } else if is_key_id(key_id) {
+            (Some(key_id), None)
+        } else {
+            return Err(invalid());
+        };
+        if let Some(name) = alias {
+            let target = self
+                .aliases
+                .get(name)
+                .map(|a| a.target.clone())
+                .ok_or_else(|| self.alias_not_found(name))?;
+            return self.live(&target).ok_or_else(|| self.alias_not_found(name));
+        }
+        let id = id.unwrap_or_default();
+        if scope == Scope::Internal
+            && let Some(k) = self.hidden.get(id)
+        {
+            return Ok(k.clone());
+        }
+        self.live(id).ok_or_else(|| self.key_not_found(id))
+    }
+
+    /// Fails unless `key` may be used for cryptographic operations.
+    pub(crate) fn usable(key: &Key) -> Result<()> {
+        match key.read().state {
+            KeyState::Enabled => Ok(()),
+            KeyState::Disabled => Err(Error::DisabledException(format!("{} is disabled.", key.arn).into())),
+            KeyState::PendingDeletion { .. } => Err(Error::KmsInvalidStateException(
+                format!("{} is pending deletion.", key.arn).into(),
+            )),
+        }
+    }
+
+    /// Encrypts `plaintext` under `key` (checking its state).
+    pub(crate) fn encrypt_with(key: &Key, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>> {
+        Self::usable(key)?;
+        Ok(key.seal(plaintext, context))
+    }
+
+    /// A fresh data key of `spec` sealed under `key` (checking its state).
+    pub(crate) fn generate_with(
+        &self,
+        key: &Key,
+        spec: DataKeySpec,
+        context: &EncryptionContext,
+    ) -> Result<DataKey> {
+        Self::usable(key)?;
+        let mut plaintext = Zeroizing::new(vec![0u8; spec.len()]);
+        rand::rng().fill_bytes(&mut plaintext);
+        let ciphertext_blob = key.seal(&plaintext, context);
+        Ok(DataKey {
+            key_arn: key.arn.clone(),
+            plaintext,
+            ciphertext_blob,
+        })
+    }
+
+    /// Opens a blob made by the KMS API (never by a service-owned key).
+    pub(crate) fn open_blob(
+        &self,
+        blob: &[u8],
+        context: &EncryptionContext,
+        key_id: Option<&str>,
+    ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
+        self.open_in(blob, context, key_id, Scope::Api)
+    }
+
+    fn open_in(
+        &self,
+        blob: &[u8],
+        context: &EncryptionContext,
+        key_id: Option<&str>,
+        scope: Scope,
+    ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
+        let bad = || Error::InvalidCiphertextException("".into());
+        let header = blob::header(blob).ok_or_else(bad)?;
+        let blob_id = uuid::Uuid::from_bytes(header.key_id).to_string();
+        if let Some(named) = key_id {
+            let named = self.resolve_in(named, Forms::WithAlias, scope)?;
+            if *named.id != *blob_id {
+                return Err(Error::IncorrectKeyException(
+                    "The key ID in the request does not identify a CMK that can perform this operation."
+                        .into(),
+                ));
+            }
+        }
+        let key = match scope {
+            Scope::Internal => self.hidden.get(blob_id.as_str()).map(|k| k.clone()),
+            Scope::Api => None,
+        };
+        let key = key.or_else(|| self.live(&blob_id)).ok_or_else(bad)?;
+        Self::usable(&key)?;
+        let plaintext = key.open(blob, header.version, context).ok_or_else(bad)?;
+        Ok((key, plaintext))
+    }
+
+    /// Creates a customer-managed key.
+    pub(crate) fn create_key(
+        &self,
+        description: String,
+        policy: Option<String>,
+        tags: BTreeMap<String, String>,
+    ) -> Arc<Key> {
+        let key = Key::new(
+            &self.region,
+            &self.account_id,
+            self.now(),
+            KeyManager::Customer,
+            description,
+            policy.unwrap_or_else(|| self.default_policy()),
+        );
+        key.write().tags = tags;
+        let key = Arc::new(key);
+        self.keys.insert(key.id.clone(), key.clone());
+        key
+    }
+
+    /// The key policy AWS gives a key created without one.
+    pub(crate) fn default_policy(&self) -> String {
+        format!(
+            concat!(
+                "{{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"key-default-1\",\n",
+                "  \"Statement\" : [ {{\n    \"Sid\" : \"Enable IAM User Permissions\",\n",
+                "    \"Effect\" : \"Allow\",\n    \"Principal\" : {{\n",
+                "      \"AWS\" : \"arn:aws:iam::{}:root\"\n    }},\n",
+                "    \"Action\" : \"kms:*\",\n    \"Resource\" : \"*\"\n  }} ]\n}}"
+            ),
+            self.account_id
+        )
+    }
+
+    /// The policy of the AWS-managed key of `service`: use through the
+    /// service by principals of the account, metadata access for the account.
+    fn aws_managed_policy(&self, service: &str) -> String {
+        let (region, account) = (&self.region, &self.account_id);
+        format!(
+            concat!(
+                "{{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"auto-{service}-2\",\n",
+                "  \"Statement\" : [ {{\n",
+                "    \"Sid\" : \"Allow access through {service} for all principals in the account that are authorized to use {service}\",\n",
+                "    \"Effect\" : \"Allow\",\n    \"Principal\" : {{\n      \"AWS\" : \"*\"\n    }},\n",
+                "    \"Action\" : [ \"kms:Encrypt\", \"kms:Decrypt\", \"kms:ReEncrypt*\", \"kms:GenerateDataKey*\", \"kms:CreateGrant\", \"kms:DescribeKey\" ],\n",
+                "    \"Resource\" : \"*\",\n    \"Condition\" : {{\n      \"StringEquals\" : {{\n",
+                "        \"kms:CallerAccount\" : \"{account}\",\n",
+                "        \"kms:ViaService\" : \"{service}.{region}.amazonaws.com\"\n      }}\n    }}\n  }}, {{\n",
+                "    \"Sid\" : \"Allow direct access to key metadata to the account\",\n",
+                "    \"Effect\" : \"Allow\",\n    \"Principal\" : {{\n      \"AWS\" : \"arn:aws:iam::{account}:root\"\n    }},\n",
+                "    \"Action\" : [ \"kms:Describe*\", \"kms:Get*\", \"kms:List*\", \"kms:RevokeGrant\" ],\n",
+                "    \"Resource\" : \"*\"\n  }} ]\n}}"
+            ),
+            service = service,
+            account = account,
+            region = region
+        )
+    }
+
+    /// Every live key of the API (not service-owned), ordered by key id;
+    /// keys whose deletion window has passed are deleted on the way.
+    pub(crate) fn list_keys(&self) -> Vec<Arc<Key>> {
+        let ids: Vec<Arc<str>> = self.keys.iter().map(|r| r.key().clone()).collect();
+        let mut keys: Vec<Arc<Key>> = ids.iter().filter_map(|id| self.live(id)).collect();
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        keys
+    }
+
+    /// Every alias (name, alias) whose key is live, ordered by name.
+    pub(crate) fn list_aliases(&self) -> Vec<(String, Alias)> {
+        // Deletes lapsed keys (and their aliases) first.
+        let _ = self.list_keys();
+        let mut out: Vec<(String, Alias)> = self
+            .aliases
+            .iter()
+            .map(|r| (r.key().clone(), r.value().clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Creates alias `name` for `target`.
+    ///
+    /// # Errors
+    /// AlreadyExistsException when the name is taken.
+    pub(crate) fn insert_alias(&self, name: &str, target: &Key) -> Result<()> {
+        use dashmap::mapref::entry::Entry;
+        let now = self.now();
+        match self.aliases.entry(name.to_owned()) {
+            Entry::Occupied(_) => Err(Error::AlreadyExistsException(
+                format!("An alias with the name {} already exists", self.alias_arn(name)).into(),
+            )),
+            Entry::Vacant(v) => {
+                v.insert(Alias {
+                    target: target.id.clone(),
+                    created_ms: now,
+                    updated_ms: now,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Points alias `name` at `target`.
+    ///
+    /// # Errors
+    /// NotFoundException when the alias does not exist.
+    pub(crate) fn retarget_alias(&self, name: &str, target: &Key) -> Result<()> {
+        let now = self.now();
+        let mut a = self.aliases.get_mut(name).ok_or_else(|| self.alias_not_found(name))?;
+        a.target = target.id.clone();
+        a.updated_ms = now;
+        Ok(())
+    }
+
+    /// The key alias `name` points to, if the alias exists.
+    pub(crate) fn alias_target(&self, name: &str) -> Option<Arc<str>> {
+        self.aliases.get(name).map(|a| a.target.clone())
+    }
+
+    /// Deletes alias `name`.
+    ///
+    /// # Errors
+    /// NotFoundException when the alias does not exist.
+    pub(crate) fn remove_alias(&self, name: &str) -> Result<()> {
+        self.aliases
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| self.alias_not_found(name))
+    }
+}
+
+/// Whether `s` is a key id in the form KMS issues (a UUID, hyphenated).
+fn is_key_id(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
+}
+
+#[cfg(test)]
+mod tests;
