@@ -1,7 +1,7 @@
 //! Load benchmark for sealq, run by hand (never as a test):
 //!
 //! ```text
-//! cargo bench --bench load                      # full run (~2 minutes; ~5 with --repeat 3)
+//! cargo bench --bench load                      # full run (~6 minutes; ~16 with --repeat 3)
 //! cargo bench --bench load -- --quick           # shorter runs, smaller queues
 //! cargo bench --bench load -- --seconds 5 --only "json send"
 //! ```
@@ -33,7 +33,11 @@
 //! the number of requests in flight: each worker owns one keep-alive HTTP/1.1
 //! connection and sends one request at a time.
 //!
-//! Scenarios:
+//! Scenarios (each of send, batch and drain runs on three queues, one per
+//! row: unencrypted (`SqsManagedSseEnabled=false`), `sse-sqs`, and `sse-kms`
+//! with a key made by CreateKey; the "vs unencrypted" column compares each
+//! encrypted row with the unencrypted row of the same run; one principal
+//! sends, so data-key caches are warm after the first request):
 //! - `send`: SendMessage with a 1 KiB body, for a fixed wall time.
 //! - `batch`: SendMessageBatch with 10 x 1 KiB, for a fixed wall time.
 //! - `drain`: time to empty a queue prefilled with a fixed number of 1 KiB
@@ -491,6 +495,25 @@ impl Target {
         b.body(Full::new(body)).expect("request")
     }
 
+    /// A signed KMS (JSON 1.1) request.
+    fn kms_request(&self, action: &str, body: Bytes) -> http::Request<Full<Bytes>> {
+        let target = format!("TrentService.{action}");
+        let headers: Vec<(&str, &str)> = vec![
+            ("host", &self.host),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", &target),
+        ];
+        let (amz_date, authorization) = self.signer.sign(&headers, &body, SystemTime::now());
+        let mut b = http::Request::builder().method("POST").uri("/");
+        for (k, v) in &headers {
+            b = b.header(*k, *v);
+        }
+        b.header("x-amz-date", amz_date)
+            .header("authorization", authorization)
+            .body(Full::new(body))
+            .expect("request")
+    }
+
     /// The `Authorization` header aws-sigv4 computes for the same request.
     fn reference_authorization(&self, proto: Proto, action: &str, body: &[u8], time: SystemTime) -> String {
         let target = format!("AmazonSQS.{action}");
@@ -663,7 +686,11 @@ impl Conn {
     async fn open(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
-        Self { stream, buf: BytesMut::with_capacity(64 * 1024), out: Vec::with_capacity(16 * 1024) }
+        Self {
+            stream,
+            buf: BytesMut::with_capacity(64 * 1024),
+            out: Vec::with_capacity(16 * 1024),
+        }
     }
 
     /// Sends and returns (status, body).
@@ -693,12 +720,18 @@ impl Conn {
                     .and_then(|(_, v)| v.trim().parse().ok())
                     .expect("content-length");
                 while self.buf.len() < end + 4 + len {
-                    assert!(self.stream.read_buf(&mut self.buf).await.expect("read") > 0, "connection closed");
+                    assert!(
+                        self.stream.read_buf(&mut self.buf).await.expect("read") > 0,
+                        "connection closed"
+                    );
                 }
                 let mut whole = self.buf.split_to(end + 4 + len);
                 return (status, whole.split_off(end + 4).freeze());
             }
-            assert!(self.stream.read_buf(&mut self.buf).await.expect("read") > 0, "connection closed");
+            assert!(
+                self.stream.read_buf(&mut self.buf).await.expect("read") > 0,
+                "connection closed"
+            );
         }
     }
 }
@@ -772,10 +805,45 @@ fn batch_failures(proto: Proto, body: &[u8]) -> usize {
     }
 }
 
-async fn create_queue(addr: SocketAddr, name: &str) -> String {
+/// How the benchmark queue encrypts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Enc {
+    /// `SqsManagedSseEnabled=false`.
+    Plain,
+    /// SSE-SQS (service-owned key).
+    SseSqs,
+    /// SSE-KMS with a customer key made by CreateKey.
+    SseKms,
+}
+
+impl Enc {
+    /// Suffix of scenario names.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Plain => "",
+            Self::SseSqs => " sse-sqs",
+            Self::SseKms => " sse-kms",
+        }
+    }
+}
+
+async fn create_queue(addr: SocketAddr, name: &str, enc: Enc) -> String {
     let t = Target::new(addr, String::new());
     let mut c = Conn::open(addr).await;
-    let body = Bytes::from(json!({"QueueName": name}).to_string());
+    let attributes = match enc {
+        Enc::Plain => json!({"SqsManagedSseEnabled": "false"}),
+        Enc::SseSqs => json!({"SqsManagedSseEnabled": "true"}),
+        Enc::SseKms => {
+            let (status, resp) = c
+                .call(t.kms_request("CreateKey", Bytes::from_static(b"{}")))
+                .await;
+            assert_eq!(status, 200, "CreateKey: {}", String::from_utf8_lossy(&resp));
+            let v: Value = serde_json::from_slice(&resp).expect("CreateKey JSON");
+            let key = v["KeyMetadata"]["KeyId"].as_str().expect("KeyId");
+            json!({"KmsMasterKeyId": key})
+        }
+    };
+    let body = Bytes::from(json!({"QueueName": name, "Attributes": attributes}).to_string());
     let (status, resp) = c.call(t.request(Proto::Json, "CreateQueue", body)).await;
     assert_eq!(status, 200, "CreateQueue: {}", String::from_utf8_lossy(&resp));
     let v: Value = serde_json::from_slice(&resp).expect("CreateQueue JSON");
@@ -933,6 +1001,9 @@ async fn worker(t: Arc<Target>, proto: Proto, op: Op, stop: Stop) -> Tally {
 /// Result of one scenario.
 struct Row {
     name: String,
+    /// Name without the encryption suffix (pairs encrypted rows with plain ones).
+    base: String,
+    enc: Enc,
     op: &'static str,
     conc: usize,
     msgs_per_s: f64,
@@ -1092,6 +1163,8 @@ fn make_row(name: String, op: Op, conc: usize, mut tally: Tally, elapsed: f64, c
     tally.lat_us.sort_unstable();
     let msgs = tally.messages as f64;
     Row {
+        base: name.clone(),
+        enc: Enc::Plain,
         name,
         op: op.name(),
         conc,
@@ -1110,10 +1183,11 @@ fn make_row(name: String, op: Op, conc: usize, mut tally: Tally, elapsed: f64, c
     }
 }
 
-async fn throughput(opts: &Opts, proto: Proto, op: Op, conc: usize, tck: f64) -> Row {
-    let name = format!("{} {} c{conc}", proto.name(), op.name());
+async fn throughput(opts: &Opts, proto: Proto, op: Op, conc: usize, enc: Enc, tck: f64) -> Row {
+    let base = format!("{} {} c{conc}", proto.name(), op.name());
+    let name = format!("{base}{}", enc.label());
     let server = Server::start();
-    let queue_url = create_queue(server.addr, "bench").await;
+    let queue_url = create_queue(server.addr, "bench", enc).await;
     let t = Arc::new(Target::new(server.addr, queue_url));
     let (tally, elapsed, cpu, note) = if op == Op::Drain {
         let fill = prefill(&t, opts.drain_count).await;
@@ -1138,6 +1212,8 @@ async fn throughput(opts: &Opts, proto: Proto, op: Op, conc: usize, tck: f64) ->
     };
     let rss = server.rss();
     let mut row = make_row(name, op, conc, tally, elapsed, cpu, rss);
+    row.base = base;
+    row.enc = enc;
     row.note = note;
     if op == Op::Drain && row.messages != opts.drain_count as u64 {
         let _ = write!(row.note, "; deleted {} of {}", row.messages, opts.drain_count);
@@ -1157,7 +1233,7 @@ struct Flatness {
 
 async fn drain_at(opts: &Opts, count: usize, tck: f64) -> (Row, u64, u64, f64) {
     let server = Server::start();
-    let queue_url = create_queue(server.addr, "bench").await;
+    let queue_url = create_queue(server.addr, "bench", Enc::Plain).await;
     let t = Arc::new(Target::new(server.addr, queue_url));
     // Let the allocator settle after queue creation.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1230,7 +1306,21 @@ fn mark(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
 }
 
-fn target_for(r: &Row) -> String {
+/// Throughput of an encrypted row relative to the unencrypted row of the
+/// same scenario in the same run.
+fn vs_plain(r: &Row, rows: &[Row]) -> Option<f64> {
+    if r.enc == Enc::Plain {
+        return None;
+    }
+    rows.iter()
+        .find(|p| p.enc == Enc::Plain && p.base == r.base)
+        .map(|p| r.msgs_per_s / p.msgs_per_s)
+}
+
+fn target_for(r: &Row, rows: &[Row]) -> String {
+    if let Some(ratio) = vs_plain(r, rows) {
+        return format!("cost <= 10% (warm caches): {}", mark(ratio >= 0.9));
+    }
     if r.conc != 16 {
         return String::new();
     }
@@ -1248,15 +1338,16 @@ fn target_for(r: &Row) -> String {
 fn throughput_table(rows: &[Row]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| scenario | msgs/s | req/s | p50 ms | p99 ms | server CPU µs/msg | client CPU µs/msg | other CPU % | server RSS MiB | errors | target (at c16) |\n",
+        "| scenario | msgs/s | vs unencrypted | req/s | p50 ms | p99 ms | server CPU µs/msg | client CPU µs/msg | other CPU % | server RSS MiB | errors | target |\n",
     );
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.3} | {:.3} | {:.1} | {:.1} | {:.0} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.1} | {:.1} | {:.0} | {:.1} | {} | {} |",
             r.name,
             fmt_int(r.msgs_per_s),
+            vs_plain(r, rows).map_or_else(String::new, |x| format!("{:.0}%", x * 100.0)),
             fmt_int(r.reqs_per_s),
             r.p50_ms,
             r.p99_ms,
@@ -1265,7 +1356,7 @@ fn throughput_table(rows: &[Row]) -> String {
             r.other_cpu_pct,
             mib(r.server_rss),
             r.errors,
-            target_for(r)
+            target_for(r, rows)
         );
     }
     s
@@ -1320,15 +1411,18 @@ fn main() {
     rt.block_on(async {
         for proto in [Proto::Json, Proto::Query] {
             for op in [Op::Send, Op::Batch, Op::Drain] {
-                for conc in [1, 16, 64] {
-                    let name = format!("{} {} c{conc}", proto.name(), op.name());
+                for (conc, enc) in [1, 16, 64]
+                    .into_iter()
+                    .flat_map(|c| [Enc::Plain, Enc::SseSqs, Enc::SseKms].map(|e| (c, e)))
+                {
+                    let name = format!("{} {} c{conc}{}", proto.name(), op.name(), enc.label());
                     if !opts.wants(&name) {
                         continue;
                     }
                     eprintln!("running {name} ...");
                     let mut runs = Vec::new();
                     for _ in 0..opts.repeat {
-                        runs.push(throughput(&opts, proto, op, conc, tck).await);
+                        runs.push(throughput(&opts, proto, op, conc, enc, tck).await);
                     }
                     // Keep the median run by messages/s.
                     runs.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));

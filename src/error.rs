@@ -401,7 +401,9 @@ impl Error {
                 "InvalidKeyUsageException",
                 Sender,
             ),
-            Self::AlreadyExistsException(_) => (400, "AlreadyExistsException", "AlreadyExistsException", Sender),
+            Self::AlreadyExistsException(_) => {
+                (400, "AlreadyExistsException", "AlreadyExistsException", Sender)
+            }
             Self::ValidationException(_) => (400, "ValidationException", "ValidationException", Sender),
             Self::InvalidArnException(_) => (400, "InvalidArnException", "InvalidArnException", Sender),
             Self::InvalidAliasNameException(_) => (
@@ -423,7 +425,9 @@ impl Error {
                 "UnsupportedOperationException",
                 Sender,
             ),
-            Self::LimitExceededException(_) => (400, "LimitExceededException", "LimitExceededException", Sender),
+            Self::LimitExceededException(_) => {
+                (400, "LimitExceededException", "LimitExceededException", Sender)
+            }
             Self::KmsInternalException(_) => (500, "KMSInternalException", "KMSInternalException", Receiver),
             Self::DependencyTimeoutException(_) => (
                 500,
@@ -439,7 +443,9 @@ impl Error {
             ),
             Self::KmsThrottlingException(_) => (400, "ThrottlingException", "ThrottlingException", Sender),
             Self::AccessDeniedException(_) => (400, "AccessDeniedException", "AccessDeniedException", Sender),
-            Self::InvalidMarkerException(_) => (400, "InvalidMarkerException", "InvalidMarkerException", Sender),
+            Self::InvalidMarkerException(_) => {
+                (400, "InvalidMarkerException", "InvalidMarkerException", Sender)
+            }
             Self::UnknownOperationException(_) => (
                 400,
                 "UnknownOperationException",

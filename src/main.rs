@@ -25,6 +25,22 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
+    /// Print the stored messages of a queue as they are at rest: envelopes
+    /// (ciphertext, nonce, encrypted data key, key ARN, encryption context) for
+    /// encrypted ones. Asks a running server.
+    Envelopes(EnvelopesArgs),
+}
+
+#[derive(Debug, Args)]
+struct EnvelopesArgs {
+    /// Queue name.
+    queue: String,
+    /// The server to ask.
+    #[arg(long, env = "SEALQ_ENDPOINT", default_value = "http://localhost:9324")]
+    endpoint: String,
+    /// Most messages to show.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +97,18 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Envelopes(a)) => {
+            return match sealq::admin::inspect::envelopes(&a.endpoint, &a.queue, a.limit).await {
+                Ok(text) => {
+                    println!("{text}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("sealq envelopes: {e}");
+                    std::process::ExitCode::from(1)
+                }
+            };
+        }
         None => cli.serve,
     };
     let config = Config {

@@ -20,7 +20,10 @@ async fn a_thousand_waiters_each_get_one_arriving_message() {
     let url = c
         .create_queue()
         .queue_name(common::unique("crowd"))
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled, "false")
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled,
+            "false",
+        )
         .send()
         .await
         .unwrap()

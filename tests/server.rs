@@ -166,3 +166,46 @@ async fn queue_url_base_overrides_the_host_header() {
     let listed = c.list_queues().queue_name_prefix(&name).send().await.unwrap();
     assert_eq!(listed.queue_urls(), std::slice::from_ref(&url));
 }
+
+/// Runs `sealq envelopes ...` against `endpoint`; returns exit success, stdout, stderr.
+async fn envelopes_cli(endpoint: &str, queue: &str) -> (bool, String, String) {
+    let (endpoint, queue) = (endpoint.to_owned(), queue.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_sealq"))
+            .args(["envelopes", &queue, "--endpoint", &endpoint])
+            .output()
+            .expect("run sealq envelopes");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test]
+async fn envelopes_subcommand_prints_envelopes_never_plaintext() {
+    let server = start().await;
+    let c = sqs(&server);
+    let url = new_queue(&c, "inspect").await;
+    c.send_message()
+        .queue_url(&url)
+        .message_body("top secret payload")
+        .send()
+        .await
+        .expect("send");
+    let name = url.rsplit('/').next().expect("name");
+    let (ok, out, err) = envelopes_cli(&server.endpoint, name).await;
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(v["sse"], serde_json::json!("SSE-SQS"));
+    assert_eq!(v["messages"][0]["encrypted"], serde_json::json!(true));
+    assert!(v["messages"][0]["ciphertext"].is_string());
+    assert!(!out.contains("top secret"), "{out}");
+
+    let (ok, _, err) = envelopes_cli(&server.endpoint, "no-such-queue").await;
+    assert!(!ok);
+    assert!(err.contains("404"), "{err}");
+}

@@ -95,7 +95,11 @@ async fn ledger(server: &Server, queue_url: &str) -> Vec<Value> {
     };
     calls
         .into_iter()
-        .filter(|c| c["queue_arn"].as_str().is_some_and(|a| a.ends_with(&format!(":{name}"))))
+        .filter(|c| {
+            c["queue_arn"]
+                .as_str()
+                .is_some_and(|a| a.ends_with(&format!(":{name}")))
+        })
         .collect()
 }
 
@@ -110,22 +114,37 @@ async fn signed_create_queue_gets_sse_sqs_and_anonymous_or_opted_out_does_not() 
     let url = create(&c, &[]).await;
     let a = attrs(&c, &url).await;
     assert_eq!(a.get(&Q::SqsManagedSseEnabled).map(String::as_str), Some("true"));
-    assert!(!a.contains_key(&Q::KmsMasterKeyId), "KMS attributes omitted, not empty");
+    assert!(
+        !a.contains_key(&Q::KmsMasterKeyId),
+        "KMS attributes omitted, not empty"
+    );
     assert!(!a.contains_key(&Q::KmsDataKeyReusePeriodSeconds));
 
     let url = create(&c, &[(Q::SqsManagedSseEnabled, "false")]).await;
     assert_eq!(
-        attrs(&c, &url).await.get(&Q::SqsManagedSseEnabled).map(String::as_str),
+        attrs(&c, &url)
+            .await
+            .get(&Q::SqsManagedSseEnabled)
+            .map(String::as_str),
         Some("false")
     );
 
     // Unsigned CreateQueue: no SSE default, as AWS for non-SigV4 requests.
     let name = unique("anon");
-    let r = query_as(&server, "/", &[("Action", "CreateQueue"), ("QueueName", &name)], None).await;
+    let r = query_as(
+        &server,
+        "/",
+        &[("Action", "CreateQueue"), ("QueueName", &name)],
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let url = xml_text(&r.body, "QueueUrl").expect("url");
     assert_eq!(
-        attrs(&c, &url).await.get(&Q::SqsManagedSseEnabled).map(String::as_str),
+        attrs(&c, &url)
+            .await
+            .get(&Q::SqsManagedSseEnabled)
+            .map(String::as_str),
         Some("false")
     );
 
@@ -138,7 +157,10 @@ async fn signed_create_queue_gets_sse_sqs_and_anonymous_or_opted_out_does_not() 
     let c = sqs(&off);
     let url = create(&c, &[]).await;
     assert_eq!(
-        attrs(&c, &url).await.get(&Q::SqsManagedSseEnabled).map(String::as_str),
+        attrs(&c, &url)
+            .await
+            .get(&Q::SqsManagedSseEnabled)
+            .map(String::as_str),
         Some("false")
     );
 }
@@ -161,7 +183,9 @@ async fn sse_attribute_rules_follow_the_aws_recordings() {
     assert_eq!(err.code(), Some("InvalidAttributeName"));
     assert_eq!(
         err.message(),
-        Some("You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.")
+        Some(
+            "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE."
+        )
     );
     let r = query(
         &server,
@@ -189,7 +213,10 @@ async fn sse_attribute_rules_follow_the_aws_recordings() {
         .expect("accepted without checking the key");
     let a = attrs(&c, &url).await;
     assert_eq!(a.get(&Q::KmsMasterKeyId).map(String::as_str), Some("testKeyId"));
-    assert_eq!(a.get(&Q::KmsDataKeyReusePeriodSeconds).map(String::as_str), Some("6000"));
+    assert_eq!(
+        a.get(&Q::KmsDataKeyReusePeriodSeconds).map(String::as_str),
+        Some("6000")
+    );
     assert_eq!(a.get(&Q::SqsManagedSseEnabled).map(String::as_str), Some("false"));
 
     // Out of range reuse periods.
@@ -244,12 +271,21 @@ async fn sse_kms_bodies_are_envelopes_at_rest_and_round_trip() {
         .await
         .expect("SendMessage");
     // Digests are over the plaintext.
-    assert_eq!(sent.md5_of_message_body(), Some(format!("{:x}", md5_of(body)).as_str()));
-    assert_eq!(sent.md5_of_message_attributes(), Some("19e27d4e946b072f3f58da80d94fd778"));
+    assert_eq!(
+        sent.md5_of_message_body(),
+        Some(format!("{:x}", md5_of(body)).as_str())
+    );
+    assert_eq!(
+        sent.md5_of_message_attributes(),
+        Some("19e27d4e946b072f3f58da80d94fd778")
+    );
 
     let view = envelopes(&server, &url).await;
     let text = view.to_string();
-    assert!(!text.contains("secret"), "plaintext leaked into the envelope view: {text}");
+    assert!(
+        !text.contains("secret"),
+        "plaintext leaked into the envelope view: {text}"
+    );
     let m = &view["messages"][0];
     assert_eq!(m["encrypted"], json!(true));
     assert_eq!(m["sse"], json!("SSE-KMS"));
@@ -273,7 +309,10 @@ async fn sse_kms_bodies_are_envelopes_at_rest_and_round_trip() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body(), Some(body));
     assert_eq!(got[0].md5_of_body(), sent.md5_of_message_body());
-    assert_eq!(got[0].md5_of_message_attributes(), Some("19e27d4e946b072f3f58da80d94fd778"));
+    assert_eq!(
+        got[0].md5_of_message_attributes(),
+        Some("19e27d4e946b072f3f58da80d94fd778")
+    );
 }
 
 fn md5_of(s: &str) -> u128 {
@@ -315,16 +354,27 @@ async fn every_key_identifier_form_works_and_alias_aws_sqs_is_created_on_first_s
         .await
         .expect("CreateAlias");
     let alias_arn = format!("arn:aws:kms:us-east-1:000000000000:{alias}");
-    for form in [key_id.as_str(), key_arn.as_str(), alias.as_str(), alias_arn.as_str()] {
+    for form in [
+        key_id.as_str(),
+        key_arn.as_str(),
+        alias.as_str(),
+        alias_arn.as_str(),
+    ] {
         let url = create(&c, &[(Q::KmsMasterKeyId, form)]).await;
         send_ok(&c, &url, form).await;
         assert_eq!(take(&c, &url, 10).await, [form]);
         let calls = ledger(&server, &url).await;
         assert!(!calls.is_empty());
-        assert!(calls.iter().all(|c| c["key_arn"] == json!(key_arn)), "{form}: {calls:?}");
+        assert!(
+            calls.iter().all(|c| c["key_arn"] == json!(key_arn)),
+            "{form}: {calls:?}"
+        );
     }
 
-    assert!(k.describe_key().key_id("alias/aws/sqs").send().await.is_err(), "not before first use");
+    assert!(
+        k.describe_key().key_id("alias/aws/sqs").send().await.is_err(),
+        "not before first use"
+    );
     let url = create(&c, &[(Q::KmsMasterKeyId, "alias/aws/sqs")]).await;
     send_ok(&c, &url, "managed").await;
     let md = k
@@ -395,7 +445,10 @@ async fn kms_calls_follow_the_cost_formula_of_the_key_management_guide() {
         for i in 0..p {
             let who = format!("arn:aws:iam::000000000000:user/PRODUCER{i}");
             let mine: Vec<_> = calls.iter().filter(|c| c["principal"] == json!(who)).collect();
-            let gdk = mine.iter().filter(|c| c["operation"] == json!("GenerateDataKey")).count();
+            let gdk = mine
+                .iter()
+                .filter(|c| c["operation"] == json!("GenerateDataKey"))
+                .count();
             let dec = mine.iter().filter(|c| c["operation"] == json!("Decrypt")).count();
             assert_eq!((gdk, dec), (rounds as usize, rounds as usize), "{who}");
         }
@@ -407,8 +460,18 @@ async fn kms_calls_follow_the_cost_formula_of_the_key_management_guide() {
             assert!(mine.iter().all(|c| c["operation"] == json!("Decrypt")));
         }
         for call in &calls {
-            for field in ["operation", "key_arn", "principal", "queue_arn", "encryption_context", "time"] {
-                assert!(call.get(field).is_some_and(|v| !v.is_null()), "{field} missing: {call}");
+            for field in [
+                "operation",
+                "key_arn",
+                "principal",
+                "queue_arn",
+                "encryption_context",
+                "time",
+            ] {
+                assert!(
+                    call.get(field).is_some_and(|v| !v.is_null()),
+                    "{field} missing: {call}"
+                );
             }
             assert_eq!(call["encryption_context"]["aws:sqs:arn"], call["queue_arn"]);
         }
@@ -489,7 +552,11 @@ async fn kms_key_state_surfaces_on_cache_misses_only_and_nothing_is_lost() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("KMS.DisabledException"));
-    assert!(err.message().is_some_and(|m| m.contains(&format!("{key_arn} is disabled."))), "{err:?}");
+    assert!(
+        err.message()
+            .is_some_and(|m| m.contains(&format!("{key_arn} is disabled."))),
+        "{err:?}"
+    );
     assert!(err.into_service_error().is_kms_disabled());
     // A new consumer too; the messages stay in the queue.
     let err = sqs_as(&server, "READER")
@@ -502,12 +569,29 @@ async fn kms_key_state_surfaces_on_cache_misses_only_and_nothing_is_lost() {
     assert!(err.into_service_error().is_kms_disabled());
     // After the reuse period, the producer's cache expires too.
     server.advance(300);
-    let err = producer.send_message().queue_url(&url).message_body("x").send().await.unwrap_err();
+    let err = producer
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_kms_disabled());
     // Query protocol: the same code and status.
-    let r = query(&server, &[("Action", "SendMessage"), ("QueueUrl", &url), ("MessageBody", "q")]).await;
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "q"),
+        ],
+    )
+    .await;
     assert_eq!(r.status, 400);
-    assert_eq!(xml_text(&r.body, "Code").as_deref(), Some("KMS.DisabledException"));
+    assert_eq!(
+        xml_text(&r.body, "Code").as_deref(),
+        Some("KMS.DisabledException")
+    );
     assert_eq!(xml_text(&r.body, "Type").as_deref(), Some("Sender"));
 
     k.enable_key().key_id(&key_id).send().await.expect("EnableKey");
@@ -523,7 +607,13 @@ async fn kms_key_state_surfaces_on_cache_misses_only_and_nothing_is_lost() {
         .await
         .expect("ScheduleKeyDeletion");
     server.advance(300);
-    let err = producer.send_message().queue_url(&url).message_body("x").send().await.unwrap_err();
+    let err = producer
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("KMS.InvalidStateException"));
     assert!(err.into_service_error().is_kms_invalid_state());
 }
@@ -533,14 +623,31 @@ async fn a_missing_key_fails_on_send_in_both_protocols() {
     let server = common::start().await;
     let c = sqs(&server);
     let url = create(&c, &[(Q::KmsMasterKeyId, "alias/does-not-exist")]).await;
-    let err = c.send_message().queue_url(&url).message_body("x").send().await.unwrap_err();
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("KMS.NotFoundException"));
     let raw = err.raw_response().map(|r| r.status().as_u16());
     assert_eq!(raw, Some(400));
     assert!(err.into_service_error().is_kms_not_found());
-    let r = query(&server, &[("Action", "SendMessage"), ("QueueUrl", &url), ("MessageBody", "q")]).await;
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "q"),
+        ],
+    )
+    .await;
     assert_eq!(r.status, 400);
-    assert_eq!(xml_text(&r.body, "Code").as_deref(), Some("KMS.NotFoundException"));
+    assert_eq!(
+        xml_text(&r.body, "Code").as_deref(),
+        Some("KMS.NotFoundException")
+    );
     let err = c
         .send_message_batch()
         .queue_url(&url)
@@ -580,7 +687,12 @@ async fn fault_injection_keeps_cached_keys_working_and_fails_new_callers() {
 
     admin_post(&server, "/faults", json!({ "kms": "unavailable" })).await;
     send_ok(&warm, &url, "cached again").await;
-    let err = sqs_as(&server, "COLD").receive_message().queue_url(&url).send().await.unwrap_err();
+    let err = sqs_as(&server, "COLD")
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
 
     let (status, _) = admin_post(&server, "/faults", json!({ "kms": "sideways" })).await;
@@ -600,8 +712,14 @@ async fn anonymous_requests_to_encrypted_queues_get_invalid_security() {
     let clear = create(&c, &[(Q::SqsManagedSseEnabled, "false")]).await;
 
     for (action, body) in [
-        ("GetQueueAttributes", json!({ "QueueUrl": encrypted, "AttributeNames": ["All"] })),
-        ("SendMessage", json!({ "QueueUrl": encrypted, "MessageBody": "x" })),
+        (
+            "GetQueueAttributes",
+            json!({ "QueueUrl": encrypted, "AttributeNames": ["All"] }),
+        ),
+        (
+            "SendMessage",
+            json!({ "QueueUrl": encrypted, "MessageBody": "x" }),
+        ),
         ("ReceiveMessage", json!({ "QueueUrl": encrypted })),
         ("PurgeQueue", json!({ "QueueUrl": encrypted })),
         ("GetQueueUrl", json!({ "QueueName": queue_name(&encrypted) })),
@@ -615,12 +733,19 @@ async fn anonymous_requests_to_encrypted_queues_get_invalid_security() {
         );
         let v: Value = serde_json::from_str(&r.body).expect("json");
         assert_eq!(v["__type"], json!("com.amazonaws.sqs#InvalidSecurity"));
-        assert_eq!(v["message"], json!("All requests to this queue must use HTTPS and SigV4."));
+        assert_eq!(
+            v["message"],
+            json!("All requests to this queue must use HTTPS and SigV4.")
+        );
     }
     let r = query_as(
         &server,
         "/",
-        &[("Action", "SendMessage"), ("QueueUrl", &encrypted), ("MessageBody", "x")],
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &encrypted),
+            ("MessageBody", "x"),
+        ],
         None,
     )
     .await;
@@ -628,7 +753,12 @@ async fn anonymous_requests_to_encrypted_queues_get_invalid_security() {
     assert_eq!(xml_text(&r.body, "Code").as_deref(), Some("InvalidSecurity"));
 
     // Unencrypted queues still serve anonymous requests.
-    let r = common::json_anonymous(&server, "SendMessage", json!({ "QueueUrl": clear, "MessageBody": "hi" })).await;
+    let r = common::json_anonymous(
+        &server,
+        "SendMessage",
+        json!({ "QueueUrl": clear, "MessageBody": "hi" }),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = common::json_anonymous(&server, "ReceiveMessage", json!({ "QueueUrl": clear })).await;
     assert_eq!(r.status, 200);
@@ -659,7 +789,10 @@ async fn changing_encryption_affects_new_messages_only() {
         .await
         .expect("switch to SSE-SQS");
     let a = attrs(&c, &url).await;
-    assert!(!a.contains_key(&Q::KmsMasterKeyId), "turning SSE-SQS on forgets the KMS key");
+    assert!(
+        !a.contains_key(&Q::KmsMasterKeyId),
+        "turning SSE-SQS on forgets the KMS key"
+    );
     send_ok(&c, &url, "sqs").await;
     c.set_queue_attributes()
         .queue_url(&url)
@@ -676,7 +809,10 @@ async fn changing_encryption_affects_new_messages_only() {
         .iter()
         .map(|m| m.get("sse").cloned().unwrap_or(Value::Null))
         .collect();
-    assert_eq!(kinds, [Value::Null, json!("SSE-KMS"), json!("SSE-SQS"), Value::Null]);
+    assert_eq!(
+        kinds,
+        [Value::Null, json!("SSE-KMS"), json!("SSE-SQS"), Value::Null]
+    );
     let mut bodies = take(&c, &url, 10).await;
     bodies.sort();
     assert_eq!(bodies, ["kms", "plain", "plain again", "sqs"]);

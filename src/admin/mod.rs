@@ -3,6 +3,8 @@
 //! of encrypted queues or key material. Like `protocol`, this is a wire
 //! surface, so it may use serde_json.
 
+pub mod inspect;
+
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;

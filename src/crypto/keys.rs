@@ -210,7 +210,13 @@ impl Encryption {
     /// # Errors
     /// The SQS `Kms*` error of a failed Decrypt (only when the consumer's
     /// grant expired or the data key is no longer held).
-    pub fn open(&self, who: &Arc<Identity>, envelope: &Envelope, message_id: u128, reuse_ms: u64) -> Result<String> {
+    pub fn open(
+        &self,
+        who: &Arc<Identity>,
+        envelope: &Envelope,
+        message_id: u128,
+        reuse_ms: u64,
+    ) -> Result<String> {
         let now = self.clock.now_ms();
         let dk = &envelope.data_key;
         let grant = ConsumerKey(Who(who.clone()), dk.queue_arn.clone(), dk.key_arn.clone());
@@ -239,7 +245,13 @@ impl Encryption {
     }
 
     /// GenerateDataKey as `who`, verified with one Decrypt; the key is held.
-    fn new_data_key(&self, who: &Arc<Identity>, queue_arn: &str, sse: &Sse, now: u64) -> Result<Arc<LiveKey>> {
+    fn new_data_key(
+        &self,
+        who: &Arc<Identity>,
+        queue_arn: &str,
+        sse: &Sse,
+        now: u64,
+    ) -> Result<Arc<LiveKey>> {
         let principal = Principal::Signed(who.clone());
         let queue_arn: Arc<str> = Arc::from(queue_arn);
         let context = envelope::context_for(&queue_arn);
@@ -248,7 +260,9 @@ impl Encryption {
             SseKind::Kms if self.is_aws_managed_alias(&sse.key_id) => self.kms.aws_managed_key("sqs"),
             SseKind::Kms => sse.key_id.clone(),
         };
-        let generated = self.kms.generate_data_key(&principal, &key_id, DataKeySpec::Aes256, &context);
+        let generated = self
+            .kms
+            .generate_data_key(&principal, &key_id, DataKeySpec::Aes256, &context);
         self.record(
             "GenerateDataKey",
             generated.as_ref().map_or(&key_id, |d| &d.key_arn),
@@ -292,7 +306,14 @@ impl Encryption {
         let got = self
             .kms
             .decrypt(&principal, &dk.encrypted_data_key, &dk.context(), None);
-        self.record("Decrypt", &dk.key_arn, who, &dk.queue_arn, kind, got.as_ref().err());
+        self.record(
+            "Decrypt",
+            &dk.key_arn,
+            who,
+            &dk.queue_arn,
+            kind,
+            got.as_ref().err(),
+        );
         got.map(|d| d.plaintext).map_err(|e| sqs_error_for(&e))
     }
 
@@ -329,7 +350,10 @@ impl Encryption {
             time_ms: self.clock.now_ms(),
             error: error.map(|e| e.meta().query_code),
         };
-        let mut ledger = self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut ledger = self
+            .ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if ledger.len() == LEDGER_CAPACITY {
             ledger.pop_front();
         }

@@ -81,12 +81,7 @@ fn aad(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
 
 /// Seals `plaintext` under `material` (a 256-bit backing key), binding it to
 /// `header` and `context`.
-pub fn seal(
-    material: &[u8; 32],
-    header: Header,
-    plaintext: &[u8],
-    context: &EncryptionContext,
-) -> Vec<u8> {
+pub fn seal(material: &[u8; 32], header: Header, plaintext: &[u8], context: &EncryptionContext) -> Vec<u8> {
     let mut out = Vec::with_capacity(MIN_LEN + plaintext.len());
     out.push(FORMAT);
     out.extend_from_slice(&header.key_id);
@@ -151,7 +146,10 @@ mod tests {
     };
 
     fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -167,7 +165,10 @@ mod tests {
     fn round_trip_and_tamper() {
         let c = ctx(&[("b", "2"), ("a", "1")]);
         let b = seal(&KEY, HDR, b"secret", &c);
-        assert_eq!(open(&KEY, &b, &c).as_deref().map(Vec::as_slice), Some(&b"secret"[..]));
+        assert_eq!(
+            open(&KEY, &b, &c).as_deref().map(Vec::as_slice),
+            Some(&b"secret"[..])
+        );
         for i in 0..b.len() {
             let mut t = b.clone();
             t[i] ^= 1;

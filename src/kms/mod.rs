@@ -87,7 +87,7 @@ pub enum DataKeySpec {
 
 impl DataKeySpec {
     /// Length of the data key in bytes.
-    pub fn len(self) -> usize {
+    pub fn byte_len(self) -> usize {
         match self {
             Self::Aes256 => 32,
             Self::Aes128 => 16,
@@ -300,11 +300,6 @@ impl Kms {
 
     // ---- shared by the contract above and the API actions in `ops` ---------
 
-    /// Region of this KMS.
-    pub(crate) fn region(&self) -> &str {
-        &self.region
-    }
-
     /// Account of this KMS.
     pub(crate) fn account_id(&self) -> &str {
         &self.account_id
@@ -320,8 +315,7 @@ impl Kms {
         match self.fault() {
             KmsFault::Healthy => Ok(()),
             KmsFault::Unavailable => Err(Error::DependencyTimeoutException(
-                "The system timed out while trying to fulfill the request. You can retry the request."
-                    .into(),
+                "The system timed out while trying to fulfill the request. You can retry the request.".into(),
             )),
             KmsFault::Throttling => Err(Error::KmsThrottlingException(RATE_EXCEEDED.into())),
         }
@@ -440,7 +434,9 @@ impl Kms {
     pub(crate) fn usable(key: &Key) -> Result<()> {
         match key.read().state {
             KeyState::Enabled => Ok(()),
-            KeyState::Disabled => Err(Error::DisabledException(format!("{} is disabled.", key.arn).into())),
+            KeyState::Disabled => Err(Error::DisabledException(
+                format!("{} is disabled.", key.arn).into(),
+            )),
             KeyState::PendingDeletion { .. } => Err(Error::KmsInvalidStateException(
                 format!("{} is pending deletion.", key.arn).into(),
             )),
@@ -461,7 +457,7 @@ impl Kms {
         context: &EncryptionContext,
     ) -> Result<DataKey> {
         Self::usable(key)?;
-        let mut plaintext = Zeroizing::new(vec![0u8; spec.len()]);
+        let mut plaintext = Zeroizing::new(vec![0u8; spec.byte_len()]);
         rand::rng().fill_bytes(&mut plaintext);
         let ciphertext_blob = key.seal(&plaintext, context);
         Ok(DataKey {
@@ -620,13 +616,17 @@ impl Kms {
     /// NotFoundException when the alias does not exist.
     pub(crate) fn retarget_alias(&self, name: &str, target: &Key) -> Result<()> {
         let now = self.now();
-        let mut a = self.aliases.get_mut(name).ok_or_else(|| self.alias_not_found(name))?;
+        let mut a = self
+            .aliases
+            .get_mut(name)
+            .ok_or_else(|| self.alias_not_found(name))?;
         a.target = target.id.clone();
         a.updated_ms = now;
         Ok(())
     }
 
     /// The key alias `name` points to, if the alias exists.
+    #[cfg(test)]
     pub(crate) fn alias_target(&self, name: &str) -> Option<Arc<str>> {
         self.aliases.get(name).map(|a| a.target.clone())
     }

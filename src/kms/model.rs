@@ -220,7 +220,12 @@ impl Key {
 
     /// Opens a blob of this key; `None` if its version is unknown or it does
     /// not verify.
-    pub(crate) fn open(&self, blob: &[u8], version: u32, context: &EncryptionContext) -> Option<Zeroizing<Vec<u8>>> {
+    pub(crate) fn open(
+        &self,
+        blob: &[u8],
+        version: u32,
+        context: &EncryptionContext,
+    ) -> Option<Zeroizing<Vec<u8>>> {
         let g = self.read();
         let material = g.versions.get(usize::try_from(version).ok()?)?;
         blob::open(&material.0, blob, context)

@@ -10,7 +10,10 @@ fn kms() -> (Kms, Arc<Clock>) {
 }
 
 fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn customer_key(k: &Kms) -> Arc<Key> {
@@ -24,14 +27,26 @@ fn generate_and_decrypt_round_trip() {
     let (k, _) = kms();
     let key = customer_key(&k);
     let c = ctx(&[("aws:sqs:arn", "arn:aws:sqs:us-east-1:000000000000:q")]);
-    let dk = k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap();
+    let dk = k
+        .generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+        .unwrap();
     assert_eq!(dk.plaintext.len(), 32);
     assert_eq!(&*dk.key_arn, &*key.arn);
     let d = k.decrypt(&ME, &dk.ciphertext_blob, &c, None).unwrap();
     assert_eq!(*d.plaintext, *dk.plaintext);
     assert_eq!(d.key_arn, key.arn);
-    for (spec, len) in [(DataKeySpec::Aes128, 16), (DataKeySpec::Bytes(1), 1), (DataKeySpec::Bytes(1024), 1024)] {
-        assert_eq!(k.generate_data_key(&ME, &key.arn, spec, &c).unwrap().plaintext.len(), len);
+    for (spec, len) in [
+        (DataKeySpec::Aes128, 16),
+        (DataKeySpec::Bytes(1), 1),
+        (DataKeySpec::Bytes(1024), 1024),
+    ] {
+        assert_eq!(
+            k.generate_data_key(&ME, &key.arn, spec, &c)
+                .unwrap()
+                .plaintext
+                .len(),
+            len
+        );
     }
 }
 
@@ -47,7 +62,9 @@ fn tampered_truncated_or_foreign_blobs_are_invalid_ciphertext_with_an_empty_mess
     let (k, _) = kms();
     let key = customer_key(&k);
     let c = ctx(&[("a", "1")]);
-    let dk = k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap();
+    let dk = k
+        .generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+        .unwrap();
     let mut flipped = dk.ciphertext_blob.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x80;
@@ -55,7 +72,7 @@ fn tampered_truncated_or_foreign_blobs_are_invalid_ciphertext_with_an_empty_mess
     assert_invalid_ciphertext(k.decrypt(&ME, &dk.ciphertext_blob[..40], &c, None));
     assert_invalid_ciphertext(k.decrypt(&ME, b"not a blob at all", &c, None));
     // Same header shape, unknown key id.
-    let mut foreign = dk.ciphertext_blob.clone();
+    let mut foreign = dk.ciphertext_blob;
     foreign[1] ^= 0xFF;
     assert_invalid_ciphertext(k.decrypt(&ME, &foreign, &c, None));
 }
@@ -89,11 +106,14 @@ fn disabled_key_is_refused_with_the_aws_message() {
     let (k, _) = kms();
     let key = customer_key(&k);
     let c = EncryptionContext::new();
-    let dk = k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap();
+    let dk = k
+        .generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+        .unwrap();
     key.write().state = KeyState::Disabled;
     let want = Error::DisabledException(format!("{} is disabled.", key.arn).into());
     assert_eq!(
-        k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap_err(),
+        k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+            .unwrap_err(),
         want
     );
     assert_eq!(k.decrypt(&ME, &dk.ciphertext_blob, &c, None).unwrap_err(), want);
@@ -104,7 +124,9 @@ fn pending_deletion_is_invalid_state_then_the_key_is_gone_after_the_window() {
     let (k, clock) = kms();
     let key = customer_key(&k);
     let c = EncryptionContext::new();
-    let dk = k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap();
+    let dk = k
+        .generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+        .unwrap();
     key.write().state = KeyState::PendingDeletion {
         deletion_ms: START_MS + 7 * DAY_MS,
         window_days: 7,
@@ -112,7 +134,8 @@ fn pending_deletion_is_invalid_state_then_the_key_is_gone_after_the_window() {
     k.insert_alias("alias/doomed", &key).unwrap();
     let want = Error::KmsInvalidStateException(format!("{} is pending deletion.", key.arn).into());
     assert_eq!(
-        k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap_err(),
+        k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+            .unwrap_err(),
         want
     );
     assert_eq!(k.decrypt(&ME, &dk.ciphertext_blob, &c, None).unwrap_err(), want);
@@ -121,7 +144,8 @@ fn pending_deletion_is_invalid_state_then_the_key_is_gone_after_the_window() {
     clock.advance(1);
     assert!(k.list_keys().is_empty());
     assert_eq!(
-        k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap_err(),
+        k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+            .unwrap_err(),
         Error::NotFoundException(format!("Key '{}' does not exist", key.arn).into())
     );
     assert!(k.alias_target("alias/doomed").is_none());
@@ -133,18 +157,28 @@ fn rotation_keeps_old_ciphertexts_decryptable_and_seals_with_the_newest_version(
     let (k, clock) = kms();
     let key = customer_key(&k);
     let c = EncryptionContext::new();
-    let old = k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap();
+    let old = k
+        .generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+        .unwrap();
     {
         let mut g = key.write();
         g.rotation_period_days = Some(90);
         g.next_rotation_ms = Some(START_MS + 90 * DAY_MS);
     }
     clock.advance(90 * DAY_MS);
-    let new = k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap();
+    let new = k
+        .generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+        .unwrap();
     assert_eq!(blob::header(&old.ciphertext_blob).unwrap().version, 0);
     assert_eq!(blob::header(&new.ciphertext_blob).unwrap().version, 1);
-    assert_eq!(*k.decrypt(&ME, &old.ciphertext_blob, &c, None).unwrap().plaintext, *old.plaintext);
-    assert_eq!(*k.decrypt(&ME, &new.ciphertext_blob, &c, None).unwrap().plaintext, *new.plaintext);
+    assert_eq!(
+        *k.decrypt(&ME, &old.ciphertext_blob, &c, None).unwrap().plaintext,
+        *old.plaintext
+    );
+    assert_eq!(
+        *k.decrypt(&ME, &new.ciphertext_blob, &c, None).unwrap().plaintext,
+        *new.plaintext
+    );
 }
 
 #[test]
@@ -157,7 +191,10 @@ fn key_identifiers_in_all_four_forms() {
         assert_eq!(k.resolve(id, Forms::WithAlias).unwrap().id, key.id, "{id}");
     }
     for id in ["alias/app", alias_arn.as_str()] {
-        assert!(matches!(k.resolve(id, Forms::KeyOnly), Err(Error::NotFoundException(_))));
+        assert!(matches!(
+            k.resolve(id, Forms::KeyOnly),
+            Err(Error::NotFoundException(_))
+        ));
     }
     assert_eq!(
         k.resolve("fake-key-id", Forms::WithAlias).unwrap_err(),
@@ -165,9 +202,7 @@ fn key_identifiers_in_all_four_forms() {
     );
     assert_eq!(
         k.resolve("alias/none", Forms::WithAlias).unwrap_err(),
-        Error::NotFoundException(
-            "Alias arn:aws:kms:us-east-1:000000000000:alias/none is not found.".into()
-        )
+        Error::NotFoundException("Alias arn:aws:kms:us-east-1:000000000000:alias/none is not found.".into())
     );
     let other_region = key.arn.replace("us-east-1", "eu-west-1");
     assert_eq!(
@@ -190,7 +225,15 @@ fn aws_managed_key_is_created_once_with_its_alias() {
         "Default key that protects my SQS messages when no other key is defined"
     );
     assert_eq!(k.list_keys().len(), 1);
-    assert!(k.generate_data_key(&ME, "alias/aws/sqs", DataKeySpec::Aes256, &EncryptionContext::new()).is_ok());
+    assert!(
+        k.generate_data_key(
+            &ME,
+            "alias/aws/sqs",
+            DataKeySpec::Aes256,
+            &EncryptionContext::new()
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -200,9 +243,15 @@ fn service_owned_keys_work_in_process_but_are_invisible_to_the_api() {
     assert_eq!(k.service_owned_key("sqs"), id);
     let c = EncryptionContext::new();
     let dk = k.generate_data_key(&ME, &id, DataKeySpec::Aes256, &c).unwrap();
-    assert_eq!(*k.decrypt(&ME, &dk.ciphertext_blob, &c, None).unwrap().plaintext, *dk.plaintext);
+    assert_eq!(
+        *k.decrypt(&ME, &dk.ciphertext_blob, &c, None).unwrap().plaintext,
+        *dk.plaintext
+    );
     assert!(k.list_keys().is_empty());
-    assert!(matches!(k.resolve(&id, Forms::WithAlias), Err(Error::NotFoundException(_))));
+    assert!(matches!(
+        k.resolve(&id, Forms::WithAlias),
+        Err(Error::NotFoundException(_))
+    ));
     assert!(matches!(
         k.open_blob(&dk.ciphertext_blob, &c, None),
         Err(Error::InvalidCiphertextException(_))
@@ -214,7 +263,9 @@ fn fault_switch_fails_every_call() {
     let (k, _) = kms();
     let key = customer_key(&k);
     let c = EncryptionContext::new();
-    let dk = k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap();
+    let dk = k
+        .generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+        .unwrap();
     k.set_fault(KmsFault::Throttling);
     assert_eq!(k.fault(), KmsFault::Throttling);
     assert_eq!(
@@ -222,7 +273,9 @@ fn fault_switch_fails_every_call() {
         Error::KmsThrottlingException("Rate exceeded".into())
     );
     k.set_fault(KmsFault::Unavailable);
-    let e = k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c).unwrap_err();
+    let e = k
+        .generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+        .unwrap_err();
     assert!(matches!(e, Error::DependencyTimeoutException(_)));
     assert_eq!(e.meta().status, 500);
     k.set_fault(KmsFault::Healthy);
@@ -243,7 +296,13 @@ fn debug_output_never_shows_key_material() {
 fn kms_errors_have_the_shape_names_aws_sends() {
     let m = Error::KmsInvalidStateException("x".into()).meta();
     assert_eq!((m.status, m.json_type), (400, "KMSInvalidStateException"));
-    assert_eq!(Error::NotFoundException("x".into()).meta().json_type, "NotFoundException");
-    assert_eq!(Error::KmsThrottlingException("x".into()).meta().json_type, "ThrottlingException");
+    assert_eq!(
+        Error::NotFoundException("x".into()).meta().json_type,
+        "NotFoundException"
+    );
+    assert_eq!(
+        Error::KmsThrottlingException("x".into()).meta().json_type,
+        "ThrottlingException"
+    );
     assert_eq!(Error::KmsInternalException("x".into()).meta().status, 500);
 }

@@ -5,11 +5,13 @@
 //! are first turned into the JSON protocol's tree by `query`), resolve the
 //! principal through `auth`, run `sqs::ops::dispatch`, and encode the output
 //! or error in the protocol the client spoke. Every response carries a fresh
-//! `x-amzn-RequestId`.
+//! `x-amzn-RequestId`. KMS JSON 1.1 requests (`TrentService.*`) are decoded
+//! by `kms` and run by `crate::kms::ops::dispatch`.
 
 mod decode;
 mod encode;
 mod error;
+mod kms;
 mod query;
 mod xml;
 
@@ -80,9 +82,18 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
 
     let (action, result) = match protocol {
         Protocol::KmsJson => {
-            let e =
-                Error::UnsupportedOperation("The KMS API is not available in this version of sealq.".into());
-            return error::render(protocol, &e, &rid);
+            let action = target_action.unwrap_or_default();
+            let response = match serve_kms(&state, &parts, &action, &bytes) {
+                Ok(body) => respond(StatusCode::OK, JSON_11, body, &rid),
+                Err(e) => {
+                    if matches!(e, Error::InternalFailure) {
+                        tracing::error!(action = %action, request_id = %rid, "internal failure");
+                    }
+                    error::render(protocol, &e, &rid)
+                }
+            };
+            tracing::debug!(action = %action, protocol = ?protocol, status = response.status().as_u16(), "request");
+            return response;
         }
         Protocol::SqsJson => {
             let action = target_action.unwrap_or_default();
@@ -155,6 +166,33 @@ async fn serve_json(
     };
     let input = decode::sqs_action(action, map)?;
     ops::dispatch(state, &ctx, input).await
+}
+
+/// Serves one KMS JSON 1.1 request: the caller must be signed (AWS answers
+/// unsigned KMS requests with `MissingAuthenticationTokenException`).
+fn serve_kms(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    action: &str,
+    body: &Bytes,
+) -> Result<Vec<u8>> {
+    let authorization = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let presigned = match parts.uri.query() {
+        Some(q) if q.contains("X-Amz-Credential") => query::parse_form(q)?
+            .into_iter()
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.into_owned()),
+        _ => None,
+    };
+    let principal = state.principals.resolve(authorization, presigned.as_deref())?;
+    if principal == crate::auth::Principal::Anonymous {
+        return Err(Error::MissingAuthenticationToken(
+            "Request is missing Authentication Token".into(),
+        ));
+    }
+    let input = kms::kms_action(action, body)?;
+    let out = crate::kms::ops::dispatch(&state.kms, &principal, input)?;
+    Ok(kms::encode(out))
 }
 
 /// Query parameters from the URL and, for form posts, the body.

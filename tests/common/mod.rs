@@ -352,7 +352,10 @@ pub async fn admin_post(server: &Server, path: &str, body: serde_json::Value) ->
         .expect("admin POST");
     let status = resp.status().as_u16();
     let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// An unsigned SQS JSON 1.0 request.

@@ -9,6 +9,7 @@ Prints PASS/FAIL per case, then `N passed, M failed`; exits 1 on any failure.
 """
 
 import argparse
+import base64
 import gzip
 import json
 import os
@@ -167,6 +168,64 @@ def run_cli(venv, endpoint, env):
     step("get-queue-url of a missing queue fails", missing)
     if url:
         step("delete-queue", lambda: ok_json(aws_sqs("delete-queue", "--queue-url", url)))
+    run_cli_kms(venv, endpoint, env, step, ok_json)
+
+
+def run_cli_kms(venv, endpoint, env, step, ok_json):
+    """`aws kms` round trip: create a key and alias, encrypt, decrypt, describe, disable, schedule deletion."""
+    aws = os.path.join(ROOT, ".venv", venv, "bin", "aws")
+
+    def aws_kms(*args):
+        cmd = [aws, "kms", *args, "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    work = tempfile.mkdtemp(prefix="sealq-kms-cli-")
+    plain_path = os.path.join(work, "plain.txt")
+    blob_path = os.path.join(work, "blob.bin")
+    with open(plain_path, "wb") as f:
+        f.write(b"kms round trip from the aws cli")
+    alias = f"alias/compat-cli-{venv}-{uuid.uuid4().hex[:8]}"
+
+    key = step("kms create-key", lambda: ok_json(aws_kms("create-key", "--description", "compat cli"))["KeyMetadata"])
+    if not key:
+        return
+    step("kms create-alias", lambda: ok_json(aws_kms("create-alias", "--alias-name", alias, "--target-key-id", key["KeyId"])))
+
+    def encrypt():
+        out = ok_json(aws_kms("encrypt", "--key-id", alias, "--plaintext", f"fileb://{plain_path}",
+                              "--encryption-context", "purpose=compat"))
+        assert out["KeyId"] == key["Arn"], out
+        with open(blob_path, "wb") as f:
+            f.write(base64.b64decode(out["CiphertextBlob"]))
+
+    def decrypt():
+        out = ok_json(aws_kms("decrypt", "--ciphertext-blob", f"fileb://{blob_path}", "--encryption-context", "purpose=compat"))
+        assert base64.b64decode(out["Plaintext"]) == b"kms round trip from the aws cli", out
+        assert out["KeyId"] == key["Arn"], out
+
+    def wrong_context():
+        p = aws_kms("decrypt", "--ciphertext-blob", f"fileb://{blob_path}", "--encryption-context", "purpose=other")
+        assert p.returncode != 0 and "InvalidCiphertextException" in p.stderr, p.stderr.strip()
+
+    def describe():
+        md = ok_json(aws_kms("describe-key", "--key-id", alias))["KeyMetadata"]
+        assert md["Arn"] == key["Arn"] and md["KeyState"] == "Enabled", md
+
+    def disabled():
+        ok_json(aws_kms("disable-key", "--key-id", key["KeyId"]))
+        p = aws_kms("encrypt", "--key-id", key["KeyId"], "--plaintext", f"fileb://{plain_path}")
+        assert p.returncode != 0 and "DisabledException" in p.stderr, p.stderr.strip()
+
+    def schedule():
+        out = ok_json(aws_kms("schedule-key-deletion", "--key-id", key["KeyId"], "--pending-window-in-days", "7"))
+        assert out["KeyState"] == "PendingDeletion", out
+
+    step("kms encrypt", encrypt)
+    step("kms decrypt", decrypt)
+    step("kms decrypt with another context fails", wrong_context)
+    step("kms describe-key by alias", describe)
+    step("kms disable-key then encrypt fails", disabled)
+    step("kms schedule-key-deletion", schedule)
 
 
 def main():

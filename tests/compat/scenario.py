@@ -6,9 +6,11 @@ Cases run in order and hand state on; the last case deletes the queue. Exits 1 i
 """
 
 import hashlib
+import json
 import struct
 import sys
 import time
+import urllib.request
 import uuid
 
 import boto3
@@ -48,6 +50,25 @@ def record_content_type(request, **_):
 
 
 client.meta.events.register("before-send.sqs", record_content_type)
+
+
+def client_as(service, access_key):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id=access_key,
+        aws_secret_access_key="compat-secret",
+        config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 1}),
+    )
+
+
+kms = client_as("kms", "AKIDCOMPAT")
+
+
+def admin(path):
+    with urllib.request.urlopen(f"{ENDPOINT}/_sealq{path}", timeout=10) as r:
+        return json.loads(r.read())
 
 
 def case(name):
@@ -223,6 +244,79 @@ def _():
     want = b"application/x-amz-json-1.0" if json_gen else b"application/x-www-form-urlencoded; charset=utf-8"
     got = {c if isinstance(c, bytes) else c.encode() for c in content_types}
     assert got == {want}, got
+
+
+@case("default_sse_sqs")
+def _():
+    a = client.get_queue_attributes(QueueUrl=state["url"], AttributeNames=["All"])["Attributes"]
+    assert a.get("SqsManagedSseEnabled") == "true", a
+    assert "KmsMasterKeyId" not in a, a
+
+
+@case("kms_create_key_and_alias")
+def _():
+    md = kms.create_key(Description=f"compat {LABEL}")["KeyMetadata"]
+    assert md["KeyState"] == "Enabled" and md["KeyManager"] == "CUSTOMER", md
+    alias = f"alias/compat-{LABEL}-{uuid.uuid4().hex[:8]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=md["KeyId"])
+    state["key_arn"], state["key_id"], state["alias"] = md["Arn"], md["KeyId"], alias
+
+
+@case("sse_kms_queue")
+def _():
+    name = f"compat-kms-{LABEL}-{uuid.uuid4().hex[:10]}"
+    url = client.create_queue(
+        QueueName=name, Attributes={"KmsMasterKeyId": state["alias"], "KmsDataKeyReusePeriodSeconds": "120"}
+    )["QueueUrl"]
+    a = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert a["KmsMasterKeyId"] == state["alias"], a
+    assert a["KmsDataKeyReusePeriodSeconds"] == "120", a
+    assert a["SqsManagedSseEnabled"] == "false", a
+    state["kms_url"], state["kms_name"] = url, name
+
+
+@case("sse_kms_send_is_an_envelope_at_rest")
+def _():
+    r = client.send_message(QueueUrl=state["kms_url"], MessageBody=BODY, MessageAttributes=ATTRS)
+    assert r["MD5OfMessageBody"] == md5(BODY.encode()), r
+    view = admin(f"/queues/{state['kms_name']}/messages")
+    m = view["messages"][0]
+    assert m["encrypted"] is True and m["sse"] == "SSE-KMS", m
+    assert m["key_arn"] == state["key_arn"], m
+    assert m["encryption_context"] == {"aws:sqs:arn": view["queue_arn"]}, m
+    assert "body" not in m and "hello from boto3" not in json.dumps(view), view
+
+
+@case("sse_kms_receive")
+def _():
+    msgs = receive(state["kms_url"], 1, **ALL)
+    assert len(msgs) == 1 and msgs[0]["Body"] == BODY, msgs
+    assert msgs[0]["MD5OfBody"] == md5(BODY.encode()), msgs
+    assert msgs[0]["MD5OfMessageAttributes"] == md5_of_attributes(ATTRS), msgs
+    client.delete_message(QueueUrl=state["kms_url"], ReceiptHandle=msgs[0]["ReceiptHandle"])
+
+
+@case("sse_kms_ledger")
+def _():
+    calls = [c for c in admin("/kms/calls") if c["queue_arn"].endswith(":" + state["kms_name"])]
+    ops = sorted((c["operation"], c["principal"].rsplit("/", 1)[-1]) for c in calls)
+    # Producer: GenerateDataKey + verifying Decrypt; consumer (same principal): one Decrypt.
+    assert ops == [("Decrypt", "AKIDCOMPAT"), ("Decrypt", "AKIDCOMPAT"), ("GenerateDataKey", "AKIDCOMPAT")], ops
+    assert all(c["key_arn"] == state["key_arn"] for c in calls), calls
+
+
+@case("sse_kms_disabled_key_error")
+def _():
+    kms.disable_key(KeyId=state["key_id"])
+    try:
+        client_as("sqs", "AKIDCOMPATNEW").send_message(QueueUrl=state["kms_url"], MessageBody="x")
+        raise AssertionError("send with a disabled key succeeded")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "KMS.DisabledException", e.response
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response
+    finally:
+        kms.enable_key(KeyId=state["key_id"])
+    client.delete_queue(QueueUrl=state["kms_url"])
 
 
 missing = {}

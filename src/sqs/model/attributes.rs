@@ -8,9 +8,9 @@ use std::sync::Arc;
 use crate::crypto::{Sse, SseKind};
 use crate::error::{Error, Result};
 use crate::limits::{
-    DEFAULT_REUSE_PERIOD_SECONDS, DEFAULT_RETENTION_SECONDS, DEFAULT_VISIBILITY_TIMEOUT, MAX_DELAY_SECONDS, MAX_MESSAGE_SIZE,
-    MAX_RETENTION_SECONDS, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_SECONDS, MIN_MESSAGE_SIZE_LIMIT,
-    MIN_RETENTION_SECONDS,
+    DEFAULT_RETENTION_SECONDS, DEFAULT_REUSE_PERIOD_SECONDS, DEFAULT_VISIBILITY_TIMEOUT, MAX_DELAY_SECONDS,
+    MAX_MESSAGE_SIZE, MAX_RETENTION_SECONDS, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_SECONDS,
+    MIN_MESSAGE_SIZE_LIMIT, MIN_RETENTION_SECONDS,
 };
 use crate::sqs::policy;
 
@@ -174,7 +174,13 @@ impl QueueAttributes {
         for (k, v) in attributes {
             self.set(k, v, creating)?;
         }
-        let given = |name: &str| attributes.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let given = |name: &str| {
+            attributes
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         let kms_key = given("KmsMasterKeyId").filter(|v| !v.is_empty());
         let sqs_sse = given("SqsManagedSseEnabled").map(|v| v.eq_ignore_ascii_case("true"));
         match (kms_key, sqs_sse) {
@@ -197,7 +203,10 @@ impl QueueAttributes {
 
     /// The encryption settings new messages are sealed with, if any.
     pub fn sse(&self) -> Option<Sse> {
-        let reuse_ms = self.kms_data_key_reuse_period_seconds.unwrap_or(DEFAULT_REUSE_PERIOD_SECONDS) * 1000;
+        let reuse_ms = self
+            .kms_data_key_reuse_period_seconds
+            .unwrap_or(DEFAULT_REUSE_PERIOD_SECONDS)
+            * 1000;
         if let Some(key) = &self.kms_master_key_id {
             Some(Sse {
                 kind: SseKind::Kms,
@@ -233,14 +242,11 @@ impl QueueAttributes {
             "DeduplicationScope" => self.deduplication_scope.clone().filter(|_| fifo),
             "FifoThroughputLimit" => self.fifo_throughput_limit.clone().filter(|_| fifo),
             "KmsMasterKeyId" => self.kms_master_key_id.clone(),
-            "KmsDataKeyReusePeriodSeconds" => self
-                .kms_master_key_id
-                .as_ref()
-                .map(|_| {
-                    self.kms_data_key_reuse_period_seconds
-                        .unwrap_or(DEFAULT_REUSE_PERIOD_SECONDS)
-                        .to_string()
-                }),
+            "KmsDataKeyReusePeriodSeconds" => self.kms_master_key_id.as_ref().map(|_| {
+                self.kms_data_key_reuse_period_seconds
+                    .unwrap_or(DEFAULT_REUSE_PERIOD_SECONDS)
+                    .to_string()
+            }),
             "SqsManagedSseEnabled" => Some(self.sqs_managed_sse_enabled.to_string()),
             _ => None,
         }

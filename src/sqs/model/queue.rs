@@ -20,8 +20,8 @@ use slab::Slab;
 use tokio::sync::Notify;
 
 use super::attributes::QueueAttributes;
-use crate::crypto::Body;
 use super::message::{Message, MessageExtra, MsgState, ReceiptHandle};
+use crate::crypto::Body;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_INFLIGHT_STANDARD, MAX_VISIBILITY_TIMEOUT};
 

@@ -9,8 +9,9 @@ use crate::auth::Principal;
 use crate::crypto::{Body, Sse};
 use crate::error::{Error, Result};
 use crate::limits::{
-    DEFAULT_REUSE_PERIOD_SECONDS, MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES, MAX_BATCH_ENTRY_ID_LEN, MAX_BATCH_SIZE, MAX_DELAY_SECONDS,
-    MAX_MESSAGE_ATTRIBUTES, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_SECONDS,
+    DEFAULT_REUSE_PERIOD_SECONDS, MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES, MAX_BATCH_ENTRY_ID_LEN,
+    MAX_BATCH_SIZE, MAX_DELAY_SECONDS, MAX_MESSAGE_ATTRIBUTES, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT,
+    MAX_WAIT_SECONDS,
 };
 use crate::sqs::model::message::{
     MessageExtra, ReceiptHandle, check_contents, hex, md5_of_attributes, md5_of_body,
@@ -162,7 +163,13 @@ impl SendRules {
 /// Seals the body of `new` when the queue encrypts: only the body, after
 /// its digest was computed over the plaintext (attributes stay clear, as in
 /// AWS).
-fn seal_if_encrypted(state: &AppState, ctx: &Ctx, q: &Queue, rules: &SendRules, new: &mut NewMessage) -> Result<()> {
+fn seal_if_encrypted(
+    state: &AppState,
+    ctx: &Ctx,
+    q: &Queue,
+    rules: &SendRules,
+    new: &mut NewMessage,
+) -> Result<()> {
     let Some(sse) = &rules.sse else {
         return Ok(());
     };
@@ -589,7 +596,11 @@ fn bounded(name: &str, v: Option<i64>, min: u64, max: u64, reason: &str) -> Resu
 /// ReceiveMessage, with long polling: the request waits on the queue's
 /// notification (woken by sends) and on the clock (for delayed and in-flight
 /// messages coming due), never in a sleep loop.
-pub(super) async fn receive_message(state: &AppState, ctx: &Ctx, input: ReceiveMessageInput) -> Result<SqsOutput> {
+pub(super) async fn receive_message(
+    state: &AppState,
+    ctx: &Ctx,
+    input: ReceiveMessageInput,
+) -> Result<SqsOutput> {
     let q = resolve(state, ctx, &input.queue_url)?;
     let max = bounded(
         "MaxNumberOfMessages",
@@ -624,7 +635,9 @@ pub(super) async fn receive_message(state: &AppState, ctx: &Ctx, input: ReceiveM
         (
             s.attrs.visibility_timeout,
             s.attrs.receive_message_wait_time_seconds,
-            s.attrs.sse().map_or(DEFAULT_REUSE_PERIOD_SECONDS * 1000, |sse| sse.reuse_ms),
+            s.attrs
+                .sse()
+                .map_or(DEFAULT_REUSE_PERIOD_SECONDS * 1000, |sse| sse.reuse_ms),
         )
     };
     let visibility = visibility.unwrap_or(default_visibility);
@@ -716,7 +729,11 @@ pub(super) fn delete_message(state: &AppState, ctx: &Ctx, input: DeleteMessageIn
 }
 
 /// DeleteMessageBatch.
-pub(super) fn delete_message_batch(state: &AppState, ctx: &Ctx, input: DeleteMessageBatchInput) -> Result<SqsOutput> {
+pub(super) fn delete_message_batch(
+    state: &AppState,
+    ctx: &Ctx,
+    input: DeleteMessageBatchInput,
+) -> Result<SqsOutput> {
     let q = resolve(state, ctx, &input.queue_url)?;
     check_batch_ids(
         input.entries.iter().map(|e| e.id.as_str()),

@@ -222,7 +222,11 @@ fn read_attribute(q: &Queue, s: &mut QueueState, now: u64, name: &str) -> Option
 }
 
 /// GetQueueAttributes (`All` or any readable names).
-pub(super) fn get_queue_attributes(state: &AppState, ctx: &Ctx, input: GetQueueAttributesInput) -> Result<SqsOutput> {
+pub(super) fn get_queue_attributes(
+    state: &AppState,
+    ctx: &Ctx,
+    input: GetQueueAttributesInput,
+) -> Result<SqsOutput> {
     let q = resolve(state, ctx, &input.queue_url)?;
     let mut names: Vec<&str> = Vec::new();
     for n in &input.attribute_names {
@@ -248,7 +252,11 @@ pub(super) fn get_queue_attributes(state: &AppState, ctx: &Ctx, input: GetQueueA
 }
 
 /// SetQueueAttributes: all or nothing.
-pub(super) fn set_queue_attributes(state: &AppState, ctx: &Ctx, input: SetQueueAttributesInput) -> Result<SqsOutput> {
+pub(super) fn set_queue_attributes(
+    state: &AppState,
+    ctx: &Ctx,
+    input: SetQueueAttributesInput,
+) -> Result<SqsOutput> {
     let q = resolve(state, ctx, &input.queue_url)?;
     let now = state.clock.now_ms();
     let mut s = q.lock();
@@ -336,7 +344,11 @@ pub(super) fn add_permission(state: &AppState, ctx: &Ctx, input: AddPermissionIn
 }
 
 /// RemovePermission: removes a statement from the queue's Policy.
-pub(super) fn remove_permission(state: &AppState, ctx: &Ctx, input: RemovePermissionInput) -> Result<SqsOutput> {
+pub(super) fn remove_permission(
+    state: &AppState,
+    ctx: &Ctx,
+    input: RemovePermissionInput,
+) -> Result<SqsOutput> {
     let q = resolve(state, ctx, &input.queue_url)?;
     let mut s = q.lock();
     s.attrs.policy = policy::remove_permission(s.attrs.policy.as_deref(), &input.label)?;
