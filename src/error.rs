@@ -162,9 +162,13 @@ pub enum Error {
     /// KMS `IncorrectKeyException`: the named key did not make the ciphertext.
     #[error("{0}")]
     IncorrectKeyException(Msg),
-    /// KMS `InvalidKeyUsageException`.
+    /// KMS `InvalidKeyUsageException`: the key's usage (or its spec's
+    /// algorithms) does not allow the operation.
     #[error("{0}")]
     InvalidKeyUsageException(Msg),
+    /// KMS `KMSInvalidMacException`: VerifyMac computed another HMAC.
+    #[error("{0}")]
+    KmsInvalidMacException(Msg),
     /// KMS `AlreadyExistsException` (alias taken).
     #[error("{0}")]
     AlreadyExistsException(Msg),
@@ -401,6 +405,9 @@ impl Error {
                 "InvalidKeyUsageException",
                 Sender,
             ),
+            Self::KmsInvalidMacException(_) => {
+                (400, "KMSInvalidMacException", "KMSInvalidMacException", Sender)
+            }
             Self::AlreadyExistsException(_) => {
                 (400, "AlreadyExistsException", "AlreadyExistsException", Sender)
             }

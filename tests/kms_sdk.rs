@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{DataKeySpec, KeyManagerType, KeySpec, KeyState, KeyUsageType, Tag};
+use aws_sdk_kms::types::{
+    DataKeySpec, EncryptionAlgorithmSpec, KeyManagerType, KeySpec, KeyState, KeyUsageType, MacAlgorithmSpec,
+    Tag,
+};
 use common::{Server, kms, start, start_with, unique};
 use sealq::Config;
 use sealq::clock::Clock;
@@ -1189,4 +1192,503 @@ async fn the_fault_switch_fails_api_calls() {
     assert_eq!(json(&r.body)["__type"], "DependencyTimeoutException");
     server.state.kms.set_fault(sealq::kms::KmsFault::Healthy);
     assert_eq!(raw(&server, "ListKeys", "{}", true).await.status, 200);
+}
+
+// ---- HMAC keys and key usage ---------------------------------------------------
+
+async fn new_hmac_key(c: &aws_sdk_kms::Client, spec: KeySpec) -> (String, String) {
+    let out = c
+        .create_key()
+        .key_spec(spec)
+        .key_usage(KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .unwrap();
+    let m = out.key_metadata().unwrap();
+    (m.key_id().to_owned(), m.arn().unwrap().to_owned())
+}
+
+/// AWS's wording of a wrong key usage.
+fn usage_message(arn: &str, usage: &str, operation: &str) -> String {
+    format!("{arn} key usage is {usage} which is not valid for {operation}.")
+}
+
+// CustomerMasterKeySpec is deprecated but still sent; checking it is the point.
+#[allow(deprecated)]
+#[tokio::test]
+async fn hmac_keys_are_created_and_described_with_their_mac_algorithm() {
+    let server = start().await;
+    let c = kms(&server);
+    for (spec, alg) in [
+        (KeySpec::Hmac224, MacAlgorithmSpec::HmacSha224),
+        (KeySpec::Hmac256, MacAlgorithmSpec::HmacSha256),
+        (KeySpec::Hmac384, MacAlgorithmSpec::HmacSha384),
+        (KeySpec::Hmac512, MacAlgorithmSpec::HmacSha512),
+    ] {
+        let out = c
+            .create_key()
+            .key_spec(spec.clone())
+            .key_usage(KeyUsageType::GenerateVerifyMac)
+            .description("mac")
+            .send()
+            .await
+            .unwrap();
+        let id = out.key_metadata().unwrap().key_id().to_owned();
+        let d = c.describe_key().key_id(&id).send().await.unwrap();
+        for m in [out.key_metadata().unwrap(), d.key_metadata().unwrap()] {
+            assert_eq!(m.key_spec(), Some(&spec));
+            assert_eq!(
+                m.customer_master_key_spec().map(|s| s.as_str()),
+                Some(spec.as_str())
+            );
+            assert_eq!(m.key_usage(), Some(&KeyUsageType::GenerateVerifyMac));
+            assert_eq!(m.mac_algorithms(), std::slice::from_ref(&alg));
+            assert!(m.encryption_algorithms().is_empty(), "{m:?}");
+            assert_eq!(m.key_state(), Some(&KeyState::Enabled));
+            assert_eq!(m.key_manager(), Some(&KeyManagerType::Customer));
+        }
+    }
+    // Symmetric encryption keys list their encryption algorithm, no MAC one.
+    let (id, _) = new_key(&c).await;
+    let d = c.describe_key().key_id(&id).send().await.unwrap();
+    let m = d.key_metadata().unwrap();
+    assert_eq!(
+        m.encryption_algorithms(),
+        [EncryptionAlgorithmSpec::SymmetricDefault]
+    );
+    assert!(m.mac_algorithms().is_empty());
+}
+
+// CustomerMasterKeySpec is deprecated but still accepted; checking it is the point.
+#[allow(deprecated)]
+#[tokio::test]
+async fn create_key_pairs_hmac_specs_only_with_generate_verify_mac() {
+    let server = start().await;
+    let c = kms(&server);
+    let e = c
+        .create_key()
+        .key_spec(KeySpec::Hmac256)
+        .key_usage(KeyUsageType::EncryptDecrypt)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        code_and_message(&e),
+        (
+            "ValidationException".to_owned(),
+            "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec HMAC_256".to_owned()
+        )
+    );
+    let e = c
+        .create_key()
+        .key_usage(KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        code_and_message(&e),
+        (
+            "ValidationException".to_owned(),
+            "KeyUsage GENERATE_VERIFY_MAC is not compatible with KeySpec SYMMETRIC_DEFAULT".to_owned()
+        )
+    );
+    let e = c
+        .create_key()
+        .key_spec(KeySpec::Hmac512)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        code_and_message(&e),
+        (
+            "ValidationException".to_owned(),
+            "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
+                .to_owned()
+        )
+    );
+    // The deprecated CustomerMasterKeySpec names HMAC specs too.
+    let out = c
+        .create_key()
+        .customer_master_key_spec(aws_sdk_kms::types::CustomerMasterKeySpec::Hmac384)
+        .key_usage(KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.key_metadata().unwrap().key_spec(), Some(&KeySpec::Hmac384));
+}
+
+#[tokio::test]
+async fn generate_mac_and_verify_mac_round_trip_and_a_bad_mac_is_invalid_mac() {
+    let server = start().await;
+    let c = kms(&server);
+    let (id, arn) = new_hmac_key(&c, KeySpec::Hmac256).await;
+    let alias = new_alias(&c, &id).await;
+    let out = c
+        .generate_mac()
+        .key_id(&alias)
+        .message(Blob::new(b"order 42"))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.key_id(), Some(arn.as_str()));
+    assert_eq!(out.mac_algorithm(), Some(&MacAlgorithmSpec::HmacSha256));
+    let mac = out.mac().unwrap().as_ref().to_vec();
+    assert_eq!(mac.len(), 32);
+    // Same key and message, same MAC, in every identifier form.
+    for form in [id.clone(), arn.clone(), alias_arn(&alias)] {
+        let again = c
+            .generate_mac()
+            .key_id(&form)
+            .message(Blob::new(b"order 42"))
+            .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.mac().unwrap().as_ref(), &mac[..], "{form}");
+    }
+
+    let v = c
+        .verify_mac()
+        .key_id(&id)
+        .message(Blob::new(b"order 42"))
+        .mac(Blob::new(mac.clone()))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap();
+    assert!(v.mac_valid());
+    assert_eq!(v.key_id(), Some(arn.as_str()));
+    assert_eq!(v.mac_algorithm(), Some(&MacAlgorithmSpec::HmacSha256));
+
+    let mut flipped = mac.clone();
+    flipped[5] ^= 0x01;
+    for (message, tag) in [
+        (&b"order 42"[..], flipped),
+        (&b"order 43"[..], mac.clone()),
+        (&b"order 42"[..], mac[..16].to_vec()),
+    ] {
+        let e = c
+            .verify_mac()
+            .key_id(&id)
+            .message(Blob::new(message))
+            .mac(Blob::new(tag))
+            .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(e.is_kms_invalid_mac_exception(), "{e:?}");
+    }
+    // Another HMAC key of the same spec does not verify this MAC.
+    let (other, _) = new_hmac_key(&c, KeySpec::Hmac256).await;
+    let e = c
+        .verify_mac()
+        .key_id(&other)
+        .message(Blob::new(b"order 42"))
+        .mac(Blob::new(mac))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_kms_invalid_mac_exception(), "{e:?}");
+}
+
+#[tokio::test]
+async fn mac_actions_check_message_length_algorithm_and_key_state() {
+    let server = start().await;
+    let c = kms(&server);
+    let (id, arn) = new_hmac_key(&c, KeySpec::Hmac384).await;
+    let e = c
+        .generate_mac()
+        .key_id(&id)
+        .message(Blob::new(vec![0u8; 4097]))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha384)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code_and_message(&e).0, "ValidationException");
+    assert!(
+        c.generate_mac()
+            .key_id(&id)
+            .message(Blob::new(vec![0u8; 4096]))
+            .mac_algorithm(MacAlgorithmSpec::HmacSha384)
+            .send()
+            .await
+            .is_ok()
+    );
+    // An algorithm of another HMAC spec.
+    let e = c
+        .generate_mac()
+        .key_id(&id)
+        .message(Blob::new(b"m"))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    assert_eq!(
+        code_and_message(&e).1,
+        "Algorithm HMAC_SHA_256 is incompatible with key spec HMAC_384."
+    );
+    let e = c
+        .verify_mac()
+        .key_id(&id)
+        .message(Blob::new(b"m"))
+        .mac(Blob::new(vec![0u8; 48]))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha512)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    // Key state applies as to every cryptographic operation.
+    c.disable_key().key_id(&id).send().await.unwrap();
+    let e = c
+        .generate_mac()
+        .key_id(&id)
+        .message(Blob::new(b"m"))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha384)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_disabled_exception(), "{e:?}");
+    assert_eq!(code_and_message(&e).1, format!("{arn} is disabled."));
+    // Unknown algorithm names are refused by the model's enum.
+    let r = raw(
+        &server,
+        "GenerateMac",
+        &format!(r#"{{"KeyId":"{id}","Message":"bQ==","MacAlgorithm":"HMAC_MD5"}}"#),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(json(&r.body)["__type"], "ValidationException");
+}
+
+#[tokio::test]
+async fn encryption_actions_refuse_hmac_keys_with_invalid_key_usage() {
+    let server = start().await;
+    let c = kms(&server);
+    let (mac_id, mac_arn) = new_hmac_key(&c, KeySpec::Hmac256).await;
+    let mac_alias = new_alias(&c, &mac_id).await;
+    let (sym_id, _) = new_key(&c).await;
+    let blob = encrypt(&c, &sym_id, b"secret").await;
+    let want = |op: &str| usage_message(&mac_arn, "GENERATE_VERIFY_MAC", op);
+
+    let e = c
+        .encrypt()
+        .key_id(&mac_alias)
+        .plaintext(Blob::new(b"x"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    assert_eq!(code_and_message(&e).1, want("Encrypt"));
+
+    let e = c
+        .decrypt()
+        .ciphertext_blob(Blob::new(blob.clone()))
+        .key_id(&mac_id)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    assert_eq!(code_and_message(&e).1, want("Decrypt"));
+
+    // ReEncrypt: as destination and as source key.
+    let e = c
+        .re_encrypt()
+        .ciphertext_blob(Blob::new(blob.clone()))
+        .destination_key_id(&mac_arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    assert_eq!(code_and_message(&e).1, want("ReEncrypt"));
+    let e = c
+        .re_encrypt()
+        .ciphertext_blob(Blob::new(blob))
+        .source_key_id(&mac_id)
+        .destination_key_id(&sym_id)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    assert_eq!(code_and_message(&e).1, want("ReEncrypt"));
+
+    let e = c
+        .generate_data_key()
+        .key_id(&mac_id)
+        .key_spec(DataKeySpec::Aes256)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    assert_eq!(code_and_message(&e).1, want("GenerateDataKey"));
+
+    let e = c
+        .generate_data_key_without_plaintext()
+        .key_id(&mac_id)
+        .number_of_bytes(32)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    assert_eq!(code_and_message(&e).1, want("GenerateDataKeyWithoutPlaintext"));
+}
+
+#[tokio::test]
+async fn mac_actions_refuse_encryption_keys_with_invalid_key_usage() {
+    let server = start().await;
+    let c = kms(&server);
+    let (id, arn) = new_key(&c).await;
+    let e = c
+        .generate_mac()
+        .key_id(&id)
+        .message(Blob::new(b"m"))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    assert_eq!(
+        code_and_message(&e).1,
+        usage_message(&arn, "ENCRYPT_DECRYPT", "GenerateMac")
+    );
+    let e = c
+        .verify_mac()
+        .key_id(&arn)
+        .message(Blob::new(b"m"))
+        .mac(Blob::new(vec![0u8; 32]))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_key_usage_exception(), "{e:?}");
+    assert_eq!(
+        code_and_message(&e).1,
+        usage_message(&arn, "ENCRYPT_DECRYPT", "VerifyMac")
+    );
+}
+
+#[tokio::test]
+async fn hmac_keys_do_not_rotate_but_keep_aliases_tags_policies_and_deletion() {
+    let server = start().await;
+    let c = kms(&server);
+    let (id, arn) = new_hmac_key(&c, KeySpec::Hmac224).await;
+    let e = c
+        .enable_key_rotation()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_unsupported_operation_exception(), "{e:?}");
+    let e = c
+        .rotate_key_on_demand()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_unsupported_operation_exception(), "{e:?}");
+    let s = c.get_key_rotation_status().key_id(&id).send().await.unwrap();
+    assert!(!s.key_rotation_enabled());
+
+    let alias = new_alias(&c, &id).await;
+    let d = c.describe_key().key_id(&alias).send().await.unwrap();
+    assert_eq!(d.key_metadata().unwrap().key_id(), id);
+    c.tag_resource()
+        .key_id(&id)
+        .tags(Tag::builder().tag_key("use").tag_value("mac").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let l = c.list_resource_tags().key_id(&id).send().await.unwrap();
+    assert_eq!(l.tags().len(), 1);
+    let p = c.get_key_policy().key_id(&id).send().await.unwrap();
+    assert!(p.policy().unwrap().contains("kms:*"));
+
+    let out = c
+        .schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.key_id(), Some(arn.as_str()));
+    let e = c
+        .generate_mac()
+        .key_id(&id)
+        .message(Blob::new(b"m"))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha224)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_kms_invalid_state_exception(), "{e:?}");
+    c.cancel_key_deletion().key_id(&id).send().await.unwrap();
+    c.enable_key().key_id(&id).send().await.unwrap();
+    assert!(
+        c.generate_mac()
+            .key_id(&id)
+            .message(Blob::new(b"m"))
+            .mac_algorithm(MacAlgorithmSpec::HmacSha224)
+            .send()
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn sqs_queue_with_an_hmac_key_fails_with_kms_invalid_key_usage() {
+    use aws_sdk_sqs::error::ProvideErrorMetadata as _;
+    use aws_sdk_sqs::types::QueueAttributeName;
+
+    let server = start().await;
+    let (mac_id, mac_arn) = new_hmac_key(&kms(&server), KeySpec::Hmac256).await;
+    let sqs = common::sqs(&server);
+    let url = sqs
+        .create_queue()
+        .queue_name(unique("hmac"))
+        .attributes(QueueAttributeName::KmsMasterKeyId, &mac_id)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let err = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("hello")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("KMS.InvalidKeyUsageException"), "{err:?}");
+    assert!(
+        err.message().unwrap_or_default().starts_with(&usage_message(
+            &mac_arn,
+            "GENERATE_VERIFY_MAC",
+            "GenerateDataKey"
+        )),
+        "{err:?}"
+    );
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
+    assert!(err.into_service_error().is_kms_invalid_key_usage());
 }

@@ -8,8 +8,7 @@
 
 use std::sync::Arc;
 
-use aes_gcm::aead::{Aead, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use crate::error::{Error, Result};
 use crate::kms::EncryptionContext;
@@ -19,6 +18,32 @@ pub const CONTEXT_KEY: &str = "aws:sqs:arn";
 
 /// Length of an AES-GCM nonce.
 pub const NONCE_LEN: usize = 12;
+
+/// An AES-256-GCM key ready to seal and open bodies.
+///
+/// AWS-LC (through aws-lc-rs) does the work: its AES-GCM is several times
+/// faster than the pure-Rust crates here, which keeps encryption within a
+/// few percent of an unencrypted queue's throughput, and it wipes the key
+/// schedule when the key is freed (`OPENSSL_free` cleanses), so no key
+/// material outlives its data key.
+pub struct Cipher(LessSafeKey);
+
+impl Cipher {
+    /// A cipher for a 32-byte data key.
+    ///
+    /// # Errors
+    /// `InternalFailure` for a key of another length.
+    pub fn new(key: &[u8]) -> Result<Self> {
+        let key = UnboundKey::new(&AES_256_GCM, key).map_err(|_| Error::InternalFailure)?;
+        Ok(Self(LessSafeKey::new(key)))
+    }
+}
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cipher(<redacted>)")
+    }
+}
 
 /// Which kind of server-side encryption sealed a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,14 +115,26 @@ pub enum Body {
     Sealed(Box<Envelope>),
 }
 
-/// The additional authenticated data of a body: the sealing queue's ARN
-/// (length-prefixed) and the message id.
-fn aad(queue_arn: &str, message_id: u128) -> Vec<u8> {
-    let mut v = Vec::with_capacity(4 + queue_arn.len() + 16);
-    v.extend_from_slice(&u32::try_from(queue_arn.len()).unwrap_or(u32::MAX).to_be_bytes());
-    v.extend_from_slice(queue_arn.as_bytes());
-    v.extend_from_slice(&message_id.to_be_bytes());
-    v
+/// Runs `f` on the additional authenticated data of a body: the sealing
+/// queue's ARN (length-prefixed) and the message id. Built on the stack (an
+/// ARN is at most ~130 bytes); a longer one falls back to the heap.
+fn with_aad<R>(queue_arn: &str, message_id: u128, f: impl FnOnce(&[u8]) -> R) -> R {
+    const STACK: usize = 256;
+    let len = 4 + queue_arn.len() + 16;
+    let arn_len = u32::try_from(queue_arn.len()).unwrap_or(u32::MAX).to_be_bytes();
+    if len <= STACK {
+        let mut buf = [0u8; STACK];
+        buf[..4].copy_from_slice(&arn_len);
+        buf[4..4 + queue_arn.len()].copy_from_slice(queue_arn.as_bytes());
+        buf[4 + queue_arn.len()..len].copy_from_slice(&message_id.to_be_bytes());
+        f(&buf[..len])
+    } else {
+        let mut v = Vec::with_capacity(len);
+        v.extend_from_slice(&arn_len);
+        v.extend_from_slice(queue_arn.as_bytes());
+        v.extend_from_slice(&message_id.to_be_bytes());
+        f(&v)
+    }
 }
 
 /// Seals `body` of message `message_id` with `cipher` (the data key of
@@ -107,26 +144,24 @@ fn aad(queue_arn: &str, message_id: u128) -> Vec<u8> {
 /// `InternalFailure` if the cipher refuses (it does not for bodies of any
 /// size SQS accepts).
 pub fn seal(
-    cipher: &Aes256Gcm,
+    cipher: &Cipher,
     data_key: &Arc<SealedDataKey>,
     message_id: u128,
     body: &str,
 ) -> Result<Envelope> {
     let nonce: [u8; NONCE_LEN] = rand::random();
-    let aad = aad(&data_key.queue_arn, message_id);
-    let ciphertext = cipher
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: body.as_bytes(),
-                aad: &aad,
-            },
-        )
-        .map_err(|_| Error::InternalFailure)?;
+    let mut buf = Vec::with_capacity(body.len() + AES_256_GCM.tag_len());
+    buf.extend_from_slice(body.as_bytes());
+    with_aad(&data_key.queue_arn, message_id, |aad| {
+        cipher
+            .0
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
+    })
+    .map_err(|_| Error::InternalFailure)?;
     Ok(Envelope {
         data_key: data_key.clone(),
         nonce,
-        ciphertext: ciphertext.into_boxed_slice(),
+        ciphertext: buf.into_boxed_slice(),
     })
 }
 
@@ -136,34 +171,35 @@ pub fn seal(
 /// `InternalFailure` when the tag does not verify (the stored envelope was
 /// altered or moved) or the plaintext is not UTF-8; the cause is logged
 /// without any key or body.
-pub fn open(cipher: &Aes256Gcm, envelope: &Envelope, message_id: u128) -> Result<String> {
-    let aad = aad(&envelope.data_key.queue_arn, message_id);
-    let plain = cipher
-        .decrypt(
-            Nonce::from_slice(&envelope.nonce),
-            Payload {
-                msg: &envelope.ciphertext,
-                aad: &aad,
-            },
-        )
-        .map_err(|_| {
-            tracing::error!(
-                data_key = envelope.data_key.id,
-                "a stored envelope failed authentication"
-            );
-            Error::InternalFailure
-        })?;
-    String::from_utf8(plain).map_err(|_| Error::InternalFailure)
+pub fn open(cipher: &Cipher, envelope: &Envelope, message_id: u128) -> Result<String> {
+    let mut buf = envelope.ciphertext.to_vec();
+    let len = with_aad(&envelope.data_key.queue_arn, message_id, |aad| {
+        cipher
+            .0
+            .open_in_place(
+                Nonce::assume_unique_for_key(envelope.nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
+            .map(|plain| plain.len())
+    })
+    .map_err(|_| {
+        tracing::error!(
+            data_key = envelope.data_key.id,
+            "a stored envelope failed authentication"
+        );
+        Error::InternalFailure
+    })?;
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|_| Error::InternalFailure)
 }
 
 #[cfg(test)]
 mod tests {
-    use aes_gcm::KeyInit;
-
     use super::*;
 
-    fn key() -> (Aes256Gcm, Arc<SealedDataKey>) {
-        let cipher = Aes256Gcm::new_from_slice(&[7u8; 32]).unwrap();
+    fn key() -> (Cipher, Arc<SealedDataKey>) {
+        let cipher = Cipher::new(&[7u8; 32]).unwrap();
         let dk = Arc::new(SealedDataKey {
             id: 1,
             kind: SseKind::Kms,
@@ -214,7 +250,7 @@ mod tests {
             ..e.clone()
         };
         assert!(open(&c, &other_queue, 9).is_err(), "bound to its queue");
-        let other = Aes256Gcm::new_from_slice(&[8u8; 32]).unwrap();
+        let other = Cipher::new(&[8u8; 32]).unwrap();
         assert!(open(&other, &e, 9).is_err());
     }
 }

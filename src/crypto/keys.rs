@@ -23,11 +23,10 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aes_gcm::{Aes256Gcm, KeyInit};
 use dashmap::DashMap;
 use tokio::sync::Notify;
 
-use super::envelope::{self, Envelope, SealedDataKey, SseKind};
+use super::envelope::{self, Cipher, Envelope, SealedDataKey, SseKind};
 use crate::auth::{Identity, Principal};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -73,7 +72,7 @@ pub struct KmsCall {
 /// drop) and when it must be forgotten.
 struct LiveKey {
     sealed: Arc<SealedDataKey>,
-    cipher: Aes256Gcm,
+    cipher: Cipher,
     expires_ms: u64,
 }
 
@@ -129,6 +128,53 @@ impl std::fmt::Debug for Encryption {
     }
 }
 
+/// A producer's data key, taken once per request.
+pub struct Sealer(Arc<LiveKey>);
+
+impl Sealer {
+    /// Seals `body` of message `message_id`.
+    ///
+    /// # Errors
+    /// `InternalFailure` if the cipher refuses (it does not for bodies of any
+    /// size SQS accepts).
+    pub fn seal(&self, message_id: u128, body: &str) -> Result<Envelope> {
+        envelope::seal(&self.0.cipher, &self.0.sealed, message_id, body)
+    }
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Sealer").field(&self.0.sealed.id).finish()
+    }
+}
+
+/// Opens the envelopes of one receive for one principal; remembers the data
+/// keys it used, so messages sealed under the same data key cost one cache
+/// lookup per request.
+pub struct Opener<'a> {
+    keys: &'a Encryption,
+    who: Arc<Identity>,
+    reuse_ms: u64,
+    seen: Vec<Arc<LiveKey>>,
+}
+
+impl Opener<'_> {
+    /// The plaintext body of message `message_id`.
+    ///
+    /// # Errors
+    /// The SQS `Kms*` error of a failed Decrypt.
+    pub fn open(&mut self, envelope: &Envelope, message_id: u128) -> Result<String> {
+        if let Some(live) = self.seen.iter().find(|l| l.sealed.id == envelope.data_key.id) {
+            return envelope::open(&live.cipher, envelope, message_id);
+        }
+        let (body, live) = self
+            .keys
+            .open_one(&self.who, envelope, message_id, self.reuse_ms)?;
+        self.seen.push(live);
+        Ok(body)
+    }
+}
+
 /// Compares two byte strings in time independent of where they differ.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -176,47 +222,47 @@ impl Encryption {
         }
     }
 
-    /// Seals `body` of message `message_id`, sent by `who` to the queue
-    /// `queue_uid`/`queue_arn` with settings `sse`.
+    /// The data key `who` seals with on the queue `queue_uid`/`queue_arn`
+    /// with settings `sse`: the cached one, or a new one from KMS when there
+    /// is none or its reuse period has passed. One per request: a batch
+    /// seals all its bodies with it.
     ///
     /// # Errors
     /// The SQS `Kms*` error of a failed KMS call (only on a cache miss or
     /// expiry).
-    pub fn seal(
-        &self,
-        who: &Arc<Identity>,
-        queue_uid: u64,
-        queue_arn: &str,
-        sse: &Sse,
-        message_id: u128,
-        body: &str,
-    ) -> Result<Envelope> {
+    pub fn sealer(&self, who: &Arc<Identity>, queue_uid: u64, queue_arn: &str, sse: &Sse) -> Result<Sealer> {
         let now = self.clock.now_ms();
         let key = ProducerKey(Who(who.clone()), queue_uid, sse.key_id.clone());
-        let live = match self.producers.get(&key) {
-            Some(live) if now < live.expires_ms => live.clone(),
-            _ => {
-                let live = self.new_data_key(who, queue_arn, sse, now)?;
-                self.producers.insert(key, live.clone());
-                live
-            }
-        };
-        envelope::seal(&live.cipher, &live.sealed, message_id, body)
+        if let Some(live) = self.producers.get(&key)
+            && now < live.expires_ms
+        {
+            return Ok(Sealer(live.clone()));
+        }
+        let live = self.new_data_key(who, queue_arn, sse, now)?;
+        self.producers.insert(key, live.clone());
+        Ok(Sealer(live))
     }
 
-    /// Opens the envelope of message `message_id`, received by `who` from a
-    /// queue whose reuse period is `reuse_ms`.
-    ///
-    /// # Errors
-    /// The SQS `Kms*` error of a failed Decrypt (only when the consumer's
-    /// grant expired or the data key is no longer held).
-    pub fn open(
+    /// Opens envelopes for `who` within one request, on a queue whose reuse
+    /// period is `reuse_ms`.
+    pub fn opener(&self, who: &Arc<Identity>, reuse_ms: u64) -> Opener<'_> {
+        Opener {
+            keys: self,
+            who: who.clone(),
+            reuse_ms,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Opens one envelope of message `message_id` for `who` (see the module
+    /// docs for when this calls KMS); returns the key it opened with.
+    fn open_one(
         &self,
         who: &Arc<Identity>,
         envelope: &Envelope,
         message_id: u128,
         reuse_ms: u64,
-    ) -> Result<String> {
+    ) -> Result<(String, Arc<LiveKey>)> {
         let now = self.clock.now_ms();
         let dk = &envelope.data_key;
         let grant = ConsumerKey(Who(who.clone()), dk.queue_arn.clone(), dk.key_arn.clone());
@@ -227,21 +273,27 @@ impl Encryption {
             .filter(|l| now < l.expires_ms)
             .map(|l| l.clone());
         if granted && let Some(live) = held {
-            return envelope::open(&live.cipher, envelope, message_id);
+            let body = envelope::open(&live.cipher, envelope, message_id)?;
+            return Ok((body, live));
         }
         // Decrypt as the consumer: key state applies to it.
         let plain = self.decrypt_as(who, dk, dk.kind)?;
-        let cipher = Aes256Gcm::new_from_slice(&plain).map_err(|_| Error::InternalFailure)?;
-        let body = envelope::open(&cipher, envelope, message_id);
+        let cipher = Cipher::new(&plain)?;
         self.consumers.insert(grant, now + reuse_ms);
-        if held.is_none() {
-            self.hold(Arc::new(LiveKey {
-                sealed: dk.clone(),
-                cipher,
-                expires_ms: now + reuse_ms,
-            }));
-        }
-        body
+        let live = match held {
+            Some(live) => live,
+            None => {
+                let live = Arc::new(LiveKey {
+                    sealed: dk.clone(),
+                    cipher,
+                    expires_ms: now + reuse_ms,
+                });
+                self.hold(live.clone());
+                live
+            }
+        };
+        let body = envelope::open(&live.cipher, envelope, message_id)?;
+        Ok((body, live))
     }
 
     /// GenerateDataKey as `who`, verified with one Decrypt; the key is held.
@@ -285,7 +337,7 @@ impl Encryption {
             tracing::error!("KMS returned a data key that did not verify");
             return Err(Error::InternalFailure);
         }
-        let cipher = Aes256Gcm::new_from_slice(&generated.plaintext).map_err(|_| Error::InternalFailure)?;
+        let cipher = Cipher::new(&generated.plaintext)?;
         let live = Arc::new(LiveKey {
             sealed,
             cipher,

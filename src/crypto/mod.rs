@@ -11,4 +11,4 @@ pub mod envelope;
 pub mod keys;
 
 pub use envelope::{Body, Envelope, SealedDataKey, SseKind};
-pub use keys::{Encryption, KmsCall, Sse};
+pub use keys::{Encryption, KmsCall, Opener, Sealer, Sse};

@@ -14,7 +14,8 @@
 //! Key material never leaves this module except as a data key's plaintext
 //! returned to the caller. It must never be logged.
 //!
-//! Layout: `model` (one key: state, backing-key versions), `blob` (the
+//! Layout: `model` (one key: state, spec, backing-key versions or HMAC
+//! secret), `blob` (the
 //! ciphertext format), this file (the registry of keys and aliases, key
 //! identifiers, lazy deletion, the fault switch), `types` and `ops` (the KMS
 //! API actions, one function each). This module knows no wire format: the
@@ -37,7 +38,7 @@ use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
-pub(crate) use model::{DAY_MS, Key, KeyManager, KeyState, RotationKind};
+pub(crate) use model::{DAY_MS, Key, KeyManager, KeySpec, KeyState, KeyUsage, RotationKind};
 
 /// An encryption context: string pairs bound to a ciphertext as AAD.
 pub type EncryptionContext = BTreeMap<String, String>;
@@ -179,11 +180,12 @@ impl Kms {
         let _ = caller;
         self.check_fault()?;
         let key = self.resolve_in(key_id, Forms::WithAlias, Scope::Internal)?;
-        self.generate_with(&key, spec, context)
+        self.generate_with(&key, spec, context, "GenerateDataKey")
     }
 
     /// Decrypt as `caller`. `key_id`, when given, must name the key the blob
-    /// was made with (IncorrectKeyException otherwise).
+    /// was made with (IncorrectKeyException otherwise) and be an encryption
+    /// key (InvalidKeyUsageException otherwise).
     ///
     /// # Errors
     /// As the KMS API, with InvalidCiphertextException (empty message) for a
@@ -197,7 +199,7 @@ impl Kms {
     ) -> Result<Decrypted> {
         let _ = caller;
         self.check_fault()?;
-        let (key, plaintext) = self.open_in(ciphertext_blob, context, key_id, Scope::Internal)?;
+        let (key, plaintext) = self.open_in(ciphertext_blob, context, key_id, Scope::Internal, "Decrypt")?;
         Ok(Decrypted {
             key_arn: key.arn.clone(),
             plaintext,
@@ -443,23 +445,46 @@ impl Kms {
         }
     }
 
-    /// Encrypts `plaintext` under `key` (checking its state).
-    pub(crate) fn encrypt_with(key: &Key, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>> {
-        Self::usable(key)?;
-        Ok(key.seal(plaintext, context))
+    /// Fails unless `key` has `usage`: InvalidKeyUsageException worded as
+    /// AWS words it, naming the `operation` (e.g. `Encrypt`).
+    pub(crate) fn check_usage(key: &Key, usage: KeyUsage, operation: &str) -> Result<()> {
+        if key.usage() == usage {
+            Ok(())
+        } else {
+            Err(wrong_usage(key, operation))
+        }
     }
 
-    /// A fresh data key of `spec` sealed under `key` (checking its state).
+    /// Encrypts `plaintext` under `key` (checking its state, then its usage
+    /// for `operation`).
+    pub(crate) fn encrypt_with(
+        key: &Key,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+        operation: &str,
+    ) -> Result<Vec<u8>> {
+        Self::usable(key)?;
+        Self::check_usage(key, KeyUsage::EncryptDecrypt, operation)?;
+        key.seal(plaintext, context)
+            .ok_or_else(|| wrong_usage(key, operation))
+    }
+
+    /// A fresh data key of `spec` sealed under `key` (checking its state,
+    /// then its usage for `operation`).
     pub(crate) fn generate_with(
         &self,
         key: &Key,
         spec: DataKeySpec,
         context: &EncryptionContext,
+        operation: &str,
     ) -> Result<DataKey> {
         Self::usable(key)?;
+        Self::check_usage(key, KeyUsage::EncryptDecrypt, operation)?;
         let mut plaintext = Zeroizing::new(vec![0u8; spec.byte_len()]);
         rand::rng().fill_bytes(&mut plaintext);
-        let ciphertext_blob = key.seal(&plaintext, context);
+        let ciphertext_blob = key
+            .seal(&plaintext, context)
+            .ok_or_else(|| wrong_usage(key, operation))?;
         Ok(DataKey {
             key_arn: key.arn.clone(),
             plaintext,
@@ -467,14 +492,16 @@ impl Kms {
         })
     }
 
-    /// Opens a blob made by the KMS API (never by a service-owned key).
+    /// Opens a blob made by the KMS API (never by a service-owned key) for
+    /// `operation` (Decrypt or ReEncrypt).
     pub(crate) fn open_blob(
         &self,
         blob: &[u8],
         context: &EncryptionContext,
         key_id: Option<&str>,
+        operation: &str,
     ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
-        self.open_in(blob, context, key_id, Scope::Api)
+        self.open_in(blob, context, key_id, Scope::Api, operation)
     }
 
     fn open_in(
@@ -483,12 +510,16 @@ impl Kms {
         context: &EncryptionContext,
         key_id: Option<&str>,
         scope: Scope,
+        operation: &str,
     ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
         let bad = || Error::InvalidCiphertextException("".into());
         let header = blob::header(blob).ok_or_else(bad)?;
         let blob_id = uuid::Uuid::from_bytes(header.key_id).to_string();
         if let Some(named) = key_id {
             let named = self.resolve_in(named, Forms::WithAlias, scope)?;
+            // A blob never names an HMAC key, but KeyId can: that is a usage
+            // error before it is a wrong key.
+            Self::check_usage(&named, KeyUsage::EncryptDecrypt, operation)?;
             if *named.id != *blob_id {
                 return Err(Error::IncorrectKeyException(
                     "The key ID in the request does not identify a CMK that can perform this operation."
@@ -502,22 +533,27 @@ impl Kms {
         };
         let key = key.or_else(|| self.live(&blob_id)).ok_or_else(bad)?;
         Self::usable(&key)?;
+        // A blob whose header names an HMAC key was not made by KMS: the HMAC
+        // key has no backing-key versions, so it does not open (invalid
+        // ciphertext, as for any forged blob).
         let plaintext = key.open(blob, header.version, context).ok_or_else(bad)?;
         Ok((key, plaintext))
     }
 
-    /// Creates a customer-managed key.
+    /// Creates a customer-managed key of `spec`.
     pub(crate) fn create_key(
         &self,
+        spec: KeySpec,
         description: String,
         policy: Option<String>,
         tags: BTreeMap<String, String>,
     ) -> Arc<Key> {
-        let key = Key::new(
+        let key = Key::with_spec(
             &self.region,
             &self.account_id,
             self.now(),
             KeyManager::Customer,
+            spec,
             description,
             policy.unwrap_or_else(|| self.default_policy()),
         );
@@ -641,6 +677,19 @@ impl Kms {
             .map(|_| ())
             .ok_or_else(|| self.alias_not_found(name))
     }
+}
+
+/// InvalidKeyUsageException for `key` used by `operation`, as AWS words it:
+/// `<key ARN> key usage is <KeyUsage> which is not valid for <Operation>.`
+fn wrong_usage(key: &Key, operation: &str) -> Error {
+    Error::InvalidKeyUsageException(
+        format!(
+            "{} key usage is {} which is not valid for {operation}.",
+            key.arn,
+            key.usage().as_str()
+        )
+        .into(),
+    )
 }
 
 /// Whether `s` is a key id in the form KMS issues (a UUID, hyphenated).

@@ -1,4 +1,5 @@
-//! One KMS key: its metadata, state machine and backing-key versions.
+//! One KMS key: its metadata, state machine and key material (backing-key
+//! versions of a symmetric encryption key, or the secret of an HMAC key).
 //!
 //! This module owns the key material. Material lives in
 //! [`zeroize::Zeroizing`] buffers, is wiped on drop, and its `Debug` output is
@@ -8,7 +9,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
 use rand::{RngCore as _, TryRngCore as _};
+use sha2::{Sha224, Sha256, Sha384, Sha512};
 use zeroize::Zeroizing;
 
 use super::EncryptionContext;
@@ -25,9 +29,7 @@ impl Material {
     /// the thread CSPRNG, itself seeded by the OS, if the OS source fails).
     pub(crate) fn random() -> Self {
         let mut m = Zeroizing::new([0u8; 32]);
-        if rand::rngs::OsRng.try_fill_bytes(m.as_mut()).is_err() {
-            rand::rng().fill_bytes(m.as_mut());
-        }
+        fill_random(m.as_mut());
         Self(m)
     }
 }
@@ -36,6 +38,140 @@ impl std::fmt::Debug for Material {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Material(<redacted>)")
     }
+}
+
+/// Fills `buf` from the OS random number generator (falling back to the
+/// thread CSPRNG, itself seeded by the OS, if the OS source fails).
+fn fill_random(buf: &mut [u8]) {
+    if rand::rngs::OsRng.try_fill_bytes(buf).is_err() {
+        rand::rng().fill_bytes(buf);
+    }
+}
+
+/// The secret of an HMAC key: as many bytes as its spec says (28, 32, 48 or
+/// 64). HMAC keys never rotate, so there is one secret per key.
+pub(crate) struct MacMaterial(Zeroizing<Vec<u8>>);
+
+impl MacMaterial {
+    /// Fresh material of `len` bytes from the OS random number generator.
+    fn random(len: usize) -> Self {
+        let mut m = Zeroizing::new(vec![0u8; len]);
+        fill_random(&mut m);
+        Self(m)
+    }
+}
+
+impl std::fmt::Debug for MacMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MacMaterial(<redacted>)")
+    }
+}
+
+/// What a key may be used for (KMS `KeyUsage`, the subset sealq models).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyUsage {
+    /// Encrypt, Decrypt, ReEncrypt, GenerateDataKey*.
+    EncryptDecrypt,
+    /// GenerateMac, VerifyMac.
+    GenerateVerifyMac,
+}
+
+impl KeyUsage {
+    /// The `KeyUsage` enum value AWS uses.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::EncryptDecrypt => "ENCRYPT_DECRYPT",
+            Self::GenerateVerifyMac => "GENERATE_VERIFY_MAC",
+        }
+    }
+}
+
+/// The kind of key material (KMS `KeySpec`, the subset sealq models).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeySpec {
+    /// 256-bit AES-GCM backing keys, for encryption.
+    SymmetricDefault,
+    /// 224-bit HMAC key (HMAC_SHA_224).
+    Hmac224,
+    /// 256-bit HMAC key (HMAC_SHA_256).
+    Hmac256,
+    /// 384-bit HMAC key (HMAC_SHA_384).
+    Hmac384,
+    /// 512-bit HMAC key (HMAC_SHA_512).
+    Hmac512,
+}
+
+impl KeySpec {
+    /// The spec named `s` (a `KeySpec` value), if sealq models it.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "SYMMETRIC_DEFAULT" => Self::SymmetricDefault,
+            "HMAC_224" => Self::Hmac224,
+            "HMAC_256" => Self::Hmac256,
+            "HMAC_384" => Self::Hmac384,
+            "HMAC_512" => Self::Hmac512,
+            _ => return None,
+        })
+    }
+
+    /// The `KeySpec` enum value AWS uses.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::SymmetricDefault => "SYMMETRIC_DEFAULT",
+            Self::Hmac224 => "HMAC_224",
+            Self::Hmac256 => "HMAC_256",
+            Self::Hmac384 => "HMAC_384",
+            Self::Hmac512 => "HMAC_512",
+        }
+    }
+
+    /// The only usage keys of this spec may have.
+    pub(crate) fn usage(self) -> KeyUsage {
+        match self {
+            Self::SymmetricDefault => KeyUsage::EncryptDecrypt,
+            _ => KeyUsage::GenerateVerifyMac,
+        }
+    }
+
+    /// The MAC algorithm of an HMAC spec (`MacAlgorithmSpec`).
+    pub(crate) fn mac_algorithm(self) -> Option<&'static str> {
+        match self {
+            Self::SymmetricDefault => None,
+            Self::Hmac224 => Some("HMAC_SHA_224"),
+            Self::Hmac256 => Some("HMAC_SHA_256"),
+            Self::Hmac384 => Some("HMAC_SHA_384"),
+            Self::Hmac512 => Some("HMAC_SHA_512"),
+        }
+    }
+
+    /// Length of an HMAC spec's key material in bytes.
+    fn mac_key_len(self) -> Option<usize> {
+        match self {
+            Self::SymmetricDefault => None,
+            Self::Hmac224 => Some(28),
+            Self::Hmac256 => Some(32),
+            Self::Hmac384 => Some(48),
+            Self::Hmac512 => Some(64),
+        }
+    }
+}
+
+/// HMAC of `message` under `secret` (RFC 2104). HMAC takes keys of any
+/// length, so keying cannot fail; `None` only if it somehow did.
+fn hmac_tag<M: Mac + KeyInit>(secret: &[u8], message: &[u8]) -> Option<Vec<u8>> {
+    let mut m = <M as Mac>::new_from_slice(secret).ok()?;
+    m.update(message);
+    Some(m.finalize().into_bytes().to_vec())
+}
+
+/// Whether `mac` is the HMAC of `message` under `secret`, compared in
+/// constant time (`verify_slice`).
+fn hmac_check<M: Mac + KeyInit>(secret: &[u8], message: &[u8], mac: &[u8]) -> bool {
+    let Ok(mut m) = <M as Mac>::new_from_slice(secret) else {
+        return false;
+    };
+    m.update(message);
+    m.verify_slice(mac).is_ok()
 }
 
 /// Lifecycle state of a key (KMS `KeyState`, the subset sealq models).
@@ -101,6 +237,7 @@ pub(crate) struct KeyInner {
     /// Lifecycle state.
     pub(crate) state: KeyState,
     /// Backing-key versions; the index is the version, the last is current.
+    /// Empty for HMAC keys, which have no encryption material.
     pub(crate) versions: Vec<Material>,
     /// Rotations done: (epoch ms, kind), oldest first.
     pub(crate) rotations: Vec<(u64, RotationKind)>,
@@ -127,12 +264,17 @@ pub(crate) struct Key {
     pub(crate) created_ms: u64,
     /// Customer or AWS managed.
     pub(crate) manager: KeyManager,
+    /// Kind of key material; fixed at creation.
+    pub(crate) spec: KeySpec,
+    /// The secret of an HMAC key (`None` for encryption keys); HMAC keys
+    /// never rotate, so it needs no lock.
+    mac_secret: Option<MacMaterial>,
     /// Mutable state; never held across `.await`.
     inner: RwLock<KeyInner>,
 }
 
 impl Key {
-    /// A new enabled key with one backing-key version.
+    /// A new enabled symmetric encryption key with one backing-key version.
     pub(crate) fn new(
         region: &str,
         account_id: &str,
@@ -141,19 +283,49 @@ impl Key {
         description: String,
         policy: String,
     ) -> Self {
+        Self::with_spec(
+            region,
+            account_id,
+            now_ms,
+            manager,
+            KeySpec::SymmetricDefault,
+            description,
+            policy,
+        )
+    }
+
+    /// A new enabled key of `spec`: one backing-key version for an
+    /// encryption key, one secret of the spec's length for an HMAC key.
+    pub(crate) fn with_spec(
+        region: &str,
+        account_id: &str,
+        now_ms: u64,
+        manager: KeyManager,
+        spec: KeySpec,
+        description: String,
+        policy: String,
+    ) -> Self {
         let uuid = uuid::Uuid::new_v4();
         let id: Arc<str> = Arc::from(uuid.to_string());
         let arn = Arc::from(format!("arn:aws:kms:{region}:{account_id}:key/{id}"));
+        let mac_secret = spec.mac_key_len().map(MacMaterial::random);
+        let versions = if mac_secret.is_some() {
+            Vec::new()
+        } else {
+            vec![Material::random()]
+        };
         Self {
             id,
             uuid: *uuid.as_bytes(),
             arn,
             created_ms: now_ms,
             manager,
+            spec,
+            mac_secret,
             inner: RwLock::new(KeyInner {
                 description,
                 state: KeyState::Enabled,
-                versions: vec![Material::random()],
+                versions,
                 rotations: Vec::new(),
                 policy,
                 rotation_period_days: None,
@@ -207,15 +379,56 @@ impl Key {
         g.next_rotation_ms = Some(next);
     }
 
-    /// Seals `plaintext` under the newest backing-key version.
-    pub(crate) fn seal(&self, plaintext: &[u8], context: &EncryptionContext) -> Vec<u8> {
+    /// The usage of this key (fixed by its spec).
+    pub(crate) fn usage(&self) -> KeyUsage {
+        self.spec.usage()
+    }
+
+    /// Seals `plaintext` under the newest backing-key version; `None` for a
+    /// key without encryption material (an HMAC key).
+    pub(crate) fn seal(&self, plaintext: &[u8], context: &EncryptionContext) -> Option<Vec<u8>> {
         let g = self.read();
-        let newest = g.versions.len() - 1;
+        let newest = g.versions.len().checked_sub(1)?;
         let header = Header {
             key_id: self.uuid,
             version: u32::try_from(newest).unwrap_or(u32::MAX),
         };
-        blob::seal(&g.versions[newest].0, header, plaintext, context)
+        Some(blob::seal(&g.versions[newest].0, header, plaintext, context))
+    }
+
+    /// HMAC of `message` under this key's secret with the spec's hash;
+    /// `None` for a key that is not an HMAC key.
+    pub(crate) fn mac(&self, message: &[u8]) -> Option<Vec<u8>> {
+        let secret: &[u8] = &self.mac_secret.as_ref()?.0;
+        match self.spec {
+            KeySpec::SymmetricDefault => None,
+            KeySpec::Hmac224 => hmac_tag::<Hmac<Sha224>>(secret, message),
+            KeySpec::Hmac256 => hmac_tag::<Hmac<Sha256>>(secret, message),
+            KeySpec::Hmac384 => hmac_tag::<Hmac<Sha384>>(secret, message),
+            KeySpec::Hmac512 => hmac_tag::<Hmac<Sha512>>(secret, message),
+        }
+    }
+
+    /// Whether `mac` is the HMAC of `message` under this key, compared in
+    /// constant time; `false` for a key that is not an HMAC key.
+    pub(crate) fn verify_mac(&self, message: &[u8], mac: &[u8]) -> bool {
+        let Some(secret) = self.mac_secret.as_ref() else {
+            return false;
+        };
+        let secret: &[u8] = &secret.0;
+        match self.spec {
+            KeySpec::SymmetricDefault => false,
+            KeySpec::Hmac224 => hmac_check::<Hmac<Sha224>>(secret, message, mac),
+            KeySpec::Hmac256 => hmac_check::<Hmac<Sha256>>(secret, message, mac),
+            KeySpec::Hmac384 => hmac_check::<Hmac<Sha384>>(secret, message, mac),
+            KeySpec::Hmac512 => hmac_check::<Hmac<Sha512>>(secret, message, mac),
+        }
+    }
+
+    /// Length of the HMAC secret in bytes (0 for encryption keys).
+    #[cfg(test)]
+    pub(crate) fn mac_key_len(&self) -> usize {
+        self.mac_secret.as_ref().map_or(0, |m| m.0.len())
     }
 
     /// Opens a blob of this key; `None` if its version is unknown or it does
@@ -244,6 +457,45 @@ mod tests {
         let g = k.read();
         let bytes = format!("{:?}", &g.versions[0].0[..]);
         assert!(!dbg.contains(&bytes));
+    }
+
+    #[test]
+    fn hmac_follows_the_rfc_4231_test_vectors() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        let want = [
+            (
+                KeySpec::Hmac224,
+                "a30e01098bc6dbbf45690f3a7e9e6d0f8bbea2a39e6148008fd05e44",
+            ),
+            (
+                KeySpec::Hmac256,
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            ),
+            (
+                KeySpec::Hmac384,
+                "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649",
+            ),
+            (
+                KeySpec::Hmac512,
+                "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737",
+            ),
+        ];
+        for (spec, hex) in want {
+            let mut k = Key::with_spec(
+                "r",
+                "a",
+                0,
+                KeyManager::Customer,
+                spec,
+                String::new(),
+                String::new(),
+            );
+            k.mac_secret = Some(MacMaterial(Zeroizing::new(b"Jefe".to_vec())));
+            let tag = k.mac(b"what do ya want for nothing?").unwrap();
+            let got: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(got, hex, "{spec:?}");
+            assert!(k.verify_mac(b"what do ya want for nothing?", &tag));
+        }
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! [`dispatch`]. Validation with AWS's codes and messages lives here; the
 //! model does the work. No wire format here (the protocol layer decodes and
 //! encodes), and key policies are stored, not enforced (a later issue).
+//!
+//! Key usage is checked wherever AWS checks it: encryption actions refuse
+//! HMAC keys and the MAC actions refuse encryption keys, with
+//! `InvalidKeyUsageException` naming the action.
 
 use std::sync::Arc;
 
@@ -10,12 +14,13 @@ use zeroize::Zeroizing;
 
 use super::types::{
     AliasListEntry, AliasRequest, CreateKeyRequest, DecryptRequest, DeleteAliasRequest,
-    EnableKeyRotationRequest, EncryptRequest, GenerateDataKeyRequest, GenerateRandomRequest,
-    GetKeyPolicyRequest, KeyIdRequest, KeyListEntry, KeyListingRequest, KeyMetadata, KmsAction, KmsOutput,
-    ListAliasesRequest, ListKeysRequest, Page, PolicyDocument, PutKeyPolicyRequest, ReEncryptRequest,
-    ScheduleKeyDeletionRequest, Tag, TagResourceRequest, UntagResourceRequest, tag_map,
+    EnableKeyRotationRequest, EncryptRequest, GenerateDataKeyRequest, GenerateMacRequest,
+    GenerateRandomRequest, GetKeyPolicyRequest, KeyIdRequest, KeyListEntry, KeyListingRequest, KeyMetadata,
+    KmsAction, KmsOutput, ListAliasesRequest, ListKeysRequest, Page, PolicyDocument, PutKeyPolicyRequest,
+    ReEncryptRequest, ScheduleKeyDeletionRequest, Tag, TagResourceRequest, UntagResourceRequest,
+    VerifyMacRequest, tag_map,
 };
-use super::{DAY_MS, DataKeySpec, Forms, Key, KeyManager, KeyState, Kms, RotationKind};
+use super::{DAY_MS, DataKeySpec, Forms, Key, KeyManager, KeySpec, KeyState, KeyUsage, Kms, RotationKind};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 
@@ -48,6 +53,8 @@ pub fn dispatch(kms: &Kms, caller: &Principal, action: KmsAction) -> Result<KmsO
         KmsAction::GenerateDataKey(r) => generate_data_key(kms, &r, true),
         KmsAction::GenerateDataKeyWithoutPlaintext(r) => generate_data_key(kms, &r, false),
         KmsAction::GenerateRandom(r) => generate_random(&r),
+        KmsAction::GenerateMac(r) => generate_mac(kms, &r),
+        KmsAction::VerifyMac(r) => verify_mac(kms, &r),
         KmsAction::EnableKey(r) => enable_key(kms, caller, &r),
         KmsAction::DisableKey(r) => disable_key(kms, caller, &r),
         KmsAction::ScheduleKeyDeletion(r) => schedule_key_deletion(kms, caller, &r),
@@ -273,15 +280,19 @@ fn metadata(kms: &Kms, key: &Key) -> KeyMetadata {
         creation_date_ms: key.created_ms,
         enabled: g.state == KeyState::Enabled,
         description: g.description.clone(),
-        key_usage: "ENCRYPT_DECRYPT",
+        key_usage: key.usage().as_str(),
         key_state: g.state.as_str(),
         deletion_date_ms,
         pending_deletion_window_in_days,
         origin: "AWS_KMS",
         key_manager: key.manager.as_str(),
-        customer_master_key_spec: SYMMETRIC_DEFAULT,
-        key_spec: SYMMETRIC_DEFAULT,
-        encryption_algorithms: vec![SYMMETRIC_DEFAULT],
+        customer_master_key_spec: key.spec.as_str(),
+        key_spec: key.spec.as_str(),
+        encryption_algorithms: match key.usage() {
+            KeyUsage::EncryptDecrypt => vec![SYMMETRIC_DEFAULT],
+            KeyUsage::GenerateVerifyMac => Vec::new(),
+        },
+        mac_algorithms: key.spec.mac_algorithm().into_iter().collect(),
         multi_region: false,
     }
 }
@@ -414,12 +425,19 @@ fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KmsOutput> {
             "Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT]",
         ));
     }
-    if spec != SYMMETRIC_DEFAULT {
+    let Some(key_spec) = KeySpec::parse(spec) else {
         return Err(Error::UnsupportedOperationException(
-            format!("{spec} is not supported by sealq: only SYMMETRIC_DEFAULT keys are.").into(),
+            format!("{spec} is not supported by sealq: only SYMMETRIC_DEFAULT and HMAC keys are.").into(),
+        ));
+    };
+    // KeyUsage may be left out only for symmetric encryption keys (its
+    // default); every other spec has exactly one usage sealq models.
+    if r.key_usage.is_none() && key_spec != KeySpec::SymmetricDefault {
+        return Err(Error::ValidationException(
+            "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.".into(),
         ));
     }
-    if usage != "ENCRYPT_DECRYPT" {
+    if usage != key_spec.usage().as_str() {
         return Err(Error::ValidationException(
             format!("KeyUsage {usage} is not compatible with KeySpec {spec}").into(),
         ));
@@ -457,17 +475,18 @@ fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KmsOutput> {
         return Err(Error::TagException("Too many tags".into()));
     }
     let key = kms.create_key(
+        key_spec,
         r.description.unwrap_or_default(),
         r.policy.map(|p| p.text),
         tag_map(r.tags),
     );
-    Ok(KmsOutput::KeyMetadata(metadata(kms, &key)))
+    Ok(KmsOutput::KeyMetadata(Box::new(metadata(kms, &key))))
 }
 
 fn describe_key(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     let key = kms.resolve(&r.key_id, Forms::WithAlias)?;
-    Ok(KmsOutput::KeyMetadata(metadata(kms, &key)))
+    Ok(KmsOutput::KeyMetadata(Box::new(metadata(kms, &key))))
 }
 
 fn list_keys(kms: &Kms, r: &ListKeysRequest) -> Result<KmsOutput> {
@@ -578,7 +597,7 @@ fn encrypt(kms: &Kms, r: &EncryptRequest) -> Result<KmsOutput> {
     }
     check_algorithm(r.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
     let key = kms.resolve(&r.key_id, Forms::WithAlias)?;
-    let ciphertext_blob = Kms::encrypt_with(&key, &r.plaintext, &r.encryption_context)?;
+    let ciphertext_blob = Kms::encrypt_with(&key, &r.plaintext, &r.encryption_context, "Encrypt")?;
     Ok(KmsOutput::Encrypt {
         ciphertext_blob,
         key_id: key.arn.to_string(),
@@ -591,7 +610,7 @@ fn decrypt(kms: &Kms, r: &DecryptRequest) -> Result<KmsOutput> {
         check_key_id(id, "keyId")?;
     }
     check_algorithm(r.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
-    let (key, plaintext) = kms.open_blob(blob, &r.encryption_context, r.key_id.as_deref())?;
+    let (key, plaintext) = kms.open_blob(blob, &r.encryption_context, r.key_id.as_deref(), "Decrypt")?;
     Ok(KmsOutput::Decrypt {
         key_id: key.arn.to_string(),
         plaintext,
@@ -612,10 +631,15 @@ fn re_encrypt(kms: &Kms, r: &ReEncryptRequest) -> Result<KmsOutput> {
         r.destination_encryption_algorithm.as_deref(),
         "destinationEncryptionAlgorithm",
     )?;
-    let (source, plaintext) =
-        kms.open_blob(blob, &r.source_encryption_context, r.source_key_id.as_deref())?;
+    let (source, plaintext) = kms.open_blob(
+        blob,
+        &r.source_encryption_context,
+        r.source_key_id.as_deref(),
+        "ReEncrypt",
+    )?;
     let dest = kms.resolve(&r.destination_key_id, Forms::WithAlias)?;
-    let ciphertext_blob = Kms::encrypt_with(&dest, &plaintext, &r.destination_encryption_context)?;
+    let ciphertext_blob =
+        Kms::encrypt_with(&dest, &plaintext, &r.destination_encryption_context, "ReEncrypt")?;
     Ok(KmsOutput::ReEncrypt {
         ciphertext_blob,
         source_key_id: source.arn.to_string(),
@@ -627,7 +651,12 @@ fn generate_data_key(kms: &Kms, r: &GenerateDataKeyRequest, with_plaintext: bool
     check_key_id(&r.key_id, "keyId")?;
     let spec = data_key_spec(r.number_of_bytes, r.key_spec.as_deref())?;
     let key = kms.resolve(&r.key_id, Forms::WithAlias)?;
-    let dk = kms.generate_with(&key, spec, &r.encryption_context)?;
+    let operation = if with_plaintext {
+        "GenerateDataKey"
+    } else {
+        "GenerateDataKeyWithoutPlaintext"
+    };
+    let dk = kms.generate_with(&key, spec, &r.encryption_context, operation)?;
     Ok(KmsOutput::GenerateDataKey {
         ciphertext_blob: dk.ciphertext_blob,
         plaintext: with_plaintext.then_some(dk.plaintext),
@@ -650,6 +679,97 @@ fn generate_random(r: &GenerateRandomRequest) -> Result<KmsOutput> {
     let mut bytes = Zeroizing::new(vec![0u8; usize::try_from(n).unwrap_or(1)]);
     rand::rng().fill_bytes(&mut bytes);
     Ok(KmsOutput::GenerateRandom(bytes))
+}
+
+/// A `Message` member of GenerateMac/VerifyMac: present and 1..=4096 bytes.
+fn mac_message(message: Option<&Zeroizing<Vec<u8>>>) -> Result<&[u8]> {
+    let Some(m) = message else {
+        return Err(Error::ValidationException(
+            "1 validation error detected: Value null at 'message' failed to satisfy constraint: Member must not be null".into(),
+        ));
+    };
+    if m.is_empty() || m.len() > 4096 {
+        return Err(Error::ValidationException(
+            format!(
+                "1 validation error detected: Value at 'message' failed to satisfy constraint: Member must have length {}",
+                if m.is_empty() {
+                    "greater than or equal to 1"
+                } else {
+                    "less than or equal to 4096"
+                }
+            )
+            .into(),
+        ));
+    }
+    Ok(m)
+}
+
+/// A `MacAlgorithm` member: one of the four `MacAlgorithmSpec` values.
+fn check_mac_algorithm(value: &str) -> Result<()> {
+    const ALL: [&str; 4] = ["HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"];
+    if ALL.contains(&value) {
+        Ok(())
+    } else {
+        Err(validation(
+            value,
+            "macAlgorithm",
+            "Member must satisfy enum value set: [HMAC_SHA_384, HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]",
+        ))
+    }
+}
+
+/// The HMAC key of GenerateMac/VerifyMac (`operation`): resolved, usable,
+/// of usage GENERATE_VERIFY_MAC, and whose spec supports `mac_algorithm`.
+/// Returns the key and the algorithm as the model names it.
+fn mac_key(
+    kms: &Kms,
+    key_id: &str,
+    mac_algorithm: &str,
+    operation: &str,
+) -> Result<(Arc<Key>, &'static str)> {
+    let key = kms.resolve(key_id, Forms::WithAlias)?;
+    Kms::usable(&key)?;
+    Kms::check_usage(&key, KeyUsage::GenerateVerifyMac, operation)?;
+    match key.spec.mac_algorithm() {
+        Some(alg) if alg == mac_algorithm => Ok((key, alg)),
+        _ => Err(Error::InvalidKeyUsageException(
+            format!(
+                "Algorithm {mac_algorithm} is incompatible with key spec {}.",
+                key.spec.as_str()
+            )
+            .into(),
+        )),
+    }
+}
+
+fn generate_mac(kms: &Kms, r: &GenerateMacRequest) -> Result<KmsOutput> {
+    let message = mac_message(r.message.as_ref())?;
+    check_key_id(&r.key_id, "keyId")?;
+    check_mac_algorithm(&r.mac_algorithm)?;
+    let (key, mac_algorithm) = mac_key(kms, &r.key_id, &r.mac_algorithm, "GenerateMac")?;
+    // `mac` is `None` only for a key without an HMAC secret, which
+    // `mac_key` has already refused.
+    let mac = key.mac(message).ok_or(Error::InternalFailure)?;
+    Ok(KmsOutput::GenerateMac {
+        mac,
+        mac_algorithm,
+        key_id: key.arn.to_string(),
+    })
+}
+
+fn verify_mac(kms: &Kms, r: &VerifyMacRequest) -> Result<KmsOutput> {
+    let message = mac_message(r.message.as_ref())?;
+    check_key_id(&r.key_id, "keyId")?;
+    check_mac_algorithm(&r.mac_algorithm)?;
+    let mac = blob_member(r.mac.as_deref(), "mac")?;
+    let (key, mac_algorithm) = mac_key(kms, &r.key_id, &r.mac_algorithm, "VerifyMac")?;
+    if !key.verify_mac(message, mac) {
+        return Err(Error::KmsInvalidMacException("".into()));
+    }
+    Ok(KmsOutput::VerifyMac {
+        key_id: key.arn.to_string(),
+        mac_algorithm,
+    })
 }
 
 fn enable_key(kms: &Kms, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
@@ -748,8 +868,9 @@ fn list_key_policies(kms: &Kms, r: &KeyListingRequest) -> Result<KmsOutput> {
     ))
 }
 
-/// Rotation actions need an enabled customer key.
-fn rotatable(kms: &Kms, key_id: &str) -> Result<Arc<Key>> {
+/// Rotation actions (`operation`) need an enabled customer-managed
+/// symmetric encryption key: KMS does not rotate HMAC keys.
+fn rotatable(kms: &Kms, key_id: &str, operation: &str) -> Result<Arc<Key>> {
     check_key_id(key_id, "keyId")?;
     let key = kms.resolve(key_id, Forms::KeyOnly)?;
     if key.manager == KeyManager::Aws {
@@ -757,6 +878,16 @@ fn rotatable(kms: &Kms, key_id: &str) -> Result<Arc<Key>> {
             format!(
                 "{} is an AWS managed key: KMS rotates it every year and its rotation cannot be changed.",
                 key.arn
+            )
+            .into(),
+        ));
+    }
+    if key.spec != KeySpec::SymmetricDefault {
+        return Err(Error::UnsupportedOperationException(
+            format!(
+                "{} key spec is {} which is not valid for {operation}.",
+                key.arn,
+                key.spec.as_str()
             )
             .into(),
         ));
@@ -769,7 +900,7 @@ fn enable_key_rotation(kms: &Kms, r: &EnableKeyRotationRequest) -> Result<KmsOut
     let days = r.rotation_period_in_days.unwrap_or(365);
     check_range(days, "rotationPeriodInDays", 90, 2560)?;
     let days = u32::try_from(days).unwrap_or(365);
-    let key = rotatable(kms, &r.key_id)?;
+    let key = rotatable(kms, &r.key_id, "EnableKeyRotation")?;
     let mut g = key.write();
     g.rotation_period_days = Some(days);
     g.next_rotation_ms = Some(kms.now() + u64::from(days) * DAY_MS);
@@ -777,7 +908,7 @@ fn enable_key_rotation(kms: &Kms, r: &EnableKeyRotationRequest) -> Result<KmsOut
 }
 
 fn disable_key_rotation(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
-    let key = rotatable(kms, &r.key_id)?;
+    let key = rotatable(kms, &r.key_id, "DisableKeyRotation")?;
     let mut g = key.write();
     g.rotation_period_days = None;
     g.next_rotation_ms = None;
@@ -804,7 +935,7 @@ fn get_key_rotation_status(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
 }
 
 fn rotate_key_on_demand(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
-    let key = rotatable(kms, &r.key_id)?;
+    let key = rotatable(kms, &r.key_id, "RotateKeyOnDemand")?;
     let mut g = key.write();
     let done = g
         .rotations

@@ -17,7 +17,7 @@ fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
 }
 
 fn customer_key(k: &Kms) -> Arc<Key> {
-    k.create_key(String::new(), None, BTreeMap::new())
+    k.create_key(KeySpec::SymmetricDefault, String::new(), None, BTreeMap::new())
 }
 
 const ME: Principal = Principal::Anonymous;
@@ -253,7 +253,7 @@ fn service_owned_keys_work_in_process_but_are_invisible_to_the_api() {
         Err(Error::NotFoundException(_))
     ));
     assert!(matches!(
-        k.open_blob(&dk.ciphertext_blob, &c, None),
+        k.open_blob(&dk.ciphertext_blob, &c, None, "Decrypt"),
         Err(Error::InvalidCiphertextException(_))
     ));
 }
@@ -305,4 +305,126 @@ fn kms_errors_have_the_shape_names_aws_sends() {
         "ThrottlingException"
     );
     assert_eq!(Error::KmsInternalException("x".into()).meta().status, 500);
+}
+
+// ---- HMAC keys and key usage ------------------------------------------------------
+
+fn hmac_key(k: &Kms, spec: KeySpec) -> Arc<Key> {
+    k.create_key(spec, String::new(), None, BTreeMap::new())
+}
+
+fn usage_error(key: &Key, usage: &str, operation: &str) -> Error {
+    Error::InvalidKeyUsageException(
+        format!(
+            "{} key usage is {usage} which is not valid for {operation}.",
+            key.arn
+        )
+        .into(),
+    )
+}
+
+#[test]
+fn hmac_keys_have_material_of_their_spec_length_and_no_backing_versions() {
+    let (k, _) = kms();
+    for (spec, len, alg) in [
+        (KeySpec::Hmac224, 28, "HMAC_SHA_224"),
+        (KeySpec::Hmac256, 32, "HMAC_SHA_256"),
+        (KeySpec::Hmac384, 48, "HMAC_SHA_384"),
+        (KeySpec::Hmac512, 64, "HMAC_SHA_512"),
+    ] {
+        let key = hmac_key(&k, spec);
+        assert_eq!(key.mac_key_len(), len, "{spec:?}");
+        assert_eq!(key.usage(), KeyUsage::GenerateVerifyMac);
+        assert_eq!(spec.mac_algorithm(), Some(alg));
+        assert!(key.read().versions.is_empty());
+        // The tag length is the hash's output length.
+        let tag = key.mac(b"m").unwrap();
+        assert_eq!(tag.len(), len, "{spec:?}");
+    }
+    let sym = customer_key(&k);
+    assert_eq!(sym.mac_key_len(), 0);
+    assert!(sym.mac(b"m").is_none());
+    assert!(!sym.verify_mac(b"m", &[0; 32]));
+}
+
+#[test]
+fn mac_verification_rejects_any_change() {
+    let (k, _) = kms();
+    let key = hmac_key(&k, KeySpec::Hmac256);
+    let tag = key.mac(b"hello").unwrap();
+    assert_eq!(key.mac(b"hello").unwrap(), tag, "deterministic");
+    assert!(key.verify_mac(b"hello", &tag));
+    assert!(!key.verify_mac(b"hellO", &tag));
+    let mut flipped = tag.clone();
+    flipped[0] ^= 1;
+    assert!(!key.verify_mac(b"hello", &flipped));
+    assert!(!key.verify_mac(b"hello", &tag[..31]));
+    // Another key of the same spec computes another tag.
+    let other = hmac_key(&k, KeySpec::Hmac256);
+    assert!(!other.verify_mac(b"hello", &tag));
+}
+
+#[test]
+fn hmac_key_debug_output_never_shows_its_secret() {
+    let (k, _) = kms();
+    let key = hmac_key(&k, KeySpec::Hmac512);
+    let dbg = format!("{key:?}");
+    assert!(dbg.contains("MacMaterial(<redacted>)"), "{dbg}");
+}
+
+#[test]
+fn in_process_generate_data_key_with_an_hmac_key_is_invalid_key_usage() {
+    let (k, _) = kms();
+    let key = hmac_key(&k, KeySpec::Hmac256);
+    k.insert_alias("alias/mac", &key).unwrap();
+    let c = EncryptionContext::new();
+    for id in [&*key.id, &*key.arn, "alias/mac"] {
+        assert_eq!(
+            k.generate_data_key(&ME, id, DataKeySpec::Aes256, &c).unwrap_err(),
+            usage_error(&key, "GENERATE_VERIFY_MAC", "GenerateDataKey"),
+            "{id}"
+        );
+    }
+    // SQS relays it as KmsInvalidKeyUsage.
+    let e = k
+        .generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c)
+        .unwrap_err();
+    assert_eq!(e.meta().query_code, "InvalidKeyUsageException");
+    // Key state is checked before usage.
+    key.write().state = KeyState::Disabled;
+    assert!(matches!(
+        k.generate_data_key(&ME, &key.id, DataKeySpec::Aes256, &c),
+        Err(Error::DisabledException(_))
+    ));
+}
+
+#[test]
+fn in_process_decrypt_naming_an_hmac_key_is_invalid_key_usage() {
+    let (k, _) = kms();
+    let sym = customer_key(&k);
+    let mac = hmac_key(&k, KeySpec::Hmac384);
+    let c = EncryptionContext::new();
+    let dk = k
+        .generate_data_key(&ME, &sym.id, DataKeySpec::Aes256, &c)
+        .unwrap();
+    assert_eq!(
+        k.decrypt(&ME, &dk.ciphertext_blob, &c, Some(&mac.arn))
+            .unwrap_err(),
+        usage_error(&mac, "GENERATE_VERIFY_MAC", "Decrypt")
+    );
+    // A forged blob whose header names the HMAC key does not open.
+    let mut forged = dk.ciphertext_blob;
+    forged[1..17].copy_from_slice(&mac.uuid);
+    assert_invalid_ciphertext(k.decrypt(&ME, &forged, &c, None));
+}
+
+#[test]
+fn hmac_key_errors_have_the_shape_names_aws_sends() {
+    let m = Error::KmsInvalidMacException(String::new().into()).meta();
+    assert_eq!(
+        (m.status, m.query_code, m.json_type),
+        (400, "KMSInvalidMacException", "KMSInvalidMacException")
+    );
+    let u = Error::InvalidKeyUsageException("x".into()).meta();
+    assert_eq!((u.status, u.json_type), (400, "InvalidKeyUsageException"));
 }

@@ -154,6 +154,30 @@ pub struct GenerateDataKeyRequest {
     pub key_spec: Option<String>,
 }
 
+/// `GenerateMacRequest`.
+#[derive(Debug, Default)]
+pub struct GenerateMacRequest {
+    /// `Message` (absent when the client left it out).
+    pub message: Option<Zeroizing<Vec<u8>>>,
+    /// `KeyId`.
+    pub key_id: String,
+    /// `MacAlgorithm`.
+    pub mac_algorithm: String,
+}
+
+/// `VerifyMacRequest`.
+#[derive(Debug, Default)]
+pub struct VerifyMacRequest {
+    /// `Message` (absent when the client left it out).
+    pub message: Option<Zeroizing<Vec<u8>>>,
+    /// `KeyId`.
+    pub key_id: String,
+    /// `MacAlgorithm`.
+    pub mac_algorithm: String,
+    /// `Mac` (absent when the client left it out).
+    pub mac: Option<Vec<u8>>,
+}
+
 /// `GenerateRandomRequest`.
 #[derive(Debug, Default)]
 pub struct GenerateRandomRequest {
@@ -259,6 +283,10 @@ pub enum KmsAction {
     GenerateDataKeyWithoutPlaintext(GenerateDataKeyRequest),
     /// GenerateRandom.
     GenerateRandom(GenerateRandomRequest),
+    /// GenerateMac.
+    GenerateMac(GenerateMacRequest),
+    /// VerifyMac.
+    VerifyMac(VerifyMacRequest),
     /// EnableKey.
     EnableKey(KeyIdRequest),
     /// DisableKey.
@@ -320,8 +348,10 @@ pub struct KeyMetadata {
     pub customer_master_key_spec: &'static str,
     /// `KeySpec`.
     pub key_spec: &'static str,
-    /// `EncryptionAlgorithms`.
+    /// `EncryptionAlgorithms` (empty, and not sent, for HMAC keys).
     pub encryption_algorithms: Vec<&'static str>,
+    /// `MacAlgorithms` (empty, and not sent, for encryption keys).
+    pub mac_algorithms: Vec<&'static str>,
     /// `MultiRegion`.
     pub multi_region: bool,
 }
@@ -364,8 +394,9 @@ pub struct Page {
 pub enum KmsOutput {
     /// Actions whose response has no members.
     Empty,
-    /// `CreateKeyResponse` / `DescribeKeyResponse`.
-    KeyMetadata(KeyMetadata),
+    /// `CreateKeyResponse` / `DescribeKeyResponse` (boxed: by far the
+    /// largest response).
+    KeyMetadata(Box<KeyMetadata>),
     /// `ListKeysResponse`.
     ListKeys(Vec<KeyListEntry>, Page),
     /// `ListAliasesResponse`.
@@ -405,6 +436,23 @@ pub enum KmsOutput {
     },
     /// `GenerateRandomResponse`.
     GenerateRandom(Zeroizing<Vec<u8>>),
+    /// `GenerateMacResponse`.
+    GenerateMac {
+        /// `Mac`.
+        mac: Vec<u8>,
+        /// `MacAlgorithm`.
+        mac_algorithm: &'static str,
+        /// `KeyId` (key ARN).
+        key_id: String,
+    },
+    /// `VerifyMacResponse` (`MacValid` is always true: a MAC that does not
+    /// verify is `KMSInvalidMacException`).
+    VerifyMac {
+        /// `KeyId` (key ARN).
+        key_id: String,
+        /// `MacAlgorithm`.
+        mac_algorithm: &'static str,
+    },
     /// `ScheduleKeyDeletionResponse`.
     ScheduleKeyDeletion {
         /// `KeyId` (key ARN).

@@ -16,14 +16,14 @@ use crate::error::{Error, Result};
 use crate::kms::EncryptionContext;
 use crate::kms::types::{
     AliasRequest, CreateKeyRequest, DecryptRequest, DeleteAliasRequest, EnableKeyRotationRequest,
-    EncryptRequest, GenerateDataKeyRequest, GenerateRandomRequest, GetKeyPolicyRequest, KeyIdRequest,
-    KeyListingRequest, KeyMetadata, KmsAction, KmsOutput, ListAliasesRequest, ListKeysRequest, Page,
-    PolicyDocument, PutKeyPolicyRequest, ReEncryptRequest, ScheduleKeyDeletionRequest, Tag,
-    TagResourceRequest, UntagResourceRequest,
+    EncryptRequest, GenerateDataKeyRequest, GenerateMacRequest, GenerateRandomRequest, GetKeyPolicyRequest,
+    KeyIdRequest, KeyListingRequest, KeyMetadata, KmsAction, KmsOutput, ListAliasesRequest, ListKeysRequest,
+    Page, PolicyDocument, PutKeyPolicyRequest, ReEncryptRequest, ScheduleKeyDeletionRequest, Tag,
+    TagResourceRequest, UntagResourceRequest, VerifyMacRequest,
 };
 
 /// Every action this module decodes.
-const ACTIONS: [&str; 27] = [
+const ACTIONS: [&str; 29] = [
     "CreateKey",
     "DescribeKey",
     "ListKeys",
@@ -37,6 +37,8 @@ const ACTIONS: [&str; 27] = [
     "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateRandom",
+    "GenerateMac",
+    "VerifyMac",
     "EnableKey",
     "DisableKey",
     "ScheduleKeyDeletion",
@@ -286,6 +288,17 @@ pub(super) fn kms_action(action: &str, body: &[u8]) -> Result<KmsAction> {
             number_of_bytes: o.opt_int("NumberOfBytes")?,
             custom_key_store_id: o.opt_str("CustomKeyStoreId")?,
         }),
+        "GenerateMac" => KmsAction::GenerateMac(GenerateMacRequest {
+            message: o.opt_blob("Message")?.map(Zeroizing::new),
+            key_id: o.key_id()?,
+            mac_algorithm: o.str("MacAlgorithm", "macAlgorithm")?,
+        }),
+        "VerifyMac" => KmsAction::VerifyMac(VerifyMacRequest {
+            message: o.opt_blob("Message")?.map(Zeroizing::new),
+            key_id: o.key_id()?,
+            mac_algorithm: o.str("MacAlgorithm", "macAlgorithm")?,
+            mac: o.opt_blob("Mac")?,
+        }),
         "EnableKey" => KmsAction::EnableKey(o.key_id_request()?),
         "DisableKey" => KmsAction::DisableKey(o.key_id_request()?),
         "ScheduleKeyDeletion" => KmsAction::ScheduleKeyDeletion(ScheduleKeyDeletionRequest {
@@ -359,7 +372,14 @@ fn key_metadata(m: KeyMetadata) -> Value {
     o.insert("KeyManager".into(), json!(m.key_manager));
     o.insert("CustomerMasterKeySpec".into(), json!(m.customer_master_key_spec));
     o.insert("KeySpec".into(), json!(m.key_spec));
-    o.insert("EncryptionAlgorithms".into(), json!(m.encryption_algorithms));
+    // Each list is sent only for the keys it describes, as AWS does:
+    // EncryptionAlgorithms for encryption keys, MacAlgorithms for HMAC keys.
+    if !m.encryption_algorithms.is_empty() {
+        o.insert("EncryptionAlgorithms".into(), json!(m.encryption_algorithms));
+    }
+    if !m.mac_algorithms.is_empty() {
+        o.insert("MacAlgorithms".into(), json!(m.mac_algorithms));
+    }
     o.insert("MultiRegion".into(), json!(m.multi_region));
     Value::Object(o)
 }
@@ -376,7 +396,7 @@ fn with_page(mut o: Map<String, Value>, page: Page) -> Value {
 pub(super) fn encode(out: KmsOutput) -> Vec<u8> {
     let v = match out {
         KmsOutput::Empty => json!({}),
-        KmsOutput::KeyMetadata(m) => json!({ "KeyMetadata": key_metadata(m) }),
+        KmsOutput::KeyMetadata(m) => json!({ "KeyMetadata": key_metadata(*m) }),
         KmsOutput::ListKeys(keys, page) => {
             let keys: Vec<Value> = keys
                 .into_iter()
@@ -441,6 +461,23 @@ pub(super) fn encode(out: KmsOutput) -> Vec<u8> {
             Value::Object(o)
         }
         KmsOutput::GenerateRandom(bytes) => json!({ "Plaintext": b64(&bytes) }),
+        KmsOutput::GenerateMac {
+            mac,
+            mac_algorithm,
+            key_id,
+        } => json!({
+            "Mac": b64(&mac),
+            "MacAlgorithm": mac_algorithm,
+            "KeyId": key_id,
+        }),
+        KmsOutput::VerifyMac {
+            key_id,
+            mac_algorithm,
+        } => json!({
+            "KeyId": key_id,
+            "MacValid": true,
+            "MacAlgorithm": mac_algorithm,
+        }),
         KmsOutput::ScheduleKeyDeletion {
             key_id,
             deletion_date_ms,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Ctx, resolve};
 use crate::auth::Principal;
-use crate::crypto::{Body, Sse};
+use crate::crypto::{Body, Sealer, Sse};
 use crate::error::{Error, Result};
 use crate::limits::{
     DEFAULT_REUSE_PERIOD_SECONDS, MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES, MAX_BATCH_ENTRY_ID_LEN,
@@ -160,30 +160,50 @@ impl SendRules {
     }
 }
 
-/// Seals the body of `new` when the queue encrypts: only the body, after
-/// its digest was computed over the plaintext (attributes stay clear, as in
-/// AWS).
-fn seal_if_encrypted(
-    state: &AppState,
-    ctx: &Ctx,
-    q: &Queue,
-    rules: &SendRules,
-    new: &mut NewMessage,
-) -> Result<()> {
-    let Some(sse) = &rules.sse else {
-        return Ok(());
-    };
-    let Body::Plain(text) = &new.body else {
-        return Ok(());
-    };
-    let Principal::Signed(who) = &ctx.principal else {
-        return Err(Error::InvalidSecurity(
-            "All requests to this queue must use HTTPS and SigV4.".into(),
-        ));
-    };
-    let envelope = state.encryption.seal(who, q.uid, &q.arn, sse, new.id, text)?;
-    new.body = Body::Sealed(Box::new(envelope));
-    Ok(())
+/// Seals bodies for one request when the queue encrypts: only the body,
+/// after its digest was computed over the plaintext (attributes stay clear,
+/// as in AWS). The data key is taken from the cache (or KMS) at the first
+/// body, so a batch costs one lookup.
+struct Sealing<'a> {
+    state: &'a AppState,
+    ctx: &'a Ctx,
+    q: &'a Queue,
+    sealer: Option<Sealer>,
+}
+
+impl<'a> Sealing<'a> {
+    fn new(state: &'a AppState, ctx: &'a Ctx, q: &'a Queue) -> Self {
+        Self {
+            state,
+            ctx,
+            q,
+            sealer: None,
+        }
+    }
+
+    fn seal(&mut self, rules: &SendRules, new: &mut NewMessage) -> Result<()> {
+        let Some(sse) = &rules.sse else {
+            return Ok(());
+        };
+        let Body::Plain(text) = &new.body else {
+            return Ok(());
+        };
+        let sealer = match &self.sealer {
+            Some(s) => s,
+            None => {
+                let Principal::Signed(who) = &self.ctx.principal else {
+                    return Err(Error::InvalidSecurity(
+                        "All requests to this queue must use HTTPS and SigV4.".into(),
+                    ));
+                };
+                let s = self.state.encryption.sealer(who, self.q.uid, &self.q.arn, sse)?;
+                self.sealer.insert(s)
+            }
+        };
+        let envelope = sealer.seal(new.id, text)?;
+        new.body = Body::Sealed(Box::new(envelope));
+        Ok(())
+    }
 }
 
 /// Validates a message and prepares what to store and to answer.
@@ -351,7 +371,7 @@ pub(super) fn send_message(state: &AppState, ctx: &Ctx, input: SendMessageInput)
     let q = resolve(state, ctx, &input.queue_url)?;
     let rules = SendRules::of(&q);
     let mut checked = check_message(&rules, &sender_id(state, ctx), input, false)?;
-    seal_if_encrypted(state, ctx, &q, &rules, &mut checked.new)?;
+    Sealing::new(state, ctx, &q).seal(&rules, &mut checked.new)?;
     let now = state.clock.now_ms();
     let visible = q.lock().send(now, checked.new);
     if visible {
@@ -448,11 +468,12 @@ pub(super) fn send_message_batch(
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     let mut ready = Vec::new();
+    let mut sealing = Sealing::new(state, ctx, &q);
     for entry in input.entries {
         match check_message(&rules, &sender, entry.message, true) {
             Ok(mut c) => {
                 // A KMS failure fails the whole request, as AWS declares it.
-                seal_if_encrypted(state, ctx, &q, &rules, &mut c.new)?;
+                sealing.seal(&rules, &mut c.new)?;
                 ready.push(c.new);
                 successful.push(SendMessageBatchResultEntry {
                     id: entry.id,
@@ -682,16 +703,23 @@ pub(super) async fn receive_message(
 /// The plaintext bodies of received messages, opening envelopes as the
 /// receiving principal (outside the queue's lock).
 fn open_bodies(state: &AppState, ctx: &Ctx, got: &[Delivery], reuse_ms: u64) -> Result<Vec<String>> {
+    let mut opener = None;
     got.iter()
         .map(|d| match &d.body {
             Body::Plain(text) => Ok(text.to_string()),
             Body::Sealed(envelope) => {
-                let Principal::Signed(who) = &ctx.principal else {
-                    return Err(Error::InvalidSecurity(
-                        "All requests to this queue must use HTTPS and SigV4.".into(),
-                    ));
+                let opener = match &mut opener {
+                    Some(o) => o,
+                    None => {
+                        let Principal::Signed(who) = &ctx.principal else {
+                            return Err(Error::InvalidSecurity(
+                                "All requests to this queue must use HTTPS and SigV4.".into(),
+                            ));
+                        };
+                        opener.insert(state.encryption.opener(who, reuse_ms))
+                    }
                 };
-                state.encryption.open(who, envelope, d.id, reuse_ms)
+                opener.open(envelope, d.id)
             }
         })
         .collect()
