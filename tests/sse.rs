@@ -292,7 +292,11 @@ async fn sse_kms_bodies_are_envelopes_at_rest_and_round_trip() {
     assert_eq!(m["key_arn"], json!(key_arn));
     let queue_arn = view["queue_arn"].as_str().expect("queue arn");
     assert_eq!(m["encryption_context"], json!({ "aws:sqs:arn": queue_arn }));
-    assert_eq!(m["ciphertext_bytes"], json!(body.len() + 16));
+    assert_eq!(m["ciphertext_bytes"], json!(body.len()));
+    assert!(
+        m["tag"].as_str().is_some_and(|t| t.len() == 24),
+        "a 16-byte GCM tag"
+    );
     assert!(m["nonce"].as_str().is_some_and(|n| n.len() == 16));
     assert!(m["encrypted_data_key"].as_str().is_some_and(|k| k.len() > 40));
     assert!(m.get("body").is_none());

@@ -141,6 +141,7 @@ fn message_view(m: &Message, queue_encrypted: bool) -> Value {
             v["encrypted_data_key"] = json!(B64.encode(&dk.encrypted_data_key));
             v["encrypted_data_key_bytes"] = json!(dk.encrypted_data_key.len());
             v["nonce"] = json!(B64.encode(e.nonce));
+            v["tag"] = json!(B64.encode(e.tag));
             v["ciphertext"] = json!(B64.encode(&e.ciphertext));
             v["ciphertext_bytes"] = json!(e.ciphertext.len());
         }

@@ -93,15 +93,22 @@ pub fn context_for(queue_arn: &str) -> EncryptionContext {
     EncryptionContext::from([(CONTEXT_KEY.to_owned(), queue_arn.to_owned())])
 }
 
-/// A sealed body: nonce and AES-256-GCM ciphertext (tag included), and the
-/// data key it was sealed under.
+/// Length of an AES-GCM tag.
+pub const TAG_LEN: usize = 16;
+
+/// A sealed body: nonce, AES-256-GCM ciphertext and tag, and the data key it
+/// was sealed under. The tag is kept beside the ciphertext rather than
+/// appended, so a 1 KiB body's ciphertext still fits the allocator's 1 KiB
+/// size class.
 #[derive(Debug, Clone)]
 pub struct Envelope {
     /// The data key (encrypted) and its KMS key.
     pub data_key: Arc<SealedDataKey>,
     /// Fresh random nonce of this body.
     pub nonce: [u8; NONCE_LEN],
-    /// Ciphertext followed by the 16-byte tag.
+    /// GCM authentication tag.
+    pub tag: [u8; TAG_LEN],
+    /// Ciphertext, as long as the body.
     pub ciphertext: Box<[u8]>,
 }
 
@@ -138,7 +145,8 @@ fn with_aad<R>(queue_arn: &str, message_id: u128, f: impl FnOnce(&[u8]) -> R) ->
 }
 
 /// Seals `body` of message `message_id` with `cipher` (the data key of
-/// `data_key`) under a fresh random nonce.
+/// `data_key`) under a fresh random nonce, in place: the body's own buffer
+/// becomes the ciphertext, so the plaintext is overwritten, not copied.
 ///
 /// # Errors
 /// `InternalFailure` if the cipher refuses (it does not for bodies of any
@@ -147,21 +155,24 @@ pub fn seal(
     cipher: &Cipher,
     data_key: &Arc<SealedDataKey>,
     message_id: u128,
-    body: &str,
+    body: Box<str>,
 ) -> Result<Envelope> {
     let nonce: [u8; NONCE_LEN] = rand::random();
-    let mut buf = Vec::with_capacity(body.len() + AES_256_GCM.tag_len());
-    buf.extend_from_slice(body.as_bytes());
-    with_aad(&data_key.queue_arn, message_id, |aad| {
-        cipher
-            .0
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
+    let mut ciphertext: Box<[u8]> = body.into_boxed_bytes();
+    let tag = with_aad(&data_key.queue_arn, message_id, |aad| {
+        cipher.0.seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut ciphertext,
+        )
     })
     .map_err(|_| Error::InternalFailure)?;
+    let tag: [u8; TAG_LEN] = tag.as_ref().try_into().map_err(|_| Error::InternalFailure)?;
     Ok(Envelope {
         data_key: data_key.clone(),
         nonce,
-        ciphertext: buf.into_boxed_slice(),
+        tag,
+        ciphertext,
     })
 }
 
@@ -172,16 +183,15 @@ pub fn seal(
 /// altered or moved) or the plaintext is not UTF-8; the cause is logged
 /// without any key or body.
 pub fn open(cipher: &Cipher, envelope: &Envelope, message_id: u128) -> Result<String> {
-    let mut buf = envelope.ciphertext.to_vec();
-    let len = with_aad(&envelope.data_key.queue_arn, message_id, |aad| {
-        cipher
-            .0
-            .open_in_place(
-                Nonce::assume_unique_for_key(envelope.nonce),
-                Aad::from(aad),
-                &mut buf,
-            )
-            .map(|plain| plain.len())
+    let mut plain = vec![0u8; envelope.ciphertext.len()];
+    with_aad(&envelope.data_key.queue_arn, message_id, |aad| {
+        cipher.0.open_separate_gather(
+            Nonce::assume_unique_for_key(envelope.nonce),
+            Aad::from(aad),
+            &envelope.ciphertext,
+            &envelope.tag,
+            &mut plain,
+        )
     })
     .map_err(|_| {
         tracing::error!(
@@ -190,8 +200,7 @@ pub fn open(cipher: &Cipher, envelope: &Envelope, message_id: u128) -> Result<St
         );
         Error::InternalFailure
     })?;
-    buf.truncate(len);
-    String::from_utf8(buf).map_err(|_| Error::InternalFailure)
+    String::from_utf8(plain).map_err(|_| Error::InternalFailure)
 }
 
 #[cfg(test)]
@@ -213,17 +222,17 @@ mod tests {
     #[test]
     fn sealed_bodies_hold_no_plaintext_and_open_again() {
         let (c, dk) = key();
-        let e = seal(&c, &dk, 42, "secret body").unwrap();
+        let e = seal(&c, &dk, 42, "secret body".into()).unwrap();
         assert!(!e.ciphertext.windows(6).any(|w| w == b"secret"));
-        assert_eq!(e.ciphertext.len(), "secret body".len() + 16);
+        assert_eq!(e.ciphertext.len(), "secret body".len());
         assert_eq!(open(&c, &e, 42).unwrap(), "secret body");
     }
 
     #[test]
     fn nonces_are_fresh() {
         let (c, dk) = key();
-        let a = seal(&c, &dk, 1, "x").unwrap();
-        let b = seal(&c, &dk, 1, "x").unwrap();
+        let a = seal(&c, &dk, 1, "x".into()).unwrap();
+        let b = seal(&c, &dk, 1, "x".into()).unwrap();
         assert_ne!(a.nonce, b.nonce);
         assert_ne!(a.ciphertext, b.ciphertext);
     }
@@ -231,10 +240,13 @@ mod tests {
     #[test]
     fn tampering_moving_or_another_key_fails() {
         let (c, dk) = key();
-        let e = seal(&c, &dk, 9, "body").unwrap();
+        let e = seal(&c, &dk, 9, "body".into()).unwrap();
         let mut flipped = e.clone();
         flipped.ciphertext[0] ^= 1;
         assert!(open(&c, &flipped, 9).is_err());
+        let mut bad_tag = e.clone();
+        bad_tag.tag[15] ^= 0x80;
+        assert!(open(&c, &bad_tag, 9).is_err());
         assert!(open(&c, &e, 10).is_err(), "bound to its message id");
         let other_queue = Envelope {
             data_key: Arc::new(SealedDataKey {

@@ -137,7 +137,7 @@ impl Sealer {
     /// # Errors
     /// `InternalFailure` if the cipher refuses (it does not for bodies of any
     /// size SQS accepts).
-    pub fn seal(&self, message_id: u128, body: &str) -> Result<Envelope> {
+    pub fn seal(&self, message_id: u128, body: Box<str>) -> Result<Envelope> {
         envelope::seal(&self.0.cipher, &self.0.sealed, message_id, body)
     }
 }

@@ -185,9 +185,9 @@ impl<'a> Sealing<'a> {
         let Some(sse) = &rules.sse else {
             return Ok(());
         };
-        let Body::Plain(text) = &new.body else {
+        if !matches!(new.body, Body::Plain(_)) {
             return Ok(());
-        };
+        }
         let sealer = match &self.sealer {
             Some(s) => s,
             None => {
@@ -199,6 +199,9 @@ impl<'a> Sealing<'a> {
                 let s = self.state.encryption.sealer(who, self.q.uid, &self.q.arn, sse)?;
                 self.sealer.insert(s)
             }
+        };
+        let Body::Plain(text) = std::mem::replace(&mut new.body, Body::Plain(Box::default())) else {
+            return Ok(());
         };
         let envelope = sealer.seal(new.id, text)?;
         new.body = Body::Sealed(Box::new(envelope));
