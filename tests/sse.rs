@@ -619,7 +619,26 @@ async fn kms_key_state_surfaces_on_cache_misses_only_and_nothing_is_lost() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("KMS.InvalidStateException"));
+    assert!(
+        err.message()
+            .is_some_and(|m| m.contains(&format!("{key_arn} is pending deletion."))),
+        "{err:?}"
+    );
     assert!(err.into_service_error().is_kms_invalid_state());
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "q"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        xml_text(&r.body, "Code").as_deref(),
+        Some("KMS.InvalidStateException")
+    );
 }
 
 #[tokio::test]
@@ -688,6 +707,22 @@ async fn fault_injection_keeps_cached_keys_working_and_fails_new_callers() {
         .unwrap_err();
     assert_eq!(err.code(), Some("KMS.ThrottlingException"));
     assert!(err.into_service_error().is_kms_throttled());
+    let r = query_as(
+        &server,
+        "/",
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "q"),
+        ],
+        Some("COLDQUERY"),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        xml_text(&r.body, "Code").as_deref(),
+        Some("KMS.ThrottlingException")
+    );
 
     admin_post(&server, "/faults", json!({ "kms": "unavailable" })).await;
     send_ok(&warm, &url, "cached again").await;
