@@ -856,3 +856,35 @@ async fn changing_encryption_affects_new_messages_only() {
     bodies.sort();
     assert_eq!(bodies, ["kms", "plain", "plain again", "sqs"]);
 }
+
+#[tokio::test]
+async fn plaintext_data_keys_are_wiped_when_their_reuse_period_passes() {
+    let server = manual_server().await;
+    let c = sqs(&server);
+    let (key_id, _) = new_key(&server).await;
+    let url = create(
+        &c,
+        &[
+            (Q::KmsMasterKeyId, key_id.as_str()),
+            (Q::KmsDataKeyReusePeriodSeconds, "60"),
+        ],
+    )
+    .await;
+    send_ok(&c, &url, "short-lived key").await;
+    assert_eq!(server.state.encryption.held_keys(), 1);
+    server.advance(59);
+    tokio::task::yield_now().await;
+    assert_eq!(server.state.encryption.held_keys(), 1, "still within the period");
+    server.advance(1);
+    // The sweeper wakes at the expiry on the (virtual) clock; bounded wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.state.encryption.held_keys() != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired data key is still held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // The message is still readable: a new Decrypt brings the key back.
+    assert_eq!(take(&c, &url, 10).await, ["short-lived key"]);
+}
