@@ -70,6 +70,39 @@ pub fn check_redrive_policy(value: &str) -> Result<Option<String>> {
     Ok(Some(value.to_owned()))
 }
 
+/// Target ARN and receive limit of a `RedrivePolicy` that
+/// [`check_redrive_policy`] accepted.
+pub fn redrive_parts(redrive_policy: &str) -> Option<crate::sqs::model::attributes::Redrive> {
+    let v: Value = serde_json::from_str(redrive_policy).ok()?;
+    let target_arn = v.get("deadLetterTargetArn")?.as_str()?.to_owned();
+    let max_receive_count = match v.get("maxReceiveCount")? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .and_then(|n| u32::try_from(n).ok())?;
+    Some(crate::sqs::model::attributes::Redrive {
+        target_arn,
+        max_receive_count,
+    })
+}
+
+/// Whether a stored `RedriveAllowPolicy` lets `source_arn` use the queue as
+/// its dead-letter queue.
+pub fn allows_source(redrive_allow_policy: &str, source_arn: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(redrive_allow_policy) else {
+        return true;
+    };
+    match v.get("redrivePermission").and_then(Value::as_str) {
+        Some("denyAll") => false,
+        Some("byQueue") => v
+            .get("sourceQueueArns")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(source_arn))),
+        _ => true,
+    }
+}
+
 /// The dead-letter queue ARN a stored `RedrivePolicy` names.
 pub fn dead_letter_target_arn(redrive_policy: &str) -> Option<String> {
     let v: Value = serde_json::from_str(redrive_policy).ok()?;

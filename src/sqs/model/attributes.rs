@@ -40,6 +40,15 @@ pub const READABLE: &[&str] = &[
     "VisibilityTimeout",
 ];
 
+/// A parsed `RedrivePolicy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redrive {
+    /// ARN of the dead-letter queue.
+    pub target_arn: String,
+    /// Receives after which a message moves there.
+    pub max_receive_count: u32,
+}
+
 /// The attributes a queue stores (the counters live with the messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueAttributes {
@@ -57,6 +66,8 @@ pub struct QueueAttributes {
     pub policy: Option<String>,
     /// Dead-letter policy document.
     pub redrive_policy: Option<String>,
+    /// The dead-letter target and receive limit of `redrive_policy`.
+    pub redrive: Option<Redrive>,
     /// Which sources may use this queue as a dead-letter queue.
     pub redrive_allow_policy: Option<String>,
     /// FIFO queue (set at creation only).
@@ -86,6 +97,7 @@ impl QueueAttributes {
             visibility_timeout: DEFAULT_VISIBILITY_TIMEOUT,
             policy: None,
             redrive_policy: None,
+            redrive: None,
             redrive_allow_policy: None,
             fifo_queue: fifo,
             content_based_deduplication: false,
@@ -118,7 +130,10 @@ impl QueueAttributes {
             }
             "VisibilityTimeout" => self.visibility_timeout = number(name, value, 0, MAX_VISIBILITY_TIMEOUT)?,
             "Policy" => self.policy = policy::check_policy(value)?,
-            "RedrivePolicy" => self.redrive_policy = policy::check_redrive_policy(value)?,
+            "RedrivePolicy" => {
+                self.redrive_policy = policy::check_redrive_policy(value)?;
+                self.redrive = self.redrive_policy.as_deref().and_then(policy::redrive_parts);
+            }
             "RedriveAllowPolicy" => self.redrive_allow_policy = policy::check_redrive_allow_policy(value)?,
             "FifoQueue" if creating => {
                 let fifo = boolean(name, value)?;

@@ -44,6 +44,9 @@ pub struct MessageExtra {
     pub trace_header: Option<String>,
     /// `MessageGroupId` (standard queues accept one since AWS's fair queues).
     pub group_id: Option<String>,
+    /// `DeadLetterQueueSourceArn`: set when the message was moved to a
+    /// dead-letter queue.
+    pub dead_letter_source_arn: Option<Arc<str>>,
 }
 
 /// A stored message.

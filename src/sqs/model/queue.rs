@@ -183,13 +183,14 @@ impl QueueState {
     }
 
     /// Removes the message in `slot`, keeping the counters right.
-    fn remove(&mut self, slot: usize) {
+    fn remove(&mut self, slot: usize) -> Message {
         let m = self.msgs.remove(slot);
         match m.state {
             MsgState::Delayed { .. } => self.counts.delayed -= 1,
             MsgState::Visible => self.counts.visible -= 1,
             MsgState::InFlight { .. } => self.counts.not_visible -= 1,
         }
+        m
     }
 
     /// Moves delayed and in-flight messages whose time has come to visible.
@@ -289,6 +290,25 @@ impl QueueState {
         visibility_s: u64,
         queue_uid: u64,
     ) -> Result<Vec<Delivery>> {
+        self.receive_or_dead_letter(now, max, visibility_s, queue_uid, None, &mut Vec::new())
+    }
+
+    /// [`Self::receive`], with a redrive policy: a message already received
+    /// `max_receive_count` times is not delivered but taken out into
+    /// `dead_letters` (for the caller to hand to the dead-letter queue), as
+    /// AWS moves it at receive time.
+    ///
+    /// # Errors
+    /// As [`Self::receive`].
+    pub fn receive_or_dead_letter(
+        &mut self,
+        now: u64,
+        max: usize,
+        visibility_s: u64,
+        queue_uid: u64,
+        max_receive_count: Option<u32>,
+        dead_letters: &mut Vec<Message>,
+    ) -> Result<Vec<Delivery>> {
         self.refresh(now);
         let mut out = Vec::new();
         while out.len() < max {
@@ -312,6 +332,10 @@ impl QueueState {
             }
             if self.expired(&self.msgs[slot as usize], now) {
                 self.remove(slot as usize);
+                continue;
+            }
+            if max_receive_count.is_some_and(|max| self.msgs[slot as usize].receive_count >= max) {
+                dead_letters.push(self.remove(slot as usize));
                 continue;
             }
             let seq = self.next_seq;
@@ -440,6 +464,32 @@ impl QueueState {
         self.counts = Counts::default();
         self.sweep_cursor = 0;
         self.last_purge_ms = Some(now);
+    }
+
+    /// Takes in a message dead-lettered from the queue `source_arn`: visible
+    /// at once, with its id, body (an envelope stays byte for byte the same),
+    /// digests, sender, attributes, receive count and original send time (so
+    /// retention counts from the first enqueue, as AWS does for standard
+    /// queues), and `DeadLetterQueueSourceArn`.
+    pub fn adopt(&mut self, mut m: Message, source_arn: Arc<str>) {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        m.serial = serial;
+        m.state = MsgState::Visible;
+        m.extra
+            .get_or_insert_with(|| {
+                Box::new(MessageExtra {
+                    attributes: Vec::new(),
+                    trace_header: None,
+                    group_id: None,
+                    dead_letter_source_arn: None,
+                })
+            })
+            .dead_letter_source_arn = Some(source_arn);
+        let slot = self.msgs.insert(m);
+        self.counts.visible += 1;
+        self.ready
+            .push_back((u32::try_from(slot).unwrap_or(u32::MAX), serial));
     }
 
     /// Up to `limit` stored messages, oldest first, as they are at rest

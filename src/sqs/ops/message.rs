@@ -339,6 +339,7 @@ fn check_message(
             attributes,
             trace_header,
             group_id,
+            dead_letter_source_arn: None,
         }))
     };
     Ok(Checked {
@@ -512,6 +513,7 @@ struct SystemSelection {
     first_receive: bool,
     trace_header: bool,
     group_id: bool,
+    dead_letter_source: bool,
 }
 
 impl SystemSelection {
@@ -527,6 +529,7 @@ impl SystemSelection {
                         first_receive: true,
                         trace_header: true,
                         group_id: true,
+                        dead_letter_source: true,
                     };
                 }
                 "SenderId" => s.sender_id = true,
@@ -535,6 +538,7 @@ impl SystemSelection {
                 "ApproximateFirstReceiveTimestamp" => s.first_receive = true,
                 "AWSTraceHeader" => s.trace_header = true,
                 "MessageGroupId" => s.group_id = true,
+                "DeadLetterQueueSourceArn" => s.dead_letter_source = true,
                 // FIFO and dead-letter attributes do not apply to standard
                 // queues; queue attribute names in the legacy list are ignored.
                 _ => {}
@@ -582,6 +586,11 @@ fn to_received(d: Delivery, body: String, sys: SystemSelection, selectors: &[Str
             && let Some(g) = extra.group_id
         {
             attributes.push(("MessageGroupId", g));
+        }
+        if sys.dead_letter_source
+            && let Some(arn) = extra.dead_letter_source_arn
+        {
+            attributes.push(("DeadLetterQueueSourceArn", arn.to_string()));
         }
         if !selectors.is_empty() {
             message_attributes = extra
@@ -654,7 +663,7 @@ pub(super) async fn receive_message(
             .iter()
             .chain(&input.message_system_attribute_names),
     );
-    let (default_visibility, default_wait, reuse_ms) = {
+    let (default_visibility, default_wait, reuse_ms, redrive) = {
         let s = q.lock();
         (
             s.attrs.visibility_timeout,
@@ -662,8 +671,19 @@ pub(super) async fn receive_message(
             s.attrs
                 .sse()
                 .map_or(DEFAULT_REUSE_PERIOD_SECONDS * 1000, |sse| sse.reuse_ms),
+            s.attrs.redrive.clone(),
         )
     };
+    // The dead-letter queue, when the policy names one that exists: messages
+    // received too often move there at receive time.
+    let dlq = redrive.as_ref().and_then(|r| {
+        let (account, name) = queue_of_arn(&r.target_arn)?;
+        state
+            .store
+            .get(account, name)
+            .filter(|d| !d.is_deleted() && d.uid != q.uid)
+    });
+    let max_receive_count = dlq.as_ref().and(redrive.as_ref()).map(|r| r.max_receive_count);
     let visibility = visibility.unwrap_or(default_visibility);
     let deadline = state.clock.now_ms() + wait.unwrap_or(default_wait) * 1000;
     let max = usize::try_from(max).unwrap_or(1);
@@ -674,11 +694,28 @@ pub(super) async fn receive_message(
         tokio::pin!(notified);
         notified.as_mut().enable();
         let now = state.clock.now_ms();
+        let mut dead_letters = Vec::new();
         let (got, next_due) = {
             let mut s = q.lock();
-            let got = s.receive(now, max, visibility, q.uid)?;
+            let got =
+                s.receive_or_dead_letter(now, max, visibility, q.uid, max_receive_count, &mut dead_letters)?;
             (got, s.next_due())
         };
+        if let Some(dlq) = &dlq
+            && !dead_letters.is_empty()
+        {
+            let source: Arc<str> = Arc::from(q.arn.as_str());
+            let n = dead_letters.len();
+            {
+                let mut d = dlq.lock();
+                for m in dead_letters {
+                    d.adopt(m, source.clone());
+                }
+            }
+            for _ in 0..n {
+                dlq.notify.notify_one();
+            }
+        }
         if !got.is_empty() || now >= deadline || q.is_deleted() || state.shutdown.is_cancelled() {
             let bodies = match open_bodies(state, ctx, &got, reuse_ms) {
                 Ok(b) => b,
@@ -735,6 +772,22 @@ fn release(q: &Queue, now: u64, got: &[Delivery]) {
     for d in got {
         let _ = s.change_visibility(now, &d.handle, "", 0);
     }
+}
+
+/// Account and name of a queue ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
+pub(super) fn queue_of_arn(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some("sqs"), Some(_), Some(account), Some(name)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Some((account, name))
 }
 
 /// Decodes a handle and checks it belongs to `q`.

@@ -97,6 +97,12 @@ pub(super) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput)
     attrs.sqs_managed_sse_enabled =
         state.config.sse_sqs_by_default && matches!(ctx.principal, Principal::Signed(_));
     attrs.set_all(&input.attributes, true)?;
+    let source_arn = format!(
+        "arn:aws:sqs:{}:{}:{name}",
+        state.config.region, state.config.account_id
+    );
+    check_redrive_target(state, &source_arn, fifo, &attrs, &input.attributes)?;
+
     let now = state.clock.now_ms();
     let account = state.config.account_id.clone();
     let arn = format!("arn:aws:sqs:{}:{account}:{name}", state.config.region);
@@ -262,6 +268,15 @@ pub(super) fn set_queue_attributes(
     let mut s = q.lock();
     let mut attrs = s.attrs.clone();
     attrs.set_all(&input.attributes, false)?;
+    if input.attributes.iter().any(|(k, _)| k == "RedrivePolicy") {
+        // The target's state is read under its own lock, never both at once.
+        drop(s);
+        check_redrive_target(state, &q.arn, attrs.fifo_queue, &attrs, &input.attributes)?;
+        s = q.lock();
+        let mut merged = s.attrs.clone();
+        merged.set_all(&input.attributes, false)?;
+        attrs = merged;
+    }
     s.attrs = attrs;
     s.last_modified_s = now / 1000;
     drop(s);
@@ -269,6 +284,58 @@ pub(super) fn set_queue_attributes(
     // so they look again.
     q.notify.notify_waiters();
     Ok(SqsOutput::Empty)
+}
+
+/// AWS's checks of a `RedrivePolicy` set by this request that need the
+/// target queue: it exists in this account and region, is of the same type
+/// (FIFO with FIFO), and its `RedriveAllowPolicy` admits the source.
+fn check_redrive_target(
+    state: &AppState,
+    source_arn: &str,
+    source_fifo: bool,
+    attrs: &QueueAttributes,
+    given: &[(String, String)],
+) -> Result<()> {
+    if !given.iter().any(|(k, _)| k == "RedrivePolicy") {
+        return Ok(());
+    }
+    let (Some(redrive), Some(value)) = (&attrs.redrive, attrs.redrive_policy.as_deref()) else {
+        return Ok(());
+    };
+    let bad = |reason: String| {
+        Error::InvalidParameterValue(
+            format!("Value {value} for parameter RedrivePolicy is invalid. Reason: {reason}").into(),
+        )
+    };
+    let same_place = redrive
+        .target_arn
+        .strip_prefix(&format!(
+            "arn:aws:sqs:{}:{}:",
+            state.config.region, state.config.account_id
+        ))
+        .is_some();
+    let target = super::message::queue_of_arn(&redrive.target_arn)
+        .filter(|_| same_place)
+        .and_then(|(account, name)| state.store.get(account, name))
+        .filter(|t| !t.is_deleted());
+    let Some(target) = target else {
+        return Err(bad("Dead letter target does not exist.".to_owned()));
+    };
+    let t = target.lock();
+    if t.attrs.fifo_queue != source_fifo {
+        return Err(bad(
+            "Dead-letter queue must be of the same type (standard or FIFO) as the source queue.".to_owned(),
+        ));
+    }
+    if let Some(allow) = t.attrs.redrive_allow_policy.as_deref()
+        && !policy::allows_source(allow, source_arn)
+    {
+        return Err(bad(format!(
+            "Queue {} does not allow {source_arn} to use it as a dead-letter queue.",
+            target.arn
+        )));
+    }
+    Ok(())
 }
 
 /// PurgeQueue: once per 60 seconds.
