@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::Encryption;
 use crate::kms::Kms;
+use crate::sqs::move_tasks::MoveTasks;
 use crate::store::Store;
 
 /// Shared state of one server; cheap to clone.
@@ -32,6 +33,8 @@ pub struct Inner {
     pub kms: Arc<Kms>,
     /// SQS's data-key caches and KMS-call ledger.
     pub encryption: Encryption,
+    /// Message move tasks (dead-letter queue redrive).
+    pub move_tasks: MoveTasks,
     /// Cancelled when the server shuts down; releases long polls.
     pub shutdown: CancellationToken,
 }
@@ -54,6 +57,7 @@ impl AppState {
             principals,
             kms,
             encryption,
+            move_tasks: MoveTasks::default(),
             shutdown: CancellationToken::new(),
         }))
     }

@@ -18,6 +18,7 @@ use crate::sqs::types::{
     SendMessageBatchRequestEntry, SendMessageInput, SetQueueAttributesInput, SqsAction, TagQueueInput,
     UntagQueueInput,
 };
+use crate::sqs::types::{CancelMessageMoveTaskInput, ListMessageMoveTasksInput, StartMessageMoveTaskInput};
 
 /// One JSON object, consumed member by member (so strings such as message
 /// bodies move into the typed input instead of being copied), with AWS-style
@@ -305,11 +306,18 @@ pub(super) fn sqs_action(action: &str, body: Map<String, Value>) -> Result<SqsAc
                 max_results: o.opt_int("MaxResults")?,
             })
         }
-        "StartMessageMoveTask" | "CancelMessageMoveTask" | "ListMessageMoveTasks" => {
-            return Err(Error::UnsupportedOperation(
-                format!("{action} is not available in this version of sealq; message move tasks arrive with dead-letter redrive.").into(),
-            ));
-        }
+        "StartMessageMoveTask" => SqsAction::StartMessageMoveTask(StartMessageMoveTaskInput {
+            source_arn: o.str("SourceArn")?,
+            destination_arn: o.opt_str("DestinationArn")?,
+            max_number_of_messages_per_second: o.opt_int("MaxNumberOfMessagesPerSecond")?,
+        }),
+        "CancelMessageMoveTask" => SqsAction::CancelMessageMoveTask(CancelMessageMoveTaskInput {
+            task_handle: o.str("TaskHandle")?,
+        }),
+        "ListMessageMoveTasks" => SqsAction::ListMessageMoveTasks(ListMessageMoveTasksInput {
+            source_arn: o.str("SourceArn")?,
+            max_results: o.opt_int("MaxResults")?,
+        }),
         other => {
             return Err(Error::InvalidAction(
                 format!("The action {other} is not valid for this endpoint.").into(),

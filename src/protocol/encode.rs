@@ -12,8 +12,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::xml;
 use crate::sqs::types::{
-    BatchResultErrorEntry, MessageAttributeValue, QueueUrlsOutput, ReceivedMessage, SendMessageOutput,
-    SqsOutput,
+    BatchResultErrorEntry, MessageAttributeValue, MessageMoveTask, QueueUrlsOutput, ReceivedMessage,
+    SendMessageOutput, SqsOutput,
 };
 
 /// A value with its names in both formats.
@@ -23,6 +23,8 @@ pub(super) enum Node {
     Str(String),
     /// `true`/`false`.
     Bool(bool),
+    /// An integer: a JSON number, XML text.
+    Int(i64),
     /// Bytes, base64 in both formats.
     Blob(Vec<u8>),
     /// Named members.
@@ -146,6 +148,27 @@ fn urls(json: &'static str, out: QueueUrlsOutput) -> Vec<Field> {
 }
 
 /// The result tree of an output; `None` for actions without a result element.
+fn move_task(t: MessageMoveTask) -> Node {
+    let mut f = Vec::new();
+    f.extend(opt("TaskHandle", t.task_handle));
+    f.push(same("Status", Node::Str(t.status.to_owned())));
+    f.push(same("SourceArn", Node::Str(t.source_arn)));
+    f.extend(opt("DestinationArn", t.destination_arn));
+    if let Some(r) = t.max_number_of_messages_per_second {
+        f.push(same("MaxNumberOfMessagesPerSecond", Node::Int(r)));
+    }
+    f.push(same(
+        "ApproximateNumberOfMessagesMoved",
+        Node::Int(t.approximate_number_of_messages_moved),
+    ));
+    if let Some(n) = t.approximate_number_of_messages_to_move {
+        f.push(same("ApproximateNumberOfMessagesToMove", Node::Int(n)));
+    }
+    f.extend(opt("FailureReason", t.failure_reason));
+    f.push(same("StartedTimestamp", Node::Int(t.started_timestamp)));
+    Node::Struct(f)
+}
+
 pub(super) fn output_node(action: &str, out: SqsOutput) -> Option<Node> {
     let fields = match out {
         SqsOutput::Empty => return None,
@@ -197,6 +220,13 @@ pub(super) fn output_node(action: &str, out: SqsOutput) -> Option<Node> {
                 .collect();
             vec![field("Successful", entry, Node::List(ok)), failed(o.failed)]
         }
+        SqsOutput::TaskHandle(h) => vec![same("TaskHandle", Node::Str(h))],
+        SqsOutput::MessagesMoved(n) => vec![same("ApproximateNumberOfMessagesMoved", Node::Int(n))],
+        SqsOutput::MoveTasks(tasks) => vec![field(
+            "Results",
+            "ListMessageMoveTasksResultEntry",
+            Node::List(tasks.into_iter().map(move_task).collect()),
+        )],
         SqsOutput::Tags(t) => vec![field(
             "Tags",
             "Tag",
@@ -225,6 +255,7 @@ impl Serialize for Node {
         match self {
             Self::Str(v) => s.serialize_str(v),
             Self::Bool(b) => s.serialize_bool(*b),
+            Self::Int(i) => s.serialize_i64(*i),
             Self::Blob(b) => s.serialize_str(&STANDARD.encode(b)),
             Self::Struct(fields) => {
                 let mut m = s.serialize_map(None)?;
@@ -249,6 +280,7 @@ fn xml_content(out: &mut String, n: &Node) {
     match n {
         Node::Str(s) => xml::escape_into(out, s),
         Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Node::Int(i) => out.push_str(&i.to_string()),
         Node::Blob(b) => out.push_str(&STANDARD.encode(b)),
         Node::Struct(fields) => {
             for f in fields {

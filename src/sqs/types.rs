@@ -49,6 +49,12 @@ pub enum SqsAction {
     RemovePermission(RemovePermissionInput),
     /// `ListDeadLetterSourceQueues`
     ListDeadLetterSourceQueues(ListDeadLetterSourceQueuesInput),
+    /// `StartMessageMoveTask`
+    StartMessageMoveTask(StartMessageMoveTaskInput),
+    /// `CancelMessageMoveTask`
+    CancelMessageMoveTask(CancelMessageMoveTaskInput),
+    /// `ListMessageMoveTasks`
+    ListMessageMoveTasks(ListMessageMoveTasksInput),
 }
 
 /// Every action name sealq knows, in the order of [`SqsAction`].
@@ -383,6 +389,56 @@ pub struct ListDeadLetterSourceQueuesInput {
     pub max_results: Option<i64>,
 }
 
+/// `StartMessageMoveTask` input.
+#[derive(Debug)]
+pub struct StartMessageMoveTaskInput {
+    /// ARN of the dead-letter queue to move messages out of.
+    pub source_arn: String,
+    /// Where to move them (default: each message's original source).
+    pub destination_arn: Option<String>,
+    /// Rate limit (1–500 messages per second).
+    pub max_number_of_messages_per_second: Option<i64>,
+}
+
+/// `CancelMessageMoveTask` input.
+#[derive(Debug)]
+pub struct CancelMessageMoveTaskInput {
+    /// The handle StartMessageMoveTask returned.
+    pub task_handle: String,
+}
+
+/// `ListMessageMoveTasks` input.
+#[derive(Debug)]
+pub struct ListMessageMoveTasksInput {
+    /// ARN of the dead-letter queue.
+    pub source_arn: String,
+    /// Most tasks to list (1–10, default 1).
+    pub max_results: Option<i64>,
+}
+
+/// One `ListMessageMoveTasksResultEntry`.
+#[derive(Debug, Clone)]
+pub struct MessageMoveTask {
+    /// Handle, shown only while the task runs.
+    pub task_handle: Option<String>,
+    /// `RUNNING`, `COMPLETED`, `CANCELLING`, `CANCELLED` or `FAILED`.
+    pub status: &'static str,
+    /// Source (dead-letter) queue ARN.
+    pub source_arn: String,
+    /// Destination queue ARN, when one was given.
+    pub destination_arn: Option<String>,
+    /// Rate limit, when one was given.
+    pub max_number_of_messages_per_second: Option<i64>,
+    /// Messages moved so far.
+    pub approximate_number_of_messages_moved: i64,
+    /// Messages to move, counted when the task started.
+    pub approximate_number_of_messages_to_move: Option<i64>,
+    /// Why the task failed.
+    pub failure_reason: Option<String>,
+    /// Start time, epoch ms.
+    pub started_timestamp: i64,
+}
+
 /// A list of queue URLs with a page token (ListQueues, ListDeadLetterSourceQueues).
 #[derive(Debug)]
 pub struct QueueUrlsOutput {
@@ -415,4 +471,10 @@ pub enum SqsOutput {
     ReceiptBatch(ReceiptBatchOutput),
     /// ListQueueTags.
     Tags(BTreeMap<String, String>),
+    /// StartMessageMoveTask: the task handle.
+    TaskHandle(String),
+    /// CancelMessageMoveTask: messages moved before the cancel.
+    MessagesMoved(i64),
+    /// ListMessageMoveTasks.
+    MoveTasks(Vec<MessageMoveTask>),
 }

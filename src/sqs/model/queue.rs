@@ -492,6 +492,71 @@ impl QueueState {
             .push_back((u32::try_from(slot).unwrap_or(u32::MAX), serial));
     }
 
+    /// Takes up to `n` visible messages out of the queue, oldest first (for
+    /// a message move task).
+    pub fn take_visible(&mut self, now: u64, n: usize) -> Vec<Message> {
+        self.refresh(now);
+        let mut out = Vec::new();
+        while out.len() < n {
+            let Some((slot, serial)) = self.ready.pop_front() else {
+                break;
+            };
+            let live = self
+                .msgs
+                .get(slot as usize)
+                .is_some_and(|m| m.serial == serial && m.state == MsgState::Visible);
+            if !live {
+                continue;
+            }
+            let expired = self.expired(&self.msgs[slot as usize], now);
+            let m = self.remove(slot as usize);
+            if !expired {
+                out.push(m);
+            }
+        }
+        self.compact();
+        out
+    }
+
+    /// Takes in a message moved by a move task as a new delivery: visible,
+    /// sent now (retention starts again), never received, without
+    /// `DeadLetterQueueSourceArn`; its id, attributes and stored body (an
+    /// envelope byte for byte) are kept.
+    pub fn redeliver(&mut self, now: u64, mut m: Message) {
+        m.sent_ms = now;
+        m.receive_count = 0;
+        m.first_receive_ms = 0;
+        if let Some(extra) = m.extra.as_mut() {
+            extra.dead_letter_source_arn = None;
+        }
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        m.serial = serial;
+        m.state = MsgState::Visible;
+        let slot = self.msgs.insert(m);
+        self.counts.visible += 1;
+        self.ready
+            .push_back((u32::try_from(slot).unwrap_or(u32::MAX), serial));
+    }
+
+    /// Puts back a message taken by [`Self::take_visible`], unchanged.
+    pub fn put_back(&mut self, mut m: Message) {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        m.serial = serial;
+        m.state = MsgState::Visible;
+        let slot = self.msgs.insert(m);
+        self.counts.visible += 1;
+        self.ready
+            .push_back((u32::try_from(slot).unwrap_or(u32::MAX), serial));
+    }
+
+    /// Visible messages now.
+    pub fn visible_count(&mut self, now: u64) -> u64 {
+        self.refresh(now);
+        self.counts.visible
+    }
+
     /// Up to `limit` stored messages, oldest first, as they are at rest
     /// (for the admin's envelope view; bodies of encrypted messages are
     /// envelopes here).

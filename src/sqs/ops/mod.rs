@@ -5,6 +5,7 @@
 //! they know no wire format and read time only from the `Clock`.
 
 mod message;
+mod move_task;
 mod queue;
 
 use std::sync::Arc;
@@ -53,6 +54,9 @@ pub async fn dispatch(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<
         A::DeleteMessageBatch(i) => message::delete_message_batch(state, ctx, i),
         A::ChangeMessageVisibility(i) => message::change_message_visibility(state, ctx, i),
         A::ChangeMessageVisibilityBatch(i) => message::change_message_visibility_batch(state, ctx, i),
+        A::StartMessageMoveTask(i) => move_task::start(state, ctx, i),
+        A::CancelMessageMoveTask(i) => move_task::cancel(state, &i),
+        A::ListMessageMoveTasks(i) => move_task::list(state, ctx, &i),
     }
 }
 

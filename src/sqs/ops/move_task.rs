@@ -1,0 +1,126 @@
+//! Message move tasks: StartMessageMoveTask, CancelMessageMoveTask,
+//! ListMessageMoveTasks. The mover itself lives in `sqs::move_tasks`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::{Ctx, check_security};
+use crate::error::{Error, Result};
+use crate::sqs::move_tasks::{self, DEFAULT_RATE, queue_of_arn};
+use crate::sqs::policy;
+use crate::sqs::types::{
+    CancelMessageMoveTaskInput, ListMessageMoveTasksInput, MessageMoveTask, SqsOutput,
+    StartMessageMoveTaskInput,
+};
+use crate::state::AppState;
+
+/// AWS's most messages per second for a custom rate.
+const MAX_RATE: i64 = 500;
+
+fn not_found(what: &str) -> Error {
+    Error::ResourceNotFound(
+        format!("The resource that you specified for the {what} parameter doesn't exist.").into(),
+    )
+}
+
+/// StartMessageMoveTask.
+pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInput) -> Result<SqsOutput> {
+    let source = queue_of_arn(state, &input.source_arn).ok_or_else(|| not_found("SourceArn"))?;
+    check_security(ctx, &source)?;
+    let is_dlq = state.store.list(&source.account_id).iter().any(|q| {
+        q.lock()
+            .attrs
+            .redrive_policy
+            .as_deref()
+            .and_then(policy::dead_letter_target_arn)
+            .as_deref()
+            == Some(source.arn.as_str())
+    });
+    if !is_dlq {
+        return Err(Error::UnsupportedOperation(
+            "Source queue must be configured as a Dead Letter Queue.".into(),
+        ));
+    }
+    let destination = match &input.destination_arn {
+        None => None,
+        Some(arn) => {
+            let d = queue_of_arn(state, arn).ok_or_else(|| not_found("DestinationArn"))?;
+            if d.lock().attrs.fifo_queue != source.lock().attrs.fifo_queue {
+                return Err(Error::InvalidParameterValue(
+                    "The source queue and the destination queue must be of the same queue type.".into(),
+                ));
+            }
+            Some(d)
+        }
+    };
+    let rate = match input.max_number_of_messages_per_second {
+        None => DEFAULT_RATE,
+        Some(r) if (1..=MAX_RATE).contains(&r) => r.unsigned_abs(),
+        Some(r) => {
+            return Err(Error::invalid_value(
+                "MaxNumberOfMessagesPerSecond",
+                r,
+                "Value must be between 1 and 500.",
+            ));
+        }
+    };
+    if state.move_tasks.active(&source.arn) {
+        return Err(Error::UnsupportedOperation(
+            "There is already a task running. Only one active task is allowed for a source queue arn at a given time.".into(),
+        ));
+    }
+    let now = state.clock.now_ms();
+    let to_move = source.lock().visible_count(now);
+    let task_id = uuid::Uuid::new_v4();
+    let handle =
+        STANDARD.encode(format!("{{\"taskId\":\"{task_id}\",\"sourceArn\":\"{}\"}}", source.arn).as_bytes());
+    let info = MessageMoveTask {
+        task_handle: None,
+        status: "RUNNING",
+        source_arn: source.arn.clone(),
+        destination_arn: input.destination_arn.clone(),
+        max_number_of_messages_per_second: input.max_number_of_messages_per_second,
+        approximate_number_of_messages_moved: 0,
+        approximate_number_of_messages_to_move: Some(i64::try_from(to_move).unwrap_or(i64::MAX)),
+        failure_reason: None,
+        started_timestamp: i64::try_from(now).unwrap_or(i64::MAX),
+    };
+    let cancel = state.move_tasks.add(handle.clone(), info);
+    tokio::spawn(move_tasks::run(
+        state.clone(),
+        handle.clone(),
+        source,
+        destination,
+        rate,
+        to_move,
+        cancel,
+    ));
+    Ok(SqsOutput::TaskHandle(handle))
+}
+
+/// CancelMessageMoveTask.
+pub(super) fn cancel(state: &AppState, input: &CancelMessageMoveTaskInput) -> Result<SqsOutput> {
+    state
+        .move_tasks
+        .cancel(&input.task_handle)
+        .map(SqsOutput::MessagesMoved)
+        .ok_or_else(|| not_found("TaskHandle"))
+}
+
+/// ListMessageMoveTasks.
+pub(super) fn list(state: &AppState, ctx: &Ctx, input: &ListMessageMoveTasksInput) -> Result<SqsOutput> {
+    let source = queue_of_arn(state, &input.source_arn).ok_or_else(|| not_found("SourceArn"))?;
+    check_security(ctx, &source)?;
+    let max = match input.max_results {
+        None => 1,
+        Some(n) if (1..=10).contains(&n) => usize::try_from(n).unwrap_or(1),
+        Some(n) => {
+            return Err(Error::invalid_value(
+                "MaxResults",
+                n,
+                "Value must be between 1 and 10.",
+            ));
+        }
+    };
+    Ok(SqsOutput::MoveTasks(state.move_tasks.list(&source.arn, max)))
+}
