@@ -319,6 +319,40 @@ def _():
     client.delete_queue(QueueUrl=state["kms_url"])
 
 
+@case("dlq_then_redrive")
+def _():
+    dlq_url = client.create_queue(QueueName=f"compat-dlq-{LABEL}-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    src_url = client.create_queue(
+        QueueName=f"compat-src-{LABEL}-{uuid.uuid4().hex[:8]}", Attributes={"RedrivePolicy": policy}
+    )["QueueUrl"]
+    src_arn = client.get_queue_attributes(QueueUrl=src_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    client.send_message(QueueUrl=src_url, MessageBody="poison")
+    first = client.receive_message(QueueUrl=src_url, VisibilityTimeout=0).get("Messages", [])
+    assert len(first) == 1, first
+    assert not client.receive_message(QueueUrl=src_url, VisibilityTimeout=0).get("Messages"), "not moved"
+    dead = client.receive_message(QueueUrl=dlq_url, VisibilityTimeout=0, **ALL).get("Messages", [])
+    assert len(dead) == 1 and dead[0]["Body"] == "poison", dead
+    assert dead[0]["Attributes"].get("DeadLetterQueueSourceArn") == src_arn, dead
+    assert dead[0]["MessageId"] == first[0]["MessageId"], dead
+    assert client.list_dead_letter_source_queues(QueueUrl=dlq_url)["queueUrls"] == [src_url]
+    handle = client.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    assert handle, handle
+    deadline = time.monotonic() + 10
+    while True:
+        tasks = client.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+        if tasks and tasks[0]["Status"] == "COMPLETED":
+            assert tasks[0]["ApproximateNumberOfMessagesMoved"] == 1, tasks
+            break
+        assert time.monotonic() < deadline, tasks
+        time.sleep(0.05)
+    back = receive(src_url, 1)
+    assert len(back) == 1 and back[0]["Body"] == "poison", back
+    for url in (src_url, dlq_url):
+        client.delete_queue(QueueUrl=url)
+
+
 missing = {}
 try:
     client.get_queue_url(QueueName=f"compat-missing-{uuid.uuid4().hex[:10]}")
