@@ -167,16 +167,6 @@ pub async fn run(
 
 /// The live queue a queue ARN names.
 pub fn queue_of_arn(state: &AppState, arn: &str) -> Option<Arc<Queue>> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("sqs"), Some(_), Some(account), Some(name)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
+    let (account, name) = crate::sqs::ops::parse_queue_arn(arn)?;
     state.store.get(account, name).filter(|q| !q.is_deleted())
 }

@@ -103,12 +103,6 @@ pub fn allows_source(redrive_allow_policy: &str, source_arn: &str) -> bool {
     }
 }
 
-/// The dead-letter queue ARN a stored `RedrivePolicy` names.
-pub fn dead_letter_target_arn(redrive_policy: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(redrive_policy).ok()?;
-    v.get("deadLetterTargetArn")?.as_str().map(str::to_owned)
-}
-
 /// Checks a `RedriveAllowPolicy`: `redrivePermission` of `allowAll`,
 /// `denyAll` or `byQueue` (with 1–10 `sourceQueueArns`).
 ///
@@ -287,10 +281,9 @@ mod tests {
     fn redrive_policy_is_checked() {
         let ok = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"5"}"#;
         assert!(check_redrive_policy(ok).unwrap().is_some());
-        assert_eq!(
-            dead_letter_target_arn(ok).as_deref(),
-            Some("arn:aws:sqs:us-east-1:000000000000:dlq")
-        );
+        let parts = redrive_parts(ok).unwrap();
+        assert_eq!(parts.target_arn, "arn:aws:sqs:us-east-1:000000000000:dlq");
+        assert_eq!(parts.max_receive_count, 5);
         assert!(check_redrive_policy(r#"{"deadLetterTargetArn":"x","maxReceiveCount":5}"#).is_err());
         assert!(check_redrive_policy(r#"{"deadLetterTargetArn":"arn:x","maxReceiveCount":0}"#).is_err());
         assert!(check_redrive_policy("nope").is_err());

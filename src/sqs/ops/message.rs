@@ -677,7 +677,7 @@ pub(super) async fn receive_message(
     // The dead-letter queue, when the policy names one that exists: messages
     // received too often move there at receive time.
     let dlq = redrive.as_ref().and_then(|r| {
-        let (account, name) = queue_of_arn(&r.target_arn)?;
+        let (account, name) = super::parse_queue_arn(&r.target_arn)?;
         state
             .store
             .get(account, name)
@@ -772,22 +772,6 @@ fn release(q: &Queue, now: u64, got: &[Delivery]) {
     for d in got {
         let _ = s.change_visibility(now, &d.handle, "", 0);
     }
-}
-
-/// Account and name of a queue ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
-pub(super) fn queue_of_arn(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("sqs"), Some(_), Some(account), Some(name)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    Some((account, name))
 }
 
 /// Decodes a handle and checks it belongs to `q`.

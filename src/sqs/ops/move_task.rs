@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::{Ctx, check_security};
 use crate::error::{Error, Result};
 use crate::sqs::move_tasks::{self, DEFAULT_RATE, queue_of_arn};
-use crate::sqs::policy;
+
 use crate::sqs::types::{
     CancelMessageMoveTaskInput, ListMessageMoveTasksInput, MessageMoveTask, SqsOutput,
     StartMessageMoveTaskInput,
@@ -30,11 +30,9 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
     let is_dlq = state.store.list(&source.account_id).iter().any(|q| {
         q.lock()
             .attrs
-            .redrive_policy
-            .as_deref()
-            .and_then(policy::dead_letter_target_arn)
-            .as_deref()
-            == Some(source.arn.as_str())
+            .redrive
+            .as_ref()
+            .is_some_and(|r| r.target_arn == source.arn)
     });
     if !is_dlq {
         return Err(Error::UnsupportedOperation(

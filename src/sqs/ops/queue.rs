@@ -314,7 +314,7 @@ fn check_redrive_target(
             state.config.region, state.config.account_id
         ))
         .is_some();
-    let target = super::message::queue_of_arn(&redrive.target_arn)
+    let target = super::parse_queue_arn(&redrive.target_arn)
         .filter(|_| same_place)
         .and_then(|(account, name)| state.store.get(account, name))
         .filter(|t| !t.is_deleted());
@@ -434,8 +434,11 @@ pub(super) fn list_dead_letter_source_queues(
         .list(&dlq.account_id)
         .iter()
         .filter(|q| {
-            let rp = q.lock().attrs.redrive_policy.clone();
-            rp.and_then(|p| policy::dead_letter_target_arn(&p)).as_deref() == Some(dlq.arn.as_str())
+            q.lock()
+                .attrs
+                .redrive
+                .as_ref()
+                .is_some_and(|r| r.target_arn == dlq.arn)
         })
         .map(|q| (q.name.clone(), queue_url(ctx, q)))
         .collect();
