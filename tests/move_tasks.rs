@@ -43,11 +43,13 @@ async fn envelopes(server: &Server, url: &str) -> Vec<Value> {
     v["messages"].as_array().cloned().unwrap_or_default()
 }
 
+/// The envelope of a stored message (everything a move must keep).
 fn sealed(m: &Value) -> Value {
     json!({
         "ciphertext": m["ciphertext"], "nonce": m["nonce"], "tag": m["tag"],
         "encrypted_data_key": m["encrypted_data_key"], "key_arn": m["key_arn"],
-        "encryption_context": m["encryption_context"], "message_id": m["message_id"],
+        "encryption_context": m["encryption_context"],
+        "sealed_for_message_id": m["sealed_for_message_id"],
     })
 }
 
@@ -180,7 +182,19 @@ async fn redrive_moves_envelopes_back_at_the_rate_of_the_clock() {
     assert_eq!(sealed_set(&after), sealed_set(&before));
     assert!(after.iter().all(|m| m["encrypted"] == json!(true)));
 
-    // New deliveries there: never received, no DeadLetterQueueSourceArn.
+    // New deliveries there: new MessageIds, never received, no
+    // DeadLetterQueueSourceArn.
+    let old_ids: Vec<&Value> = before.iter().map(|m| &m["message_id"]).collect();
+    assert!(
+        after.iter().all(|m| !old_ids.contains(&&m["message_id"])),
+        "new MessageIds"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|m| m["sealed_for_message_id"] != m["message_id"]),
+        "the envelope still names the id it was sealed for"
+    );
     let got = receive_all(&c, &source).await;
     let mut bodies: Vec<&str> = got.iter().filter_map(|m| m.body()).collect();
     bodies.sort_unstable();

@@ -142,6 +142,7 @@ fn message_view(m: &Message, queue_encrypted: bool) -> Value {
             v["encrypted_data_key_bytes"] = json!(dk.encrypted_data_key.len());
             v["nonce"] = json!(B64.encode(e.nonce));
             v["tag"] = json!(B64.encode(e.tag));
+            v["sealed_for_message_id"] = json!(uuid::Uuid::from_u128(e.sealed_for).to_string());
             v["ciphertext"] = json!(B64.encode(&e.ciphertext));
             v["ciphertext_bytes"] = json!(e.ciphertext.len());
         }

@@ -108,6 +108,10 @@ pub struct Envelope {
     pub nonce: [u8; NONCE_LEN],
     /// GCM authentication tag.
     pub tag: [u8; TAG_LEN],
+    /// Id of the message the body was sealed as: with the sealing queue's
+    /// ARN, the additional authenticated data. A message redriven by a move
+    /// task gets a new MessageId but keeps this envelope as it is.
+    pub sealed_for: u128,
     /// Ciphertext, as long as the body.
     pub ciphertext: Box<[u8]>,
 }
@@ -172,19 +176,20 @@ pub fn seal(
         data_key: data_key.clone(),
         nonce,
         tag,
+        sealed_for: message_id,
         ciphertext,
     })
 }
 
-/// Opens the envelope of message `message_id` with `cipher`.
+/// Opens `envelope` with `cipher`.
 ///
 /// # Errors
 /// `InternalFailure` when the tag does not verify (the stored envelope was
 /// altered or moved) or the plaintext is not UTF-8; the cause is logged
 /// without any key or body.
-pub fn open(cipher: &Cipher, envelope: &Envelope, message_id: u128) -> Result<String> {
+pub fn open(cipher: &Cipher, envelope: &Envelope) -> Result<String> {
     let mut plain = vec![0u8; envelope.ciphertext.len()];
-    with_aad(&envelope.data_key.queue_arn, message_id, |aad| {
+    with_aad(&envelope.data_key.queue_arn, envelope.sealed_for, |aad| {
         cipher.0.open_separate_gather(
             Nonce::assume_unique_for_key(envelope.nonce),
             Aad::from(aad),
@@ -225,7 +230,8 @@ mod tests {
         let e = seal(&c, &dk, 42, "secret body".into()).unwrap();
         assert!(!e.ciphertext.windows(6).any(|w| w == b"secret"));
         assert_eq!(e.ciphertext.len(), "secret body".len());
-        assert_eq!(open(&c, &e, 42).unwrap(), "secret body");
+        assert_eq!(open(&c, &e).unwrap(), "secret body");
+        assert_eq!(e.sealed_for, 42);
     }
 
     #[test]
@@ -243,11 +249,13 @@ mod tests {
         let e = seal(&c, &dk, 9, "body".into()).unwrap();
         let mut flipped = e.clone();
         flipped.ciphertext[0] ^= 1;
-        assert!(open(&c, &flipped, 9).is_err());
+        assert!(open(&c, &flipped).is_err());
         let mut bad_tag = e.clone();
         bad_tag.tag[15] ^= 0x80;
-        assert!(open(&c, &bad_tag, 9).is_err());
-        assert!(open(&c, &e, 10).is_err(), "bound to its message id");
+        assert!(open(&c, &bad_tag).is_err());
+        let mut other_id = e.clone();
+        other_id.sealed_for = 10;
+        assert!(open(&c, &other_id).is_err(), "bound to its message id");
         let other_queue = Envelope {
             data_key: Arc::new(SealedDataKey {
                 queue_arn: "arn:aws:sqs:us-east-1:000000000000:other".into(),
@@ -261,8 +269,8 @@ mod tests {
             }),
             ..e.clone()
         };
-        assert!(open(&c, &other_queue, 9).is_err(), "bound to its queue");
+        assert!(open(&c, &other_queue).is_err(), "bound to its queue");
         let other = Cipher::new(&[8u8; 32]).unwrap();
-        assert!(open(&other, &e, 9).is_err());
+        assert!(open(&other, &e).is_err());
     }
 }

@@ -159,17 +159,15 @@ pub struct Opener<'a> {
 }
 
 impl Opener<'_> {
-    /// The plaintext body of message `message_id`.
+    /// The plaintext body an envelope holds.
     ///
     /// # Errors
     /// The SQS `Kms*` error of a failed Decrypt.
-    pub fn open(&mut self, envelope: &Envelope, message_id: u128) -> Result<String> {
+    pub fn open(&mut self, envelope: &Envelope) -> Result<String> {
         if let Some(live) = self.seen.iter().find(|l| l.sealed.id == envelope.data_key.id) {
-            return envelope::open(&live.cipher, envelope, message_id);
+            return envelope::open(&live.cipher, envelope);
         }
-        let (body, live) = self
-            .keys
-            .open_one(&self.who, envelope, message_id, self.reuse_ms)?;
+        let (body, live) = self.keys.open_one(&self.who, envelope, self.reuse_ms)?;
         self.seen.push(live);
         Ok(body)
     }
@@ -254,13 +252,12 @@ impl Encryption {
         }
     }
 
-    /// Opens one envelope of message `message_id` for `who` (see the module
+    /// Opens one envelope for `who` (see the module
     /// docs for when this calls KMS); returns the key it opened with.
     fn open_one(
         &self,
         who: &Arc<Identity>,
         envelope: &Envelope,
-        message_id: u128,
         reuse_ms: u64,
     ) -> Result<(String, Arc<LiveKey>)> {
         let now = self.clock.now_ms();
@@ -273,7 +270,7 @@ impl Encryption {
             .filter(|l| now < l.expires_ms)
             .map(|l| l.clone());
         if granted && let Some(live) = held {
-            let body = envelope::open(&live.cipher, envelope, message_id)?;
+            let body = envelope::open(&live.cipher, envelope)?;
             return Ok((body, live));
         }
         // Decrypt as the consumer: key state applies to it.
@@ -292,7 +289,7 @@ impl Encryption {
                 live
             }
         };
-        let body = envelope::open(&live.cipher, envelope, message_id)?;
+        let body = envelope::open(&live.cipher, envelope)?;
         Ok((body, live))
     }
 

@@ -518,11 +518,13 @@ impl QueueState {
         out
     }
 
-    /// Takes in a message moved by a move task as a new delivery: visible,
-    /// sent now (retention starts again), never received, without
-    /// `DeadLetterQueueSourceArn`; its id, attributes and stored body (an
-    /// envelope byte for byte) are kept.
+    /// Takes in a message moved by a move task as a new delivery: a new
+    /// MessageId, visible, sent now (retention starts again), never
+    /// received, without `DeadLetterQueueSourceArn`; its attributes, digests
+    /// and stored body (an envelope byte for byte, which records the id it
+    /// was sealed for) are kept.
     pub fn redeliver(&mut self, now: u64, mut m: Message) {
+        m.id = uuid::Uuid::new_v4().as_u128();
         m.sent_ms = now;
         m.receive_count = 0;
         m.first_receive_ms = 0;

@@ -759,7 +759,7 @@ fn open_bodies(state: &AppState, ctx: &Ctx, got: &[Delivery], reuse_ms: u64) -> 
                         opener.insert(state.encryption.opener(who, reuse_ms))
                     }
                 };
-                opener.open(envelope, d.id)
+                opener.open(envelope)
             }
         })
         .collect()
