@@ -47,6 +47,10 @@ pub struct MessageExtra {
     /// `DeadLetterQueueSourceArn`: set when the message was moved to a
     /// dead-letter queue.
     pub dead_letter_source_arn: Option<Arc<str>>,
+    /// FIFO: `MessageDeduplicationId` (given, or the SHA-256 of the body).
+    pub dedup_id: Option<String>,
+    /// FIFO: `SequenceNumber`.
+    pub sequence_number: Option<u128>,
 }
 
 /// A stored message.

@@ -12,7 +12,7 @@
 //! full sweep when counts are read, so nobody ever sees one.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -24,6 +24,25 @@ use super::message::{Message, MessageExtra, MsgState, ReceiptHandle};
 use crate::crypto::Body;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_INFLIGHT_STANDARD, MAX_VISIBILITY_TIMEOUT};
+
+/// How long a FIFO deduplication id is remembered (AWS: 5 minutes).
+pub const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+/// First FIFO sequence number: AWS's are 20-digit decimal numbers.
+const FIRST_SEQUENCE_NUMBER: u128 = 10_000_000_000_000_000_000;
+
+/// What a FIFO send stored, or found already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FifoSent {
+    /// MessageId (of the first message with this deduplication key).
+    pub id: u128,
+    /// SequenceNumber.
+    pub sequence_number: u128,
+    /// Whether the message was a duplicate (accepted, not stored).
+    pub duplicate: bool,
+    /// Whether a long poll should be woken.
+    pub visible: bool,
+}
 
 /// A queue in the registry.
 #[derive(Debug)]
@@ -112,6 +131,12 @@ pub struct QueueState {
     delayed: BinaryHeap<Reverse<(u64, u64, u32)>>,
     inflight: BinaryHeap<Reverse<(u64, u64, u32, u32)>>,
     counts: Counts,
+    /// FIFO deduplication: key -> (MessageId, SequenceNumber, expiry ms).
+    dedup: HashMap<String, (u128, u128, u64)>,
+    /// Keys of `dedup` in expiry order.
+    dedup_expiry: VecDeque<(u64, String)>,
+    /// Next FIFO sequence number.
+    next_sequence: u128,
     next_serial: u64,
     next_seq: u32,
     sweep_cursor: usize,
@@ -144,6 +169,9 @@ impl Queue {
                 delayed: BinaryHeap::new(),
                 inflight: BinaryHeap::new(),
                 counts: Counts::default(),
+                dedup: HashMap::new(),
+                dedup_expiry: VecDeque::new(),
+                next_sequence: FIRST_SEQUENCE_NUMBER,
                 next_serial: 1,
                 next_seq: 1,
                 sweep_cursor: 0,
@@ -483,6 +511,8 @@ impl QueueState {
                     trace_header: None,
                     group_id: None,
                     dead_letter_source_arn: None,
+                    dedup_id: None,
+                    sequence_number: None,
                 })
             })
             .dead_letter_source_arn = Some(source_arn);
@@ -490,6 +520,48 @@ impl QueueState {
         self.counts.visible += 1;
         self.ready
             .push_back((u32::try_from(slot).unwrap_or(u32::MAX), serial));
+    }
+
+    /// Sends to a FIFO queue: a message whose deduplication key was seen in
+    /// the last 5 minutes is accepted but not stored, and the first one's
+    /// MessageId and SequenceNumber are returned; otherwise the message gets
+    /// the next sequence number and is stored.
+    pub fn send_fifo(&mut self, now: u64, mut new: NewMessage, dedup_key: String) -> FifoSent {
+        while let Some((expires, _)) = self.dedup_expiry.front() {
+            if *expires > now {
+                break;
+            }
+            if let Some((expires, key)) = self.dedup_expiry.pop_front()
+                && self.dedup.get(&key).is_some_and(|e| e.2 == expires)
+            {
+                self.dedup.remove(&key);
+            }
+        }
+        if let Some(&(id, sequence_number, _)) = self.dedup.get(&dedup_key) {
+            return FifoSent {
+                id,
+                sequence_number,
+                duplicate: true,
+                visible: false,
+            };
+        }
+        let sequence_number = self.next_sequence;
+        self.next_sequence += 1;
+        if let Some(extra) = new.extra.as_mut() {
+            extra.sequence_number = Some(sequence_number);
+        }
+        let id = new.id;
+        let expires = now + DEDUP_WINDOW_MS;
+        self.dedup
+            .insert(dedup_key.clone(), (id, sequence_number, expires));
+        self.dedup_expiry.push_back((expires, dedup_key));
+        let visible = self.send(now, new);
+        FifoSent {
+            id,
+            sequence_number,
+            duplicate: false,
+            visible,
+        }
     }
 
     /// Takes up to `n` visible messages out of the queue, oldest first (for

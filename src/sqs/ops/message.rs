@@ -2,6 +2,8 @@
 //! delete, and visibility changes.
 
 use std::collections::HashSet;
+
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use super::{Ctx, resolve};
@@ -29,6 +31,8 @@ use crate::state::AppState;
 struct Checked {
     new: NewMessage,
     output: SendMessageOutput,
+    /// FIFO: the key the message is deduplicated by.
+    dedup_key: Option<String>,
 }
 
 fn attribute_error(msg: String) -> Error {
@@ -144,6 +148,10 @@ struct SendRules {
     max_size: u64,
     default_delay: u64,
     fifo: bool,
+    /// FIFO: deduplicate by the SHA-256 of the body when no id is given.
+    content_based: bool,
+    /// FIFO: deduplication ids are per message group.
+    dedup_per_group: bool,
     /// Encryption of new messages, if any.
     sse: Option<Sse>,
 }
@@ -155,6 +163,8 @@ impl SendRules {
             max_size: s.attrs.maximum_message_size,
             default_delay: s.attrs.delay_seconds,
             fifo: s.attrs.fifo_queue,
+            content_based: s.attrs.content_based_deduplication,
+            dedup_per_group: s.attrs.deduplication_scope.as_deref() == Some("messageGroup"),
             sse: s.attrs.sse(),
         }
     }
@@ -329,8 +339,32 @@ fn check_message(
                 .map(|(n, v)| (n.as_str(), v)),
         ))
     });
+    let dedup_id = if fifo {
+        match input.message_deduplication_id {
+            Some(d) => Some(d),
+            None if rules.content_based => Some(hex(&Sha256::digest(body.as_bytes()))),
+            None => {
+                return Err(Error::InvalidParameterValue(
+                    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".into(),
+                ));
+            }
+        }
+    } else {
+        None
+    };
     let group_id = input.message_group_id;
-    let extra = if input.message_attributes.is_empty() && trace_header.is_none() && group_id.is_none() {
+    let dedup_key = dedup_id.as_ref().map(|d| {
+        if rules.dedup_per_group {
+            format!("{}\u{0}{d}", group_id.as_deref().unwrap_or_default())
+        } else {
+            d.clone()
+        }
+    });
+    let extra = if input.message_attributes.is_empty()
+        && trace_header.is_none()
+        && group_id.is_none()
+        && dedup_id.is_none()
+    {
         None
     } else {
         let mut attributes = input.message_attributes;
@@ -340,6 +374,8 @@ fn check_message(
             trace_header,
             group_id,
             dead_letter_source_arn: None,
+            dedup_id,
+            sequence_number: None,
         }))
     };
     Ok(Checked {
@@ -358,7 +394,30 @@ fn check_message(
             md5_of_message_system_attributes: md5_system,
             sequence_number: None,
         },
+        dedup_key,
     })
+}
+
+/// Stores a checked (and sealed) message; FIFO queues deduplicate and
+/// number it. Returns the answer to give and whether a poll should wake.
+fn store(q: &Queue, now: u64, checked: Checked) -> (SendMessageOutput, bool) {
+    let Checked {
+        new,
+        mut output,
+        dedup_key,
+    } = checked;
+    match dedup_key {
+        None => {
+            let visible = q.lock().send(now, new);
+            (output, visible)
+        }
+        Some(key) => {
+            let sent = q.lock().send_fifo(now, new, key);
+            output.message_id = uuid::Uuid::from_u128(sent.id).to_string();
+            output.sequence_number = Some(sent.sequence_number.to_string());
+            (output, sent.visible)
+        }
+    }
 }
 
 fn sender_id(state: &AppState, ctx: &Ctx) -> Arc<str> {
@@ -377,11 +436,11 @@ pub(super) fn send_message(state: &AppState, ctx: &Ctx, input: SendMessageInput)
     let mut checked = check_message(&rules, &sender_id(state, ctx), input, false)?;
     Sealing::new(state, ctx, &q).seal(&rules, &mut checked.new)?;
     let now = state.clock.now_ms();
-    let visible = q.lock().send(now, checked.new);
+    let (output, visible) = store(&q, now, checked);
     if visible {
         q.notify.notify_one();
     }
-    Ok(SqsOutput::SendMessage(checked.output))
+    Ok(SqsOutput::SendMessage(output))
 }
 
 /// The batch rules every batch action shares: 1–10 entries, ids well formed
@@ -478,7 +537,7 @@ pub(super) fn send_message_batch(
             Ok(mut c) => {
                 // A KMS failure fails the whole request, as AWS declares it.
                 sealing.seal(&rules, &mut c.new)?;
-                ready.push(c.new);
+                ready.push((successful.len(), c.new, c.dedup_key));
                 successful.push(SendMessageBatchResultEntry {
                     id: entry.id,
                     result: c.output,
@@ -490,9 +549,19 @@ pub(super) fn send_message_batch(
     let now = state.clock.now_ms();
     let mut woken = 0;
     {
+        // Entries are stored in request order (FIFO queues number them so).
         let mut s = q.lock();
-        for new in ready {
-            woken += usize::from(s.send(now, new));
+        for (i, new, dedup_key) in ready {
+            match dedup_key {
+                None => woken += usize::from(s.send(now, new)),
+                Some(key) => {
+                    let sent = s.send_fifo(now, new, key);
+                    let out = &mut successful[i].result;
+                    out.message_id = uuid::Uuid::from_u128(sent.id).to_string();
+                    out.sequence_number = Some(sent.sequence_number.to_string());
+                    woken += usize::from(sent.visible);
+                }
+            }
         }
     }
     for _ in 0..woken {
@@ -514,6 +583,8 @@ struct SystemSelection {
     trace_header: bool,
     group_id: bool,
     dead_letter_source: bool,
+    sequence_number: bool,
+    dedup_id: bool,
 }
 
 impl SystemSelection {
@@ -530,6 +601,8 @@ impl SystemSelection {
                         trace_header: true,
                         group_id: true,
                         dead_letter_source: true,
+                        sequence_number: true,
+                        dedup_id: true,
                     };
                 }
                 "SenderId" => s.sender_id = true,
@@ -539,6 +612,8 @@ impl SystemSelection {
                 "AWSTraceHeader" => s.trace_header = true,
                 "MessageGroupId" => s.group_id = true,
                 "DeadLetterQueueSourceArn" => s.dead_letter_source = true,
+                "SequenceNumber" => s.sequence_number = true,
+                "MessageDeduplicationId" => s.dedup_id = true,
                 // FIFO and dead-letter attributes do not apply to standard
                 // queues; queue attribute names in the legacy list are ignored.
                 _ => {}
@@ -591,6 +666,16 @@ fn to_received(d: Delivery, body: String, sys: SystemSelection, selectors: &[Str
             && let Some(arn) = extra.dead_letter_source_arn
         {
             attributes.push(("DeadLetterQueueSourceArn", arn.to_string()));
+        }
+        if sys.dedup_id
+            && let Some(d) = extra.dedup_id
+        {
+            attributes.push(("MessageDeduplicationId", d));
+        }
+        if sys.sequence_number
+            && let Some(n) = extra.sequence_number
+        {
+            attributes.push(("SequenceNumber", n.to_string()));
         }
         if !selectors.is_empty() {
             message_attributes = extra

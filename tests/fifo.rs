@@ -1,0 +1,255 @@
+//! FIFO queues, send side: deduplication within the 5-minute window
+//! (explicit ids, content-based, per-group scope), sequence numbers, and the
+//! FIFO system attributes, through aws-sdk-sqs and the query protocol.
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_sdk_sqs::error::ProvideErrorMetadata;
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeName as M, QueueAttributeName as Q, SendMessageBatchRequestEntry,
+};
+use common::{Server, query, sqs, unique, xml_text};
+use sealq::Config;
+use sealq::clock::Clock;
+
+async fn manual_server() -> Server {
+    common::start_with(Config::default(), Arc::new(Clock::manual(1_795_000_000_000))).await
+}
+
+async fn fifo(c: &aws_sdk_sqs::Client, attrs: &[(Q, &str)]) -> String {
+    let mut req = c
+        .create_queue()
+        .queue_name(format!("{}.fifo", unique("f")))
+        .attributes(Q::FifoQueue, "true");
+    for (k, v) in attrs {
+        req = req.attributes(k.clone(), *v);
+    }
+    req.send().await.expect("CreateQueue").queue_url.expect("url")
+}
+
+async fn send(
+    c: &aws_sdk_sqs::Client,
+    url: &str,
+    body: &str,
+    group: &str,
+    dedup: Option<&str>,
+) -> (String, String) {
+    let out = c
+        .send_message()
+        .queue_url(url)
+        .message_body(body)
+        .message_group_id(group)
+        .set_message_deduplication_id(dedup.map(str::to_owned))
+        .send()
+        .await
+        .expect("SendMessage");
+    (
+        out.message_id.expect("id"),
+        out.sequence_number.expect("SequenceNumber"),
+    )
+}
+
+async fn count(c: &aws_sdk_sqs::Client, url: &str) -> String {
+    c.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(Q::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .expect("attrs")
+        .attributes
+        .and_then(|a| a.get(&Q::ApproximateNumberOfMessages).cloned())
+        .expect("count")
+}
+
+#[tokio::test]
+async fn duplicates_within_five_minutes_are_accepted_but_stored_once() {
+    let server = manual_server().await;
+    let c = sqs(&server);
+    let url = fifo(&c, &[]).await;
+    let (id1, seq1) = send(&c, &url, "order 1", "g1", Some("d-1")).await;
+    let (id2, seq2) = send(&c, &url, "order 1 again", "g1", Some("d-1")).await;
+    assert_eq!(
+        (id1.as_str(), seq1.as_str()),
+        (id2.as_str(), seq2.as_str()),
+        "the first one's id and number"
+    );
+    assert_eq!(seq1.len(), 20, "20-digit sequence numbers: {seq1}");
+    assert_eq!(count(&c, &url).await, "1");
+
+    let got = c
+        .receive_message()
+        .queue_url(&url)
+        .message_system_attribute_names(M::All)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body(), Some("order 1"));
+    let a = got[0].attributes().expect("attributes");
+    assert_eq!(a.get(&M::MessageDeduplicationId).map(String::as_str), Some("d-1"));
+    assert_eq!(a.get(&M::MessageGroupId).map(String::as_str), Some("g1"));
+    assert_eq!(a.get(&M::SequenceNumber), Some(&seq1));
+
+    // After the window, the same id is a new message with a larger number.
+    server.advance(299);
+    assert_eq!(
+        send(&c, &url, "x", "g1", Some("d-1")).await.0,
+        id1,
+        "still inside the window"
+    );
+    server.advance(2);
+    let (id3, seq3) = send(&c, &url, "order 1, later", "g1", Some("d-1")).await;
+    assert_ne!(id3, id1);
+    assert!(seq3.parse::<u128>().unwrap() > seq1.parse::<u128>().unwrap());
+}
+
+#[tokio::test]
+async fn content_based_deduplication_hashes_the_body() {
+    let server = common::start().await;
+    let c = sqs(&server);
+    let url = fifo(&c, &[(Q::ContentBasedDeduplication, "true")]).await;
+    let (a, _) = send(&c, &url, "same body", "g", None).await;
+    let (b, _) = send(&c, &url, "same body", "g", None).await;
+    let (other, _) = send(&c, &url, "another body", "g", None).await;
+    assert_eq!(a, b);
+    assert_ne!(a, other);
+    assert_eq!(count(&c, &url).await, "2");
+    let got = c
+        .receive_message()
+        .queue_url(&url)
+        .message_system_attribute_names(M::MessageDeduplicationId)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    // The deduplication id is the hex SHA-256 of the body.
+    let want: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"same body")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let dedup = got[0]
+        .attributes()
+        .and_then(|a| a.get(&M::MessageDeduplicationId))
+        .expect("dedup id");
+    assert_eq!(dedup, &want);
+}
+
+#[tokio::test]
+async fn a_deduplication_id_is_required_without_content_based_deduplication() {
+    let server = common::start().await;
+    let c = sqs(&server);
+    let url = fifo(&c, &[]).await;
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .message_group_id("g")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(
+        err.message(),
+        Some(
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly"
+        )
+    );
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "x"),
+            ("MessageGroupId", "g"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        xml_text(&r.body, "Code").as_deref(),
+        Some("InvalidParameterValue")
+    );
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "x"),
+            ("MessageGroupId", "g"),
+            ("MessageDeduplicationId", "q-1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(xml_text(&r.body, "SequenceNumber").is_some_and(|s| s.len() == 20));
+}
+
+#[tokio::test]
+async fn message_group_scope_deduplicates_per_group() {
+    let server = common::start().await;
+    let c = sqs(&server);
+    let url = fifo(
+        &c,
+        &[
+            (Q::DeduplicationScope, "messageGroup"),
+            (Q::FifoThroughputLimit, "perMessageGroupId"),
+        ],
+    )
+    .await;
+    let (a, _) = send(&c, &url, "a", "g1", Some("same")).await;
+    let (b, _) = send(&c, &url, "b", "g2", Some("same")).await;
+    let (a2, _) = send(&c, &url, "a2", "g1", Some("same")).await;
+    assert_ne!(a, b, "other group, other message");
+    assert_eq!(a, a2);
+    assert_eq!(count(&c, &url).await, "2");
+}
+
+#[tokio::test]
+async fn batch_entries_are_numbered_in_order_and_deduplicated() {
+    let server = common::start().await;
+    let c = sqs(&server);
+    let url = fifo(&c, &[]).await;
+    let entry = |id: &str, dedup: &str| {
+        SendMessageBatchRequestEntry::builder()
+            .id(id)
+            .message_body(format!("body {id}"))
+            .message_group_id("g")
+            .message_deduplication_id(dedup)
+            .build()
+            .expect("entry")
+    };
+    let out = c
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(entry("a", "d1"))
+        .entries(entry("b", "d2"))
+        .entries(entry("c", "d1"))
+        .send()
+        .await
+        .expect("batch");
+    assert!(out.failed().is_empty());
+    let ok = out.successful();
+    let seq = |i: usize| {
+        ok[i]
+            .sequence_number()
+            .expect("seq")
+            .parse::<u128>()
+            .expect("number")
+    };
+    assert!(seq(0) < seq(1), "entry order");
+    assert_eq!(
+        ok[2].message_id(),
+        ok[0].message_id(),
+        "a duplicate within the batch"
+    );
+    assert_eq!(seq(2), seq(0));
+    assert_eq!(count(&c, &url).await, "2");
+}
