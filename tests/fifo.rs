@@ -253,3 +253,78 @@ async fn batch_entries_are_numbered_in_order_and_deduplicated() {
     assert_eq!(seq(2), seq(0));
     assert_eq!(count(&c, &url).await, "2");
 }
+
+async fn bodies_of(c: &aws_sdk_sqs::Client, url: &str, max: i32) -> Vec<(String, String)> {
+    c.receive_message()
+        .queue_url(url)
+        .max_number_of_messages(max)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.body.unwrap_or_default(), m.receipt_handle.unwrap_or_default()))
+        .collect()
+}
+
+fn names(v: &[(String, String)]) -> Vec<&str> {
+    v.iter().map(|(b, _)| b.as_str()).collect()
+}
+
+#[tokio::test]
+async fn groups_deliver_in_order_and_block_while_a_message_is_in_flight() {
+    let server = manual_server().await;
+    let c = sqs(&server);
+    let url = fifo(&c, &[(Q::ContentBasedDeduplication, "true")]).await;
+    for (body, group) in [("a1", "A"), ("b1", "B"), ("a2", "A"), ("b2", "B"), ("a3", "A")] {
+        send(&c, &url, body, group, None).await;
+    }
+    // One message: the oldest.
+    let first = bodies_of(&c, &url, 1).await;
+    assert_eq!(names(&first), ["a1"]);
+    // Group A is blocked while a1 is in flight; group B keeps flowing, in order.
+    let b = bodies_of(&c, &url, 10).await;
+    assert_eq!(names(&b), ["b1", "b2"]);
+    assert!(bodies_of(&c, &url, 10).await.is_empty(), "both groups blocked");
+    // Deleting a1 unblocks A: a2 then a3.
+    c.delete_message()
+        .queue_url(&url)
+        .receipt_handle(&first[0].1)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(names(&bodies_of(&c, &url, 10).await), ["a2", "a3"]);
+    // b1 and b2 come back visible in their order, before anything newer of B.
+    send(&c, &url, "b3", "B", None).await;
+    server.advance(31);
+    let all = bodies_of(&c, &url, 10).await;
+    let of = |g: char| {
+        names(&all)
+            .into_iter()
+            .filter(|b| b.starts_with(g))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of('b'), ["b1", "b2", "b3"], "order within group B");
+    assert_eq!(of('a'), ["a2", "a3"], "order within group A");
+}
+
+#[tokio::test]
+async fn a_message_made_visible_again_keeps_its_place_in_its_group() {
+    let server = common::start().await;
+    let c = sqs(&server);
+    let url = fifo(&c, &[(Q::ContentBasedDeduplication, "true")]).await;
+    for body in ["m1", "m2", "m3"] {
+        send(&c, &url, body, "G", None).await;
+    }
+    let got = bodies_of(&c, &url, 1).await;
+    assert_eq!(names(&got), ["m1"]);
+    c.change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(&got[0].1)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .expect("visible again");
+    assert_eq!(names(&bodies_of(&c, &url, 10).await), ["m1", "m2", "m3"]);
+}

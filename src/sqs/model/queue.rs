@@ -12,7 +12,7 @@
 //! full sweep when counts are read, so nobody ever sees one.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -131,6 +131,10 @@ pub struct QueueState {
     delayed: BinaryHeap<Reverse<(u64, u64, u32)>>,
     inflight: BinaryHeap<Reverse<(u64, u64, u32, u32)>>,
     counts: Counts,
+    /// FIFO: visible messages by serial (send order), so that a message
+    /// coming back from in flight takes its place again. Standard queues use
+    /// `ready`.
+    fifo_ready: BTreeMap<u64, u32>,
     /// FIFO deduplication: key -> (MessageId, SequenceNumber, expiry ms).
     dedup: HashMap<String, (u128, u128, u64)>,
     /// Keys of `dedup` in expiry order.
@@ -169,6 +173,7 @@ impl Queue {
                 delayed: BinaryHeap::new(),
                 inflight: BinaryHeap::new(),
                 counts: Counts::default(),
+                fifo_ready: BTreeMap::new(),
                 dedup: HashMap::new(),
                 dedup_expiry: VecDeque::new(),
                 next_sequence: FIRST_SEQUENCE_NUMBER,
@@ -235,7 +240,7 @@ impl QueueState {
                 m.state = MsgState::Visible;
                 self.counts.delayed -= 1;
                 self.counts.visible += 1;
-                self.ready.push_back((slot, serial));
+                self.make_ready(slot, serial, false);
             }
         }
         while let Some(&Reverse((until, serial, slot, seq))) = self.inflight.peek() {
@@ -250,7 +255,7 @@ impl QueueState {
                 m.state = MsgState::Visible;
                 self.counts.not_visible -= 1;
                 self.counts.visible += 1;
-                self.ready.push_back((slot, serial));
+                self.make_ready(slot, serial, false);
             }
         }
     }
@@ -294,7 +299,7 @@ impl QueueState {
         match state {
             MsgState::Visible => {
                 self.counts.visible += 1;
-                self.ready.push_back((slot32, serial));
+                self.make_ready(slot32, serial, false);
                 true
             }
             MsgState::Delayed { until } => {
@@ -338,6 +343,9 @@ impl QueueState {
         dead_letters: &mut Vec<Message>,
     ) -> Result<Vec<Delivery>> {
         self.refresh(now);
+        if self.attrs.fifo_queue {
+            return Ok(self.receive_fifo(now, max, visibility_s, queue_uid, max_receive_count, dead_letters));
+        }
         let mut out = Vec::new();
         while out.len() < max {
             if self.counts.not_visible as usize >= MAX_INFLIGHT_STANDARD {
@@ -366,41 +374,125 @@ impl QueueState {
                 dead_letters.push(self.remove(slot as usize));
                 continue;
             }
-            let seq = self.next_seq;
-            self.next_seq = self.next_seq.wrapping_add(1);
-            let until = now + visibility_s * 1000;
-            let m = &mut self.msgs[slot as usize];
-            if m.receive_count == 0 {
-                m.first_receive_ms = now;
-            }
-            m.receive_count += 1;
-            m.state = MsgState::InFlight {
-                until,
-                received_ms: now,
-                seq,
-            };
-            self.counts.visible -= 1;
-            self.counts.not_visible += 1;
-            self.inflight.push(Reverse((until, serial, slot, seq)));
-            out.push(Delivery {
-                id: m.id,
-                handle: ReceiptHandle {
-                    queue_uid,
-                    slot,
-                    serial,
-                    seq,
-                },
-                body: m.body.clone(),
-                md5_of_body: m.md5_of_body,
-                sent_ms: m.sent_ms,
-                first_receive_ms: m.first_receive_ms,
-                receive_count: m.receive_count,
-                sender_id: m.sender_id.clone(),
-                extra: m.extra.clone(),
-            });
+            out.push(self.deliver(now, slot, serial, visibility_s, queue_uid));
         }
         self.compact();
         Ok(out)
+    }
+
+    /// Makes the visible message in `slot` in flight for `visibility_s`
+    /// seconds and copies it out.
+    fn deliver(&mut self, now: u64, slot: u32, serial: u64, visibility_s: u64, queue_uid: u64) -> Delivery {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let until = now + visibility_s * 1000;
+        let m = &mut self.msgs[slot as usize];
+        if m.receive_count == 0 {
+            m.first_receive_ms = now;
+        }
+        m.receive_count += 1;
+        m.state = MsgState::InFlight {
+            until,
+            received_ms: now,
+            seq,
+        };
+        let d = Delivery {
+            id: m.id,
+            handle: ReceiptHandle {
+                queue_uid,
+                slot,
+                serial,
+                seq,
+            },
+            body: m.body.clone(),
+            md5_of_body: m.md5_of_body,
+            sent_ms: m.sent_ms,
+            first_receive_ms: m.first_receive_ms,
+            receive_count: m.receive_count,
+            sender_id: m.sender_id.clone(),
+            extra: m.extra.clone(),
+        };
+        self.counts.visible -= 1;
+        self.counts.not_visible += 1;
+        self.inflight.push(Reverse((until, serial, slot, seq)));
+        d
+    }
+
+    /// Queues a visible message for delivery: at the back (or, for a
+    /// message made visible again at once, the front) of `ready`, or in
+    /// send order for FIFO queues.
+    fn make_ready(&mut self, slot: u32, serial: u64, front: bool) {
+        if self.attrs.fifo_queue {
+            self.fifo_ready.insert(serial, slot);
+        } else if front {
+            self.ready.push_front((slot, serial));
+        } else {
+            self.ready.push_back((slot, serial));
+        }
+    }
+
+    /// The message group of a stored message.
+    fn group_of(m: &Message) -> &str {
+        m.extra
+            .as_ref()
+            .and_then(|e| e.group_id.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// FIFO receive: messages in send order within each group; a group with
+    /// a message in flight delivers nothing more until that message is
+    /// deleted or visible again, while other groups keep flowing. Costs the
+    /// messages returned plus those of blocked groups ahead of them.
+    fn receive_fifo(
+        &mut self,
+        now: u64,
+        max: usize,
+        visibility_s: u64,
+        queue_uid: u64,
+        max_receive_count: Option<u32>,
+        dead_letters: &mut Vec<Message>,
+    ) -> Vec<Delivery> {
+        let mut blocked: HashSet<String> = HashSet::new();
+        for Reverse((until, serial, slot, seq)) in &self.inflight {
+            if let Some(m) = self.msgs.get(*slot as usize)
+                && m.serial == *serial
+                && matches!(m.state, MsgState::InFlight { until: u, seq: s, .. } if u == *until && s == *seq)
+            {
+                blocked.insert(Self::group_of(m).to_owned());
+            }
+        }
+        let mut picked = Vec::new();
+        let mut stale = Vec::new();
+        for (&serial, &slot) in &self.fifo_ready {
+            if picked.len() >= max {
+                break;
+            }
+            match self.msgs.get(slot as usize) {
+                Some(m) if m.serial == serial && m.state == MsgState::Visible => {
+                    if !blocked.contains(Self::group_of(m)) {
+                        picked.push((serial, slot));
+                    }
+                }
+                _ => stale.push(serial),
+            }
+        }
+        for serial in stale {
+            self.fifo_ready.remove(&serial);
+        }
+        let mut out = Vec::new();
+        for (serial, slot) in picked {
+            self.fifo_ready.remove(&serial);
+            if self.expired(&self.msgs[slot as usize], now) {
+                self.remove(slot as usize);
+                continue;
+            }
+            if max_receive_count.is_some_and(|max| self.msgs[slot as usize].receive_count >= max) {
+                dead_letters.push(self.remove(slot as usize));
+                continue;
+            }
+            out.push(self.deliver(now, slot, serial, visibility_s, queue_uid));
+        }
+        out
     }
 
     /// Deletes the message a receipt handle points to. A handle whose message
@@ -462,7 +554,7 @@ impl QueueState {
                 m.state = MsgState::Visible;
                 self.counts.not_visible -= 1;
                 self.counts.visible += 1;
-                self.ready.push_front((handle.slot, handle.serial));
+                self.make_ready(handle.slot, handle.serial, true);
             }
             return Ok(true);
         }
@@ -487,6 +579,7 @@ impl QueueState {
     pub fn purge(&mut self, now: u64) {
         self.msgs.clear();
         self.ready.clear();
+        self.fifo_ready.clear();
         self.delayed.clear();
         self.inflight.clear();
         self.counts = Counts::default();
@@ -518,8 +611,7 @@ impl QueueState {
             .dead_letter_source_arn = Some(source_arn);
         let slot = self.msgs.insert(m);
         self.counts.visible += 1;
-        self.ready
-            .push_back((u32::try_from(slot).unwrap_or(u32::MAX), serial));
+        self.make_ready(u32::try_from(slot).unwrap_or(u32::MAX), serial, false);
     }
 
     /// Sends to a FIFO queue: a message whose deduplication key was seen in
@@ -570,7 +662,12 @@ impl QueueState {
         self.refresh(now);
         let mut out = Vec::new();
         while out.len() < n {
-            let Some((slot, serial)) = self.ready.pop_front() else {
+            let next = if self.attrs.fifo_queue {
+                self.fifo_ready.pop_first().map(|(serial, slot)| (slot, serial))
+            } else {
+                self.ready.pop_front()
+            };
+            let Some((slot, serial)) = next else {
                 break;
             };
             let live = self
@@ -609,8 +706,7 @@ impl QueueState {
         m.state = MsgState::Visible;
         let slot = self.msgs.insert(m);
         self.counts.visible += 1;
-        self.ready
-            .push_back((u32::try_from(slot).unwrap_or(u32::MAX), serial));
+        self.make_ready(u32::try_from(slot).unwrap_or(u32::MAX), serial, false);
     }
 
     /// Puts back a message taken by [`Self::take_visible`], unchanged.
@@ -621,8 +717,7 @@ impl QueueState {
         m.state = MsgState::Visible;
         let slot = self.msgs.insert(m);
         self.counts.visible += 1;
-        self.ready
-            .push_back((u32::try_from(slot).unwrap_or(u32::MAX), serial));
+        self.make_ready(u32::try_from(slot).unwrap_or(u32::MAX), serial, false);
     }
 
     /// Visible messages now.
