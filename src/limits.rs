@@ -48,6 +48,8 @@ pub const MAX_LIST_RESULTS: usize = 1_000;
 pub const MAX_PERMISSION_LABEL_LEN: usize = 80;
 /// Most in-flight messages of a standard queue.
 pub const MAX_INFLIGHT_STANDARD: usize = 120_000;
+/// Most in-flight messages of a FIFO queue.
+pub const MAX_INFLIGHT_FIFO: usize = 20_000;
 /// Largest request body sealq reads (a 1 MiB batch, percent-encoded).
 pub const MAX_REQUEST_BODY: usize = 8 * 1_048_576;
 /// Default `KmsDataKeyReusePeriodSeconds` (also SSE-SQS's reuse period).

@@ -328,3 +328,64 @@ async fn a_message_made_visible_again_keeps_its_place_in_its_group() {
         .expect("visible again");
     assert_eq!(names(&bodies_of(&c, &url, 10).await), ["m1", "m2", "m3"]);
 }
+
+#[tokio::test]
+async fn per_group_throughput_needs_per_group_deduplication() {
+    let server = common::start().await;
+    let c = sqs(&server);
+    let err = c
+        .create_queue()
+        .queue_name(format!("{}.fifo", unique("f")))
+        .attributes(Q::FifoQueue, "true")
+        .attributes(Q::FifoThroughputLimit, "perMessageGroupId")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidAttributeValue"));
+}
+
+#[tokio::test]
+async fn a_fifo_dead_letter_queue_resets_retention_and_takes_the_message_id_as_deduplication_id() {
+    let server = manual_server().await;
+    let c = sqs(&server);
+    let dlq = fifo(&c, &[(Q::MessageRetentionPeriod, "60")]).await;
+    let dlq_arn = c
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(Q::QueueArn)
+        .send()
+        .await
+        .expect("attrs")
+        .attributes
+        .and_then(|a| a.get(&Q::QueueArn).cloned())
+        .expect("arn");
+    let policy = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1 }).to_string();
+    let source = fifo(&c, &[(Q::RedrivePolicy, &policy)]).await;
+    let (id, _) = send(&c, &source, "poison", "g", Some("dedup-1")).await;
+    let handle = bodies_of(&c, &source, 1).await.remove(0).1;
+    c.change_message_visibility()
+        .queue_url(&source)
+        .receipt_handle(&handle)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .expect("visible");
+    server.advance(50);
+    assert!(bodies_of(&c, &source, 1).await.is_empty(), "moved at t=50");
+    server.advance(11);
+    // 61 s after the send, but only 11 s after the move: still there.
+    let got = c
+        .receive_message()
+        .queue_url(&dlq)
+        .message_system_attribute_names(M::All)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message_id(), Some(id.as_str()));
+    let a = got[0].attributes().expect("attributes");
+    assert_eq!(a.get(&M::MessageDeduplicationId), Some(&id));
+    assert_eq!(a.get(&M::MessageGroupId).map(String::as_str), Some("g"));
+}

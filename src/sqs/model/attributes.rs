@@ -189,6 +189,13 @@ impl QueueAttributes {
         for (k, v) in attributes {
             self.set(k, v, creating)?;
         }
+        if self.fifo_throughput_limit.as_deref() == Some("perMessageGroupId")
+            && self.deduplication_scope.as_deref() != Some("messageGroup")
+        {
+            return Err(Error::InvalidAttributeValue(
+                "Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId is valid only when DeduplicationScope is messageGroup.".into(),
+            ));
+        }
         let given = |name: &str| {
             attributes
                 .iter()

@@ -12,7 +12,7 @@
 //! full sweep when counts are read, so nobody ever sees one.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,7 +23,7 @@ use super::attributes::QueueAttributes;
 use super::message::{Message, MessageExtra, MsgState, ReceiptHandle};
 use crate::crypto::Body;
 use crate::error::{Error, Result};
-use crate::limits::{MAX_INFLIGHT_STANDARD, MAX_VISIBILITY_TIMEOUT};
+use crate::limits::{MAX_INFLIGHT_FIFO, MAX_INFLIGHT_STANDARD, MAX_VISIBILITY_TIMEOUT};
 
 /// How long a FIFO deduplication id is remembered (AWS: 5 minutes).
 pub const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
@@ -135,6 +135,9 @@ pub struct QueueState {
     /// coming back from in flight takes its place again. Standard queues use
     /// `ready`.
     fifo_ready: BTreeMap<u64, u32>,
+    /// FIFO: in-flight messages per message group (a group with any is
+    /// blocked).
+    inflight_groups: HashMap<String, u32>,
     /// FIFO deduplication: key -> (MessageId, SequenceNumber, expiry ms).
     dedup: HashMap<String, (u128, u128, u64)>,
     /// Keys of `dedup` in expiry order.
@@ -174,6 +177,7 @@ impl Queue {
                 inflight: BinaryHeap::new(),
                 counts: Counts::default(),
                 fifo_ready: BTreeMap::new(),
+                inflight_groups: HashMap::new(),
                 dedup: HashMap::new(),
                 dedup_expiry: VecDeque::new(),
                 next_sequence: FIRST_SEQUENCE_NUMBER,
@@ -221,9 +225,31 @@ impl QueueState {
         match m.state {
             MsgState::Delayed { .. } => self.counts.delayed -= 1,
             MsgState::Visible => self.counts.visible -= 1,
-            MsgState::InFlight { .. } => self.counts.not_visible -= 1,
+            MsgState::InFlight { .. } => {
+                self.counts.not_visible -= 1;
+                self.group_left_flight(&m);
+            }
         }
         m
+    }
+
+    /// FIFO: one message of `group` is no longer in flight.
+    fn release_group(&mut self, group: &str) {
+        if let Some(n) = self.inflight_groups.get_mut(group) {
+            *n -= 1;
+            if *n == 0 {
+                self.inflight_groups.remove(group);
+            }
+        }
+    }
+
+    /// FIFO: one message of `m`'s group is no longer in flight.
+    fn group_left_flight(&mut self, m: &Message) {
+        if !self.attrs.fifo_queue {
+            return;
+        }
+        let group = Self::group_of(m).to_owned();
+        self.release_group(&group);
     }
 
     /// Moves delayed and in-flight messages whose time has come to visible.
@@ -255,6 +281,11 @@ impl QueueState {
                 m.state = MsgState::Visible;
                 self.counts.not_visible -= 1;
                 self.counts.visible += 1;
+                if self.attrs.fifo_queue {
+                    let m = &self.msgs[slot as usize];
+                    let group = Self::group_of(m).to_owned();
+                    self.release_group(&group);
+                }
                 self.make_ready(slot, serial, false);
             }
         }
@@ -344,6 +375,11 @@ impl QueueState {
     ) -> Result<Vec<Delivery>> {
         self.refresh(now);
         if self.attrs.fifo_queue {
+            if self.counts.not_visible as usize >= MAX_INFLIGHT_FIFO {
+                return Err(Error::OverLimit(
+                    "Too many messages in flight on this queue (20,000 is the limit for FIFO queues).".into(),
+                ));
+            }
             return Ok(self.receive_fifo(now, max, visibility_s, queue_uid, max_receive_count, dead_letters));
         }
         let mut out = Vec::new();
@@ -415,6 +451,10 @@ impl QueueState {
         self.counts.visible -= 1;
         self.counts.not_visible += 1;
         self.inflight.push(Reverse((until, serial, slot, seq)));
+        if self.attrs.fifo_queue {
+            let group = Self::group_of(&self.msgs[slot as usize]).to_owned();
+            *self.inflight_groups.entry(group).or_insert(0) += 1;
+        }
         d
     }
 
@@ -452,15 +492,6 @@ impl QueueState {
         max_receive_count: Option<u32>,
         dead_letters: &mut Vec<Message>,
     ) -> Vec<Delivery> {
-        let mut blocked: HashSet<String> = HashSet::new();
-        for Reverse((until, serial, slot, seq)) in &self.inflight {
-            if let Some(m) = self.msgs.get(*slot as usize)
-                && m.serial == *serial
-                && matches!(m.state, MsgState::InFlight { until: u, seq: s, .. } if u == *until && s == *seq)
-            {
-                blocked.insert(Self::group_of(m).to_owned());
-            }
-        }
         let mut picked = Vec::new();
         let mut stale = Vec::new();
         for (&serial, &slot) in &self.fifo_ready {
@@ -469,7 +500,7 @@ impl QueueState {
             }
             match self.msgs.get(slot as usize) {
                 Some(m) if m.serial == serial && m.state == MsgState::Visible => {
-                    if !blocked.contains(Self::group_of(m)) {
+                    if !self.inflight_groups.contains_key(Self::group_of(m)) {
                         picked.push((serial, slot));
                     }
                 }
@@ -554,6 +585,10 @@ impl QueueState {
                 m.state = MsgState::Visible;
                 self.counts.not_visible -= 1;
                 self.counts.visible += 1;
+                if self.attrs.fifo_queue {
+                    let group = Self::group_of(&self.msgs[slot]).to_owned();
+                    self.release_group(&group);
+                }
                 self.make_ready(handle.slot, handle.serial, true);
             }
             return Ok(true);
@@ -580,6 +615,7 @@ impl QueueState {
         self.msgs.clear();
         self.ready.clear();
         self.fifo_ready.clear();
+        self.inflight_groups.clear();
         self.delayed.clear();
         self.inflight.clear();
         self.counts = Counts::default();
@@ -592,7 +628,16 @@ impl QueueState {
     /// digests, sender, attributes, receive count and original send time (so
     /// retention counts from the first enqueue, as AWS does for standard
     /// queues), and `DeadLetterQueueSourceArn`.
-    pub fn adopt(&mut self, mut m: Message, source_arn: Arc<str>) {
+    pub fn adopt(&mut self, now: u64, mut m: Message, source_arn: Arc<str>) {
+        if self.attrs.fifo_queue {
+            // AWS: moving to a FIFO dead-letter queue resets the retention
+            // period, and the deduplication id becomes the message id (so two
+            // messages that shared one are both kept).
+            m.sent_ms = now;
+            if let Some(extra) = m.extra.as_mut() {
+                extra.dedup_id = Some(uuid::Uuid::from_u128(m.id).to_string());
+            }
+        }
         let serial = self.next_serial;
         self.next_serial += 1;
         m.serial = serial;
@@ -816,6 +861,43 @@ mod tests {
             sender_id: Arc::from("s"),
             extra: None,
         }
+    }
+
+    #[test]
+    fn fifo_queues_stop_delivering_at_twenty_thousand_in_flight() {
+        let q = Queue::new(
+            "q.fifo".into(),
+            "0".into(),
+            "arn".into(),
+            1,
+            0,
+            QueueAttributes::new(true),
+        );
+        let mut s = q.lock();
+        for i in 0..20_001u32 {
+            let mut m = msg("m", 0);
+            m.id = u128::from(i);
+            m.extra = Some(Box::new(MessageExtra {
+                attributes: Vec::new(),
+                trace_header: None,
+                group_id: Some(format!("g{i}")),
+                dead_letter_source_arn: None,
+                dedup_id: None,
+                sequence_number: None,
+            }));
+            s.send_fifo(0, m, format!("d{i}"));
+        }
+        let mut received = 0;
+        loop {
+            match s.receive(0, 10, 300, 1) {
+                Ok(got) => received += got.len(),
+                Err(e) => {
+                    assert!(matches!(e, Error::OverLimit(_)), "{e:?}");
+                    break;
+                }
+            }
+        }
+        assert_eq!(received, 20_000);
     }
 
     #[test]

@@ -794,7 +794,7 @@ pub(super) async fn receive_message(
             {
                 let mut d = dlq.lock();
                 for m in dead_letters {
-                    d.adopt(m, source.clone());
+                    d.adopt(now, m, source.clone());
                 }
             }
             for _ in 0..n {
