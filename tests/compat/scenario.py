@@ -353,6 +353,29 @@ def _():
         client.delete_queue(QueueUrl=url)
 
 
+@case("fifo_round_trip")
+def _():
+    url = client.create_queue(
+        QueueName=f"compat-{LABEL}-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    sent = [client.send_message(QueueUrl=url, MessageBody=f"step {i}", MessageGroupId="g") for i in range(3)]
+    again = client.send_message(QueueUrl=url, MessageBody="step 0", MessageGroupId="g")
+    assert again["MessageId"] == sent[0]["MessageId"], (again, sent[0])
+    seqs = [int(r["SequenceNumber"]) for r in sent]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3, seqs
+    first = client.receive_message(QueueUrl=url, MaxNumberOfMessages=1, **ALL)["Messages"]
+    assert [m["Body"] for m in first] == ["step 0"], first
+    assert first[0]["Attributes"]["MessageGroupId"] == "g", first
+    assert first[0]["Attributes"]["SequenceNumber"] == sent[0]["SequenceNumber"], first
+    # The group is blocked while "step 0" is in flight.
+    assert not client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"), "group not blocked"
+    client.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    rest = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in rest] == ["step 1", "step 2"], rest
+    client.delete_queue(QueueUrl=url)
+
+
 missing = {}
 try:
     client.get_queue_url(QueueName=f"compat-missing-{uuid.uuid4().hex[:10]}")
