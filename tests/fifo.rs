@@ -389,3 +389,50 @@ async fn a_fifo_dead_letter_queue_resets_retention_and_takes_the_message_id_as_d
     assert_eq!(a.get(&M::MessageDeduplicationId), Some(&id));
     assert_eq!(a.get(&M::MessageGroupId).map(String::as_str), Some("g"));
 }
+
+async fn receive_attempt(c: &aws_sdk_sqs::Client, url: &str, attempt: &str) -> Vec<(String, String)> {
+    c.receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .receive_request_attempt_id(attempt)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.body.unwrap_or_default(), m.receipt_handle.unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_retried_receive_attempt_gets_the_same_messages_and_handles() {
+    let server = manual_server().await;
+    let c = sqs(&server);
+    let url = fifo(&c, &[(Q::ContentBasedDeduplication, "true")]).await;
+    send(&c, &url, "one", "g", None).await;
+    send(&c, &url, "two", "g", None).await;
+    let first = receive_attempt(&c, &url, "attempt-1").await;
+    assert_eq!(names(&first), ["one", "two"]);
+    assert!(
+        receive_attempt(&c, &url, "attempt-2").await.is_empty(),
+        "group blocked"
+    );
+    let retried = receive_attempt(&c, &url, "attempt-1").await;
+    assert_eq!(retried, first, "same messages, same receipt handles");
+    // A message deleted since is not returned again.
+    c.delete_message()
+        .queue_url(&url)
+        .receipt_handle(&first[0].1)
+        .send()
+        .await
+        .expect("delete");
+    let retried = receive_attempt(&c, &url, "attempt-1").await;
+    assert_eq!(retried, first[1..].to_vec());
+    // After the visibility timeout the attempt no longer holds the message:
+    // a retry is a new receive.
+    server.advance(31);
+    let again = receive_attempt(&c, &url, "attempt-1").await;
+    assert_eq!(names(&again), ["two"]);
+    assert_ne!(again[0].1, first[1].1, "a new receive, a new handle");
+}

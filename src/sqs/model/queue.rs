@@ -135,6 +135,8 @@ pub struct QueueState {
     /// coming back from in flight takes its place again. Standard queues use
     /// `ready`.
     fifo_ready: BTreeMap<u64, u32>,
+    /// FIFO: `ReceiveRequestAttemptId` -> (expiry ms, handles it returned).
+    attempts: HashMap<String, (u64, Vec<ReceiptHandle>)>,
     /// FIFO: in-flight messages per message group (a group with any is
     /// blocked).
     inflight_groups: HashMap<String, u32>,
@@ -178,6 +180,7 @@ impl Queue {
                 counts: Counts::default(),
                 fifo_ready: BTreeMap::new(),
                 inflight_groups: HashMap::new(),
+                attempts: HashMap::new(),
                 dedup: HashMap::new(),
                 dedup_expiry: VecDeque::new(),
                 next_sequence: FIRST_SEQUENCE_NUMBER,
@@ -456,6 +459,45 @@ impl QueueState {
             *self.inflight_groups.entry(group).or_insert(0) += 1;
         }
         d
+    }
+
+    /// FIFO: the messages a receive with `attempt_id` returned in the last 5
+    /// minutes, with the same receipt handles, when some of them are still
+    /// in flight under those handles (AWS returns the same messages to a
+    /// retried attempt).
+    pub fn retry_attempt(&mut self, now: u64, attempt_id: &str) -> Option<Vec<Delivery>> {
+        let (expires, handles) = self.attempts.get(attempt_id)?;
+        if *expires <= now {
+            self.attempts.remove(attempt_id);
+            return None;
+        }
+        let out: Vec<Delivery> = handles
+            .iter()
+            .filter_map(|h| {
+                let m = self.msgs.get(h.slot as usize)?;
+                let live = m.serial == h.serial
+                    && matches!(m.state, MsgState::InFlight { seq, until, .. } if seq == h.seq && until > now);
+                live.then(|| Delivery {
+                    id: m.id,
+                    handle: *h,
+                    body: m.body.clone(),
+                    md5_of_body: m.md5_of_body,
+                    sent_ms: m.sent_ms,
+                    first_receive_ms: m.first_receive_ms,
+                    receive_count: m.receive_count,
+                    sender_id: m.sender_id.clone(),
+                    extra: m.extra.clone(),
+                })
+            })
+            .collect();
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// FIFO: remembers what a receive with `attempt_id` returned, for 5
+    /// minutes.
+    pub fn remember_attempt(&mut self, now: u64, attempt_id: String, handles: Vec<ReceiptHandle>) {
+        self.attempts.retain(|_, (expires, _)| *expires > now);
+        self.attempts.insert(attempt_id, (now + DEDUP_WINDOW_MS, handles));
     }
 
     /// Queues a visible message for delivery: at the back (or, for a

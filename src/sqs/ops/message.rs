@@ -772,6 +772,23 @@ pub(super) async fn receive_message(
     let visibility = visibility.unwrap_or(default_visibility);
     let deadline = state.clock.now_ms() + wait.unwrap_or(default_wait) * 1000;
     let max = usize::try_from(max).unwrap_or(1);
+    // FIFO: a retried attempt gets the messages (and handles) it got before.
+    let attempt = input
+        .receive_request_attempt_id
+        .clone()
+        .filter(|_| q.lock().attrs.fifo_queue);
+    if let Some(id) = &attempt {
+        let retried = q.lock().retry_attempt(state.clock.now_ms(), id);
+        if let Some(got) = retried {
+            let bodies = open_bodies(state, ctx, &got, reuse_ms)?;
+            let messages = got
+                .into_iter()
+                .zip(bodies)
+                .map(|(d, body)| to_received(d, body, sys, &input.message_attribute_names))
+                .collect();
+            return Ok(SqsOutput::ReceiveMessage(ReceiveMessageOutput { messages }));
+        }
+    }
     loop {
         // Register interest before looking, so a send between the look and
         // the wait still wakes this request.
@@ -809,6 +826,12 @@ pub(super) async fn receive_message(
                     return Err(e);
                 }
             };
+            if let Some(id) = attempt
+                && !got.is_empty()
+            {
+                q.lock()
+                    .remember_attempt(now, id, got.iter().map(|d| d.handle).collect());
+            }
             let messages = got
                 .into_iter()
                 .zip(bodies)
