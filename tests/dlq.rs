@@ -169,6 +169,14 @@ async fn an_encrypted_message_moves_to_an_unencrypted_dlq_with_its_envelope_inta
         .unwrap_err();
     assert_eq!(err.code(), Some("KMS.DisabledException"));
     assert_eq!(envelopes(&server, &dlq).await.len(), 1, "nothing lost");
+    // The consumer that already read it keeps its cached key until the
+    // reuse period passes; then it must call KMS and fails too.
+    let got = receive(&reader, &dlq).await;
+    assert_eq!(got.len(), 1, "cached data key still works");
+    server.advance(301);
+    let err = reader.receive_message().queue_url(&dlq).send().await.unwrap_err();
+    assert_eq!(err.code(), Some("KMS.DisabledException"));
+    assert!(err.into_service_error().is_kms_disabled());
 
     // ListDeadLetterSourceQueues names the source.
     let sources = c
@@ -207,6 +215,26 @@ async fn a_plaintext_message_stays_plaintext_in_an_encrypted_dlq() {
     assert_eq!(after[0]["encrypted"], json!(false));
     let got = receive(&c, &dlq).await;
     assert_eq!(got[0].body(), Some("clear"));
+    // The query protocol shows the source too; unsigned requests to the
+    // encrypted DLQ are refused like on any encrypted queue.
+    let r = query(
+        &server,
+        &[
+            ("Action", "ReceiveMessage"),
+            ("QueueUrl", &dlq),
+            ("AttributeName.1", "All"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("<Name>DeadLetterQueueSourceArn</Name>"),
+        "{}",
+        r.body
+    );
+    let r = common::json_anonymous(&server, "ReceiveMessage", json!({ "QueueUrl": dlq })).await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("InvalidSecurity"), "{}", r.body);
 }
 
 #[tokio::test]
