@@ -355,3 +355,32 @@ async fn move_task_errors_are_aws_shaped_in_both_protocols() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+#[tokio::test]
+async fn a_task_whose_original_source_is_gone_fails_and_keeps_the_message() {
+    let server = manual_server().await;
+    let c = sqs(&server);
+    let (source, _, dlq, dlq_arn) = dead_lettered(&server, 1).await;
+    c.delete_queue()
+        .queue_url(&source)
+        .send()
+        .await
+        .expect("DeleteQueue");
+    // Another source still names the DLQ, so it remains a dead-letter queue.
+    let policy = json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3 }).to_string();
+    create(&c, &[(Q::RedrivePolicy, &policy)]).await;
+    c.start_message_move_task()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .expect("start");
+    wait_for(&c, &dlq_arn, "failed", |t| t.status() == Some("FAILED")).await;
+    let t = tasks(&c, &dlq_arn).await;
+    assert!(t[0].failure_reason().is_some_and(|r| !r.is_empty()), "{t:?}");
+    assert_eq!(t[0].approximate_number_of_messages_moved(), 0);
+    assert_eq!(
+        envelopes(&server, &dlq).await.len(),
+        1,
+        "the message stays in the DLQ"
+    );
+}
