@@ -436,3 +436,85 @@ async fn a_retried_receive_attempt_gets_the_same_messages_and_handles() {
     assert_eq!(names(&again), ["two"]);
     assert_ne!(again[0].1, first[1].1, "a new receive, a new handle");
 }
+
+#[tokio::test]
+async fn fifo_send_errors_have_aws_codes_in_both_protocols() {
+    let server = common::start().await;
+    let c = sqs(&server);
+    let url = fifo(&c, &[(Q::ContentBasedDeduplication, "true")]).await;
+    // No MessageGroupId.
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MissingParameter"));
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (r.status, xml_text(&r.body, "Code").as_deref()),
+        (400, Some("MissingParameter"))
+    );
+    // Per-message DelaySeconds on a FIFO queue.
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .message_group_id("g")
+        .delay_seconds(5)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "x"),
+            ("MessageGroupId", "g"),
+            ("DelaySeconds", "5"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (r.status, xml_text(&r.body, "Code").as_deref()),
+        (400, Some("InvalidParameterValue"))
+    );
+    // A deduplication id on a standard queue.
+    let standard = c
+        .create_queue()
+        .queue_name(unique("std"))
+        .send()
+        .await
+        .expect("create")
+        .queue_url
+        .expect("url");
+    let err = c
+        .send_message()
+        .queue_url(&standard)
+        .message_body("x")
+        .message_deduplication_id("d")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    // FifoQueue cannot be changed after creation.
+    let err = c
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(Q::FifoQueue, "false")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidAttributeValue"));
+}
