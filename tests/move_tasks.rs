@@ -384,3 +384,36 @@ async fn a_task_whose_original_source_is_gone_fails_and_keeps_the_message() {
         "the message stays in the DLQ"
     );
 }
+
+#[tokio::test]
+async fn a_destination_arn_sends_the_messages_elsewhere() {
+    let server = manual_server().await;
+    let c = sqs(&server);
+    let (source, _, dlq, dlq_arn) = dead_lettered(&server, 2).await;
+    let (other, other_arn) = create(&c, &[(Q::SqsManagedSseEnabled, "false")]).await;
+    let before = envelopes(&server, &dlq).await;
+    c.start_message_move_task()
+        .source_arn(&dlq_arn)
+        .destination_arn(&other_arn)
+        .send()
+        .await
+        .expect("start");
+    wait_for(&c, &dlq_arn, "completed", |t| t.status() == Some("COMPLETED")).await;
+    let t = tasks(&c, &dlq_arn).await;
+    assert_eq!(t[0].destination_arn(), Some(other_arn.as_str()));
+    assert_eq!(t[0].approximate_number_of_messages_moved(), 2);
+    assert!(envelopes(&server, &source).await.is_empty());
+    let after = envelopes(&server, &other).await;
+    assert_eq!(
+        sealed_set(&after),
+        sealed_set(&before),
+        "still sealed, byte for byte"
+    );
+    let mut bodies: Vec<String> = receive_all(&c, &other)
+        .await
+        .into_iter()
+        .filter_map(|m| m.body)
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, ["failed order 0", "failed order 1"]);
+}
