@@ -13,23 +13,11 @@ use sealq::clock::Clock;
 use serde_json::{Value, json};
 
 async fn create(c: &aws_sdk_sqs::Client, attrs: &[(Q, &str)]) -> String {
-    let mut req = c.create_queue().queue_name(unique("dlq"));
-    for (k, v) in attrs {
-        req = req.attributes(k.clone(), *v);
-    }
-    req.send().await.expect("CreateQueue").queue_url.expect("url")
+    common::create_queue_with(c, "dlq", attrs).await
 }
 
 async fn arn(c: &aws_sdk_sqs::Client, url: &str) -> String {
-    c.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(Q::QueueArn)
-        .send()
-        .await
-        .expect("GetQueueAttributes")
-        .attributes
-        .and_then(|a| a.get(&Q::QueueArn).cloned())
-        .expect("QueueArn")
+    common::queue_arn(c, url).await
 }
 
 fn redrive(target_arn: &str, max: u32) -> String {
@@ -37,9 +25,7 @@ fn redrive(target_arn: &str, max: u32) -> String {
 }
 
 async fn envelopes(server: &Server, url: &str) -> Vec<Value> {
-    let name = url.rsplit('/').next().expect("name");
-    let v = admin_get(server, &format!("/queues/{name}/messages")).await;
-    v["messages"].as_array().cloned().unwrap_or_default()
+    common::stored_messages(server, url).await
 }
 
 /// The parts of an envelope a move must keep byte for byte.

@@ -52,14 +52,8 @@ async fn send(
 }
 
 async fn count(c: &aws_sdk_sqs::Client, url: &str) -> String {
-    c.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(Q::ApproximateNumberOfMessages)
-        .send()
+    common::queue_attr(c, url, Q::ApproximateNumberOfMessages)
         .await
-        .expect("attrs")
-        .attributes
-        .and_then(|a| a.get(&Q::ApproximateNumberOfMessages).cloned())
         .expect("count")
 }
 
@@ -349,16 +343,7 @@ async fn a_fifo_dead_letter_queue_resets_retention_and_takes_the_message_id_as_d
     let server = manual_server().await;
     let c = sqs(&server);
     let dlq = fifo(&c, &[(Q::MessageRetentionPeriod, "60")]).await;
-    let dlq_arn = c
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(Q::QueueArn)
-        .send()
-        .await
-        .expect("attrs")
-        .attributes
-        .and_then(|a| a.get(&Q::QueueArn).cloned())
-        .expect("arn");
+    let dlq_arn = common::queue_arn(&c, &dlq).await;
     let policy = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1 }).to_string();
     let source = fifo(&c, &[(Q::RedrivePolicy, &policy)]).await;
     let (id, _) = send(&c, &source, "poison", "g", Some("dedup-1")).await;

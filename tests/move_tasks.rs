@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageSystemAttributeName as M, QueueAttributeName as Q};
-use common::{Server, admin_get, kms, query, sqs, unique, xml_text};
+use common::{Server, kms, query, sqs, xml_text};
 use sealq::Config;
 use sealq::clock::Clock;
 use serde_json::{Value, json};
@@ -19,28 +19,13 @@ async fn manual_server() -> Server {
 }
 
 async fn create(c: &aws_sdk_sqs::Client, attrs: &[(Q, &str)]) -> (String, String) {
-    let mut req = c.create_queue().queue_name(unique("mv"));
-    for (k, v) in attrs {
-        req = req.attributes(k.clone(), *v);
-    }
-    let url = req.send().await.expect("CreateQueue").queue_url.expect("url");
-    let arn = c
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(Q::QueueArn)
-        .send()
-        .await
-        .expect("attrs")
-        .attributes
-        .and_then(|a| a.get(&Q::QueueArn).cloned())
-        .expect("arn");
+    let url = common::create_queue_with(c, "mv", attrs).await;
+    let arn = common::queue_arn(c, &url).await;
     (url, arn)
 }
 
 async fn envelopes(server: &Server, url: &str) -> Vec<Value> {
-    let name = url.rsplit('/').next().expect("name");
-    let v = admin_get(server, &format!("/queues/{name}/messages")).await;
-    v["messages"].as_array().cloned().unwrap_or_default()
+    common::stored_messages(server, url).await
 }
 
 /// The envelope of a stored message (everything a move must keep).

@@ -104,7 +104,7 @@ async fn ledger(server: &Server, queue_url: &str) -> Vec<Value> {
 }
 
 async fn envelopes(server: &Server, queue_url: &str) -> Value {
-    admin_get(server, &format!("/queues/{}/messages", queue_name(queue_url))).await
+    common::envelope_view(server, queue_url).await
 }
 
 #[tokio::test]

@@ -369,3 +369,41 @@ pub async fn json_anonymous(server: &Server, action: &str, body: serde_json::Val
         .expect("request");
     send(req).await
 }
+
+/// Creates a queue named `prefix-<unique>` with these attributes; returns its URL.
+pub async fn create_queue_with(
+    c: &aws_sdk_sqs::Client,
+    prefix: &str,
+    attrs: &[(aws_sdk_sqs::types::QueueAttributeName, &str)],
+) -> String {
+    let mut req = c.create_queue().queue_name(unique(prefix));
+    for (k, v) in attrs {
+        req = req.attributes(k.clone(), *v);
+    }
+    req.send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("QueueUrl")
+}
+
+/// The `QueueArn` of a queue.
+pub async fn queue_arn(c: &aws_sdk_sqs::Client, url: &str) -> String {
+    queue_attr(c, url, aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .await
+        .expect("QueueArn")
+}
+
+/// The envelope view (`GET /_sealq/queues/<name>/messages`) of a queue.
+pub async fn envelope_view(server: &Server, url: &str) -> serde_json::Value {
+    let name = url.rsplit('/').next().expect("queue name");
+    admin_get(server, &format!("/queues/{name}/messages")).await
+}
+
+/// The stored messages of a queue as the envelope view shows them.
+pub async fn stored_messages(server: &Server, url: &str) -> Vec<serde_json::Value> {
+    envelope_view(server, url).await["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
