@@ -28,33 +28,14 @@ async fn envelopes(server: &Server, url: &str) -> Vec<Value> {
     common::stored_messages(server, url).await
 }
 
-/// The envelope of a stored message (everything a move must keep).
-fn sealed(m: &Value) -> Value {
-    json!({
-        "ciphertext": m["ciphertext"], "nonce": m["nonce"], "tag": m["tag"],
-        "encrypted_data_key": m["encrypted_data_key"], "key_arn": m["key_arn"],
-        "encryption_context": m["encryption_context"],
-        "sealed_for_message_id": m["sealed_for_message_id"],
-    })
-}
-
 fn sealed_set(v: &[Value]) -> Vec<String> {
-    let mut s: Vec<String> = v.iter().map(|m| sealed(m).to_string()).collect();
+    let mut s: Vec<String> = v.iter().map(|m| common::envelope_parts(m).to_string()).collect();
     s.sort();
     s
 }
 
 async fn receive_all(c: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-    c.receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .visibility_timeout(0)
-        .message_system_attribute_names(M::All)
-        .send()
-        .await
-        .expect("ReceiveMessage")
-        .messages
-        .unwrap_or_default()
+    common::receive_and_release(c, url).await
 }
 
 /// A source (SSE-KMS) whose DLQ (unencrypted) holds `n` dead-lettered messages.

@@ -407,3 +407,29 @@ pub async fn stored_messages(server: &Server, url: &str) -> Vec<serde_json::Valu
         .cloned()
         .unwrap_or_default()
 }
+
+/// The parts of a stored envelope (as the envelope view shows it) that a
+/// move must keep byte for byte.
+pub fn envelope_parts(m: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "ciphertext": m["ciphertext"], "nonce": m["nonce"], "tag": m["tag"],
+        "encrypted_data_key": m["encrypted_data_key"], "key_arn": m["key_arn"],
+        "encryption_context": m["encryption_context"],
+        "sealed_for_message_id": m["sealed_for_message_id"],
+    })
+}
+
+/// One receive of up to 10 messages with every system attribute, leaving
+/// them visible again at once (VisibilityTimeout 0).
+pub async fn receive_and_release(c: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    c.receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .expect("ReceiveMessage")
+        .messages
+        .unwrap_or_default()
+}

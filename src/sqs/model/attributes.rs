@@ -223,12 +223,21 @@ impl QueueAttributes {
         self.sqs_managed_sse_enabled || self.kms_master_key_id.is_some()
     }
 
+    /// How long data keys of this queue are reused, in ms: the KMS reuse
+    /// period with SSE-KMS, else the default.
+    pub fn reuse_ms(&self) -> u64 {
+        let secs = match &self.kms_master_key_id {
+            Some(_) => self
+                .kms_data_key_reuse_period_seconds
+                .unwrap_or(DEFAULT_REUSE_PERIOD_SECONDS),
+            None => DEFAULT_REUSE_PERIOD_SECONDS,
+        };
+        secs * 1000
+    }
+
     /// The encryption settings new messages are sealed with, if any.
     pub fn sse(&self) -> Option<Sse> {
-        let reuse_ms = self
-            .kms_data_key_reuse_period_seconds
-            .unwrap_or(DEFAULT_REUSE_PERIOD_SECONDS)
-            * 1000;
+        let reuse_ms = self.reuse_ms();
         if let Some(key) = &self.kms_master_key_id {
             Some(Sse {
                 kind: SseKind::Kms,
@@ -239,7 +248,7 @@ impl QueueAttributes {
             Some(Sse {
                 kind: SseKind::SqsManaged,
                 key_id: Arc::from(""),
-                reuse_ms: DEFAULT_REUSE_PERIOD_SECONDS * 1000,
+                reuse_ms,
             })
         } else {
             None

@@ -680,10 +680,6 @@ impl QueueState {
                 extra.dedup_id = Some(uuid::Uuid::from_u128(m.id).to_string());
             }
         }
-        let serial = self.next_serial;
-        self.next_serial += 1;
-        m.serial = serial;
-        m.state = MsgState::Visible;
         m.extra
             .get_or_insert_with(|| {
                 Box::new(MessageExtra {
@@ -696,9 +692,7 @@ impl QueueState {
                 })
             })
             .dead_letter_source_arn = Some(source_arn);
-        let slot = self.msgs.insert(m);
-        self.counts.visible += 1;
-        self.make_ready(u32::try_from(slot).unwrap_or(u32::MAX), serial, false);
+        self.put_back(m);
     }
 
     /// Sends to a FIFO queue: a message whose deduplication key was seen in
@@ -787,16 +781,11 @@ impl QueueState {
         if let Some(extra) = m.extra.as_mut() {
             extra.dead_letter_source_arn = None;
         }
-        let serial = self.next_serial;
-        self.next_serial += 1;
-        m.serial = serial;
-        m.state = MsgState::Visible;
-        let slot = self.msgs.insert(m);
-        self.counts.visible += 1;
-        self.make_ready(u32::try_from(slot).unwrap_or(u32::MAX), serial, false);
+        self.put_back(m);
     }
 
-    /// Puts back a message taken by [`Self::take_visible`], unchanged.
+    /// Stores a message taken out of a queue (by [`Self::take_visible`] or a
+    /// move) as it is, visible at once, behind the messages already there.
     pub fn put_back(&mut self, mut m: Message) {
         let serial = self.next_serial;
         self.next_serial += 1;

@@ -11,9 +11,8 @@ use crate::auth::Principal;
 use crate::crypto::{Body, Sealer, Sse};
 use crate::error::{Error, Result};
 use crate::limits::{
-    DEFAULT_REUSE_PERIOD_SECONDS, MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES, MAX_BATCH_ENTRY_ID_LEN,
-    MAX_BATCH_SIZE, MAX_DELAY_SECONDS, MAX_MESSAGE_ATTRIBUTES, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT,
-    MAX_WAIT_SECONDS,
+    MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES, MAX_BATCH_ENTRY_ID_LEN, MAX_BATCH_SIZE, MAX_DELAY_SECONDS,
+    MAX_MESSAGE_ATTRIBUTES, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_SECONDS,
 };
 use crate::sqs::model::message::{
     MessageExtra, ReceiptHandle, check_contents, hex, md5_of_attributes, md5_of_body,
@@ -753,9 +752,7 @@ pub(super) async fn receive_message(
         (
             s.attrs.visibility_timeout,
             s.attrs.receive_message_wait_time_seconds,
-            s.attrs
-                .sse()
-                .map_or(DEFAULT_REUSE_PERIOD_SECONDS * 1000, |sse| sse.reuse_ms),
+            s.attrs.reuse_ms(),
             s.attrs.redrive.clone(),
         )
     };
