@@ -60,6 +60,12 @@ impl Clock {
         base.saturating_add(self.offset_ms.load(Ordering::Acquire))
     }
 
+    /// How far the clock has been moved forward in total (what a data
+    /// directory keeps across restarts).
+    pub fn offset_ms(&self) -> u64 {
+        self.offset_ms.load(Ordering::Acquire)
+    }
+
     /// Moves the clock forward by `ms` milliseconds and wakes every sleeper,
     /// so timers that have come due fire at once.
     pub fn advance(&self, ms: u64) {

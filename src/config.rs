@@ -18,6 +18,11 @@ pub struct Config {
     /// Whether queues created by signed requests get SSE-SQS unless their
     /// attributes say otherwise (AWS's default for HTTPS + SigV4 requests).
     pub sse_sqs_by_default: bool,
+    /// Where queues, messages and keys are kept across restarts; `None`:
+    /// in memory only, nothing touches the disk.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// How durable a commit to the data directory is.
+    pub sync: crate::store::durable::Sync,
 }
 
 impl Default for Config {
@@ -29,6 +34,8 @@ impl Default for Config {
             account_id: "000000000000".into(),
             queue_url_base: None,
             sse_sqs_by_default: true,
+            data_dir: None,
+            sync: crate::store::durable::Sync::Full,
         }
     }
 }

@@ -61,6 +61,7 @@ pub async fn serve(
         let stop = token.clone();
         tokio::spawn(async move { state.encryption.run_sweeper(stop).await })
     };
+    let state_for_close = state.clone();
     let router = app(state);
     axum::serve(
         listener,
@@ -72,5 +73,7 @@ pub async fn serve(
     })
     .await?;
     sweeper.abort();
+    // Commits what the journal still holds before the process ends.
+    state_for_close.store.close();
     Ok(())
 }

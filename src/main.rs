@@ -63,6 +63,12 @@ struct ServeArgs {
     /// Give queues created by signed requests SSE-SQS unless their attributes say otherwise (AWS's default).
     #[arg(long, env = "SEALQ_SSE_SQS_BY_DEFAULT", default_value_t = true, action = clap::ArgAction::Set)]
     sse_sqs_by_default: bool,
+    /// Keep queues, messages (encrypted ones as envelopes), KMS keys, move tasks and the virtual clock in this directory across restarts (SQLite). Without it everything stays in memory.
+    #[arg(long, env = "SEALQ_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// How a commit to the data directory is made durable: `full` fsyncs (survives power loss), `normal` survives a crash or kill -9 of sealq only.
+    #[arg(long, env = "SEALQ_SYNC", default_value = "full", value_parser = ["full", "normal"])]
+    sync: String,
 }
 
 async fn shutdown_signal() {
@@ -118,7 +124,23 @@ async fn main() -> std::process::ExitCode {
         account_id: args.account_id,
         queue_url_base: args.queue_url_base,
         sse_sqs_by_default: args.sse_sqs_by_default,
+        data_dir: args.data_dir,
+        sync: if args.sync == "normal" {
+            sealq::store::durable::Sync::Normal
+        } else {
+            sealq::store::durable::Sync::Full
+        },
     };
+    // Data first: a directory that cannot be used stops the start before
+    // the port is taken.
+    let state = match AppState::open(config, std::sync::Arc::new(sealq::clock::Clock::system())) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sealq: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let config = state.config.clone();
     let listener = match TcpListener::bind((config.host.as_str(), config.port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -127,12 +149,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let mut config = config;
-    if let Ok(a) = listener.local_addr() {
-        config.port = a.port();
-    }
     tracing::info!(address = %local, region = %config.region, account = %config.account_id, "sealq listening");
-    let state = AppState::new(config);
     match sealq::serve(listener, state, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -13,6 +13,7 @@ use crate::crypto::Encryption;
 use crate::kms::Kms;
 use crate::sqs::move_tasks::MoveTasks;
 use crate::store::Store;
+use crate::store::durable::DataDirError;
 
 /// Shared state of one server; cheap to clone.
 #[derive(Debug, Clone)]
@@ -45,21 +46,55 @@ impl AppState {
         Self::with_clock(config, Arc::new(Clock::system()))
     }
 
-    /// State on a given clock (tests use a manual one).
+    /// State on a given clock (tests use a manual one), in memory.
     pub fn with_clock(config: Config, clock: Arc<Clock>) -> Self {
-        let principals = Principals::new(&config.account_id);
         let kms = Arc::new(Kms::new(&config.region, &config.account_id, clock.clone()));
+        Self::assemble(config, clock, kms, Store::new())
+    }
+
+    fn assemble(config: Config, clock: Arc<Clock>, kms: Arc<Kms>, store: Store) -> Self {
+        let principals = Principals::new(&config.account_id);
         let encryption = Encryption::new(kms.clone(), clock.clone(), &config.region, &config.account_id);
         Self(Arc::new(Inner {
             config,
             clock,
-            store: Store::new(),
+            store,
             principals,
             kms,
             encryption,
             move_tasks: MoveTasks::default(),
             shutdown: CancellationToken::new(),
         }))
+    }
+
+    /// State kept in `config.data_dir` (in memory when it is `None`): KMS
+    /// keys, queues, messages, move tasks and the virtual clock's offset are
+    /// read back, and every later change is saved before it is
+    /// acknowledged. Must run inside a Tokio runtime (running move tasks
+    /// resume).
+    ///
+    /// # Errors
+    /// A [`DataDirError`] naming the directory and why it cannot be used;
+    /// the directory is then left untouched.
+    pub fn open(config: Config, clock: Arc<Clock>) -> Result<Self, DataDirError> {
+        let Some(dir) = config.data_dir.clone() else {
+            return Ok(Self::with_clock(config, clock));
+        };
+        let kms = Arc::new(Kms::new(&config.region, &config.account_id, clock.clone()));
+        let opened = crate::store::open_data_dir(&dir, config.sync, &kms)?;
+        // The clock moves forward only: the saved offset is added once.
+        clock.advance(opened.clock_offset.saturating_sub(clock.offset_ms()));
+        kms.attach(Box::new(opened.key_db))
+            .map_err(|e| DataDirError(format!("data directory {}: {e}", dir.display())))?;
+        let state = Self::assemble(config, clock, kms, opened.store);
+        state.encryption.reserve_ids(opened.max_data_key);
+        crate::sqs::move_tasks::restore(&state, &opened.move_tasks);
+        tracing::info!(
+            data_dir = %dir.display(),
+            queues = opened.queues,
+            "data directory loaded"
+        );
+        Ok(state)
     }
 }
 

@@ -63,6 +63,16 @@ async fn advance_clock(State(state): State<AppState>, body: Bytes) -> Response {
     )]
     let ms = (secs * 1000.0).round() as u64;
     state.clock.advance(ms);
+    let n = state
+        .store
+        .save_meta(crate::store::META_CLOCK, state.clock.offset_ms());
+    if state.store.wait(n).await.is_err() {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "message": "the clock could not be saved in the data directory" })),
+        )
+            .into_response();
+    }
     Json(json!({ "now_ms": state.clock.now_ms() })).into_response()
 }
 

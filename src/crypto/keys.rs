@@ -241,6 +241,12 @@ impl Encryption {
         Ok(Sealer(live))
     }
 
+    /// Makes new data-key ids start above `max` (ids read back from a data
+    /// directory key the plaintext cache).
+    pub fn reserve_ids(&self, max: u64) {
+        self.next_id.fetch_max(max + 1, Ordering::Relaxed);
+    }
+
     /// Opens envelopes for `who` within one request, on a queue whose reuse
     /// period is `reuse_ms`.
     pub fn opener(&self, who: &Arc<Identity>, reuse_ms: u64) -> Opener<'_> {

@@ -24,11 +24,12 @@
 pub mod blob;
 mod model;
 pub mod ops;
+pub mod persist;
 pub mod types;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use rand::RngCore as _;
@@ -39,6 +40,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 
 pub(crate) use model::{DAY_MS, Key, KeyManager, KeySpec, KeyState, KeyUsage, RotationKind};
+pub use persist::{AliasRecord, KeyRecord, KeyVault, KmsImage};
 
 /// An encryption context: string pairs bound to a ciphertext as AAD.
 pub type EncryptionContext = BTreeMap<String, String>;
@@ -145,6 +147,8 @@ pub struct Kms {
     aliases: DashMap<String, Alias>,
     /// [`KmsFault`] as a byte.
     fault: AtomicU8,
+    /// Where changes are saved, with a data directory.
+    vault: OnceLock<Box<dyn KeyVault>>,
 }
 
 impl Kms {
@@ -159,6 +163,7 @@ impl Kms {
             service_owned: DashMap::new(),
             aliases: DashMap::new(),
             fault: AtomicU8::new(0),
+            vault: OnceLock::new(),
         }
     }
 
@@ -211,6 +216,7 @@ impl Kms {
     pub fn aws_managed_key(&self, service: &str) -> Arc<str> {
         let name = format!("alias/aws/{service}");
         let now = self.now();
+        let mut created = false;
         // The alias entry is held while the key is created, so two first uses
         // racing create one key.
         let target = self
@@ -238,6 +244,7 @@ impl Kms {
                 }
                 let id = key.id.clone();
                 self.keys.insert(id.clone(), Arc::new(key));
+                created = true;
                 Alias {
                     target: id,
                     created_ms: now,
@@ -246,6 +253,11 @@ impl Kms {
             })
             .target
             .clone();
+        if created {
+            // Saved before any data key it makes leaves the server. A failed
+            // save is logged by `persist`; the key then lives in memory only.
+            let _ = self.persist();
+        }
         match self.live(&target) {
             Some(k) => k.arn.clone(),
             // The AWS-managed key is never scheduled for deletion (the API
@@ -259,6 +271,7 @@ impl Kms {
     /// [`Self::generate_data_key`] and [`Self::decrypt`], never listed or
     /// accepted by the KMS API.
     pub fn service_owned_key(&self, service: &str) -> Arc<str> {
+        let mut created = false;
         let id = self
             .service_owned
             .entry(service.to_owned())
@@ -273,9 +286,13 @@ impl Kms {
                 );
                 let id = key.id.clone();
                 self.hidden.insert(id.clone(), Arc::new(key));
+                created = true;
                 id
             })
             .clone();
+        if created {
+            let _ = self.persist();
+        }
         self.hidden
             .get(&id)
             .map_or_else(|| Arc::from(self.key_arn(&id)), |k| k.arn.clone())
@@ -343,7 +360,10 @@ impl Kms {
             self.purge(&key.id);
             return None;
         }
-        key.catch_up_rotation(now);
+        if key.catch_up_rotation(now) {
+            // The new backing-key version is saved before it seals anything.
+            let _ = self.persist();
+        }
         Some(key)
     }
 

@@ -32,6 +32,21 @@ impl Material {
         fill_random(m.as_mut());
         Self(m)
     }
+
+    /// Material read back from a data directory (32 bytes).
+    pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let mut m = Zeroizing::new([0u8; 32]);
+        if bytes.len() != 32 {
+            return None;
+        }
+        m.copy_from_slice(bytes);
+        Some(Self(m))
+    }
+
+    /// The material, for the key database only.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
 }
 
 impl std::fmt::Debug for Material {
@@ -58,6 +73,11 @@ impl MacMaterial {
         let mut m = Zeroizing::new(vec![0u8; len]);
         fill_random(&mut m);
         Self(m)
+    }
+
+    /// A secret read back from a data directory.
+    pub(crate) fn from_bytes(bytes: Zeroizing<Vec<u8>>) -> Self {
+        Self(bytes)
     }
 }
 
@@ -335,6 +355,37 @@ impl Key {
         }
     }
 
+    /// A key read back from a data directory.
+    #[expect(clippy::too_many_arguments, reason = "every part of a stored key")]
+    pub(crate) fn from_parts(
+        region: &str,
+        account_id: &str,
+        uuid: [u8; 16],
+        created_ms: u64,
+        manager: KeyManager,
+        spec: KeySpec,
+        mac_secret: Option<MacMaterial>,
+        inner: KeyInner,
+    ) -> Self {
+        let id: Arc<str> = Arc::from(uuid::Uuid::from_bytes(uuid).to_string());
+        let arn = Arc::from(format!("arn:aws:kms:{region}:{account_id}:key/{id}"));
+        Self {
+            id,
+            uuid,
+            arn,
+            created_ms,
+            manager,
+            spec,
+            mac_secret,
+            inner: RwLock::new(inner),
+        }
+    }
+
+    /// The HMAC secret, for the key database only.
+    pub(crate) fn mac_secret_bytes(&self) -> Option<&[u8]> {
+        self.mac_secret.as_ref().map(|m| m.0.as_slice())
+    }
+
     /// Reads the mutable state.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, KeyInner> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
@@ -350,18 +401,19 @@ impl Key {
         matches!(self.read().state, KeyState::PendingDeletion { deletion_ms, .. } if now_ms >= deletion_ms)
     }
 
-    /// Applies automatic rotations that came due by `now_ms`.
-    pub(crate) fn catch_up_rotation(&self, now_ms: u64) {
+    /// Applies automatic rotations that came due by `now_ms`; returns
+    /// whether the key changed.
+    pub(crate) fn catch_up_rotation(&self, now_ms: u64) -> bool {
         let due = {
             let g = self.read();
             matches!(g.next_rotation_ms, Some(next) if now_ms >= next)
         };
         if !due {
-            return;
+            return false;
         }
         let mut g = self.write();
         let (Some(mut next), Some(days)) = (g.next_rotation_ms, g.rotation_period_days) else {
-            return;
+            return false;
         };
         let period = u64::from(days.max(1)) * DAY_MS;
         // One new version per period that passed, bounded so that a clock
@@ -377,6 +429,7 @@ impl Key {
             next = now_ms + period;
         }
         g.next_rotation_ms = Some(next);
+        true
     }
 
     /// The usage of this key (fixed by its spec).

@@ -39,6 +39,32 @@ const MAX_ON_DEMAND_ROTATIONS: usize = 25;
 /// The action's errors, as the KMS API returns them.
 pub fn dispatch(kms: &Kms, caller: &Principal, action: KmsAction) -> Result<KmsOutput> {
     kms.check_fault()?;
+    let mutates = matches!(
+        action,
+        KmsAction::CreateKey(_)
+            | KmsAction::CreateAlias(_)
+            | KmsAction::UpdateAlias(_)
+            | KmsAction::DeleteAlias(_)
+            | KmsAction::EnableKey(_)
+            | KmsAction::DisableKey(_)
+            | KmsAction::ScheduleKeyDeletion(_)
+            | KmsAction::CancelKeyDeletion(_)
+            | KmsAction::PutKeyPolicy(_)
+            | KmsAction::EnableKeyRotation(_)
+            | KmsAction::DisableKeyRotation(_)
+            | KmsAction::RotateKeyOnDemand(_)
+            | KmsAction::TagResource(_)
+            | KmsAction::UntagResource(_)
+    );
+    let out = run(kms, caller, action)?;
+    if mutates {
+        // Acknowledged only once saved (with a data directory).
+        kms.persist()?;
+    }
+    Ok(out)
+}
+
+fn run(kms: &Kms, caller: &Principal, action: KmsAction) -> Result<KmsOutput> {
     match action {
         KmsAction::CreateKey(r) => create_key(kms, r),
         KmsAction::DescribeKey(r) => describe_key(kms, &r),

@@ -141,6 +141,7 @@ fn context(
         principal,
         url_base,
         client_ip,
+        journal_unit: std::sync::atomic::AtomicU64::new(0),
     })
 }
 

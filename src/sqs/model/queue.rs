@@ -44,6 +44,81 @@ pub struct FifoSent {
     pub visible: bool,
 }
 
+/// A change to a queue's durable state, recorded while the queue is
+/// journaled (with a data directory) and drained by `store` under the
+/// queue's lock, so the journal sees changes in the order they happened.
+/// Changes that follow from time alone (a delay or visibility timeout
+/// running out) are not recorded: a restore works them out again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Attributes, tags or purge time changed.
+    Meta,
+    /// A message was stored in `slot`.
+    Put {
+        /// Slab slot.
+        slot: u32,
+        /// Serial.
+        serial: u64,
+    },
+    /// A message's state or receive count changed.
+    State {
+        /// Slab slot.
+        slot: u32,
+        /// Serial.
+        serial: u64,
+    },
+    /// A message left the queue (deleted, expired, moved).
+    Remove {
+        /// Serial.
+        serial: u64,
+    },
+    /// Every message was deleted.
+    Purge,
+    /// FIFO: a deduplication key was remembered.
+    Dedup {
+        /// The key.
+        key: String,
+        /// MessageId of the first message with it.
+        id: u128,
+        /// Its SequenceNumber.
+        sequence: u128,
+        /// When it is forgotten (epoch ms).
+        expires: u64,
+    },
+    /// The queue was deleted.
+    Drop,
+}
+
+/// A queue's durable state read back from a data directory.
+#[derive(Debug)]
+pub struct Restored {
+    /// Attributes.
+    pub attrs: QueueAttributes,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// LastModifiedTimestamp, epoch seconds.
+    pub last_modified_s: u64,
+    /// When the last PurgeQueue started, epoch ms.
+    pub last_purge_ms: Option<u64>,
+    /// Messages with the slots they had (receipt handles name slots).
+    pub messages: Vec<(usize, Message)>,
+    /// FIFO deduplication entries: (key, MessageId, SequenceNumber, expiry ms).
+    pub dedup: Vec<(String, u128, u128, u64)>,
+    /// Next serial, receive sequence and FIFO SequenceNumber.
+    pub counters: Counters,
+}
+
+/// The numbering a queue continues after a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Next message serial.
+    pub next_serial: u64,
+    /// Next receive sequence (part of receipt handles).
+    pub next_seq: u32,
+    /// Next FIFO SequenceNumber.
+    pub next_sequence: u128,
+}
+
 /// A queue in the registry.
 #[derive(Debug)]
 pub struct Queue {
@@ -149,6 +224,9 @@ pub struct QueueState {
     next_serial: u64,
     next_seq: u32,
     sweep_cursor: usize,
+    /// Changes not yet handed to the journal; `None` when the queue is not
+    /// journaled (no data directory), so memory-only servers pay nothing.
+    journal: Option<Vec<Change>>,
 }
 
 impl Queue {
@@ -187,6 +265,7 @@ impl Queue {
                 next_serial: 1,
                 next_seq: 1,
                 sweep_cursor: 0,
+                journal: None,
             }),
             notify: Notify::new(),
             deleted: AtomicBool::new(false),
@@ -199,6 +278,69 @@ impl Queue {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A queue rebuilt from its durable state at `now_ms`: messages keep
+    /// their slots, serials and states, so receipt handles given out before
+    /// a restart still work.
+    pub fn restore(
+        name: String,
+        account_id: String,
+        arn: String,
+        uid: u64,
+        created_s: u64,
+        r: Restored,
+    ) -> Self {
+        let mut q = Self::new(name, account_id, arn, uid, created_s * 1000, r.attrs);
+        let s = q
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.tags = r.tags;
+        s.last_modified_s = r.last_modified_s;
+        s.last_purge_ms = r.last_purge_ms;
+        s.next_serial = r.counters.next_serial.max(1);
+        s.next_seq = r.counters.next_seq;
+        s.next_sequence = r.counters.next_sequence.max(FIRST_SEQUENCE_NUMBER);
+        let mut order: Vec<(u64, u32)> = Vec::with_capacity(r.messages.len());
+        for (slot, m) in &r.messages {
+            order.push((m.serial, u32::try_from(*slot).unwrap_or(u32::MAX)));
+            s.next_serial = s.next_serial.max(m.serial + 1);
+            if let Some(seq) = m.extra.as_ref().and_then(|e| e.sequence_number) {
+                s.next_sequence = s.next_sequence.max(seq + 1);
+            }
+        }
+        s.msgs = r.messages.into_iter().collect();
+        order.sort_unstable();
+        for (serial, slot) in order {
+            let state = s.msgs[slot as usize].state;
+            match state {
+                MsgState::Visible => {
+                    s.counts.visible += 1;
+                    s.make_ready(slot, serial, false);
+                }
+                MsgState::Delayed { until } => {
+                    s.counts.delayed += 1;
+                    s.delayed.push(Reverse((until, serial, slot)));
+                }
+                MsgState::InFlight { until, seq, .. } => {
+                    s.counts.not_visible += 1;
+                    s.inflight.push(Reverse((until, serial, slot, seq)));
+                    if s.attrs.fifo_queue {
+                        let group = QueueState::group_of(&s.msgs[slot as usize]).to_owned();
+                        *s.inflight_groups.entry(group).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        let mut dedup = r.dedup;
+        dedup.sort_by_key(|d| d.3);
+        for (key, id, sequence, expires) in dedup {
+            s.next_sequence = s.next_sequence.max(sequence + 1);
+            s.dedup_expiry.push_back((expires, key.clone()));
+            s.dedup.insert(key, (id, sequence, expires));
+        }
+        q
     }
 
     /// Marks the queue deleted and releases its long polls.
@@ -214,6 +356,43 @@ impl Queue {
 }
 
 impl QueueState {
+    /// Starts recording [`Change`]s (the queue lives in a data directory);
+    /// a new queue's first change is its creation.
+    pub fn start_journal(&mut self) {
+        self.journal = Some(vec![Change::Meta]);
+    }
+
+    /// Records a change, when journaled.
+    pub fn note(&mut self, change: Change) {
+        if let Some(j) = self.journal.as_mut() {
+            j.push(change);
+        }
+    }
+
+    /// The changes recorded since the last call (empty when not journaled).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        self.journal.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Whether changes are recorded.
+    pub fn journaled(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// The message in `slot` if it still has `serial`.
+    pub fn message(&self, slot: u32, serial: u64) -> Option<&Message> {
+        self.msgs.get(slot as usize).filter(|m| m.serial == serial)
+    }
+
+    /// The numbering the queue continues with.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            next_serial: self.next_serial,
+            next_seq: self.next_seq,
+            next_sequence: self.next_sequence,
+        }
+    }
+
     fn retention_ms(&self) -> u64 {
         self.attrs.message_retention_period * 1000
     }
@@ -225,6 +404,7 @@ impl QueueState {
     /// Removes the message in `slot`, keeping the counters right.
     fn remove(&mut self, slot: usize) -> Message {
         let m = self.msgs.remove(slot);
+        self.note(Change::Remove { serial: m.serial });
         match m.state {
             MsgState::Delayed { .. } => self.counts.delayed -= 1,
             MsgState::Visible => self.counts.visible -= 1,
@@ -330,6 +510,7 @@ impl QueueState {
             extra: new.extra,
         });
         let slot32 = u32::try_from(slot).unwrap_or(u32::MAX);
+        self.note(Change::Put { slot: slot32, serial });
         match state {
             MsgState::Visible => {
                 self.counts.visible += 1;
@@ -453,6 +634,7 @@ impl QueueState {
         };
         self.counts.visible -= 1;
         self.counts.not_visible += 1;
+        self.note(Change::State { slot, serial });
         self.inflight.push(Reverse((until, serial, slot, seq)));
         if self.attrs.fifo_queue {
             let group = Self::group_of(&self.msgs[slot as usize]).to_owned();
@@ -632,6 +814,10 @@ impl QueueState {
                     self.release_group(&group);
                 }
                 self.make_ready(handle.slot, handle.serial, true);
+                self.note(Change::State {
+                    slot: handle.slot,
+                    serial: handle.serial,
+                });
             }
             return Ok(true);
         }
@@ -649,6 +835,10 @@ impl QueueState {
         };
         self.inflight
             .push(Reverse((until, handle.serial, handle.slot, seq)));
+        self.note(Change::State {
+            slot: handle.slot,
+            serial: handle.serial,
+        });
         Ok(false)
     }
 
@@ -663,6 +853,8 @@ impl QueueState {
         self.counts = Counts::default();
         self.sweep_cursor = 0;
         self.last_purge_ms = Some(now);
+        self.note(Change::Purge);
+        self.note(Change::Meta);
     }
 
     /// Takes in a message dead-lettered from the queue `source_arn`: visible
@@ -727,6 +919,12 @@ impl QueueState {
         let expires = now + DEDUP_WINDOW_MS;
         self.dedup
             .insert(dedup_key.clone(), (id, sequence_number, expires));
+        self.note(Change::Dedup {
+            key: dedup_key.clone(),
+            id,
+            sequence: sequence_number,
+            expires,
+        });
         self.dedup_expiry.push_back((expires, dedup_key));
         let visible = self.send(now, new);
         FifoSent {
@@ -791,9 +989,10 @@ impl QueueState {
         self.next_serial += 1;
         m.serial = serial;
         m.state = MsgState::Visible;
-        let slot = self.msgs.insert(m);
+        let slot = u32::try_from(self.msgs.insert(m)).unwrap_or(u32::MAX);
         self.counts.visible += 1;
-        self.make_ready(u32::try_from(slot).unwrap_or(u32::MAX), serial, false);
+        self.note(Change::Put { slot, serial });
+        self.make_ready(slot, serial, false);
     }
 
     /// Visible messages now.

@@ -399,19 +399,22 @@ fn check_message(
 
 /// Stores a checked (and sealed) message; FIFO queues deduplicate and
 /// number it. Returns the answer to give and whether a poll should wake.
-fn store(q: &Queue, now: u64, checked: Checked) -> (SendMessageOutput, bool) {
+fn store(state: &AppState, ctx: &Ctx, q: &Queue, now: u64, checked: Checked) -> (SendMessageOutput, bool) {
     let Checked {
         new,
         mut output,
         dedup_key,
     } = checked;
+    let mut s = q.lock();
     match dedup_key {
         None => {
-            let visible = q.lock().send(now, new);
+            let visible = s.send(now, new);
+            ctx.after(state.store.flush(q, &mut s));
             (output, visible)
         }
         Some(key) => {
-            let sent = q.lock().send_fifo(now, new, key);
+            let sent = s.send_fifo(now, new, key);
+            ctx.after(state.store.flush(q, &mut s));
             output.message_id = uuid::Uuid::from_u128(sent.id).to_string();
             output.sequence_number = Some(sent.sequence_number.to_string());
             (output, sent.visible)
@@ -435,7 +438,7 @@ pub(super) fn send_message(state: &AppState, ctx: &Ctx, input: SendMessageInput)
     let mut checked = check_message(&rules, &sender_id(state, ctx), input, false)?;
     Sealing::new(state, ctx, &q).seal(&rules, &mut checked.new)?;
     let now = state.clock.now_ms();
-    let (output, visible) = store(&q, now, checked);
+    let (output, visible) = store(state, ctx, &q, now, checked);
     if visible {
         q.notify.notify_one();
     }
@@ -562,6 +565,7 @@ pub(super) fn send_message_batch(
                 }
             }
         }
+        ctx.after(state.store.flush(&q, &mut s));
     }
     for _ in 0..woken {
         q.notify.notify_one();
@@ -794,10 +798,27 @@ pub(super) async fn receive_message(
         notified.as_mut().enable();
         let now = state.clock.now_ms();
         let mut dead_letters = Vec::new();
+        let mut moved_out = Vec::new();
         let (got, next_due) = {
             let mut s = q.lock();
             let got =
                 s.receive_or_dead_letter(now, max, visibility, q.uid, max_receive_count, &mut dead_letters)?;
+            let mut records = state.store.drain(&q, &mut s);
+            if !dead_letters.is_empty() {
+                // Removals of dead-lettered messages are saved after the
+                // dead-letter queue has them (a crash in between keeps a
+                // copy in both; it never loses one).
+                let keys: std::collections::HashSet<i64> = dead_letters
+                    .iter()
+                    .map(|m| crate::store::durable::message_key(q.uid, m.serial))
+                    .collect();
+                let (out, keep): (Vec<_>, Vec<_>) = records
+                    .into_iter()
+                    .partition(|r| matches!(r, crate::store::durable::Record::Remove(k) if keys.contains(k)));
+                moved_out = out;
+                records = keep;
+            }
+            ctx.after(state.store.submit(records));
             (got, s.next_due())
         };
         if let Some(dlq) = &dlq
@@ -810,7 +831,9 @@ pub(super) async fn receive_message(
                 for m in dead_letters {
                     d.adopt(now, m, source.clone());
                 }
+                ctx.after(state.store.flush(dlq, &mut d));
             }
+            ctx.after(state.store.submit(moved_out));
             for _ in 0..n {
                 dlq.notify.notify_one();
             }
@@ -819,7 +842,7 @@ pub(super) async fn receive_message(
             let bodies = match open_bodies(state, ctx, &got, reuse_ms) {
                 Ok(b) => b,
                 Err(e) => {
-                    release(&q, now, &got);
+                    ctx.after(release(state, &q, now, &got));
                     return Err(e);
                 }
             };
@@ -872,11 +895,12 @@ fn open_bodies(state: &AppState, ctx: &Ctx, got: &[Delivery], reuse_ms: u64) -> 
 
 /// Makes messages of a receive that failed visible again, so a KMS failure
 /// loses nothing.
-fn release(q: &Queue, now: u64, got: &[Delivery]) {
+fn release(state: &AppState, q: &Queue, now: u64, got: &[Delivery]) -> u64 {
     let mut s = q.lock();
     for d in got {
         let _ = s.change_visibility(now, &d.handle, "", 0);
     }
+    state.store.flush(q, &mut s)
 }
 
 /// Decodes a handle and checks it belongs to `q`.
@@ -897,7 +921,9 @@ pub(super) fn delete_message(state: &AppState, ctx: &Ctx, input: DeleteMessageIn
         return Err(Error::missing("ReceiptHandle"));
     }
     let h = handle_for(&q, &input.receipt_handle)?;
-    q.lock().delete(&h);
+    let mut s = q.lock();
+    s.delete(&h);
+    ctx.after(state.store.flush(&q, &mut s));
     Ok(SqsOutput::Empty)
 }
 
@@ -927,10 +953,11 @@ pub(super) fn delete_message_batch(
             Err(e) => failed.push(failed_entry(id, &e)),
         }
     }
+    ctx.after(state.store.flush(&q, &mut s));
     Ok(SqsOutput::ReceiptBatch(ReceiptBatchOutput { successful, failed }))
 }
 
-fn change_one(state: &AppState, q: &Queue, raw: &str, timeout: Option<i64>) -> Result<()> {
+fn change_one(state: &AppState, ctx: &Ctx, q: &Queue, raw: &str, timeout: Option<i64>) -> Result<()> {
     if raw.is_empty() {
         return Err(Error::missing("ReceiptHandle"));
     }
@@ -948,7 +975,13 @@ fn change_one(state: &AppState, q: &Queue, raw: &str, timeout: Option<i64>) -> R
         })?;
 
     let now = state.clock.now_ms();
-    if q.lock().change_visibility(now, &h, raw, t)? {
+    let visible = {
+        let mut s = q.lock();
+        let r = s.change_visibility(now, &h, raw, t);
+        ctx.after(state.store.flush(q, &mut s));
+        r?
+    };
+    if visible {
         q.notify.notify_one();
     }
     Ok(())
@@ -961,7 +994,13 @@ pub(super) fn change_message_visibility(
     input: ChangeMessageVisibilityInput,
 ) -> Result<SqsOutput> {
     let q = resolve(state, ctx, &input.queue_url)?;
-    change_one(state, &q, &input.receipt_handle, Some(input.visibility_timeout))?;
+    change_one(
+        state,
+        ctx,
+        &q,
+        &input.receipt_handle,
+        Some(input.visibility_timeout),
+    )?;
     Ok(SqsOutput::Empty)
 }
 
@@ -979,7 +1018,7 @@ pub(super) fn change_message_visibility_batch(
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     for e in input.entries {
-        match change_one(state, &q, &e.receipt_handle, e.visibility_timeout) {
+        match change_one(state, ctx, &q, &e.receipt_handle, e.visibility_timeout) {
             Ok(()) => successful.push(e.id),
             Err(err) => failed.push(failed_entry(e.id, &err)),
         }

@@ -9,6 +9,7 @@ mod move_task;
 mod queue;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::auth::Principal;
 use crate::error::{Error, Result};
@@ -25,6 +26,18 @@ pub struct Ctx {
     pub url_base: String,
     /// The caller's address, when known (SenderId of anonymous senders).
     pub client_ip: Option<std::net::IpAddr>,
+    /// The last journal unit this request submitted (0: none): the
+    /// answer waits until it is committed.
+    pub journal_unit: AtomicU64,
+}
+
+impl Ctx {
+    /// Notes that the answer must wait for journal unit `n`.
+    pub fn after(&self, n: u64) {
+        if n > 0 {
+            self.journal_unit.fetch_max(n, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Runs one action.
@@ -32,6 +45,13 @@ pub struct Ctx {
 /// # Errors
 /// Whatever the action's rules say, as AWS names it.
 pub async fn dispatch(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput> {
+    let out = run(state, ctx, action).await;
+    // With a data directory, nothing is acknowledged before it is committed.
+    state.store.wait(ctx.journal_unit.load(Ordering::Relaxed)).await?;
+    out
+}
+
+async fn run(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput> {
     use SqsAction as A;
     match action {
         A::CreateQueue(i) => queue::create_queue(state, ctx, i),

@@ -84,6 +84,9 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
         started_timestamp: i64::try_from(now).unwrap_or(i64::MAX),
     };
     let cancel = state.move_tasks.add(handle.clone(), info);
+    if let Some((position, bytes)) = state.move_tasks.encoded(&handle) {
+        ctx.after(state.store.save_move_task(&handle, position, bytes));
+    }
     tokio::spawn(move_tasks::run(
         state.clone(),
         handle.clone(),
@@ -91,6 +94,7 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
         destination,
         rate,
         to_move,
+        0,
         cancel,
     ));
     Ok(SqsOutput::TaskHandle(handle))

@@ -13,7 +13,7 @@ use crate::limits::{
     MAX_LIST_RESULTS, MAX_QUEUE_NAME_LEN, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, MAX_TAGS, PURGE_INTERVAL_MS,
 };
 use crate::sqs::model::attributes::{QueueAttributes, READABLE};
-use crate::sqs::model::queue::{Queue, QueueState};
+use crate::sqs::model::queue::{Change, Queue, QueueState};
 use crate::sqs::policy;
 use crate::sqs::types::{
     AddPermissionInput, CreateQueueInput, GetQueueAttributesInput, GetQueueUrlInput,
@@ -117,7 +117,9 @@ pub(super) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput)
         )
     });
     if created {
-        q.lock().tags = input.tags;
+        let mut s = q.lock();
+        s.tags = input.tags;
+        ctx.after(state.store.flush(&q, &mut s));
     } else {
         check_security(ctx, &q)?;
         let existing = q.lock().attrs.clone();
@@ -208,7 +210,8 @@ pub(super) fn list_queues(state: &AppState, ctx: &Ctx, input: ListQueuesInput) -
 /// DeleteQueue: the queue and its messages go at once; long polls on it return.
 pub(super) fn delete_queue(state: &AppState, ctx: &Ctx, url: &str) -> Result<SqsOutput> {
     let q = resolve(state, ctx, url)?;
-    if let Some(q) = state.store.remove(&q.account_id, &q.name) {
+    if let Some((q, n)) = state.store.remove(&q.account_id, &q.name) {
+        ctx.after(n);
         q.mark_deleted();
     }
     Ok(SqsOutput::Empty)
@@ -279,6 +282,8 @@ pub(super) fn set_queue_attributes(
     }
     s.attrs = attrs;
     s.last_modified_s = now / 1000;
+    s.note(Change::Meta);
+    ctx.after(state.store.flush(&q, &mut s));
     drop(s);
     // A shorter delay or retention may have made messages due; wake waiters
     // so they look again.
@@ -353,6 +358,7 @@ pub(super) fn purge_queue(state: &AppState, ctx: &Ctx, url: &str) -> Result<SqsO
         ));
     }
     s.purge(now);
+    ctx.after(state.store.flush(&q, &mut s));
     Ok(SqsOutput::Empty)
 }
 
@@ -372,6 +378,8 @@ pub(super) fn tag_queue(state: &AppState, ctx: &Ctx, input: TagQueueInput) -> Re
         ));
     }
     s.tags = tags;
+    s.note(Change::Meta);
+    ctx.after(state.store.flush(&q, &mut s));
     Ok(SqsOutput::Empty)
 }
 
@@ -385,6 +393,8 @@ pub(super) fn untag_queue(state: &AppState, ctx: &Ctx, input: UntagQueueInput) -
     for k in &input.tag_keys {
         s.tags.remove(k);
     }
+    s.note(Change::Meta);
+    ctx.after(state.store.flush(&q, &mut s));
     Ok(SqsOutput::Empty)
 }
 
@@ -407,6 +417,8 @@ pub(super) fn add_permission(state: &AppState, ctx: &Ctx, input: AddPermissionIn
         &input.actions,
     )?;
     s.attrs.policy = Some(p);
+    s.note(Change::Meta);
+    ctx.after(state.store.flush(&q, &mut s));
     Ok(SqsOutput::Empty)
 }
 
@@ -419,6 +431,8 @@ pub(super) fn remove_permission(
     let q = resolve(state, ctx, &input.queue_url)?;
     let mut s = q.lock();
     s.attrs.policy = policy::remove_permission(s.attrs.policy.as_deref(), &input.label)?;
+    s.note(Change::Meta);
+    ctx.after(state.store.flush(&q, &mut s));
     Ok(SqsOutput::Empty)
 }
 

@@ -1,0 +1,317 @@
+//! Keeping the KMS model in a data directory: every key (material
+//! included), alias and service-owned key as an image that the store's key
+//! database writes, and the restore from it.
+//!
+//! The image is taken while the vault holds its write lock, so a later
+//! image never loses to an earlier one. It is written before the change is
+//! acknowledged: a rotation that made a new backing-key version is saved
+//! before any ciphertext made with it leaves the server. Encoded keys hold
+//! key material, so their buffers are wiped on drop; nothing here logs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use super::model::{Key, KeyInner, KeyManager, KeySpec, KeyState, MacMaterial, Material, RotationKind};
+use super::{Alias, Kms};
+use crate::error::{Error, Result};
+use crate::store::codec::{Malformed, Reader, Writer};
+
+/// Encoding version of a key record.
+const KEY_RECORD_V1: u8 = 1;
+
+/// One key as stored.
+#[derive(Debug)]
+pub struct KeyRecord {
+    /// Key id.
+    pub id: String,
+    /// Whether the key is service-owned (SSE-SQS), and for which service.
+    pub service: Option<String>,
+    /// The encoded key, material included; wiped on drop.
+    pub bytes: Zeroizing<Vec<u8>>,
+}
+
+/// One alias as stored.
+#[derive(Debug, Clone)]
+pub struct AliasRecord {
+    /// `alias/...`.
+    pub name: String,
+    /// Target key id.
+    pub target: String,
+    /// Creation time, epoch ms.
+    pub created_ms: u64,
+    /// Last update, epoch ms.
+    pub updated_ms: u64,
+}
+
+/// The whole KMS model as stored.
+#[derive(Debug, Default)]
+pub struct KmsImage {
+    /// Keys, service-owned ones included.
+    pub keys: Vec<KeyRecord>,
+    /// Aliases.
+    pub aliases: Vec<AliasRecord>,
+}
+
+/// Where the KMS model is saved (the store's key database).
+pub trait KeyVault: Send + Sync + std::fmt::Debug {
+    /// Takes an image with `image` while holding the vault's write lock and
+    /// writes it durably.
+    ///
+    /// # Errors
+    /// A message when the write failed.
+    fn save(&self, image: &dyn Fn() -> KmsImage) -> std::result::Result<(), String>;
+}
+
+fn encode(key: &Key) -> Zeroizing<Vec<u8>> {
+    let g = key.read();
+    let mut w = Writer::new();
+    w.u8(KEY_RECORD_V1)
+        .str(&key.id)
+        .u64(key.created_ms)
+        .u8(match key.manager {
+            KeyManager::Customer => 0,
+            KeyManager::Aws => 1,
+        })
+        .str(key.spec.as_str())
+        .opt_bytes(key.mac_secret_bytes())
+        .str(&g.description);
+    match g.state {
+        KeyState::Enabled => w.u8(0),
+        KeyState::Disabled => w.u8(1),
+        KeyState::PendingDeletion {
+            deletion_ms,
+            window_days,
+        } => w.u8(2).u64(deletion_ms).u32(window_days),
+    };
+    w.u32(u32::try_from(g.versions.len()).unwrap_or(u32::MAX));
+    for v in &g.versions {
+        w.bytes(v.bytes());
+    }
+    w.u32(u32::try_from(g.rotations.len()).unwrap_or(u32::MAX));
+    for (at, kind) in &g.rotations {
+        w.u64(*at).u8(match kind {
+            RotationKind::Automatic => 0,
+            RotationKind::OnDemand => 1,
+        });
+    }
+    w.str(&g.policy);
+    match g.rotation_period_days {
+        Some(d) => w.u8(1).u32(d),
+        None => w.u8(0),
+    };
+    match g.next_rotation_ms {
+        Some(t) => w.u8(1).u64(t),
+        None => w.u8(0),
+    };
+    w.u32(u32::try_from(g.tags.len()).unwrap_or(u32::MAX));
+    for (k, v) in &g.tags {
+        w.str(k).str(v);
+    }
+    Zeroizing::new(w.finish())
+}
+
+fn decode(region: &str, account_id: &str, bytes: &[u8]) -> std::result::Result<Key, Malformed> {
+    let mut r = Reader::new(bytes);
+    if r.u8()? != KEY_RECORD_V1 {
+        return Err(Malformed);
+    }
+    let id = r.string()?;
+    let uuid = uuid::Uuid::try_parse(&id).map_err(|_| Malformed)?;
+    let created_ms = r.u64()?;
+    let manager = match r.u8()? {
+        0 => KeyManager::Customer,
+        1 => KeyManager::Aws,
+        _ => return Err(Malformed),
+    };
+    let spec = KeySpec::parse(&r.string()?).ok_or(Malformed)?;
+    let mac_secret = r.opt_bytes()?.map(|b| MacMaterial::from_bytes(Zeroizing::new(b)));
+    let description = r.string()?;
+    let state = match r.u8()? {
+        0 => KeyState::Enabled,
+        1 => KeyState::Disabled,
+        2 => KeyState::PendingDeletion {
+            deletion_ms: r.u64()?,
+            window_days: r.u32()?,
+        },
+        _ => return Err(Malformed),
+    };
+    let mut versions = Vec::new();
+    for _ in 0..r.u32()? {
+        versions.push(Material::from_slice(r.bytes()?).ok_or(Malformed)?);
+    }
+    let mut rotations = Vec::new();
+    for _ in 0..r.u32()? {
+        let at = r.u64()?;
+        let kind = match r.u8()? {
+            0 => RotationKind::Automatic,
+            1 => RotationKind::OnDemand,
+            _ => return Err(Malformed),
+        };
+        rotations.push((at, kind));
+    }
+    let policy = r.string()?;
+    let rotation_period_days = match r.u8()? {
+        0 => None,
+        _ => Some(r.u32()?),
+    };
+    let next_rotation_ms = match r.u8()? {
+        0 => None,
+        _ => Some(r.u64()?),
+    };
+    let mut tags = BTreeMap::new();
+    for _ in 0..r.u32()? {
+        let k = r.string()?;
+        tags.insert(k, r.string()?);
+    }
+    if !r.is_empty() {
+        return Err(Malformed);
+    }
+    Ok(Key::from_parts(
+        region,
+        account_id,
+        *uuid.as_bytes(),
+        created_ms,
+        manager,
+        spec,
+        mac_secret,
+        KeyInner {
+            description,
+            state,
+            versions,
+            rotations,
+            policy,
+            rotation_period_days,
+            next_rotation_ms,
+            tags,
+        },
+    ))
+}
+
+impl Kms {
+    /// Connects the model to `vault` and saves the current state there.
+    ///
+    /// # Errors
+    /// `KmsInternalException` when the first save fails.
+    pub fn attach(&self, vault: Box<dyn KeyVault>) -> Result<()> {
+        let _ = self.vault.set(vault);
+        self.persist()
+    }
+
+    /// Saves the whole model to the vault, if there is one.
+    ///
+    /// # Errors
+    /// `KmsInternalException` when the write failed (the change stays in
+    /// memory but is not acknowledged).
+    pub(crate) fn persist(&self) -> Result<()> {
+        let Some(vault) = self.vault.get() else {
+            return Ok(());
+        };
+        vault.save(&|| self.image()).map_err(|e| {
+            tracing::error!(error = %e, "could not save KMS keys");
+            Error::KmsInternalException("The key store could not be written.".into())
+        })
+    }
+
+    fn image(&self) -> KmsImage {
+        let mut keys: Vec<KeyRecord> = self
+            .keys
+            .iter()
+            .map(|k| KeyRecord {
+                id: k.key().to_string(),
+                service: None,
+                bytes: encode(k.value()),
+            })
+            .collect();
+        for entry in &self.service_owned {
+            if let Some(k) = self.hidden.get(entry.value()) {
+                keys.push(KeyRecord {
+                    id: k.id.to_string(),
+                    service: Some(entry.key().clone()),
+                    bytes: encode(&k),
+                });
+            }
+        }
+        let aliases = self
+            .aliases
+            .iter()
+            .map(|a| AliasRecord {
+                name: a.key().clone(),
+                target: a.target.to_string(),
+                created_ms: a.created_ms,
+                updated_ms: a.updated_ms,
+            })
+            .collect();
+        KmsImage { keys, aliases }
+    }
+
+    /// Loads keys and aliases from an image (at start-up, before serving).
+    ///
+    /// # Errors
+    /// A message naming the record that could not be read.
+    pub fn restore(&self, image: &KmsImage) -> std::result::Result<(), String> {
+        for rec in &image.keys {
+            let key = decode(&self.region, &self.account_id, &rec.bytes)
+                .map_err(|_| format!("key {} could not be read", rec.id))?;
+            let key = Arc::new(key);
+            match &rec.service {
+                Some(service) => {
+                    self.service_owned.insert(service.clone(), key.id.clone());
+                    self.hidden.insert(key.id.clone(), key);
+                }
+                None => {
+                    self.keys.insert(key.id.clone(), key);
+                }
+            }
+        }
+        for a in &image.aliases {
+            self.aliases.insert(
+                a.name.clone(),
+                Alias {
+                    target: Arc::from(a.target.as_str()),
+                    created_ms: a.created_ms,
+                    updated_ms: a.updated_ms,
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+
+    #[test]
+    fn keys_and_aliases_survive_an_image_round_trip() {
+        let clock = Arc::new(Clock::manual(1_000));
+        let kms = Kms::new("us-east-1", "000000000000", clock.clone());
+        let key = kms.create_key(KeySpec::SymmetricDefault, "d".into(), None, BTreeMap::new());
+        kms.insert_alias("alias/a", &key).unwrap();
+        let mac = kms.create_key(KeySpec::Hmac256, String::new(), None, BTreeMap::new());
+        let sqs = kms.service_owned_key("sqs");
+        let ctx = crate::kms::EncryptionContext::new();
+        let blob = key.seal(b"secret", &ctx).unwrap();
+        let tag = mac.mac(b"m").unwrap();
+        let image = kms.image();
+
+        let again = Kms::new("us-east-1", "000000000000", clock);
+        again.restore(&image).unwrap();
+        let k2 = again
+            .resolve_in(
+                "alias/a",
+                super::super::Forms::WithAlias,
+                super::super::Scope::Api,
+            )
+            .unwrap();
+        assert_eq!(k2.id, key.id);
+        let header = super::super::blob::header(&blob).unwrap();
+        assert_eq!(&*k2.open(&blob, header.version, &ctx).unwrap(), b"secret");
+        let m2 = again.resolve(&mac.id, super::super::Forms::KeyOnly).unwrap();
+        assert!(m2.verify_mac(b"m", &tag));
+        assert_eq!(again.service_owned_key("sqs"), sqs);
+        assert!(again.resolve(&key.id, super::super::Forms::KeyOnly).is_ok());
+    }
+}
