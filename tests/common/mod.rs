@@ -84,11 +84,16 @@ pub fn unique(prefix: &str) -> String {
 
 /// An SQS client (JSON protocol) signing as `access_key`.
 pub fn sqs_as(server: &Server, access_key: &str) -> aws_sdk_sqs::Client {
+    sqs_at(&server.endpoint, access_key)
+}
+
+/// An SQS client (JSON protocol) for the server at `endpoint`.
+pub fn sqs_at(endpoint: &str, access_key: &str) -> aws_sdk_sqs::Client {
     let conf = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_sdk_sqs::config::Region::new("us-east-1"))
         .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
-        .endpoint_url(&server.endpoint)
+        .endpoint_url(endpoint)
         // Tests assert on the first answer; retries would hide 5xx and throttling.
         .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
         .build();
@@ -102,11 +107,16 @@ pub fn sqs(server: &Server) -> aws_sdk_sqs::Client {
 
 /// A KMS client signing as `access_key`.
 pub fn kms_as(server: &Server, access_key: &str) -> aws_sdk_kms::Client {
+    kms_at(&server.endpoint, access_key)
+}
+
+/// A KMS client for the server at `endpoint`.
+pub fn kms_at(endpoint: &str, access_key: &str) -> aws_sdk_kms::Client {
     let conf = aws_sdk_kms::Config::builder()
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
         .region(aws_sdk_kms::config::Region::new("us-east-1"))
         .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
-        .endpoint_url(&server.endpoint)
+        .endpoint_url(endpoint)
         .build();
     aws_sdk_kms::Client::from_conf(conf)
 }

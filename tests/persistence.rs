@@ -1,0 +1,830 @@
+//! `--data-dir`: the real binary restarted (gracefully and by `kill -9`)
+//! on one data directory, driven by the official SDKs.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_sqs::types::QueueAttributeName as Attr;
+use common::{free_port, kms_at, sqs_at, wait_healthy};
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(common::unique(&format!("sealq-{name}")));
+        let _ = std::fs::remove_dir_all(&p);
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The `sealq` binary serving `dir` on a free port.
+struct Durable {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Durable {
+    async fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--data-dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sealq");
+        wait_healthy(port).await;
+        Self { child, port }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn sqs(&self) -> aws_sdk_sqs::Client {
+        sqs_at(&self.endpoint(), "AKIDTEST")
+    }
+
+    fn url(&self, name: &str) -> String {
+        format!("{}/000000000000/{name}", self.endpoint())
+    }
+
+    /// SIGTERM, then wait for the process to finish.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        assert!(exit.success(), "graceful stop exits 0, got {exit:?}");
+    }
+
+    /// `kill -9`.
+    fn kill9(mut self) {
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Durable {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary on `dir` and returns its exit status and stderr, for a
+/// start that must be refused.
+fn refused_start(dir: &Path) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealq"))
+        .args(["--host", "127.0.0.1", "--port", &free_port().to_string()])
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sealq");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let mut err = String::new();
+            use std::io::Read as _;
+            child
+                .stderr
+                .take()
+                .expect("stderr")
+                .read_to_string(&mut err)
+                .expect("read stderr");
+            return (status.code().unwrap_or(-1), err);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sealq started on a data directory it should refuse");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+async fn admin(endpoint: &str, method: &str, path: &str, body: &str) -> serde_json::Value {
+    let c = reqwest::Client::new();
+    let url = format!("{endpoint}/_sealq{path}");
+    let req = if method == "POST" {
+        c.post(url)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+    } else {
+        c.get(url)
+    };
+    let resp = req.send().await.expect("admin");
+    assert_eq!(resp.status().as_u16(), 200);
+    serde_json::from_str(&resp.text().await.expect("body")).expect("json")
+}
+
+async fn attrs(c: &aws_sdk_sqs::Client, url: &str) -> HashMap<Attr, String> {
+    c.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(Attr::All)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes
+        .unwrap_or_default()
+}
+
+/// Every file of `dir`, concatenated (databases and write-ahead logs).
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let p = e.expect("entry").path();
+        if p.is_file() {
+            out.extend(std::fs::read(&p).expect("read file"));
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_queues_messages_keys_tasks_and_the_clock() {
+    let dir = TempDir::new("restart");
+    let s = Durable::start(&dir.0).await;
+    let c = s.sqs();
+    let k = kms_at(&s.endpoint(), "AKIDTEST");
+    // The virtual clock moved forward by a day.
+    let before = admin(&s.endpoint(), "POST", "/clock", "{\"advance_seconds\": 86400}").await["now_ms"]
+        .as_u64()
+        .unwrap();
+
+    // A KMS key with an alias, and a ciphertext made before the restart.
+    let key = k
+        .create_key()
+        .description("orders")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let key_id = key.key_id;
+    k.create_alias()
+        .alias_name("alias/orders")
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    let blob = k
+        .encrypt()
+        .key_id("alias/orders")
+        .plaintext(aws_sdk_kms::primitives::Blob::new("kms-plaintext"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+
+    // Queues: SSE-KMS with attributes and tags, a DLQ pair, a FIFO queue.
+    let dlq = c
+        .create_queue()
+        .queue_name("p-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = attrs(&c, &dlq).await[&Attr::QueueArn].clone();
+    let main = c
+        .create_queue()
+        .queue_name("p-main")
+        .attributes(Attr::KmsMasterKeyId, "alias/orders")
+        .attributes(Attr::VisibilityTimeout, "45")
+        .attributes(
+            Attr::RedrivePolicy,
+            format!("{{\"deadLetterTargetArn\":\"{dlq_arn}\",\"maxReceiveCount\":\"3\"}}"),
+        )
+        .tags("team", "payments")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let fifo = c
+        .create_queue()
+        .queue_name("p.fifo")
+        .attributes(Attr::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for i in 0..3 {
+        c.send_message()
+            .queue_url(&main)
+            .message_body(format!("main-{i}"))
+            .message_attributes(
+                "n",
+                aws_sdk_sqs::types::MessageAttributeValue::builder()
+                    .data_type("Number")
+                    .string_value(i.to_string())
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let first = c
+        .send_message()
+        .queue_url(&fifo)
+        .message_body("f1")
+        .message_group_id("g")
+        .message_deduplication_id("d1")
+        .send()
+        .await
+        .unwrap();
+    // One message in flight, received once, with its receipt handle.
+    let got = c
+        .receive_message()
+        .queue_url(&main)
+        .max_number_of_messages(1)
+        .visibility_timeout(600)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let handle = got[0].receipt_handle.clone().unwrap();
+    let main_attrs = attrs(&c, &main).await;
+    s.stop();
+
+    let s = Durable::start(&dir.0).await;
+    let c = s.sqs();
+    let k = kms_at(&s.endpoint(), "AKIDTEST");
+    let now = admin(&s.endpoint(), "GET", "/clock", "").await["now_ms"]
+        .as_u64()
+        .unwrap();
+    assert!(now >= before, "virtual clock kept: {now} >= {before}");
+    let urls = c
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default();
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    let again = attrs(&c, &s.url("p-main")).await;
+    for name in [
+        Attr::KmsMasterKeyId,
+        Attr::VisibilityTimeout,
+        Attr::RedrivePolicy,
+        Attr::CreatedTimestamp,
+        Attr::QueueArn,
+    ] {
+        assert_eq!(again.get(&name), main_attrs.get(&name), "{name:?}");
+    }
+    assert_eq!(again[&Attr::ApproximateNumberOfMessages], "2");
+    assert_eq!(again[&Attr::ApproximateNumberOfMessagesNotVisible], "1");
+    let tags = c
+        .list_queue_tags()
+        .queue_url(s.url("p-main"))
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    assert_eq!(tags.get("team").map(String::as_str), Some("payments"));
+
+    // The remaining messages decrypt, with their attributes.
+    let rest = c
+        .receive_message()
+        .queue_url(s.url("p-main"))
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    let mut bodies: Vec<String> = rest.iter().map(|m| m.body.clone().unwrap()).collect();
+    bodies.push(got[0].body.clone().unwrap());
+    bodies.sort();
+    assert_eq!(bodies, ["main-0", "main-1", "main-2"]);
+    assert!(
+        rest.iter()
+            .all(|m| m.message_attributes.as_ref().is_some_and(|a| a.contains_key("n")))
+    );
+    // The receipt handle from before the restart still deletes its message.
+    c.delete_message()
+        .queue_url(s.url("p-main"))
+        .receipt_handle(&handle)
+        .send()
+        .await
+        .unwrap();
+    let after = attrs(&c, &s.url("p-main")).await;
+    assert_eq!(after[&Attr::ApproximateNumberOfMessagesNotVisible], "2");
+
+    // FIFO deduplication state survived: the same id is a duplicate.
+    let dup = c
+        .send_message()
+        .queue_url(s.url("p.fifo"))
+        .message_body("f1-again")
+        .message_group_id("g")
+        .message_deduplication_id("d1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dup.message_id, first.message_id);
+    assert_eq!(dup.sequence_number, first.sequence_number);
+    let next = c
+        .send_message()
+        .queue_url(s.url("p.fifo"))
+        .message_body("f2")
+        .message_group_id("g")
+        .message_deduplication_id("d2")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        next.sequence_number.unwrap().parse::<u128>().unwrap()
+            > first.sequence_number.unwrap().parse::<u128>().unwrap()
+    );
+
+    // The key, its alias, and a ciphertext from before the restart.
+    let d = k
+        .describe_key()
+        .key_id("alias/orders")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(d.key_id, key_id);
+    assert_eq!(d.description.as_deref(), Some("orders"));
+    let plain = k
+        .decrypt()
+        .ciphertext_blob(blob)
+        .send()
+        .await
+        .unwrap()
+        .plaintext
+        .unwrap();
+    assert_eq!(plain.as_ref(), b"kms-plaintext");
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_counts_and_dead_letter_moves_survive_a_restart() {
+    let dir = TempDir::new("counts");
+    let s = Durable::start(&dir.0).await;
+    let c = s.sqs();
+    let dlq = c
+        .create_queue()
+        .queue_name("c-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = attrs(&c, &dlq).await[&Attr::QueueArn].clone();
+    let src = c
+        .create_queue()
+        .queue_name("c-src")
+        .attributes(
+            Attr::RedrivePolicy,
+            format!("{{\"deadLetterTargetArn\":\"{dlq_arn}\",\"maxReceiveCount\":\"2\"}}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    c.send_message()
+        .queue_url(&src)
+        .message_body("poison")
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let m = c
+            .receive_message()
+            .queue_url(&src)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap();
+        c.change_message_visibility()
+            .queue_url(&src)
+            .receipt_handle(m[0].receipt_handle.clone().unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    s.kill9();
+
+    let s = Durable::start(&dir.0).await;
+    let c = s.sqs();
+    // Received twice before the crash: the third receive moves it.
+    let none = c
+        .receive_message()
+        .queue_url(s.url("c-src"))
+        .send()
+        .await
+        .unwrap();
+    assert!(none.messages.unwrap_or_default().is_empty());
+    s.kill9();
+
+    let s = Durable::start(&dir.0).await;
+    let c = s.sqs();
+    let moved = c
+        .receive_message()
+        .queue_url(s.url("c-dlq"))
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].body.as_deref(), Some("poison"));
+    let a = moved[0].attributes.clone().unwrap();
+    assert_eq!(
+        a[&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount],
+        "3"
+    );
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_files_hold_no_plaintext_body_of_an_encrypted_queue() {
+    let dir = TempDir::new("plaintext");
+    let s = Durable::start(&dir.0).await;
+    let c = s.sqs();
+    let k = kms_at(&s.endpoint(), "AKIDTEST");
+    let key = k.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let sse_sqs = c
+        .create_queue()
+        .queue_name("x-sqs")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let sse_kms = c
+        .create_queue()
+        .queue_name("x-kms")
+        .attributes(Attr::KmsMasterKeyId, &key)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let plain = c
+        .create_queue()
+        .queue_name("x-plain")
+        .attributes(Attr::SqsManagedSseEnabled, "false")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let secret_sqs = format!("TOP-SECRET-SSE-SQS-{}", uuid_like());
+    let secret_kms = format!("TOP-SECRET-SSE-KMS-{}", uuid_like());
+    let visible = format!("PLAIN-BODY-{}", uuid_like());
+    c.send_message()
+        .queue_url(&sse_sqs)
+        .message_body(&secret_sqs)
+        .send()
+        .await
+        .unwrap();
+    c.send_message_batch()
+        .queue_url(&sse_kms)
+        .entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id("a")
+                .message_body(&secret_kms)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.send_message()
+        .queue_url(&plain)
+        .message_body(&visible)
+        .send()
+        .await
+        .unwrap();
+    // A received (in-flight) encrypted message is still stored sealed.
+    let got = c
+        .receive_message()
+        .queue_url(&sse_sqs)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    assert_eq!(got[0].body.as_deref(), Some(secret_sqs.as_str()));
+
+    // While running (bytes still in the write-ahead log) and after a crash.
+    let bytes = all_bytes(&dir.0);
+    assert!(
+        contains(&bytes, &visible),
+        "the search finds a plaintext-queue body"
+    );
+    assert!(
+        !contains(&bytes, &secret_sqs),
+        "SSE-SQS body at rest in plaintext"
+    );
+    assert!(
+        !contains(&bytes, &secret_kms),
+        "SSE-KMS body at rest in plaintext"
+    );
+    s.kill9();
+    let bytes = all_bytes(&dir.0);
+    assert!(!contains(&bytes, &secret_sqs));
+    assert!(!contains(&bytes, &secret_kms));
+
+    // And the bodies still open after the restart.
+    let s = Durable::start(&dir.0).await;
+    let c = s.sqs();
+    let got = c
+        .receive_message()
+        .queue_url(s.url("x-kms"))
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    assert_eq!(got[0].body.as_deref(), Some(secret_kms.as_str()));
+    s.stop();
+}
+
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{t:x}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_newer_and_foreign_data_dirs_are_refused_and_left_untouched() {
+    // Foreign: another program's files.
+    let foreign = TempDir::new("foreign");
+    std::fs::create_dir_all(&foreign.0).unwrap();
+    std::fs::write(foreign.0.join("elasticmq.db"), b"H2 database").unwrap();
+    let (code, err) = refused_start(&foreign.0);
+    assert_ne!(code, 0);
+    assert!(err.contains("not a sealq data directory"), "{err}");
+    assert_eq!(
+        std::fs::read(foreign.0.join("elasticmq.db")).unwrap(),
+        b"H2 database"
+    );
+
+    // A valid directory, then damaged three ways.
+    let good = TempDir::new("good");
+    let s = Durable::start(&good.0).await;
+    s.sqs().create_queue().queue_name("keep").send().await.unwrap();
+    s.stop();
+
+    // Newer schema.
+    {
+        let conn = rusqlite::Connection::open(good.0.join("sqs.db")).unwrap();
+        conn.execute_batch("PRAGMA user_version = 99;").unwrap();
+    }
+    let (code, err) = refused_start(&good.0);
+    assert_ne!(code, 0);
+    assert!(err.contains("newer sealq"), "{err}");
+    {
+        let conn = rusqlite::Connection::open(good.0.join("sqs.db")).unwrap();
+        let v: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 99, "left as it was");
+        conn.execute_batch("PRAGMA user_version = 1;").unwrap();
+    }
+    // Foreign SQLite database in sealq's place.
+    let kms = std::fs::read(good.0.join("kms.db")).unwrap();
+    {
+        let conn = rusqlite::Connection::open(good.0.join("kms.db")).unwrap();
+        conn.execute_batch("PRAGMA application_id = 42;").unwrap();
+    }
+    let (code, err) = refused_start(&good.0);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("kms.db") && err.contains("not written by sealq"),
+        "{err}"
+    );
+    {
+        let conn = rusqlite::Connection::open(good.0.join("kms.db")).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {};",
+            sealq::store::durable::APPLICATION_ID
+        ))
+        .unwrap();
+    }
+    let _ = kms;
+    // Corrupt: garbage where the queue database was.
+    let garbage = vec![0xA5u8; 8192];
+    std::fs::write(good.0.join("sqs.db"), &garbage).unwrap();
+    let _ = std::fs::remove_file(good.0.join("sqs.db-wal"));
+    let _ = std::fs::remove_file(good.0.join("sqs.db-shm"));
+    let (code, err) = refused_start(&good.0);
+    assert_ne!(code, 0);
+    assert!(err.contains("sqs.db") && err.contains("corrupt"), "{err}");
+    assert_eq!(
+        std::fs::read(good.0.join("sqs.db")).unwrap(),
+        garbage,
+        "never emptied"
+    );
+
+    // Half a data directory: messages without their keys.
+    let half = TempDir::new("half");
+    let s = Durable::start(&half.0).await;
+    s.stop();
+    std::fs::remove_file(half.0.join("kms.db")).unwrap();
+    let _ = std::fs::remove_file(half.0.join("kms.db-wal"));
+    let (code, err) = refused_start(&half.0);
+    assert_ne!(code, 0);
+    assert!(err.contains("kms.db is missing"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_dir_refuses_to_start() {
+    let dir = TempDir::new("twice");
+    let s = Durable::start(&dir.0).await;
+    s.sqs().create_queue().queue_name("one").send().await.unwrap();
+    let (code, err) = refused_start(&dir.0);
+    assert_ne!(code, 0);
+    assert!(err.contains("in use by another sealq server"), "{err}");
+    // The first one is unharmed.
+    let urls = s
+        .sqs()
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default();
+    assert_eq!(urls.len(), 1);
+    s.stop();
+}
+
+/// What the load saw acknowledged.
+#[derive(Default)]
+struct Acked {
+    sent: HashSet<String>,
+    /// Deletes asked for: one may have been committed just before the
+    /// kill, with its answer lost.
+    deleting: HashSet<String>,
+    deleted: HashSet<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_no_acknowledged_send_and_resurrects_no_acknowledged_delete() {
+    for round in 0..3 {
+        let dir = TempDir::new(&format!("kill9-{round}"));
+        let s = Durable::start(&dir.0).await;
+        let c = s.sqs();
+        let url = c
+            .create_queue()
+            .queue_name("load")
+            .attributes(Attr::VisibilityTimeout, "1")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let acked = Arc::new(Mutex::new(Acked::default()));
+        let mut tasks = Vec::new();
+        for p in 0..4 {
+            let (c, url, acked) = (c.clone(), url.clone(), acked.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0.. {
+                    let body = format!("r{round}-p{p}-m{i}");
+                    let batch = i % 2 == 0;
+                    let ok = if batch {
+                        c.send_message_batch()
+                            .queue_url(&url)
+                            .entries(
+                                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                                    .id("e")
+                                    .message_body(&body)
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .send()
+                            .await
+                            .is_ok_and(|o| o.successful.len() == 1)
+                    } else {
+                        c.send_message()
+                            .queue_url(&url)
+                            .message_body(&body)
+                            .send()
+                            .await
+                            .is_ok()
+                    };
+                    if !ok {
+                        return;
+                    }
+                    acked.lock().unwrap().sent.insert(body);
+                }
+            }));
+        }
+        for _ in 0..2 {
+            let (c, url, acked) = (c.clone(), url.clone(), acked.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let Ok(r) = c
+                        .receive_message()
+                        .queue_url(&url)
+                        .max_number_of_messages(10)
+                        .send()
+                        .await
+                    else {
+                        return;
+                    };
+                    for m in r.messages.unwrap_or_default() {
+                        let body = m.body.unwrap();
+                        acked.lock().unwrap().deleting.insert(body.clone());
+                        let ok = c
+                            .delete_message()
+                            .queue_url(&url)
+                            .receipt_handle(m.receipt_handle.unwrap())
+                            .send()
+                            .await
+                            .is_ok();
+                        if !ok {
+                            return;
+                        }
+                        acked.lock().unwrap().deleted.insert(body);
+                    }
+                }
+            }));
+        }
+        // Let the load run, then kill the server in the middle of it.
+        let ms = 400 + 300 * round;
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        s.kill9();
+        for t in tasks {
+            let _ = t.await;
+        }
+        let acked = std::mem::take(&mut *acked.lock().unwrap());
+        assert!(acked.sent.len() > 20, "the load ran: {} sends", acked.sent.len());
+
+        let s = Durable::start(&dir.0).await;
+        let c = s.sqs();
+        // Everything in flight becomes visible again.
+        admin(&s.endpoint(), "POST", "/clock", "{\"advance_seconds\": 60}").await;
+        let mut left = HashSet::new();
+        loop {
+            let got = c
+                .receive_message()
+                .queue_url(s.url("load"))
+                .max_number_of_messages(10)
+                .visibility_timeout(600)
+                .send()
+                .await
+                .unwrap()
+                .messages
+                .unwrap_or_default();
+            if got.is_empty() {
+                break;
+            }
+            for m in got {
+                left.insert(m.body.unwrap());
+            }
+        }
+        let resurrected: Vec<_> = acked.deleted.intersection(&left).collect();
+        assert!(
+            resurrected.is_empty(),
+            "round {round}: deleted messages came back: {resurrected:?}"
+        );
+        let lost: Vec<_> = acked
+            .sent
+            .iter()
+            .filter(|b| !left.contains(*b) && !acked.deleting.contains(*b))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "round {round}: acknowledged sends lost: {lost:?}"
+        );
+        s.stop();
+    }
+}
