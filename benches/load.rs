@@ -102,6 +102,27 @@ struct Opts {
     drain_count: usize,
     shallow: usize,
     deep: usize,
+    /// Which storage the throughput matrix runs on.
+    storages: Vec<Storage>,
+}
+
+/// Where the server under test keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Storage {
+    /// In memory (no `--data-dir`).
+    Memory,
+    /// `--data-dir` in a fresh directory under the system temp dir.
+    Disk,
+}
+
+impl Storage {
+    /// Suffix of scenario names.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Memory => "",
+            Self::Disk => " disk",
+        }
+    }
 }
 
 fn parse_args() -> Opts {
@@ -111,6 +132,7 @@ fn parse_args() -> Opts {
     let mut quick = false;
     let mut repeat = 1;
     let mut client_threads = ncpu;
+    let mut storages = vec![Storage::Memory, Storage::Disk];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -138,11 +160,19 @@ fn parse_args() -> Opts {
                     .filter(|n: &usize| *n >= 1)
                     .expect("--client-threads needs a positive integer");
             }
+            "--storage" => {
+                storages = match args.next().as_deref() {
+                    Some("memory") => vec![Storage::Memory],
+                    Some("disk") => vec![Storage::Disk],
+                    Some("both") => vec![Storage::Memory, Storage::Disk],
+                    _ => panic!("--storage needs memory, disk or both"),
+                };
+            }
             // `cargo bench` passes `--bench` to harness-less benches.
             "--bench" => {}
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N]"
+                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both]"
                 );
                 std::process::exit(0);
             }
@@ -159,6 +189,7 @@ fn parse_args() -> Opts {
         drain_count: if quick { 20_000 } else { 100_000 },
         shallow: 20_000,
         deep: if quick { 100_000 } else { 500_000 },
+        storages,
     }
 }
 
@@ -247,6 +278,8 @@ fn machine_header() -> String {
 /// A sealq child process; killed when dropped.
 struct Server {
     child: Child,
+    /// The data directory, removed on drop.
+    data_dir: Option<std::path::PathBuf>,
     pid: String,
     addr: SocketAddr,
     spawned: Instant,
@@ -257,6 +290,19 @@ impl Server {
     /// Spawns a server on a free port and waits until `/_sealq/health`
     /// answers 200 (at most 10 s).
     fn start() -> Self {
+        Self::start_on(Storage::Memory)
+    }
+
+    /// Spawns a server keeping its state as `storage` says.
+    fn start_on(storage: Storage) -> Self {
+        static DIRS: AtomicU64 = AtomicU64::new(0);
+        let data_dir = (storage == Storage::Disk).then(|| {
+            std::env::temp_dir().join(format!(
+                "sealq-bench-{}-{}",
+                std::process::id(),
+                DIRS.fetch_add(1, Ordering::Relaxed)
+            ))
+        });
         let port = {
             let l = StdListener::bind("127.0.0.1:0").expect("bind a free port");
             l.local_addr().expect("local addr").port()
@@ -265,6 +311,11 @@ impl Server {
         let spawned = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(
+                data_dir
+                    .iter()
+                    .flat_map(|d| [std::ffi::OsStr::new("--data-dir"), d.as_os_str()]),
+            )
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -274,6 +325,7 @@ impl Server {
         let pid = child.id().to_string();
         let mut server = Self {
             child,
+            data_dir,
             pid,
             addr,
             spawned,
@@ -336,6 +388,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(d) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }
 
@@ -1054,6 +1109,9 @@ struct Row {
     /// Name without the encryption suffix (pairs encrypted rows with plain ones).
     base: String,
     enc: Enc,
+    storage: Storage,
+    /// Name without the storage suffix (pairs disk rows with memory ones).
+    mem_name: String,
     /// Messages/s of every run, in run order (runs of one scenario's
     /// encryption kinds alternate, so run i of each kind ran side by side).
     rounds: Vec<f64>,
@@ -1217,7 +1275,9 @@ fn make_row(name: String, op: Op, conc: usize, mut tally: Tally, elapsed: f64, c
     let msgs = tally.messages as f64;
     Row {
         base: name.clone(),
+        mem_name: name.clone(),
         enc: Enc::Plain,
+        storage: Storage::Memory,
         rounds: Vec::new(),
         name,
         op: op.name(),
@@ -1237,10 +1297,20 @@ fn make_row(name: String, op: Op, conc: usize, mut tally: Tally, elapsed: f64, c
     }
 }
 
-async fn throughput(opts: &Opts, proto: Proto, op: Op, conc: usize, enc: Enc, tck: f64) -> Row {
-    let base = format!("{} {} c{conc}", proto.name(), op.name());
-    let name = format!("{base}{}", enc.label());
-    let server = Server::start();
+async fn throughput(
+    opts: &Opts,
+    proto: Proto,
+    op: Op,
+    conc: usize,
+    enc: Enc,
+    storage: Storage,
+    tck: f64,
+) -> Row {
+    let mem_base = format!("{} {} c{conc}", proto.name(), op.name());
+    let mem_name = format!("{mem_base}{}", enc.label());
+    let base = format!("{mem_base}{}", storage.label());
+    let name = format!("{mem_name}{}", storage.label());
+    let server = Server::start_on(storage);
     let queue_url = create_queue(server.addr, "bench", enc).await;
     let t = Arc::new(Target::new(server.addr, queue_url));
     let (tally, elapsed, cpu, note) = if op == Op::Drain {
@@ -1268,6 +1338,8 @@ async fn throughput(opts: &Opts, proto: Proto, op: Op, conc: usize, enc: Enc, tc
     let mut row = make_row(name, op, conc, tally, elapsed, cpu, rss);
     row.base = base;
     row.enc = enc;
+    row.storage = storage;
+    row.mem_name = mem_name;
     row.note = note;
     if op == Op::Drain && row.messages != opts.drain_count as u64 {
         let _ = write!(row.note, "; deleted {} of {}", row.messages, opts.drain_count);
@@ -1376,7 +1448,32 @@ fn vs_plain(r: &Row, rows: &[Row]) -> Option<f64> {
     Some(ratios[ratios.len() / 2])
 }
 
+/// Throughput of a disk row relative to the in-memory row of the same
+/// scenario and encryption (median of paired runs, as [`vs_plain`]).
+fn vs_memory(r: &Row, rows: &[Row]) -> Option<f64> {
+    if r.storage == Storage::Memory {
+        return None;
+    }
+    let m = rows
+        .iter()
+        .find(|m| m.storage == Storage::Memory && m.name == r.mem_name)?;
+    let mut ratios: Vec<f64> = r.rounds.iter().zip(&m.rounds).map(|(d, m)| d / m).collect();
+    if ratios.is_empty() {
+        return Some(r.msgs_per_s / m.msgs_per_s);
+    }
+    ratios.sort_by(f64::total_cmp);
+    Some(ratios[ratios.len() / 2])
+}
+
 fn target_for(r: &Row, rows: &[Row]) -> String {
+    if r.storage == Storage::Disk {
+        return match vs_memory(r, rows) {
+            Some(ratio) if r.conc == 64 && r.op == "send" => {
+                format!("durable >= 1/3 of in-memory: {}", mark(ratio >= 1.0 / 3.0))
+            }
+            _ => String::new(),
+        };
+    }
     if let Some(ratio) = vs_plain(r, rows) {
         return format!("cost <= 10% (warm caches): {}", mark(ratio >= 0.9));
     }
@@ -1397,16 +1494,17 @@ fn target_for(r: &Row, rows: &[Row]) -> String {
 fn throughput_table(rows: &[Row]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| scenario | msgs/s | vs unencrypted | req/s | p50 ms | p99 ms | server CPU µs/msg | client CPU µs/msg | other CPU % | server RSS MiB | errors | target |\n",
+        "| scenario | msgs/s | vs unencrypted | vs in-memory | req/s | p50 ms | p99 ms | server CPU µs/msg | client CPU µs/msg | other CPU % | server RSS MiB | errors | target |\n",
     );
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.1} | {:.1} | {:.0} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.3} | {:.3} | {:.1} | {:.1} | {:.0} | {:.1} | {} | {} |",
             r.name,
             fmt_int(r.msgs_per_s),
             vs_plain(r, rows).map_or_else(String::new, |x| format!("{:.0}%", x * 100.0)),
+            vs_memory(r, rows).map_or_else(String::new, |x| format!("{:.0}%", x * 100.0)),
             fmt_int(r.reqs_per_s),
             r.p50_ms,
             r.p99_ms,
@@ -1475,10 +1573,19 @@ fn main() {
                     // interleaved (plain, sse-sqs, sse-kms, plain, ...), so
                     // drift of this shared machine hits them alike and the
                     // "vs unencrypted" column compares like with like.
-                    let encs: Vec<Enc> = [Enc::Plain, Enc::SseSqs, Enc::SseKms]
-                        .into_iter()
-                        .filter(|e| {
-                            opts.wants(&format!("{} {} c{conc}{}", proto.name(), op.name(), e.label()))
+                    // Memory and disk runs of one scenario alternate too.
+                    let encs: Vec<(Storage, Enc)> = opts
+                        .storages
+                        .iter()
+                        .flat_map(|st| [Enc::Plain, Enc::SseSqs, Enc::SseKms].map(|e| (*st, e)))
+                        .filter(|(st, e)| {
+                            opts.wants(&format!(
+                                "{} {} c{conc}{}{}",
+                                proto.name(),
+                                op.name(),
+                                e.label(),
+                                st.label()
+                            ))
                         })
                         .collect();
                     if encs.is_empty() {
@@ -1486,10 +1593,16 @@ fn main() {
                     }
                     let mut runs: Vec<Vec<Row>> = vec![Vec::new(); encs.len()];
                     for round in 0..opts.repeat {
-                        for (i, enc) in encs.iter().enumerate() {
-                            let name = format!("{} {} c{conc}{}", proto.name(), op.name(), enc.label());
+                        for (i, (st, enc)) in encs.iter().enumerate() {
+                            let name = format!(
+                                "{} {} c{conc}{}{}",
+                                proto.name(),
+                                op.name(),
+                                enc.label(),
+                                st.label()
+                            );
                             eprintln!("running {name} (run {} of {}) ...", round + 1, opts.repeat);
-                            runs[i].push(throughput(&opts, proto, op, conc, *enc, tck).await);
+                            runs[i].push(throughput(&opts, proto, op, conc, *enc, *st, tck).await);
                         }
                     }
                     for mut runs in runs {
@@ -1608,33 +1721,47 @@ fn main() {
     }
     if opts.wants("memory") || opts.wants("idle") {
         eprintln!("running idle RSS ...");
-        let s = Server::start();
-        std::thread::sleep(Duration::from_millis(300));
-        let rss = s.rss();
-        drop(s);
-        let _ = writeln!(
-            other,
-            "| idle RSS of a fresh server | {:.1} MiB | <= 10 MB: {} |",
-            mib(rss),
-            mark(rss <= 10_000_000)
-        );
+        for st in &opts.storages {
+            let s = Server::start_on(*st);
+            std::thread::sleep(Duration::from_millis(300));
+            let rss = s.rss();
+            drop(s);
+            let _ = writeln!(
+                other,
+                "| idle RSS of a fresh server{} | {:.1} MiB | <= 15 MiB: {} |",
+                if *st == Storage::Disk {
+                    " with --data-dir"
+                } else {
+                    ""
+                },
+                mib(rss),
+                mark(rss <= 15 * 1024 * 1024)
+            );
+        }
     }
     if opts.wants("startup") {
         eprintln!("running startup x5 ...");
-        let times: Vec<f64> = (0..5)
-            .map(|_| {
-                let s = Server::start();
-                s.ready_after.as_secs_f64() * 1000.0
-            })
-            .collect();
-        let best = times.iter().copied().fold(f64::INFINITY, f64::min);
-        let all: Vec<String> = times.iter().map(|t| format!("{t:.1}")).collect();
-        let _ = writeln!(
-            other,
-            "| spawn to first served `GET /_sealq/health` (best of 5; all: {} ms) | {best:.1} ms | <= 20 ms: {} |",
-            all.join(", "),
-            mark(best <= 20.0)
-        );
+        for st in &opts.storages {
+            let times: Vec<f64> = (0..5)
+                .map(|_| {
+                    let s = Server::start_on(*st);
+                    s.ready_after.as_secs_f64() * 1000.0
+                })
+                .collect();
+            let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+            let all: Vec<String> = times.iter().map(|t| format!("{t:.1}")).collect();
+            let _ = writeln!(
+                other,
+                "| spawn to first served `GET /_sealq/health`{} (best of 5; all: {} ms) | {best:.1} ms | <= 100 ms: {} |",
+                if *st == Storage::Disk {
+                    ", new --data-dir"
+                } else {
+                    ""
+                },
+                all.join(", "),
+                mark(best <= 100.0)
+            );
+        }
     }
     if !other.is_empty() {
         out.push_str("| measure | result | target |\n|---|---:|---|\n");
