@@ -215,6 +215,7 @@ CREATE TABLE data_keys (
 CREATE TABLE dedup (
     queue INTEGER NOT NULL, key TEXT NOT NULL, id BLOB NOT NULL, sequence BLOB NOT NULL,
     expires_ms INTEGER NOT NULL, PRIMARY KEY (queue, key)) WITHOUT ROWID;
+CREATE INDEX dedup_expiry ON dedup (expires_ms);
 CREATE TABLE move_tasks (handle TEXT PRIMARY KEY, position INTEGER NOT NULL, task BLOB NOT NULL);
 ";
 
@@ -540,6 +541,9 @@ fn apply(
     written_keys: &mut HashSet<u64>,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    // The latest "now" a deduplication entry of this batch was made at:
+    // entries that expired by then are deleted with the batch.
+    let mut dedup_now: Option<u64> = None;
     {
         let mut put = tx.prepare_cached(
             "INSERT OR REPLACE INTO messages (key, slot, id, md5, sent_ms, first_receive_ms, receive_count, state, until_ms, received_ms, seq, sender, body, envelope, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -648,6 +652,8 @@ fn apply(
                         )?;
                     }
                     Record::Dedup(uid, key, id, sequence, expires) => {
+                        let made = expires.saturating_sub(crate::sqs::model::queue::DEDUP_WINDOW_MS);
+                        dedup_now = Some(dedup_now.map_or(made, |n| n.max(made)));
                         tx.prepare_cached(
                             "INSERT OR REPLACE INTO dedup (queue, key, id, sequence, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                         )?
@@ -675,6 +681,10 @@ fn apply(
                 }
             }
         }
+    }
+    if let Some(now) = dedup_now {
+        tx.prepare_cached("DELETE FROM dedup WHERE expires_ms <= ?1")?
+            .execute(params![i(now)])?;
     }
     tx.commit()
 }

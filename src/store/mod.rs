@@ -330,6 +330,15 @@ impl Store {
                 .insert(row.name, Arc::new(q));
         }
         self.next_uid.store(max_uid, Ordering::Relaxed);
+        // Messages of a queue deleted while a send to it was under way.
+        let orphans: Vec<Record> = by_queue
+            .into_iter()
+            .flat_map(|(uid, ms)| {
+                ms.into_iter()
+                    .map(move |(_, m)| Record::Remove(message_key(uid, m.serial)))
+            })
+            .collect();
+        self.submit(orphans);
         Ok(n)
     }
 }
@@ -352,7 +361,14 @@ fn queue_row(q: &Queue, s: &QueueState) -> QueueRow {
     let mut attrs = Writer::new();
     let pairs: Vec<(&str, String)> = STORED_ATTRIBUTES
         .iter()
-        .filter_map(|n| s.attrs.get(n).map(|v| (*n, v)))
+        .filter_map(|n| match *n {
+            // Stored as set (GetQueueAttributes shows the default when unset).
+            "KmsDataKeyReusePeriodSeconds" => s
+                .attrs
+                .kms_data_key_reuse_period_seconds
+                .map(|v| (*n, v.to_string())),
+            _ => s.attrs.get(n).map(|v| (*n, v)),
+        })
         .collect();
     attrs.u32(u32::try_from(pairs.len()).unwrap_or(0));
     for (k, v) in &pairs {
@@ -610,4 +626,100 @@ pub struct Opened {
     pub move_tasks: Vec<(String, Vec<u8>)>,
     /// How many queues were restored.
     pub queues: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{SealedDataKey, SseKind};
+
+    fn message(body: Body, extra: Option<Box<MessageExtra>>) -> Message {
+        Message {
+            serial: 7,
+            id: 0x1234_5678,
+            body,
+            md5_of_body: [9; 16],
+            sent_ms: 1_000,
+            first_receive_ms: 2_000,
+            receive_count: 3,
+            state: MsgState::InFlight {
+                until: 5_000,
+                received_ms: 2_500,
+                seq: 11,
+            },
+            sender_id: Arc::from("AKID"),
+            extra,
+        }
+    }
+
+    #[test]
+    fn a_message_row_reads_back_as_the_message_it_was_made_from() {
+        let key = Arc::new(SealedDataKey {
+            id: 42,
+            kind: SseKind::Kms,
+            key_arn: Arc::from("arn:aws:kms:us-east-1:0:key/k"),
+            encrypted_data_key: Box::new([1, 2, 3]),
+            queue_arn: Arc::from("arn:aws:sqs:us-east-1:0:q"),
+        });
+        let sealed = Body::Sealed(Box::new(Envelope {
+            data_key: key.clone(),
+            nonce: [4; 12],
+            tag: [5; 16],
+            sealed_for: 99,
+            ciphertext: Box::new([6, 7, 8]),
+        }));
+        let extra = MessageExtra {
+            attributes: vec![(
+                "a".into(),
+                MessageAttributeValue {
+                    data_type: "Binary".into(),
+                    string_value: None,
+                    binary_value: Some(vec![0, 255]),
+                    has_list_values: false,
+                },
+            )],
+            trace_header: Some("t".into()),
+            group_id: Some("g".into()),
+            dead_letter_source_arn: Some(Arc::from("arn:src")),
+            dedup_id: Some("d".into()),
+            sequence_number: Some(10_000_000_000_000_000_001),
+        };
+        let keys = HashMap::from([(42, key)]);
+        for m in [
+            message(sealed, Some(Box::new(extra))),
+            message(Body::Plain("héllo".into()), None),
+        ] {
+            let row = message_row(3, 5, &m);
+            assert_eq!(durable::split_key(row.key), (3, 7));
+            let back = message_of(7, &row, &keys).unwrap();
+            assert_eq!(format!("{back:?}"), format!("{m:?}"));
+        }
+    }
+
+    #[test]
+    fn queue_attributes_and_tags_read_back() {
+        let q = Queue::new(
+            "q.fifo".into(),
+            "0".into(),
+            "arn".into(),
+            1,
+            0,
+            QueueAttributes::new(true),
+        );
+        let mut s = q.lock();
+        s.attrs
+            .set_all(
+                &[
+                    ("KmsMasterKeyId".into(), "alias/x".into()),
+                    ("VisibilityTimeout".into(), "45".into()),
+                    ("ContentBasedDeduplication".into(), "true".into()),
+                ],
+                false,
+            )
+            .unwrap();
+        s.tags.insert("k".into(), "v".into());
+        let row = queue_row(&q, &s);
+        assert_eq!(attributes_of(&row.attributes).unwrap(), s.attrs);
+        assert_eq!(tags_of(&row.tags).unwrap(), s.tags);
+    }
 }
