@@ -481,3 +481,190 @@ fn apply_queue(state: &AppState, ctx: &Ctx, src: &Source, i: usize, q: &QueueSec
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    const KEY: &str = "6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7";
+
+    fn state() -> AppState {
+        AppState::with_clock(Config::default(), Arc::new(Clock::manual(1_700_000_000_000)))
+    }
+
+    fn cfg(text: &str) -> FileConfig {
+        parse("t.toml", text.to_owned()).expect("parses")
+    }
+
+    fn queue_names(state: &AppState) -> Vec<String> {
+        state
+            .store
+            .list(&state.config.account_id)
+            .iter()
+            .map(|q| q.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn an_invalid_third_queue_applies_nothing() {
+        let s = state();
+        let c = cfg(concat!(
+            "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naliases = [\"alias/k\"]\n",
+            "[[principals]]\naccess_key_id = \"AKIDCONF\"\nname = \"app\"\n",
+            "[[queues]]\nname = \"one\"\n",
+            "[[queues]]\nname = \"two\"\n",
+            "[[queues]]\nname = \"three\"\n",
+            "[queues.attributes]\n",
+            "DelaySeconds = 1\n",
+            "VisibilityTimeout = 99999\n",
+        ));
+        let e = apply(&s, &c).unwrap_err();
+        assert_eq!(e.field, "queues[2].attributes.VisibilityTimeout", "{e}");
+        assert_eq!(e.line, 15, "{e}");
+        assert!(e.message.contains("InvalidAttributeValue"), "{e}");
+        assert!(queue_names(&s).is_empty(), "{:?}", queue_names(&s));
+        assert!(s.kms.key(KEY).is_none());
+        let p = s.principals.resolve(None, Some("AKIDCONF/x/us-east-1/sqs/aws4_request")).unwrap();
+        assert_eq!(p.arn(), Some("arn:aws:iam::000000000000:user/AKIDCONF"));
+    }
+
+    #[test]
+    fn applying_twice_creates_nothing_twice() {
+        let s = state();
+        let c = cfg(concat!(
+            "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naliases = [\"alias/k\"]\n",
+            "description = \"d\"\nrotation = { rotation_period_in_days = 90 }\ntags = { team = \"a\" }\n",
+            "key_material = \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\"\n",
+            "[[queues]]\nname = \"src\"\n",
+            "attributes = { RedrivePolicy = '{\"deadLetterTargetArn\":\"dlq\",\"maxReceiveCount\":3}', KmsMasterKeyId = \"alias/k\" }\n",
+            "tags = { env = \"t\" }\n",
+            "[[queues]]\nname = \"dlq\"\n",
+        ));
+        apply(&s, &c).unwrap();
+        let next = s.kms.key(KEY).unwrap().read().next_rotation_ms;
+        s.clock.advance(1000);
+        apply(&s, &c).unwrap();
+        assert_eq!(queue_names(&s), ["dlq", "src"]);
+        assert_eq!(s.kms.list_keys().len(), 1);
+        let key = s.kms.key(KEY).unwrap();
+        assert_eq!(key.read().next_rotation_ms, next, "a restart keeps the rotation schedule");
+        assert_eq!(key.read().versions.len(), 1);
+        assert_eq!(s.kms.list_aliases().len(), 1);
+        let src = s.store.get("000000000000", "src").unwrap();
+        let g = src.lock();
+        assert_eq!(
+            g.attrs.redrive.as_ref().map(|r| r.target_arn.as_str()),
+            Some("arn:aws:sqs:us-east-1:000000000000:dlq")
+        );
+        assert_eq!(g.attrs.kms_master_key_id.as_deref(), Some("alias/k"));
+        assert_eq!(g.tags.get("env").map(String::as_str), Some("t"));
+    }
+
+    #[test]
+    fn existing_keys_and_queues_are_brought_to_the_file() {
+        let s = state();
+        apply(&s, &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n[[queues]]\nname = \"q\"\n")).unwrap();
+        apply(
+            &s,
+            &cfg(concat!(
+                "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\nenabled = false\ndescription = \"new\"\n",
+                "[[queues]]\nname = \"q\"\nattributes = { VisibilityTimeout = 7 }\n",
+            )),
+        )
+        .unwrap();
+        let key = s.kms.key(KEY).unwrap();
+        assert_eq!(key.read().state, KeyState::Disabled);
+        assert_eq!(key.read().description, "new");
+        let q = s.store.get("000000000000", "q").unwrap();
+        assert_eq!(q.lock().attrs.visibility_timeout, 7);
+    }
+
+    #[test]
+    fn other_material_for_an_existing_key_is_refused() {
+        let s = state();
+        apply(&s, &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n")).unwrap();
+        let e = apply(
+            &s,
+            &cfg(concat!(
+                "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n",
+                "key_material = \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\"\n",
+            )),
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (3, "keys[0].key_material"), "{e}");
+    }
+
+    #[test]
+    fn bad_key_settings_name_their_field() {
+        let s = state();
+        let e = apply(
+            &s,
+            &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\nkey_material = \"AQID\"\n"),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "keys[0].key_material", "{e}");
+        let e = apply(
+            &s,
+            &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\npolicy = \"not json\"\n"),
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (3, "keys[0].policy"), "{e}");
+        let e = apply(
+            &s,
+            &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naliases = [\"nope\"]\n"),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "keys[0].aliases[0]", "{e}");
+        let e = apply(
+            &s,
+            &cfg(concat!(
+                "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n",
+                "key_spec = \"HMAC_256\"\nkey_usage = \"GENERATE_VERIFY_MAC\"\n",
+                "rotation = { enabled = true }\n",
+            )),
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (5, "keys[0].rotation"), "{e}");
+        let e = apply(
+            &s,
+            &cfg("[[queues]]\nname = \"q\"\nattributes = { KmsMasterKeyId = \"alias/typo\" }\n"),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "queues[0].attributes.KmsMasterKeyId", "{e}");
+        assert!(s.kms.list_keys().is_empty());
+        assert!(queue_names(&s).is_empty());
+    }
+
+    #[test]
+    fn a_dead_letter_cycle_is_an_error_at_its_redrive_policy() {
+        let s = state();
+        let e = apply(
+            &s,
+            &cfg(concat!(
+                "[[queues]]\nname = \"a\"\n",
+                "attributes = { RedrivePolicy = '{\"deadLetterTargetArn\":\"arn:aws:sqs:us-east-1:000000000000:b\",\"maxReceiveCount\":3}' }\n",
+                "[[queues]]\nname = \"b\"\n",
+                "attributes = { RedrivePolicy = '{\"deadLetterTargetArn\":\"a\",\"maxReceiveCount\":3}' }\n",
+            )),
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (3, "queues[0].attributes.RedrivePolicy"), "{e}");
+        assert!(e.message.contains("a -> b -> a"), "{e}");
+        assert!(queue_names(&s).is_empty());
+    }
+
+    #[test]
+    fn a_dead_letter_queue_outside_the_file_must_exist() {
+        let s = state();
+        let c = cfg(concat!(
+            "[[queues]]\nname = \"src\"\n",
+            "attributes = { RedrivePolicy = '{\"deadLetterTargetArn\":\"elsewhere\",\"maxReceiveCount\":3}' }\n",
+        ));
+        let e = apply(&s, &c).unwrap_err();
+        assert_eq!(e.field, "queues[0].attributes.RedrivePolicy", "{e}");
+        assert!(e.message.contains("does not exist"), "{e}");
+        apply(&s, &cfg("[[queues]]\nname = \"elsewhere\"\n")).unwrap();
+        apply(&s, &c).unwrap();
+    }
+}
