@@ -98,22 +98,32 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
     let Some(server) = file.map(|f| &f.server) else {
         return config;
     };
-    if !given("host") && let Some(v) = &server.host {
+    if !given("host")
+        && let Some(v) = &server.host
+    {
         config.host.clone_from(v);
     }
-    if !given("port") && let Some(v) = server.port {
+    if !given("port")
+        && let Some(v) = server.port
+    {
         config.port = v;
     }
-    if !given("region") && let Some(v) = &server.region {
+    if !given("region")
+        && let Some(v) = &server.region
+    {
         config.region.clone_from(v);
     }
-    if !given("account_id") && let Some(v) = &server.account_id {
+    if !given("account_id")
+        && let Some(v) = &server.account_id
+    {
         config.account_id.clone_from(v);
     }
     if !given("queue_url_base") && server.queue_url_base.is_some() {
         config.queue_url_base.clone_from(&server.queue_url_base);
     }
-    if !given("sse_sqs_by_default") && let Some(v) = server.sse_sqs_by_default {
+    if !given("sse_sqs_by_default")
+        && let Some(v) = server.sse_sqs_by_default
+    {
         config.sse_sqs_by_default = v;
     }
     config

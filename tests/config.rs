@@ -182,7 +182,12 @@ async fn the_sample_makes_its_keys_and_aliases() {
         ]
     );
 
-    let hmac = k.describe_key().key_id("alias/webhook-signing").send().await.unwrap();
+    let hmac = k
+        .describe_key()
+        .key_id("alias/webhook-signing")
+        .send()
+        .await
+        .unwrap();
     let hmac = hmac.key_metadata().unwrap();
     assert_eq!(hmac.key_id(), HMAC_KEY);
     assert_eq!(hmac.key_spec().map(|s| s.as_str()), Some("HMAC_256"));
@@ -195,11 +200,20 @@ async fn the_sample_makes_its_keys_and_aliases() {
         .send()
         .await
         .unwrap();
-    let hex: String = mac.mac().unwrap().as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = mac
+        .mac()
+        .unwrap()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(hex, hmac_sha256_hex(&(100u8..132).collect::<Vec<_>>(), b"hello"));
 
     let retired = k.describe_key().key_id(RETIRED_KEY).send().await.unwrap();
-    assert_eq!(retired.key_metadata().unwrap().key_state(), Some(&KeyState::Disabled));
+    assert_eq!(
+        retired.key_metadata().unwrap().key_state(),
+        Some(&KeyState::Disabled)
+    );
     server.stop().await;
 }
 
@@ -232,7 +246,10 @@ async fn the_sample_dead_letter_link_and_principals_work() {
         assert_eq!(receive_now(&worker, &orders).await.len(), 1, "receive {n}");
         server.advance(31);
     }
-    assert!(receive_now(&worker, &orders).await.is_empty(), "moved after 3 receives");
+    assert!(
+        receive_now(&worker, &orders).await.is_empty(),
+        "moved after 3 receives"
+    );
     let moved = worker
         .receive_message()
         .queue_url(&dlq)
@@ -316,9 +333,10 @@ async fn fixed_key_material_decrypts_on_another_server() {
     b.stop().await;
 
     // Without fixed material the same key id does not open it.
-    let text = std::fs::read_to_string(sample_path())
-        .unwrap()
-        .replace("key_material = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"", "");
+    let text = std::fs::read_to_string(sample_path()).unwrap().replace(
+        "key_material = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"",
+        "",
+    );
     let random = sealq::config::parse("random.toml", text).unwrap();
     let c = start_with_file(&random, Arc::new(Clock::system())).await;
     let err = kms_as(&c, "AKIDTEST")
@@ -375,7 +393,10 @@ fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
         if let Some(s) = child.0.try_wait().expect("wait") {
             break s;
         }
-        assert!(Instant::now() < deadline, "sealq kept running with a bad configuration");
+        assert!(
+            Instant::now() < deadline,
+            "sealq kept running with a bad configuration"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     let mut stderr = String::new();
@@ -407,10 +428,7 @@ fn a_bad_file_exits_2_naming_file_line_and_field() {
     let p = path.to_str().unwrap();
     let (code, stderr) = run_binary(&["serve", "--config", p], &[]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(
-        stderr.contains(&format!("{p}:7:")),
-        "file and line: {stderr}"
-    );
+    assert!(stderr.contains(&format!("{p}:7:")), "file and line: {stderr}");
     assert!(
         stderr.contains("queues[1].attributes.MaximumMessageSize"),
         "field: {stderr}"
@@ -422,7 +440,10 @@ fn a_bad_file_exits_2_naming_file_line_and_field() {
     let (code, stderr) = run_binary(&[], &[("SEALQ_CONFIG", p)]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains(&format!("{p}:3:1")), "{stderr}");
-    assert!(stderr.contains("server.prot") && stderr.contains("unknown field"), "{stderr}");
+    assert!(
+        stderr.contains("server.prot") && stderr.contains("unknown field"),
+        "{stderr}"
+    );
 
     // A file that is not there.
     let (code, stderr) = run_binary(&["--config", "/nonexistent/sealq.toml"], &[]);
@@ -441,18 +462,26 @@ async fn the_binary_applies_the_file_under_flags_and_environment() {
         ),
     );
     let _server = common::spawn_binary(|cmd| {
-        cmd.args(["serve", "--config", path.to_str().unwrap(), "--account-id", "222222222222"])
-            .env_remove("SEALQ_PORT")
-            .env_remove("SEALQ_ACCOUNT_ID")
-            .env_remove("SEALQ_SSE_SQS_BY_DEFAULT")
-            .env("SEALQ_REGION", "ap-south-1");
+        cmd.args([
+            "serve",
+            "--config",
+            path.to_str().unwrap(),
+            "--account-id",
+            "222222222222",
+        ])
+        .env_remove("SEALQ_PORT")
+        .env_remove("SEALQ_ACCOUNT_ID")
+        .env_remove("SEALQ_SSE_SQS_BY_DEFAULT")
+        .env("SEALQ_REGION", "ap-south-1");
     });
     // The file's port is used: no flag or variable names one.
     wait_healthy(port).await;
     let conf = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new("AKIDTEST", "s", None, None, "t"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIDTEST", "s", None, None, "t",
+        ))
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .build();
     let c = aws_sdk_sqs::Client::from_conf(conf);

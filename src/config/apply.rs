@@ -98,7 +98,11 @@ fn check_existing(state: &AppState, cfg: &FileConfig) -> Result<(), ConfigError>
         }
         let spec = k.key_spec.as_deref().unwrap_or("SYMMETRIC_DEFAULT");
         if KeySpec::parse(spec).is_some_and(|s| s != key.spec) {
-            let field = if k.key_spec.is_some() { "key_spec" } else { "key_id" };
+            let field = if k.key_spec.is_some() {
+                "key_spec"
+            } else {
+                "key_id"
+            };
             return Err(src.error(
                 &field!["keys", i, field],
                 format!(
@@ -188,7 +192,7 @@ fn apply_key(
     k: &KeySection,
 ) -> Result<(), ConfigError> {
     let kms = &*state.kms;
-    let at = |field: &str| -> Vec<Seg> { field!["keys", i, field] };
+    let at = |field: &str| -> Vec<Seg> { field!["keys", i, field].to_vec() };
     let fail = |field: &str, e: &Error| src.error(&at(field), describe(e));
     let id = k.key_id.to_ascii_lowercase();
     let key_id = uuid::Uuid::try_parse(&id)
@@ -204,8 +208,12 @@ fn apply_key(
     let key = match kms.key(&id) {
         Some(key) => {
             if matches!(key.read().state, KeyState::PendingDeletion { .. }) {
-                kms_dispatch(kms, admin, KmsAction::CancelKeyDeletion(KeyIdRequest { key_id: id.clone() }))
-                    .map_err(|e| fail("key_id", &e))?;
+                kms_dispatch(
+                    kms,
+                    admin,
+                    KmsAction::CancelKeyDeletion(KeyIdRequest { key_id: id.clone() }),
+                )
+                .map_err(|e| fail("key_id", &e))?;
             }
             if let Some(d) = &k.description {
                 key.write().description.clone_from(d);
@@ -312,7 +320,8 @@ fn apply_key(
                     alias_name: alias.clone(),
                     target_key_id: id.clone(),
                 };
-                kms_dispatch(kms, admin, KmsAction::UpdateAlias(r)).map_err(|e| src.error(&here, describe(&e)))?;
+                kms_dispatch(kms, admin, KmsAction::UpdateAlias(r))
+                    .map_err(|e| src.error(&here, describe(&e)))?;
             }
             Err(e) => return Err(src.error(&here, describe(&e))),
         }
@@ -359,7 +368,10 @@ fn queue_order(state: &AppState, cfg: &FileConfig) -> Result<Vec<usize>, ConfigE
                 2 => break,
                 1 => {
                     let from = chain.iter().position(|c| *c == i).unwrap_or(0);
-                    let mut names: Vec<&str> = chain[from..].iter().map(|c: &usize| cfg.queues[*c].name.as_str()).collect();
+                    let mut names: Vec<&str> = chain[from..]
+                        .iter()
+                        .map(|c: &usize| cfg.queues[*c].name.as_str())
+                        .collect();
                     names.push(&cfg.queues[i].name);
                     return Err(cfg.source.error(
                         &field!["queues", i, "attributes", "RedrivePolicy"],
@@ -401,9 +413,15 @@ fn queue_field(e: &Error, q: &QueueSection) -> Vec<String> {
     }
 }
 
-fn apply_queue(state: &AppState, ctx: &Ctx, src: &Source, i: usize, q: &QueueSection) -> Result<(), ConfigError> {
+fn apply_queue(
+    state: &AppState,
+    ctx: &Ctx,
+    src: &Source,
+    i: usize,
+    q: &QueueSection,
+) -> Result<(), ConfigError> {
     let fail = |e: &Error| {
-        let mut p = field!["queues", i];
+        let mut p = field!["queues", i].to_vec();
         p.extend(queue_field(e, q).iter().map(Seg::from));
         src.error(&p, describe(e))
     };
@@ -450,11 +468,15 @@ fn apply_queue(state: &AppState, ctx: &Ctx, src: &Source, i: usize, q: &QueueSec
                 let kind = if was_fifo { "a FIFO" } else { "a standard" };
                 return Err(src.error(
                     &field!["queues", i, "attributes", "FifoQueue"],
-                    format!("queue {} exists as {kind} queue; a queue's type cannot change", q.name),
+                    format!(
+                        "queue {} exists as {kind} queue; a queue's type cannot change",
+                        q.name
+                    ),
                 ));
             }
             let queue_url = format!("/{account}/{}", q.name);
-            let rest: Vec<(String, String)> = attributes.into_iter().filter(|(k, _)| k != "FifoQueue").collect();
+            let rest: Vec<(String, String)> =
+                attributes.into_iter().filter(|(k, _)| k != "FifoQueue").collect();
             if !rest.is_empty() {
                 let input = SetQueueAttributesInput {
                     queue_url: queue_url.clone(),
@@ -525,7 +547,10 @@ mod tests {
         assert!(e.message.contains("InvalidAttributeValue"), "{e}");
         assert!(queue_names(&s).is_empty(), "{:?}", queue_names(&s));
         assert!(s.kms.key(KEY).is_none());
-        let p = s.principals.resolve(None, Some("AKIDCONF/x/us-east-1/sqs/aws4_request")).unwrap();
+        let p = s
+            .principals
+            .resolve(None, Some("AKIDCONF/x/us-east-1/sqs/aws4_request"))
+            .unwrap();
         assert_eq!(p.arn(), Some("arn:aws:iam::000000000000:user/AKIDCONF"));
     }
 
@@ -548,7 +573,11 @@ mod tests {
         assert_eq!(queue_names(&s), ["dlq", "src"]);
         assert_eq!(s.kms.list_keys().len(), 1);
         let key = s.kms.key(KEY).unwrap();
-        assert_eq!(key.read().next_rotation_ms, next, "a restart keeps the rotation schedule");
+        assert_eq!(
+            key.read().next_rotation_ms,
+            next,
+            "a restart keeps the rotation schedule"
+        );
         assert_eq!(key.read().versions.len(), 1);
         assert_eq!(s.kms.list_aliases().len(), 1);
         let src = s.store.get("000000000000", "src").unwrap();
@@ -564,7 +593,11 @@ mod tests {
     #[test]
     fn existing_keys_and_queues_are_brought_to_the_file() {
         let s = state();
-        apply(&s, &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n[[queues]]\nname = \"q\"\n")).unwrap();
+        apply(
+            &s,
+            &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n[[queues]]\nname = \"q\"\n"),
+        )
+        .unwrap();
         apply(
             &s,
             &cfg(concat!(
@@ -583,7 +616,11 @@ mod tests {
     #[test]
     fn other_material_for_an_existing_key_is_refused() {
         let s = state();
-        apply(&s, &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n")).unwrap();
+        apply(
+            &s,
+            &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n"),
+        )
+        .unwrap();
         let e = apply(
             &s,
             &cfg(concat!(
@@ -649,7 +686,11 @@ mod tests {
             )),
         )
         .unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (3, "queues[0].attributes.RedrivePolicy"), "{e}");
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (3, "queues[0].attributes.RedrivePolicy"),
+            "{e}"
+        );
         assert!(e.message.contains("a -> b -> a"), "{e}");
         assert!(queue_names(&s).is_empty());
     }

@@ -85,7 +85,7 @@ impl From<usize> for Seg {
 /// A field path built from keys and indexes: `field!["queues", 2, "name"]`.
 macro_rules! field {
     ($($seg:expr),* $(,)?) => {
-        vec![$($crate::config::file::Seg::from($seg)),*]
+        [$($crate::config::file::Seg::from($seg)),*]
     };
 }
 pub(crate) use field;
@@ -638,11 +638,16 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_named_with_their_line() {
-        let e = err("[server]\nport = 1\n\n[[queues]]\nname = \"a\"\n\n[[queues]]\nname = \"b\"\ncolour = 1\n");
+        let e =
+            err("[server]\nport = 1\n\n[[queues]]\nname = \"a\"\n\n[[queues]]\nname = \"b\"\ncolour = 1\n");
         assert_eq!((e.line, e.column), (9, 1), "{e}");
         assert_eq!(e.field, "queues[1].colour", "{e}");
         assert!(e.message.contains("unknown field `colour`"), "{e}");
-        assert!(e.to_string().starts_with("t.toml:9:1: field `queues[1].colour`: "), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.toml:9:1: field `queues[1].colour`: "),
+            "{e}"
+        );
     }
 
     #[test]

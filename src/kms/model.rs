@@ -337,7 +337,16 @@ impl Key {
             id: uuid::Uuid::new_v4(),
             material: None,
         };
-        Self::fixed(region, account_id, now_ms, manager, spec, fixed, description, policy)
+        Self::fixed(
+            region,
+            account_id,
+            now_ms,
+            manager,
+            spec,
+            fixed,
+            description,
+            policy,
+        )
     }
 
     /// A new enabled key of `spec` with a chosen id and, optionally, chosen

@@ -100,8 +100,10 @@ pub fn redrive_target(redrive_policy: &str) -> Option<String> {
 /// name); `None` when the document is not a JSON object.
 pub fn with_redrive_target(redrive_policy: &str, target_arn: &str) -> Option<String> {
     let mut v: Value = serde_json::from_str(redrive_policy).ok()?;
-    v.as_object_mut()?
-        .insert("deadLetterTargetArn".to_owned(), Value::String(target_arn.to_owned()));
+    v.as_object_mut()?.insert(
+        "deadLetterTargetArn".to_owned(),
+        Value::String(target_arn.to_owned()),
+    );
     Some(v.to_string())
 }
 
