@@ -42,8 +42,8 @@ use crate::state::AppState;
 pub fn apply(state: &AppState, cfg: &FileConfig) -> Result<(), ConfigError> {
     check_existing(state, cfg)?;
     let scratch = scratch_of(state);
-    apply_to(&scratch, cfg)?;
-    apply_to(state, cfg)
+    apply_to(&scratch, state, cfg)?;
+    apply_to(state, state, cfg)
 }
 
 /// Dry-runs `cfg` on a fresh, empty server with settings `config` (what
@@ -53,7 +53,7 @@ pub fn apply(state: &AppState, cfg: &FileConfig) -> Result<(), ConfigError> {
 /// The first problem, located in the file.
 pub fn check(config: &Config, cfg: &FileConfig) -> Result<(), ConfigError> {
     let scratch = AppState::with_clock(config.clone(), Arc::new(Clock::system()));
-    apply_to(&scratch, cfg)
+    apply_to(&scratch, &scratch, cfg)
 }
 
 /// A scratch state with `state`'s settings and clock and a copy of its
@@ -141,8 +141,10 @@ fn describe(e: &Error) -> String {
     format!("{}: {e}", e.meta().query_code)
 }
 
-/// Applies the whole file to `state`, stopping at the first error.
-fn apply_to(state: &AppState, cfg: &FileConfig) -> Result<(), ConfigError> {
+/// Applies the whole file to `state`, stopping at the first error; `real`
+/// is the state the file is meant for (`state` itself, or the real state
+/// behind a scratch one), where keys outside the file are looked up.
+fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), ConfigError> {
     let src = &cfg.source;
     let admin = config_principal(state);
     for (i, k) in cfg.keys.iter().enumerate() {
@@ -154,7 +156,7 @@ fn apply_to(state: &AppState, cfg: &FileConfig) -> Result<(), ConfigError> {
         client_ip: None,
     };
     for i in queue_order(state, cfg)? {
-        apply_queue(state, &ctx, src, i, &cfg.queues[i])?;
+        apply_queue(state, real, &ctx, src, i, &cfg.queues[i])?;
     }
     for p in &cfg.principals {
         state.principals.register(
@@ -415,6 +417,7 @@ fn queue_field(e: &Error, q: &QueueSection) -> Vec<String> {
 
 fn apply_queue(
     state: &AppState,
+    real: &AppState,
     ctx: &Ctx,
     src: &Source,
     i: usize,
@@ -454,6 +457,7 @@ fn apply_queue(
             && (value.starts_with("alias/") && !value.starts_with("alias/aws/")
                 || uuid::Uuid::try_parse(value).is_ok())
             && state.kms.resolve(value, Forms::WithAlias).is_err()
+            && real.kms.resolve(value, Forms::WithAlias).is_err()
         {
             return Err(src.error(
                 &field!["queues", i, "attributes", name],
@@ -671,6 +675,27 @@ mod tests {
         assert_eq!(e.field, "queues[0].attributes.KmsMasterKeyId", "{e}");
         assert!(s.kms.list_keys().is_empty());
         assert!(queue_names(&s).is_empty());
+    }
+
+    #[test]
+    fn a_queue_may_name_a_key_the_server_already_has() {
+        let s = state();
+        apply(
+            &s,
+            &cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naliases = [\"alias/k\"]\n"),
+        )
+        .unwrap();
+        apply(
+            &s,
+            &cfg(concat!(
+                "[[queues]]\nname = \"q\"\n",
+                "attributes = { KmsMasterKeyId = \"alias/k\" }\n",
+                "[[queues]]\nname = \"r\"\n",
+                "attributes = { KmsMasterKeyId = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\" }\n",
+            )),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(queue_names(&s), ["q", "r"]);
     }
 
     #[test]

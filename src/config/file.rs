@@ -658,6 +658,13 @@ mod tests {
         let e = err("[[queues]]\nname = \"a\"\nattributes = { DelaySeconds = 1.5 }\n");
         assert_eq!(e.line, 3, "{e}");
         assert_eq!(e.field, "queues[0].attributes.DelaySeconds", "{e}");
+        let cfg = parse(
+            "t.toml",
+            "[server]\ndata_dir = \"/var/lib/sealq\"\nlog_format = \"json\"\n".to_owned(),
+        )
+        .unwrap();
+        assert_eq!(cfg.server.data_dir.as_deref(), Some(Path::new("/var/lib/sealq")));
+        assert_eq!(cfg.server.log_format, Some(LogFormat::Json));
         let e = err("[server]\nlog_format = \"xml\"\n");
         assert_eq!(e.field, "server.log_format", "{e}");
     }
