@@ -378,9 +378,10 @@ async fn applying_the_sample_twice_keeps_one_of_everything() {
 
 /// Runs the binary to completion (bounded); exit code and stderr.
 fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let port = free_port();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sealq"));
     cmd.args(args)
-        .env("SEALQ_PORT", free_port().to_string())
+        .env("SEALQ_PORT", port.to_string())
         .env_remove("SEALQ_CONFIG")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
@@ -408,6 +409,11 @@ fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
         .expect("stderr")
         .read_to_string(&mut stderr)
         .expect("read stderr");
+    // Nothing is left serving on the port.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "something listens on {port}"
+    );
     (status.code(), stderr)
 }
 
