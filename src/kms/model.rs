@@ -352,7 +352,9 @@ impl Key {
     /// A new enabled key of `spec` with a chosen id and, optionally, chosen
     /// first key material (a configuration file's reproducible keys). The
     /// material must be as long as the spec needs (32 bytes for
-    /// SYMMETRIC_DEFAULT, the HMAC length otherwise); `None` when it is not.
+    /// SYMMETRIC_DEFAULT, the HMAC length otherwise): material of another
+    /// length is ignored and random material made, so callers check the
+    /// length first (`ops::create_key_fixed` does).
     #[expect(clippy::too_many_arguments, reason = "one constructor behind two callers")]
     pub(crate) fn fixed(
         region: &str,
