@@ -7,6 +7,8 @@
 //! - `sqs`: actions, ops, model.
 //! - `crypto`: envelope encryption of bodies, data-key caches, the KMS-call ledger.
 //! - `kms`: the KMS model and its actions (keys, aliases, ciphertext blobs).
+//! - `config`: server settings, and the configuration file (TOML) applied
+//!   at start-up.
 //! - `store`: where queues live.
 //! - `clock`: the only source of "now".
 //! - `error`: the one error enum and its wire table.

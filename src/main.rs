@@ -1,6 +1,7 @@
 //! The `sealq` command: `sealq serve` (or bare `sealq`) runs the server.
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// mimalloc: every request allocates small buffers, and message bodies are
 /// allocated and freed at high rates; it is measurably faster than glibc's
@@ -45,6 +46,9 @@ struct EnvelopesArgs {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
+    /// Configuration file (TOML): server settings, KMS keys, queues, principals. Flags and environment variables win over it.
+    #[arg(long, env = "SEALQ_CONFIG")]
+    config: Option<std::path::PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "SEALQ_HOST", default_value = "0.0.0.0")]
     host: String,
@@ -69,6 +73,75 @@ struct ServeArgs {
     /// How a commit to the data directory is made durable: `full` fsyncs (survives power loss), `normal` survives a crash or kill -9 of sealq only.
     #[arg(long, env = "SEALQ_SYNC", default_value = "full", value_parser = ["full", "normal"])]
     sync: String,
+}
+
+/// Exit code of a bad configuration file (as for bad command-line usage).
+const BAD_CONFIG: u8 = 2;
+
+/// Reports a bad configuration file on stderr; exit code 2.
+fn bad_config(e: &sealq::config::ConfigError) -> std::process::ExitCode {
+    eprintln!("sealq: bad configuration: {e}");
+    std::process::ExitCode::from(BAD_CONFIG)
+}
+
+/// The server's settings: a flag or environment variable wins, then the
+/// configuration file, then the default.
+fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileConfig>) -> Config {
+    let given = |id: &str| {
+        matches!(
+            m.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    let mut config = Config {
+        host: args.host.clone(),
+        port: args.port,
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+        queue_url_base: args.queue_url_base.clone(),
+        sse_sqs_by_default: args.sse_sqs_by_default,
+        data_dir: args.data_dir.clone(),
+        sync: if args.sync == "normal" {
+            sealq::store::durable::Sync::Normal
+        } else {
+            sealq::store::durable::Sync::Full
+        },
+    };
+    let Some(server) = file.map(|f| &f.server) else {
+        return config;
+    };
+    if !given("host")
+        && let Some(v) = &server.host
+    {
+        config.host.clone_from(v);
+    }
+    if !given("port")
+        && let Some(v) = server.port
+    {
+        config.port = v;
+    }
+    if !given("region")
+        && let Some(v) = &server.region
+    {
+        config.region.clone_from(v);
+    }
+    if !given("account_id")
+        && let Some(v) = &server.account_id
+    {
+        config.account_id.clone_from(v);
+    }
+    if !given("queue_url_base") && server.queue_url_base.is_some() {
+        config.queue_url_base.clone_from(&server.queue_url_base);
+    }
+    if !given("sse_sqs_by_default")
+        && let Some(v) = server.sse_sqs_by_default
+    {
+        config.sse_sqs_by_default = v;
+    }
+    if !given("data_dir") && server.data_dir.is_some() {
+        config.data_dir.clone_from(&server.data_dir);
+    }
+    config
 }
 
 async fn shutdown_signal() {
@@ -100,9 +173,13 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(a)) => a,
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let (args, serve_matches) = match cli.command {
+        Some(Command::Serve(a)) => (a, matches.subcommand_matches("serve").unwrap_or(&matches)),
         Some(Command::Envelopes(a)) => {
             return match sealq::admin::inspect::envelopes(&a.endpoint, &a.queue, a.limit).await {
                 Ok(text) => {
@@ -115,32 +192,23 @@ async fn main() -> std::process::ExitCode {
                 }
             };
         }
-        None => cli.serve,
+        None => (cli.serve, &matches),
     };
-    let config = Config {
-        host: args.host,
-        port: args.port,
-        region: args.region,
-        account_id: args.account_id,
-        queue_url_base: args.queue_url_base,
-        sse_sqs_by_default: args.sse_sqs_by_default,
-        data_dir: args.data_dir,
-        sync: if args.sync == "normal" {
-            sealq::store::durable::Sync::Normal
-        } else {
-            sealq::store::durable::Sync::Full
+    let file = match &args.config {
+        Some(path) => match sealq::config::load(path) {
+            Ok(f) => Some(f),
+            Err(e) => return bad_config(&e),
         },
+        None => None,
     };
-    // Data first: a directory that cannot be used stops the start before
-    // the port is taken.
-    let state = match AppState::open(config, std::sync::Arc::new(sealq::clock::Clock::system())) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("sealq: {e}");
-            return std::process::ExitCode::from(1);
-        }
-    };
-    let config = state.config.clone();
+    let config = settings(&args, serve_matches, file.as_ref());
+    // The whole file is tried on a scratch server before the port is bound,
+    // so a bad file fails fast and nothing is half-applied.
+    if let Some(f) = &file
+        && let Err(e) = sealq::config::check(&config, f)
+    {
+        return bad_config(&e);
+    }
     let listener = match TcpListener::bind((config.host.as_str(), config.port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -149,7 +217,37 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    tracing::info!(address = %local, region = %config.region, account = %config.account_id, "sealq listening");
+    let mut config = config;
+    if let Ok(a) = listener.local_addr() {
+        config.port = a.port();
+    }
+    // The data directory is read (or refused, untouched) before the file
+    // is applied on top of what it holds.
+    let state = match AppState::open(config, std::sync::Arc::new(sealq::clock::Clock::system())) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sealq: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    if let Some(f) = &file {
+        if let Err(e) = sealq::config::apply(&state, f) {
+            return bad_config(&e);
+        }
+        tracing::info!(
+            file = %f.path().display(),
+            keys = f.keys.len(),
+            queues = f.queues.len(),
+            principals = f.principals.len(),
+            "configuration applied"
+        );
+    }
+    drop(file);
+    if state.store.settle().await.is_err() {
+        eprintln!("sealq: the configuration could not be saved in the data directory");
+        return std::process::ExitCode::from(1);
+    }
+    tracing::info!(address = %local, region = %state.config.region, account = %state.config.account_id, "sealq listening");
     match sealq::serve(listener, state, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

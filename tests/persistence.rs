@@ -36,11 +36,16 @@ struct Durable {
 
 impl Durable {
     async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[]).await
+    }
+
+    async fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .arg("--data-dir")
             .arg(dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -827,4 +832,81 @@ async fn kill_9_under_load_loses_no_acknowledged_send_and_resurrects_no_acknowle
         );
         s.stop();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_config_applies_again_on_restart_without_duplicating_anything() {
+    let dir = TempDir::new("config");
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/sealq.toml");
+    let s = Durable::start_with(&dir.0, &["--config", sample]).await;
+    let c = s.sqs();
+    let k = kms_at(&s.endpoint(), "AKIDTEST");
+    let queues = c
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default();
+    c.send_message()
+        .queue_url(s.url("orders"))
+        .message_body("kept")
+        .send()
+        .await
+        .unwrap();
+    let blob = k
+        .encrypt()
+        .key_id("alias/orders")
+        .plaintext(aws_sdk_kms::primitives::Blob::new("p"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    // A change made through the API to a configured attribute...
+    c.set_queue_attributes()
+        .queue_url(s.url("orders"))
+        .attributes(Attr::VisibilityTimeout, "99")
+        .send()
+        .await
+        .unwrap();
+    let keys = k.list_keys().send().await.unwrap().keys.unwrap_or_default().len();
+    s.stop();
+
+    let s = Durable::start_with(&dir.0, &["--config", sample]).await;
+    let c = s.sqs();
+    let k = kms_at(&s.endpoint(), "AKIDTEST");
+    let again = c
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default();
+    assert_eq!(again.len(), queues.len(), "{again:?}");
+    assert_eq!(
+        k.list_keys().send().await.unwrap().keys.unwrap_or_default().len(),
+        keys
+    );
+    // ...is set back to the file's value; the message stays.
+    assert_eq!(attrs(&c, &s.url("orders")).await[&Attr::VisibilityTimeout], "30");
+    let got = c
+        .receive_message()
+        .queue_url(s.url("orders"))
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    assert_eq!(got[0].body.as_deref(), Some("kept"));
+    let plain = k
+        .decrypt()
+        .ciphertext_blob(blob)
+        .send()
+        .await
+        .unwrap()
+        .plaintext
+        .unwrap();
+    assert_eq!(plain.as_ref(), b"p");
+    s.stop();
 }

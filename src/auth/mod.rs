@@ -8,11 +8,15 @@
 //! verification); this module must never log or keep a signature or secret.
 //!
 //! Principals are interned, so every message sent by one principal shares one
-//! allocation for its sender id.
+//! allocation for its sender id. A configuration file may register
+//! principals ahead of time ([`Principals::register`]): an access key id then
+//! maps to a chosen ARN, and its secret access key is kept (redacted in
+//! `Debug`, wiped on drop) for the signature checks a later issue adds.
 
 use std::sync::Arc;
 
 use dashmap::DashMap;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
@@ -50,11 +54,35 @@ impl Principal {
     }
 }
 
+/// A secret access key: never logged, redacted in `Debug`, wiped on drop.
+#[derive(Clone)]
+pub struct SecretAccessKey(Zeroizing<String>);
+
+impl SecretAccessKey {
+    /// Wraps a secret access key.
+    pub fn new(secret: String) -> Self {
+        Self(Zeroizing::new(secret))
+    }
+
+    /// The secret itself, for signature checks; never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretAccessKey(<redacted>)")
+    }
+}
+
 /// Interning table of principals, keyed by access key id.
 #[derive(Debug)]
 pub struct Principals {
     account_id: String,
     known: DashMap<String, Arc<Identity>>,
+    /// Secret access keys of registered principals, by access key id.
+    secrets: DashMap<String, SecretAccessKey>,
     anonymous_sender: Arc<str>,
 }
 
@@ -64,6 +92,7 @@ impl Principals {
         Self {
             account_id: account_id.to_owned(),
             known: DashMap::new(),
+            secrets: DashMap::new(),
             anonymous_sender: Arc::from(ANONYMOUS_SENDER_ID),
         }
     }
@@ -103,6 +132,32 @@ impl Principals {
         });
         let id = self.known.entry(access_key_id.to_owned()).or_insert(id).clone();
         Ok(Principal::Signed(id))
+    }
+
+    /// Registers `access_key_id` as the principal `arn` (replacing what was
+    /// known for it), with its secret access key when given; requests signed
+    /// with this access key id then act as `arn`. `SenderId` stays the access
+    /// key id.
+    pub fn register(&self, access_key_id: &str, arn: &str, secret: Option<SecretAccessKey>) {
+        let id = Arc::new(Identity {
+            access_key_id: access_key_id.to_owned(),
+            arn: arn.to_owned(),
+            sender_id: Arc::from(access_key_id),
+        });
+        self.known.insert(access_key_id.to_owned(), id);
+        match secret {
+            Some(s) => {
+                self.secrets.insert(access_key_id.to_owned(), s);
+            }
+            None => {
+                self.secrets.remove(access_key_id);
+            }
+        }
+    }
+
+    /// The secret access key registered for `access_key_id`, if any.
+    pub fn secret_access_key(&self, access_key_id: &str) -> Option<SecretAccessKey> {
+        self.secrets.get(access_key_id).map(|s| s.clone())
     }
 
     /// The shared sender id of anonymous callers.
@@ -169,6 +224,25 @@ mod tests {
             panic!("anonymous")
         };
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn registered_principals_act_as_their_arn_and_hide_their_secret() {
+        let p = Principals::new("000000000000");
+        p.register(
+            "AKIDEXAMPLE",
+            "arn:aws:iam::000000000000:role/app",
+            Some(SecretAccessKey::new("wJalrXUtnFEMI".to_owned())),
+        );
+        let got = p.resolve(Some(HEADER), None).unwrap();
+        assert_eq!(got.arn(), Some("arn:aws:iam::000000000000:role/app"));
+        assert_eq!(
+            p.secret_access_key("AKIDEXAMPLE").unwrap().expose(),
+            "wJalrXUtnFEMI"
+        );
+        let dbg = format!("{p:?}");
+        assert!(!dbg.contains("wJalrXUtnFEMI"), "{dbg}");
+        assert!(dbg.contains("<redacted>"), "{dbg}");
     }
 
     #[test]

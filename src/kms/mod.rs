@@ -583,6 +583,54 @@ impl Kms {
         key
     }
 
+    /// Creates a customer-managed key of `spec` with a chosen id (and
+    /// optionally chosen first material, see [`model::Key::fixed`]).
+    ///
+    /// # Errors
+    /// `AlreadyExistsException` when a key (live or service-owned) has this id.
+    pub(crate) fn create_key_fixed(
+        &self,
+        spec: KeySpec,
+        fixed: model::Fixed<'_>,
+        description: String,
+        policy: Option<String>,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Arc<Key>> {
+        use dashmap::mapref::entry::Entry;
+        let id = fixed.id.to_string();
+        if self.hidden.contains_key(id.as_str()) || self.live(&id).is_some() {
+            return Err(Error::AlreadyExistsException(
+                format!("Key '{}' already exists", self.key_arn(&id)).into(),
+            ));
+        }
+        let key = Key::fixed(
+            &self.region,
+            &self.account_id,
+            self.now(),
+            KeyManager::Customer,
+            spec,
+            fixed,
+            description,
+            policy.unwrap_or_else(|| self.default_policy()),
+        );
+        key.write().tags = tags;
+        let key = Arc::new(key);
+        match self.keys.entry(key.id.clone()) {
+            Entry::Occupied(_) => Err(Error::AlreadyExistsException(
+                format!("Key '{}' already exists", key.arn).into(),
+            )),
+            Entry::Vacant(v) => {
+                v.insert(key.clone());
+                Ok(key)
+            }
+        }
+    }
+
+    /// The live key with this id (not service-owned), if any.
+    pub(crate) fn key(&self, id: &str) -> Option<Arc<Key>> {
+        self.live(id)
+    }
+
     /// The key policy AWS gives a key created without one.
     pub(crate) fn default_policy(&self) -> String {
         format!(

@@ -55,6 +55,25 @@ impl std::fmt::Debug for Material {
     }
 }
 
+/// The chosen parts of a key made from a configuration file: its id, and
+/// optionally its first key material (borrowed; copied into a wiped buffer).
+#[derive(Clone, Copy)]
+pub(crate) struct Fixed<'a> {
+    /// The key id.
+    pub(crate) id: uuid::Uuid,
+    /// The first backing-key version (32 bytes) or the HMAC secret.
+    pub(crate) material: Option<&'a [u8]>,
+}
+
+impl std::fmt::Debug for Fixed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fixed")
+            .field("id", &self.id)
+            .field("material", &self.material.map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 /// Fills `buf` from the OS random number generator (falling back to the
 /// thread CSPRNG, itself seeded by the OS, if the OS source fails).
 fn fill_random(buf: &mut [u8]) {
@@ -165,7 +184,7 @@ impl KeySpec {
     }
 
     /// Length of an HMAC spec's key material in bytes.
-    fn mac_key_len(self) -> Option<usize> {
+    pub(crate) fn mac_key_len(self) -> Option<usize> {
         match self {
             Self::SymmetricDefault => None,
             Self::Hmac224 => Some(28),
@@ -192,6 +211,15 @@ fn hmac_check<M: Mac + KeyInit>(secret: &[u8], message: &[u8], mac: &[u8]) -> bo
     };
     m.update(message);
     m.verify_slice(mac).is_ok()
+}
+
+/// Whether two byte strings are equal, in time that depends only on their
+/// lengths (key material is compared, so no early exit).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Lifecycle state of a key (KMS `KeyState`, the subset sealq models).
@@ -325,14 +353,52 @@ impl Key {
         description: String,
         policy: String,
     ) -> Self {
-        let uuid = uuid::Uuid::new_v4();
+        let fixed = Fixed {
+            id: uuid::Uuid::new_v4(),
+            material: None,
+        };
+        Self::fixed(
+            region,
+            account_id,
+            now_ms,
+            manager,
+            spec,
+            fixed,
+            description,
+            policy,
+        )
+    }
+
+    /// A new enabled key of `spec` with a chosen id and, optionally, chosen
+    /// first key material (a configuration file's reproducible keys). The
+    /// material must be as long as the spec needs (32 bytes for
+    /// SYMMETRIC_DEFAULT, the HMAC length otherwise): material of another
+    /// length is ignored and random material made, so callers check the
+    /// length first (`ops::create_key_fixed` does).
+    #[expect(clippy::too_many_arguments, reason = "one constructor behind two callers")]
+    pub(crate) fn fixed(
+        region: &str,
+        account_id: &str,
+        now_ms: u64,
+        manager: KeyManager,
+        spec: KeySpec,
+        fixed: Fixed<'_>,
+        description: String,
+        policy: String,
+    ) -> Self {
+        let uuid = fixed.id;
         let id: Arc<str> = Arc::from(uuid.to_string());
         let arn = Arc::from(format!("arn:aws:kms:{region}:{account_id}:key/{id}"));
-        let mac_secret = spec.mac_key_len().map(MacMaterial::random);
-        let versions = if mac_secret.is_some() {
-            Vec::new()
-        } else {
-            vec![Material::random()]
+        let (mac_secret, versions) = match (spec.mac_key_len(), fixed.material) {
+            (Some(len), Some(m)) if m.len() == len => {
+                (Some(MacMaterial(Zeroizing::new(m.to_vec()))), Vec::new())
+            }
+            (Some(len), _) => (Some(MacMaterial::random(len)), Vec::new()),
+            (None, Some(m)) => match <&[u8; 32]>::try_from(m) {
+                Ok(bytes) => (None, vec![Material(Zeroizing::new(*bytes))]),
+                Err(_) => (None, vec![Material::random()]),
+            },
+            (None, None) => (None, vec![Material::random()]),
         };
         Self {
             id,
@@ -384,6 +450,18 @@ impl Key {
     /// The HMAC secret, for the key database only.
     pub(crate) fn mac_secret_bytes(&self) -> Option<&[u8]> {
         self.mac_secret.as_ref().map(|m| m.0.as_slice())
+    }
+
+    /// Whether `material` is this key's first material (backing-key version
+    /// 0, or the HMAC secret), compared in constant time.
+    pub(crate) fn material_is(&self, material: &[u8]) -> bool {
+        let g = self.read();
+        let mine: &[u8] = match (&self.mac_secret, g.versions.first()) {
+            (Some(s), _) => &s.0,
+            (None, Some(v)) => v.0.as_slice(),
+            (None, None) => return false,
+        };
+        constant_time_eq(mine, material)
     }
 
     /// Reads the mutable state.

@@ -398,6 +398,55 @@ fn check_policy_name(name: Option<&str>) -> Result<()> {
 // ---- actions --------------------------------------------------------------------
 
 fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KmsOutput> {
+    let key_spec = check_create_key(&r)?;
+    let key = kms.create_key(
+        key_spec,
+        r.description.unwrap_or_default(),
+        r.policy.map(|p| p.text),
+        tag_map(r.tags),
+    );
+    Ok(KmsOutput::KeyMetadata(Box::new(metadata(kms, &key))))
+}
+
+/// CreateKey with a chosen key id and, optionally, chosen key material: the
+/// in-process path of a configuration file's keys. The request is checked
+/// exactly as CreateKey checks it; the material must be as long as the spec
+/// needs (32 bytes for SYMMETRIC_DEFAULT, 28/32/48/64 for HMAC_224..512).
+///
+/// # Errors
+/// CreateKey's errors; `AlreadyExistsException` when a key with this id
+/// exists; `ValidationException` for material of the wrong length.
+pub(crate) fn create_key_fixed(
+    kms: &Kms,
+    r: CreateKeyRequest,
+    key_id: uuid::Uuid,
+    material: Option<&[u8]>,
+) -> Result<Arc<Key>> {
+    let key_spec = check_create_key(&r)?;
+    if let Some(m) = material {
+        let want = key_spec.mac_key_len().unwrap_or(32);
+        if m.len() != want {
+            return Err(Error::ValidationException(
+                format!(
+                    "Key material of a {} key must be {want} bytes, not {}.",
+                    key_spec.as_str(),
+                    m.len()
+                )
+                .into(),
+            ));
+        }
+    }
+    kms.create_key_fixed(
+        key_spec,
+        super::model::Fixed { id: key_id, material },
+        r.description.unwrap_or_default(),
+        r.policy.map(|p| p.text),
+        tag_map(r.tags),
+    )
+}
+
+/// CreateKey's checks of its request; the spec of the key to make.
+fn check_create_key(r: &CreateKeyRequest) -> Result<KeySpec> {
     const SPECS: [&str; 17] = [
         "RSA_2048",
         "RSA_3072",
@@ -500,13 +549,7 @@ fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KmsOutput> {
     if r.tags.len() > MAX_TAGS {
         return Err(Error::TagException("Too many tags".into()));
     }
-    let key = kms.create_key(
-        key_spec,
-        r.description.unwrap_or_default(),
-        r.policy.map(|p| p.text),
-        tag_map(r.tags),
-    );
-    Ok(KmsOutput::KeyMetadata(Box::new(metadata(kms, &key))))
+    Ok(key_spec)
 }
 
 fn describe_key(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {

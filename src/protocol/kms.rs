@@ -166,10 +166,7 @@ impl Obj {
     }
 
     fn policy(&mut self, name: &str) -> Result<Option<PolicyDocument>> {
-        Ok(self.opt_str(name)?.map(|text| {
-            let well_formed = matches!(serde_json::from_str::<Value>(&text), Ok(Value::Object(_)));
-            PolicyDocument { text, well_formed }
-        }))
+        Ok(self.opt_str(name)?.map(policy_document))
     }
 
     fn key_id(&mut self) -> Result<String> {
@@ -530,6 +527,14 @@ pub(super) fn encode(out: KmsOutput) -> Vec<u8> {
         }
     };
     v.to_string().into_bytes()
+}
+
+/// A key policy as the KMS actions take it: the text, and whether it is a
+/// JSON object (judged here, where JSON is known). Also used for key
+/// policies read from a configuration file.
+pub fn policy_document(text: String) -> PolicyDocument {
+    let well_formed = matches!(serde_json::from_str::<Value>(&text), Ok(Value::Object(_)));
+    PolicyDocument { text, well_formed }
 }
 
 #[cfg(test)]

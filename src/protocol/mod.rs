@@ -15,6 +15,8 @@ mod kms;
 mod query;
 mod xml;
 
+pub use kms::policy_document;
+
 use std::net::SocketAddr;
 
 use axum::body::{Body, Bytes};

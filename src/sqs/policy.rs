@@ -87,6 +87,26 @@ pub fn redrive_parts(redrive_policy: &str) -> Option<crate::sqs::model::attribut
     })
 }
 
+/// The `deadLetterTargetArn` of a `RedrivePolicy` document, whatever it
+/// holds (an ARN, or a bare queue name in a configuration file); `None`
+/// when the document is not a JSON object with that string member.
+pub fn redrive_target(redrive_policy: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(redrive_policy).ok()?;
+    Some(v.get("deadLetterTargetArn")?.as_str()?.to_owned())
+}
+
+/// The `RedrivePolicy` document with its `deadLetterTargetArn` replaced by
+/// `target_arn` (a configuration file may name its dead-letter queue by
+/// name); `None` when the document is not a JSON object.
+pub fn with_redrive_target(redrive_policy: &str, target_arn: &str) -> Option<String> {
+    let mut v: Value = serde_json::from_str(redrive_policy).ok()?;
+    v.as_object_mut()?.insert(
+        "deadLetterTargetArn".to_owned(),
+        Value::String(target_arn.to_owned()),
+    );
+    Some(v.to_string())
+}
+
 /// Whether a stored `RedriveAllowPolicy` lets `source_arn` use the queue as
 /// its dead-letter queue.
 pub fn allows_source(redrive_allow_policy: &str, source_arn: &str) -> bool {

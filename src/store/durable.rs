@@ -441,6 +441,11 @@ impl Journal {
         n
     }
 
+    /// The number of the last unit submitted.
+    pub fn last_submitted(&self) -> u64 {
+        self.next.load(Ordering::Relaxed)
+    }
+
     /// Waits until unit `n` is committed.
     ///
     /// # Errors

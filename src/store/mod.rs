@@ -245,6 +245,18 @@ impl Store {
         }
     }
 
+    /// Waits until everything submitted so far is committed (after the
+    /// configuration file was applied, before the server reports ready).
+    ///
+    /// # Errors
+    /// As [`Self::wait`].
+    pub async fn settle(&self) -> Result<()> {
+        match &self.journal {
+            Some(j) => self.wait(j.last_submitted()).await,
+            None => Ok(()),
+        }
+    }
+
     /// Records a named server-wide number (the virtual clock's offset);
     /// returns the unit to wait for.
     pub fn save_meta(&self, name: &'static str, value: u64) -> u64 {

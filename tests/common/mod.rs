@@ -75,6 +75,30 @@ pub async fn start_with(mut config: Config, clock: Arc<Clock>) -> Server {
     }
 }
 
+/// Starts a server with the settings of a configuration file (port 0
+/// instead of the file's) after applying the file to its state, as
+/// `sealq serve --config` does.
+pub async fn start_with_file(file: &sealq::config::FileConfig, clock: Arc<Clock>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut config = file.server_config(Config::default());
+    config.port = addr.port();
+    config.queue_url_base = None;
+    let state = AppState::with_clock(config, clock);
+    sealq::config::apply(&state, file).expect("the configuration applies");
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(sealq::serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    Server {
+        addr,
+        endpoint: format!("http://{addr}"),
+        state,
+        shutdown: Some(tx),
+        handle: Some(handle),
+    }
+}
+
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);

@@ -11,6 +11,10 @@ mod queue;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The queue actions a configuration file applies in-process at start-up,
+/// through the same checks as the API (no HTTP).
+pub(crate) use queue::{create_queue, set_queue_attributes, tag_queue};
+
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::sqs::model::queue::Queue;

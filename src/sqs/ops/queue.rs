@@ -64,7 +64,7 @@ fn check_tags(tags: &BTreeMap<String, String>) -> Result<()> {
 
 /// CreateQueue: creates the queue, or returns the existing one when every
 /// given attribute matches.
-pub(super) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput) -> Result<SqsOutput> {
+pub(crate) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput) -> Result<SqsOutput> {
     let name = input.queue_name;
     if name.is_empty() {
         return Err(Error::missing("QueueName"));
@@ -261,7 +261,7 @@ pub(super) fn get_queue_attributes(
 }
 
 /// SetQueueAttributes: all or nothing.
-pub(super) fn set_queue_attributes(
+pub(crate) fn set_queue_attributes(
     state: &AppState,
     ctx: &Ctx,
     input: SetQueueAttributesInput,
@@ -363,7 +363,7 @@ pub(super) fn purge_queue(state: &AppState, ctx: &Ctx, url: &str) -> Result<SqsO
 }
 
 /// TagQueue.
-pub(super) fn tag_queue(state: &AppState, ctx: &Ctx, input: TagQueueInput) -> Result<SqsOutput> {
+pub(crate) fn tag_queue(state: &AppState, ctx: &Ctx, input: TagQueueInput) -> Result<SqsOutput> {
     let q = resolve(state, ctx, &input.queue_url)?;
     if input.tags.is_empty() {
         return Err(Error::missing("Tags"));

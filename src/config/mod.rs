@@ -1,5 +1,17 @@
 //! Server settings shared by every layer: where sealq listens, which region
-//! and account it pretends to be, and how it writes queue URLs.
+//! and account it pretends to be, and how it writes queue URLs; and the
+//! configuration file (`file`, TOML: server settings, KMS keys, queues,
+//! principals), loaded and checked by [`load`] and applied at start-up by
+//! [`apply`] (`apply`), all or nothing.
+//!
+//! This module reads no time and knows no wire format; it applies a file
+//! through the same in-process functions the API actions use.
+
+mod apply;
+pub mod file;
+
+pub use apply::{apply, check};
+pub use file::{ConfigError, FileConfig, LogFormat, load, parse};
 
 /// Settings of one sealq server.
 #[derive(Debug, Clone)]
