@@ -1,6 +1,8 @@
-//! The `sealq` command: `sealq serve` (or bare `sealq`) runs the server.
+//! The `sealq` command: `sealq serve` (or bare `sealq`) runs the server;
+//! `sealq health` and `sealq envelopes` ask a running one. Logging (human
+//! or JSON lines, on stderr) is set up here.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// mimalloc: every request allocates small buffers, and message bodies are
 /// allocated and freed at high rates; it is measurably faster than glibc's
@@ -29,6 +31,36 @@ enum Command {
     /// (ciphertext, nonce, encrypted data key, key ARN, encryption context) for
     /// encrypted ones. Asks a running server.
     Envelopes(EnvelopesArgs),
+    /// Exit 0 if a running server answers `GET /_sealq/health` with 200
+    /// (ready), else 1 with the reason on stderr. For container health
+    /// checks that have no shell or curl.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Args)]
+struct HealthArgs {
+    /// The server to ask.
+    #[arg(long, env = "SEALQ_ENDPOINT", default_value = "http://localhost:9324")]
+    endpoint: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 2.0, value_parser = parse_timeout)]
+    timeout: f64,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Ok(t),
+        _ => Err("a number of seconds in (0, 3600]".to_owned()),
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line (for log collectors).
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +95,26 @@ struct ServeArgs {
     /// Give queues created by signed requests SSE-SQS unless their attributes say otherwise (AWS's default).
     #[arg(long, env = "SEALQ_SSE_SQS_BY_DEFAULT", default_value_t = true, action = clap::ArgAction::Set)]
     sse_sqs_by_default: bool,
+    /// Log format on stderr: human or json (one object per line). Levels come from RUST_LOG (default info; sealq=debug adds one line per request).
+    #[arg(long, env = "SEALQ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+/// Logs to stderr in `format`, filtered by `RUST_LOG` (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 async fn shutdown_signal() {
@@ -91,12 +143,19 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Health(a)) => {
+            let timeout = std::time::Duration::from_secs_f64(a.timeout);
+            return match sealq::admin::inspect::health(&a.endpoint, timeout).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sealq health: {e}");
+                    std::process::ExitCode::from(1)
+                }
+            };
+        }
         Some(Command::Envelopes(a)) => {
             return match sealq::admin::inspect::envelopes(&a.endpoint, &a.queue, a.limit).await {
                 Ok(text) => {
@@ -111,6 +170,7 @@ async fn main() -> std::process::ExitCode {
         }
         None => cli.serve,
     };
+    init_logging(args.log_format);
     let config = Config {
         host: args.host,
         port: args.port,
@@ -133,6 +193,9 @@ async fn main() -> std::process::ExitCode {
     }
     tracing::info!(address = %local, region = %config.region, account = %config.account_id, "sealq listening");
     let state = AppState::new(config);
+    // Load configuration files and data here, before this line: until it
+    // runs, /_sealq/health answers 503 "starting".
+    state.set_ready();
     match sealq::serve(listener, state, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -57,6 +57,14 @@ impl Store {
         self.accounts.get(account)?.remove(name).map(|(_, q)| q)
     }
 
+    /// Every queue of every account, in no particular order (for metrics).
+    pub fn all(&self) -> Vec<Arc<Queue>> {
+        self.accounts
+            .iter()
+            .flat_map(|a| a.value().iter().map(|e| e.value().clone()).collect::<Vec<_>>())
+            .collect()
+    }
+
     /// All queues of `account`, sorted by name.
     pub fn list(&self, account: &str) -> Vec<Arc<Queue>> {
         let Some(queues) = self.accounts.get(account) else {
