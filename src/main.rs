@@ -2,6 +2,8 @@
 //! `sealq health` and `sealq envelopes` ask a running one. Logging (human
 //! or JSON lines, on stderr) is set up here.
 
+use std::io::IsTerminal as _;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// mimalloc: every request allocates small buffers, and message bodies are
@@ -105,7 +107,8 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder

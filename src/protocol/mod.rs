@@ -185,7 +185,9 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
         )]
         let latency_us = elapsed.as_micros() as u64;
         tracing::debug!(
-            action = %action,
+            // Recorded as a string value (quoted and escaped by the human
+            // format): the client chose it, so it must not forge lines.
+            action = action.as_str(),
             queue = facts.queue.as_deref(),
             principal,
             protocol = protocol.label(),
