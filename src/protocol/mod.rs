@@ -62,7 +62,7 @@ impl Protocol {
 }
 
 /// The labels of every series of request metrics, in the order
-/// [`series_index`] numbers them: SQS actions (query, then JSON), then KMS
+/// `series_index` numbers them: SQS actions (query, then JSON), then KMS
 /// actions, each list ending with `unknown` for names sealq does not know.
 pub fn metric_series() -> Vec<Series> {
     let mut v = Vec::with_capacity(2 * (decode::SQS_ACTIONS.len() + 1) + kms::ACTIONS.len() + 1);
@@ -227,7 +227,7 @@ async fn serve_request(state: &AppState, req: Request, facts: &mut Facts) -> (Pr
                 Ok(body) => respond(StatusCode::OK, JSON_11, body, &rid),
                 Err(e) => {
                     if matches!(e, Error::InternalFailure) {
-                        tracing::error!(action = %action, request_id = %rid, "internal failure");
+                        tracing::error!(action = action.as_str(), request_id = %rid, "internal failure");
                     }
                     error::render(protocol, &e, &rid)
                 }
@@ -245,7 +245,7 @@ async fn serve_request(state: &AppState, req: Request, facts: &mut Facts) -> (Pr
         Ok(out) => render_output(protocol, &action, out, &rid),
         Err(e) => {
             if matches!(e, Error::InternalFailure) {
-                tracing::error!(action = %action, request_id = %rid, "internal failure");
+                tracing::error!(action = action.as_str(), request_id = %rid, "internal failure");
             }
             error::render(protocol, &e, &rid)
         }
