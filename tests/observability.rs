@@ -631,3 +631,49 @@ async fn json_logs_have_one_line_per_request_and_never_a_body() {
     // Admin requests are not AWS API requests: no request line for them.
     assert_eq!(requests.len(), 4, "{lines:#?}");
 }
+
+/// Starts the binary with `configure`, waits until it is healthy, stops it
+/// and returns what it wrote to stderr.
+async fn stderr_of(configure: impl FnOnce(&mut Command)) -> Vec<String> {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealq"));
+    cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .env_remove("SEALQ_LOG_FORMAT")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    configure(&mut cmd);
+    let mut child = cmd.spawn().expect("spawn sealq");
+    let lines = collect_lines(child.stderr.take().expect("stderr"));
+    let running = common::Binary(child);
+    wait_healthy(port).await;
+    drop(running);
+    tokio::task::spawn_blocking(move || lines.join().expect("reader"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn logs_are_human_by_default_and_json_from_the_environment() {
+    let human = stderr_of(|_| {}).await;
+    let listening = human
+        .iter()
+        .find(|l| l.contains("sealq listening"))
+        .unwrap_or_else(|| panic!("{human:#?}"));
+    assert!(serde_json::from_str::<serde_json::Value>(listening).is_err());
+    assert!(listening.contains("INFO"), "{listening}");
+    // Not a terminal: no colour escapes.
+    assert!(!listening.contains('\u{1b}'), "{listening:?}");
+    // Info by default: no request lines.
+    assert!(!human.iter().any(|l| l.contains("DEBUG")), "{human:#?}");
+
+    let json = stderr_of(|cmd| {
+        cmd.env("SEALQ_LOG_FORMAT", "json");
+    })
+    .await;
+    assert!(!json.is_empty());
+    for l in &json {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{l}");
+    }
+}
