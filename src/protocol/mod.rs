@@ -186,8 +186,12 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
         let latency_us = elapsed.as_micros() as u64;
         tracing::debug!(
             // Recorded as a string value (quoted and escaped by the human
-            // format): the client chose it, so it must not forge lines.
-            action = action.as_str(),
+            // format) and cut at 64 characters: the client chose it, so it
+            // must not forge lines or flood the log.
+            action = action
+                .char_indices()
+                .nth(64)
+                .map_or(action.as_str(), |(i, _)| &action[..i]),
             queue = facts.queue.as_deref(),
             principal,
             protocol = protocol.label(),
@@ -443,6 +447,29 @@ fn render_output(protocol: Protocol, action: &str, out: SqsOutput, rid: &str) ->
                 JSON_11
             };
             respond(StatusCode::OK, ct, v, rid)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Protocol, metric_series, series_index};
+
+    #[test]
+    fn every_series_is_found_by_its_labels_and_unknown_names_fall_into_unknown() {
+        let series = metric_series();
+        for (i, s) in series.iter().enumerate() {
+            let p = match s.protocol {
+                "query" => Protocol::SqsQuery,
+                "json" => Protocol::SqsJson,
+                _ => Protocol::KmsJson,
+            };
+            assert_eq!(series_index(p, s.action), i, "{s:?}");
+        }
+        for p in [Protocol::SqsQuery, Protocol::SqsJson, Protocol::KmsJson] {
+            let s = series[series_index(p, "NoSuchAction")];
+            assert_eq!((s.protocol, s.action), (p.label(), "unknown"));
+            assert_eq!(series_index(p, ""), series_index(p, "NoSuchAction"));
         }
     }
 }
