@@ -12,6 +12,7 @@
 //! - `store`: where queues live.
 //! - `clock`: the only source of "now".
 //! - `error`: the one error enum and its wire table.
+//! - `metrics`: request counters and histograms, the Prometheus exposition.
 //! - `admin`: `/_sealq/*`.
 //!
 //! [`app`] builds the router; [`serve`] runs it with graceful shutdown.
@@ -24,6 +25,7 @@ pub mod crypto;
 pub mod error;
 pub mod kms;
 pub mod limits;
+pub mod metrics;
 pub mod protocol;
 pub mod sqs;
 pub mod state;

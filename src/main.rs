@@ -1,7 +1,11 @@
-//! The `sealq` command: `sealq serve` (or bare `sealq`) runs the server.
+//! The `sealq` command: `sealq serve` (or bare `sealq`) runs the server;
+//! `sealq health` and `sealq envelopes` ask a running one. Logging (human
+//! or JSON lines, on stderr) is set up here.
+
+use std::io::IsTerminal as _;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 /// mimalloc: every request allocates small buffers, and message bodies are
 /// allocated and freed at high rates; it is measurably faster than glibc's
@@ -30,6 +34,54 @@ enum Command {
     /// (ciphertext, nonce, encrypted data key, key ARN, encryption context) for
     /// encrypted ones. Asks a running server.
     Envelopes(EnvelopesArgs),
+    /// Exit 0 if a running server answers `GET /_sealq/health` with 200
+    /// (ready), else 1 with the reason on stderr. For container health
+    /// checks that have no shell or curl.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Args)]
+struct HealthArgs {
+    /// The server to ask.
+    #[arg(long, env = "SEALQ_ENDPOINT", default_value = "http://localhost:9324")]
+    endpoint: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 2.0, value_parser = parse_timeout)]
+    timeout: f64,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => Ok(t),
+        _ => Err("a number of seconds in (0, 3600]".to_owned()),
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+/// Logs to stderr in `format`, filtered by `RUST_LOG` (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +125,9 @@ struct ServeArgs {
     /// How a commit to the data directory is made durable: `full` fsyncs (survives power loss), `normal` survives a crash or kill -9 of sealq only.
     #[arg(long, env = "SEALQ_SYNC", default_value = "full", value_parser = ["full", "normal"])]
     sync: String,
+    /// Log format on stderr: human or json (one object per line). Levels come from RUST_LOG (default info; sealq=debug adds one line per request).
+    #[arg(long, env = "SEALQ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
 }
 
 /// Exit code of a bad configuration file (as for bad command-line usage).
@@ -170,9 +225,6 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
@@ -180,6 +232,16 @@ async fn main() -> std::process::ExitCode {
     };
     let (args, serve_matches) = match cli.command {
         Some(Command::Serve(a)) => (a, matches.subcommand_matches("serve").unwrap_or(&matches)),
+        Some(Command::Health(a)) => {
+            let timeout = std::time::Duration::from_secs_f64(a.timeout);
+            return match sealq::admin::inspect::health(&a.endpoint, timeout).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sealq health: {e}");
+                    std::process::ExitCode::from(1)
+                }
+            };
+        }
         Some(Command::Envelopes(a)) => {
             return match sealq::admin::inspect::envelopes(&a.endpoint, &a.queue, a.limit).await {
                 Ok(text) => {
@@ -201,6 +263,21 @@ async fn main() -> std::process::ExitCode {
         },
         None => None,
     };
+    let log_format = match file.as_ref().and_then(|f| f.server.log_format) {
+        Some(f)
+            if !matches!(
+                serve_matches.value_source("log_format"),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            ) =>
+        {
+            match f {
+                sealq::config::LogFormat::Human => LogFormat::Human,
+                sealq::config::LogFormat::Json => LogFormat::Json,
+            }
+        }
+        _ => args.log_format,
+    };
+    init_logging(log_format);
     let config = settings(&args, serve_matches, file.as_ref());
     // The whole file is tried on a scratch server before the port is bound,
     // so a bad file fails fast and nothing is half-applied.
@@ -247,6 +324,10 @@ async fn main() -> std::process::ExitCode {
         eprintln!("sealq: the configuration could not be saved in the data directory");
         return std::process::ExitCode::from(1);
     }
+    // Configuration and data are loaded: /_sealq/health answers 200 from
+    // now on. (Until `serve` runs, connections wait in the listen backlog,
+    // so no health check can see the server ready before this point.)
+    state.set_ready();
     tracing::info!(address = %local, region = %state.config.region, account = %state.config.account_id, "sealq listening");
     match sealq::serve(listener, state, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,8 +1,9 @@
 //! The state shared by every request: settings, clock, queue store,
-//! principal table and the shutdown signal.
+//! principal table, request metrics, readiness and the shutdown signal.
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
@@ -11,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::Encryption;
 use crate::kms::Kms;
+use crate::metrics::Metrics;
 use crate::sqs::move_tasks::MoveTasks;
 use crate::store::Store;
 use crate::store::durable::DataDirError;
@@ -36,6 +38,11 @@ pub struct Inner {
     pub encryption: Encryption,
     /// Message move tasks (dead-letter queue redrive).
     pub move_tasks: MoveTasks,
+    /// Request counters and latency histograms.
+    pub metrics: Metrics,
+    /// Set once configuration and data are loaded; `/_sealq/health`
+    /// answers 503 until then.
+    ready: AtomicBool,
     /// Cancelled when the server shuts down; releases long polls.
     pub shutdown: CancellationToken,
 }
@@ -63,6 +70,8 @@ impl AppState {
             kms,
             encryption,
             move_tasks: MoveTasks::default(),
+            metrics: Metrics::new(crate::protocol::metric_series()),
+            ready: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
         }))
     }
@@ -95,6 +104,17 @@ impl AppState {
             "data directory loaded"
         );
         Ok(state)
+    }
+
+    /// Marks the server ready: its configuration and data are loaded, so
+    /// `/_sealq/health` answers 200.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Self::set_ready`] was called.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
     }
 }
 

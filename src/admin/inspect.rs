@@ -1,35 +1,35 @@
-//! `sealq envelopes QUEUE`: fetches the envelope view of a running server
-//! (`GET /_sealq/queues/QUEUE/messages`) over plain HTTP/1.1 and prints it.
-//! It shows what the server shows: envelopes, never plaintext of encrypted
-//! messages or key material.
+//! The client side of the admin API, for the `sealq` subcommands that ask a
+//! running server: `sealq envelopes QUEUE` fetches the envelope view
+//! (`GET /_sealq/queues/QUEUE/messages`) and prints it; `sealq health`
+//! checks `GET /_sealq/health` (for container health checks, which may have
+//! no shell or curl). Both speak plain HTTP/1.1 over one TCP connection, so
+//! the binary needs no HTTP client library. It shows what the server shows:
+//! envelopes, never plaintext of encrypted messages or key material.
+
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Fetches the envelope view of `queue` from the server at `endpoint`
-/// (`http://host:port`) and returns it as pretty JSON.
-///
-/// # Errors
-/// A message for the user when the endpoint is malformed or unreachable or
-/// the server answers with an error.
-pub async fn envelopes(endpoint: &str, queue: &str, limit: usize) -> Result<String, String> {
+/// `host:port` of an `http://host:port` endpoint.
+fn authority(endpoint: &str) -> Result<&str, String> {
     let authority = endpoint
         .strip_prefix("http://")
         .ok_or_else(|| format!("endpoint must start with http:// (got {endpoint})"))?
         .trim_end_matches('/');
-    if queue.is_empty()
-        || !queue
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(format!("not a queue name: {queue}"));
+    if authority.is_empty() || authority.contains('/') {
+        return Err(format!("endpoint must be http://HOST:PORT (got {endpoint})"));
     }
+    Ok(authority)
+}
+
+/// `GET path` on the server at `endpoint`; its status and body.
+async fn get(endpoint: &str, path: &str) -> Result<(u16, String), String> {
+    let authority = authority(endpoint)?;
     let mut stream = TcpStream::connect(authority)
         .await
         .map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
-    let request = format!(
-        "GET /_sealq/queues/{queue}/messages?limit={limit} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    );
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .await
@@ -43,12 +43,74 @@ pub async fn envelopes(endpoint: &str, queue: &str, limit: usize) -> Result<Stri
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| format!("{endpoint} did not answer HTTP"))?;
-    let status = head.split_whitespace().nth(1).unwrap_or("?");
+    let status = head
+        .strip_prefix("HTTP/1.")
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| format!("{endpoint} did not answer HTTP"))?;
+    Ok((status, body.to_owned()))
+}
+
+/// Fetches the envelope view of `queue` from the server at `endpoint`
+/// (`http://host:port`) and returns it as pretty JSON.
+///
+/// # Errors
+/// A message for the user when the endpoint is malformed or unreachable or
+/// the server answers with an error.
+pub async fn envelopes(endpoint: &str, queue: &str, limit: usize) -> Result<String, String> {
+    if queue.is_empty()
+        || !queue
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(format!("not a queue name: {queue}"));
+    }
+    let (status, body) = get(
+        endpoint,
+        &format!("/_sealq/queues/{queue}/messages?limit={limit}"),
+    )
+    .await?;
     let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|_| format!("{endpoint} answered {status} without JSON"))?;
-    if status != "200" {
+        serde_json::from_str(&body).map_err(|_| format!("{endpoint} answered {status} without JSON"))?;
+    if status != 200 {
         let message = value["message"].as_str().unwrap_or("error");
         return Err(format!("{endpoint} answered {status}: {message}"));
     }
     serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
+}
+
+/// Checks that the server at `endpoint` is up and ready: `GET
+/// /_sealq/health` answers 200 within `timeout`.
+///
+/// # Errors
+/// One line saying why not: malformed endpoint, unreachable, too slow, or
+/// the status and `status` member the server answered (503 `starting` while
+/// it loads).
+pub async fn health(endpoint: &str, timeout: Duration) -> Result<(), String> {
+    let (status, body) = tokio::time::timeout(timeout, get(endpoint, "/_sealq/health"))
+        .await
+        .map_err(|_| format!("{endpoint} did not answer within {} ms", timeout.as_millis()))??;
+    if status == 200 {
+        return Ok(());
+    }
+    let said = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["status"].as_str().map(str::to_owned));
+    Err(match said {
+        Some(s) => format!("{endpoint} answered {status} ({s})"),
+        None => format!("{endpoint} answered {status}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::authority;
+
+    #[test]
+    fn endpoints_must_be_plain_http_authorities() {
+        assert_eq!(authority("http://localhost:9324/"), Ok("localhost:9324"));
+        assert!(authority("https://localhost:9324").is_err());
+        assert!(authority("http://").is_err());
+        assert!(authority("http://host:1/path").is_err());
+    }
 }

@@ -1,5 +1,5 @@
-//! `/_sealq/*`: health, the virtual clock, KMS fault injection and the
-//! ledger of KMS calls SQS made. Admin endpoints never return message bodies
+//! `/_sealq/*`: health (readiness), Prometheus metrics, the virtual clock,
+//! KMS fault injection and the ledger of KMS calls SQS made. Admin endpoints never return message bodies
 //! of encrypted queues or key material. Like `protocol`, this is a wire
 //! surface, so it may use serde_json.
 
@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -26,14 +27,34 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/clock", get(clock).post(advance_clock))
         .route("/faults", get(faults).post(set_faults))
         .route("/kms/calls", get(kms_calls))
         .route("/queues/{name}/messages", get(queue_messages))
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// `GET /_sealq/health`: 200 `{"status":"ok"}` once the server is ready
+/// (configuration and data loaded), 503 `{"status":"starting"}` before.
+async fn health(State(state): State<AppState>) -> Response {
+    if state.is_ready() {
+        Json(json!({ "status": "ok" })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "starting" })),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /_sealq/metrics`: the Prometheus text exposition (format 0.0.4).
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render(&state),
+    )
+        .into_response()
 }
 
 async fn clock(State(state): State<AppState>) -> Json<Value> {

@@ -14,6 +14,9 @@
 //!   period; expired ones are dropped (and wiped) by [`Encryption::sweep`],
 //!   which a background task runs at the next expiry.
 //!
+//! Cache lookups (hits and misses) and KMS calls are also counted, with
+//! relaxed atomics, for `/_sealq/metrics`.
+//!
 //! So P producers and C consumers active through B seconds with reuse
 //! period D make (B / D) * (2P + C) KMS calls. This module must never log a
 //! key or a body.
@@ -68,6 +71,21 @@ pub struct KmsCall {
     pub error: Option<&'static str>,
 }
 
+/// Lookups in the data-key caches since the server started: producer
+/// lookups (one per send request to an encrypted queue) and consumer lookups
+/// (one per data key per receive request); a miss calls KMS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// A producer's cached data key was still valid.
+    pub producer_hits: u64,
+    /// A producer needed a new data key (GenerateDataKey and Decrypt).
+    pub producer_misses: u64,
+    /// A consumer's grant and the data key were both held.
+    pub consumer_hits: u64,
+    /// A consumer had to Decrypt the data key.
+    pub consumer_misses: u64,
+}
+
 /// A data key whose plaintext is held: its cipher (key schedule, wiped on
 /// drop) and when it must be forgotten.
 struct LiveKey {
@@ -117,6 +135,13 @@ pub struct Encryption {
     next_expiry: AtomicU64,
     expiry_changed: Notify,
     ledger: Mutex<VecDeque<KmsCall>>,
+    /// KMS calls SQS made, by (operation, key ARN): unlike the ledger, never
+    /// truncated.
+    kms_calls: DashMap<(&'static str, Arc<str>), AtomicU64>,
+    producer_hits: AtomicU64,
+    producer_misses: AtomicU64,
+    consumer_hits: AtomicU64,
+    consumer_misses: AtomicU64,
 }
 
 impl std::fmt::Debug for Encryption {
@@ -217,6 +242,11 @@ impl Encryption {
             next_expiry: AtomicU64::new(u64::MAX),
             expiry_changed: Notify::new(),
             ledger: Mutex::new(VecDeque::new()),
+            kms_calls: DashMap::new(),
+            producer_hits: AtomicU64::new(0),
+            producer_misses: AtomicU64::new(0),
+            consumer_hits: AtomicU64::new(0),
+            consumer_misses: AtomicU64::new(0),
         }
     }
 
@@ -234,8 +264,10 @@ impl Encryption {
         if let Some(live) = self.producers.get(&key)
             && now < live.expires_ms
         {
+            self.producer_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Sealer(live.clone()));
         }
+        self.producer_misses.fetch_add(1, Ordering::Relaxed);
         let live = self.new_data_key(who, queue_arn, sse, now)?;
         self.producers.insert(key, live.clone());
         Ok(Sealer(live))
@@ -276,9 +308,11 @@ impl Encryption {
             .filter(|l| now < l.expires_ms)
             .map(|l| l.clone());
         if granted && let Some(live) = held {
+            self.consumer_hits.fetch_add(1, Ordering::Relaxed);
             let body = envelope::open(&live.cipher, envelope)?;
             return Ok((body, live));
         }
+        self.consumer_misses.fetch_add(1, Ordering::Relaxed);
         // Decrypt as the consumer: key state applies to it.
         let plain = self.decrypt_as(who, dk, dk.kind)?;
         let cipher = Cipher::new(&plain)?;
@@ -395,6 +429,17 @@ impl Encryption {
         sse: SseKind,
         error: Option<&Error>,
     ) {
+        match self.kms_calls.get(&(operation, key_arn.clone())) {
+            Some(n) => {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                self.kms_calls
+                    .entry((operation, key_arn.clone()))
+                    .or_default()
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let call = KmsCall {
             operation,
             key_arn: key_arn.clone(),
@@ -433,6 +478,24 @@ impl Encryption {
         self.consumers.retain(|_, until| now < *until);
         let next = self.held.iter().map(|l| l.expires_ms).min().unwrap_or(u64::MAX);
         self.next_expiry.store(next, Ordering::Release);
+    }
+
+    /// How many KMS calls SQS made, by operation and key ARN.
+    pub fn kms_call_counts(&self) -> Vec<(&'static str, Arc<str>, u64)> {
+        self.kms_calls
+            .iter()
+            .map(|e| (e.key().0, e.key().1.clone(), e.value().load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Hits and misses of the data-key caches so far.
+    pub fn cache_counts(&self) -> CacheCounts {
+        CacheCounts {
+            producer_hits: self.producer_hits.load(Ordering::Relaxed),
+            producer_misses: self.producer_misses.load(Ordering::Relaxed),
+            consumer_hits: self.consumer_hits.load(Ordering::Relaxed),
+            consumer_misses: self.consumer_misses.load(Ordering::Relaxed),
+        }
     }
 
     /// How many plaintext data keys are held (for tests and metrics).

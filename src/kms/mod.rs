@@ -383,6 +383,13 @@ impl Kms {
         Error::NotFoundException(format!("Alias {} is not found.", self.alias_arn(name)).into())
     }
 
+    /// The ARN of the key a KMS API request names by `key_id` (any of the
+    /// four forms), if it exists; for metrics labels. Never a service-owned
+    /// key.
+    pub fn api_key_arn(&self, key_id: &str) -> Option<Arc<str>> {
+        self.resolve(key_id, Forms::WithAlias).ok().map(|k| k.arn.clone())
+    }
+
     /// Resolves a key identifier given to the KMS API in the `forms` the
     /// action accepts.
     ///

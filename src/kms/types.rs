@@ -317,6 +317,38 @@ pub enum KmsAction {
     ListResourceTags(KeyListingRequest),
 }
 
+impl KmsAction {
+    /// The key identifier the request names, as the client wrote it (the
+    /// destination key of ReEncrypt, the target of an alias).
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Self::CreateKey(_) | Self::ListKeys(_) | Self::DeleteAlias(_) | Self::GenerateRandom(_) => None,
+            Self::ListAliases(r) => r.key_id.as_deref(),
+            Self::Decrypt(r) => r.key_id.as_deref(),
+            Self::CreateAlias(r) | Self::UpdateAlias(r) => Some(&r.target_key_id),
+            Self::ReEncrypt(r) => Some(&r.destination_key_id),
+            Self::Encrypt(r) => Some(&r.key_id),
+            Self::GenerateDataKey(r) | Self::GenerateDataKeyWithoutPlaintext(r) => Some(&r.key_id),
+            Self::GenerateMac(r) => Some(&r.key_id),
+            Self::VerifyMac(r) => Some(&r.key_id),
+            Self::ScheduleKeyDeletion(r) => Some(&r.key_id),
+            Self::GetKeyPolicy(r) => Some(&r.key_id),
+            Self::PutKeyPolicy(r) => Some(&r.key_id),
+            Self::ListKeyPolicies(r) | Self::ListResourceTags(r) => Some(&r.key_id),
+            Self::EnableKeyRotation(r) => Some(&r.key_id),
+            Self::TagResource(r) => Some(&r.key_id),
+            Self::UntagResource(r) => Some(&r.key_id),
+            Self::DescribeKey(r)
+            | Self::EnableKey(r)
+            | Self::DisableKey(r)
+            | Self::CancelKeyDeletion(r)
+            | Self::DisableKeyRotation(r)
+            | Self::GetKeyRotationStatus(r)
+            | Self::RotateKeyOnDemand(r) => Some(&r.key_id),
+        }
+    }
+}
+
 /// `KeyMetadata`. Times are epoch milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyMetadata {
@@ -490,6 +522,25 @@ pub enum KmsOutput {
     },
     /// `ListResourceTagsResponse`.
     ListResourceTags(Vec<Tag>, Page),
+}
+
+impl KmsOutput {
+    /// The ARN of the key the response names, if it names one.
+    pub fn key_arn(&self) -> Option<&str> {
+        match self {
+            Self::KeyMetadata(m) => Some(&m.arn),
+            Self::Encrypt { key_id, .. }
+            | Self::Decrypt { key_id, .. }
+            | Self::ReEncrypt { key_id, .. }
+            | Self::GenerateDataKey { key_id, .. }
+            | Self::GenerateMac { key_id, .. }
+            | Self::VerifyMac { key_id, .. }
+            | Self::ScheduleKeyDeletion { key_id, .. }
+            | Self::GetKeyRotationStatus { key_id, .. }
+            | Self::KeyId(key_id) => Some(key_id),
+            _ => None,
+        }
+    }
 }
 
 /// Tags as a map, for storing.

@@ -185,6 +185,34 @@ fn tags(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
     pairs.into_iter().collect()
 }
 
+/// Every action [`sqs_action`] decodes, sorted (metrics find an action's
+/// series by binary search).
+pub(super) const SQS_ACTIONS: [&str; 23] = [
+    "AddPermission",
+    "CancelMessageMoveTask",
+    "ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch",
+    "CreateQueue",
+    "DeleteMessage",
+    "DeleteMessageBatch",
+    "DeleteQueue",
+    "GetQueueAttributes",
+    "GetQueueUrl",
+    "ListDeadLetterSourceQueues",
+    "ListMessageMoveTasks",
+    "ListQueueTags",
+    "ListQueues",
+    "PurgeQueue",
+    "ReceiveMessage",
+    "RemovePermission",
+    "SendMessage",
+    "SendMessageBatch",
+    "SetQueueAttributes",
+    "StartMessageMoveTask",
+    "TagQueue",
+    "UntagQueue",
+];
+
 /// Decodes the members of `action` into its typed input.
 ///
 /// # Errors
@@ -324,4 +352,23 @@ pub(super) fn sqs_action(action: &str, body: Map<String, Value>) -> Result<SqsAc
             ));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SQS_ACTIONS, sqs_action};
+    use crate::error::Error;
+
+    #[test]
+    fn the_action_list_is_sorted_and_decodable() {
+        assert!(SQS_ACTIONS.windows(2).all(|w| w[0] < w[1]));
+        for a in SQS_ACTIONS {
+            let r = sqs_action(a, serde_json::Map::new());
+            assert!(!matches!(r, Err(Error::InvalidAction(_))), "{a}");
+        }
+        assert!(matches!(
+            sqs_action("Nope", serde_json::Map::new()),
+            Err(Error::InvalidAction(_))
+        ));
+    }
 }

@@ -23,7 +23,7 @@ use crate::kms::types::{
 };
 
 /// Every action this module decodes.
-const ACTIONS: [&str; 29] = [
+pub(super) const ACTIONS: [&str; 29] = [
     "CreateKey",
     "DescribeKey",
     "ListKeys",

@@ -7,6 +7,11 @@
 //! or error in the protocol the client spoke. Every response carries a fresh
 //! `x-amzn-RequestId`. KMS JSON 1.1 requests (`TrentService.*`) are decoded
 //! by `kms` and run by `crate::kms::ops::dispatch`.
+//!
+//! `handle` is also the one place that knows a request's protocol and
+//! action, so it records the request metrics (`crate::metrics`, lock-free)
+//! and writes the one DEBUG line per request: action, queue, principal,
+//! protocol, status and latency, never a body, key or signature.
 
 mod decode;
 mod encode;
@@ -18,6 +23,8 @@ mod xml;
 pub use kms::policy_document;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -26,8 +33,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
+use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::limits::MAX_REQUEST_BODY;
+use crate::metrics::Series;
 use crate::sqs::ops::{self, Ctx};
 use crate::sqs::types::SqsOutput;
 use crate::state::AppState;
@@ -41,6 +50,94 @@ pub enum Protocol {
     SqsJson,
     /// KMS JSON 1.1 (`X-Amz-Target: TrentService.*`).
     KmsJson,
+}
+
+impl Protocol {
+    /// The `protocol` label of metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SqsQuery => "query",
+            Self::SqsJson => "json",
+            Self::KmsJson => "kms",
+        }
+    }
+}
+
+/// The labels of every series of request metrics, in the order
+/// `series_index` numbers them: SQS actions (query, then JSON), then KMS
+/// actions, each list ending with `unknown` for names sealq does not know.
+pub fn metric_series() -> Vec<Series> {
+    let mut v = Vec::with_capacity(2 * (decode::SQS_ACTIONS.len() + 1) + kms::ACTIONS.len() + 1);
+    for protocol in [Protocol::SqsQuery, Protocol::SqsJson] {
+        for action in decode::SQS_ACTIONS.iter().chain(&["unknown"]) {
+            v.push(Series {
+                service: "sqs",
+                protocol: protocol.label(),
+                action,
+            });
+        }
+    }
+    for action in kms::ACTIONS.iter().chain(&["unknown"]) {
+        v.push(Series {
+            service: "kms",
+            protocol: Protocol::KmsJson.label(),
+            action,
+        });
+    }
+    v
+}
+
+/// The index in [`metric_series`] of a request's series.
+fn series_index(protocol: Protocol, action: &str) -> usize {
+    let sqs = decode::SQS_ACTIONS.len() + 1;
+    let sqs_action = || decode::SQS_ACTIONS.binary_search(&action).unwrap_or(sqs - 1);
+    match protocol {
+        Protocol::SqsQuery => sqs_action(),
+        Protocol::SqsJson => sqs + sqs_action(),
+        Protocol::KmsJson => {
+            2 * sqs
+                + kms::ACTIONS
+                    .iter()
+                    .position(|a| *a == action)
+                    .unwrap_or(kms::ACTIONS.len())
+        }
+    }
+}
+
+/// What the request log line says beyond action, protocol and status;
+/// gathered only when that line will be written.
+#[derive(Debug, Default)]
+struct Facts {
+    /// Whether to gather at all.
+    wanted: bool,
+    /// The caller, once resolved.
+    principal: Option<Principal>,
+    /// The queue the request names (by URL or name), if any.
+    queue: Option<String>,
+}
+
+impl Facts {
+    fn principal(&mut self, p: &Principal) {
+        if self.wanted {
+            self.principal = Some(p.clone());
+        }
+    }
+
+    /// Notes the queue named by `QueueUrl` (its last path segment) or
+    /// `QueueName` among the request's members.
+    fn queue_of(&mut self, members: &Map<String, Value>) {
+        if !self.wanted {
+            return;
+        }
+        let named = match (members.get("QueueUrl"), members.get("QueueName")) {
+            (Some(Value::String(url)), _) => url.trim_end_matches('/').rsplit('/').next(),
+            (_, Some(Value::String(name))) => Some(name.as_str()),
+            _ => None,
+        };
+        // Queue names are at most 80 characters; a longer value is not one
+        // and is cut, so a log line stays a line of reasonable size.
+        self.queue = named.map(|n| n.chars().take(80).collect());
+    }
 }
 
 /// JSON 1.0 content type.
@@ -66,8 +163,51 @@ fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// The axum handler for every AWS API request.
+/// The axum handler for every AWS API request: serves it, counts it in the
+/// metrics and logs one DEBUG line about it.
 pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    // Latency is a duration measured on the monotonic clock, not domain
+    // time, so it does not come from `Clock` (which tests move by hand).
+    let started = Instant::now();
+    let mut facts = Facts {
+        wanted: tracing::enabled!(tracing::Level::DEBUG),
+        ..Facts::default()
+    };
+    let (protocol, action, response) = serve_request(&state, req, &mut facts).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .record_request(series_index(protocol, &action), status, elapsed);
+    if facts.wanted {
+        let principal = facts.principal.as_ref().map(|p| p.arn().unwrap_or("anonymous"));
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a request lasting 584 years is not expected"
+        )]
+        let latency_us = elapsed.as_micros() as u64;
+        tracing::debug!(
+            // Recorded as a string value (quoted and escaped by the human
+            // format) and cut at 64 characters: the client chose it, so it
+            // must not forge lines or flood the log.
+            action = action
+                .char_indices()
+                .nth(64)
+                .map_or(action.as_str(), |(i, _)| &action[..i]),
+            queue = facts.queue.as_deref(),
+            principal,
+            protocol = protocol.label(),
+            status,
+            latency_us,
+            "request"
+        );
+    }
+    response
+}
+
+/// Serves one AWS API request; returns its protocol and action (as the
+/// client named it; empty when it named none) with the response.
+async fn serve_request(state: &AppState, req: Request, facts: &mut Facts) -> (Protocol, String, Response) {
     let rid = request_id();
     let (parts, body) = req.into_parts();
     let (protocol, target_action) = detect(&parts.headers);
@@ -79,42 +219,44 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
         let e = Error::RequestEntityTooLarge(
             format!("Request body must be at most {MAX_REQUEST_BODY} bytes.").into(),
         );
-        return error::render(protocol, &e, &rid);
+        return (
+            protocol,
+            target_action.unwrap_or_default(),
+            error::render(protocol, &e, &rid),
+        );
     };
 
     let (action, result) = match protocol {
         Protocol::KmsJson => {
             let action = target_action.unwrap_or_default();
-            let response = match serve_kms(&state, &parts, &action, &bytes) {
+            let response = match serve_kms(state, &parts, &action, &bytes, facts) {
                 Ok(body) => respond(StatusCode::OK, JSON_11, body, &rid),
                 Err(e) => {
                     if matches!(e, Error::InternalFailure) {
-                        tracing::error!(action = %action, request_id = %rid, "internal failure");
+                        tracing::error!(action = action.as_str(), request_id = %rid, "internal failure");
                     }
                     error::render(protocol, &e, &rid)
                 }
             };
-            tracing::debug!(action = %action, protocol = ?protocol, status = response.status().as_u16(), "request");
-            return response;
+            return (protocol, action, response);
         }
         Protocol::SqsJson => {
             let action = target_action.unwrap_or_default();
-            let r = serve_json(&state, &parts, &action, &bytes, client_ip).await;
+            let r = serve_json(state, &parts, &action, &bytes, client_ip, facts).await;
             (action, r)
         }
-        Protocol::SqsQuery => serve_query(&state, &parts, &bytes, client_ip).await,
+        Protocol::SqsQuery => serve_query(state, &parts, &bytes, client_ip, facts).await,
     };
     let response = match result {
         Ok(out) => render_output(protocol, &action, out, &rid),
         Err(e) => {
             if matches!(e, Error::InternalFailure) {
-                tracing::error!(action = %action, request_id = %rid, "internal failure");
+                tracing::error!(action = action.as_str(), request_id = %rid, "internal failure");
             }
             error::render(protocol, &e, &rid)
         }
     };
-    tracing::debug!(action = %action, protocol = ?protocol, status = response.status().as_u16(), "request");
-    response
+    (protocol, action, response)
 }
 
 fn context(
@@ -122,6 +264,7 @@ fn context(
     headers: &HeaderMap,
     query: Option<&str>,
     client_ip: Option<std::net::IpAddr>,
+    facts: &mut Facts,
 ) -> Result<Ctx> {
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presigned = match query {
@@ -132,6 +275,7 @@ fn context(
         _ => None,
     };
     let principal = state.principals.resolve(authorization, presigned.as_deref())?;
+    facts.principal(&principal);
     let url_base = match &state.config.queue_url_base {
         Some(base) => base.trim_end_matches('/').to_owned(),
         None => match headers.get(HOST).and_then(|h| h.to_str().ok()) {
@@ -153,8 +297,9 @@ async fn serve_json(
     action: &str,
     body: &Bytes,
     client_ip: Option<std::net::IpAddr>,
+    facts: &mut Facts,
 ) -> Result<SqsOutput> {
-    let ctx = context(state, &parts.headers, parts.uri.query(), client_ip)?;
+    let ctx = context(state, &parts.headers, parts.uri.query(), client_ip, facts)?;
     let map = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
@@ -167,17 +312,20 @@ async fn serve_json(
             }
         }
     };
+    facts.queue_of(&map);
     let input = decode::sqs_action(action, map)?;
     ops::dispatch(state, &ctx, input).await
 }
 
 /// Serves one KMS JSON 1.1 request: the caller must be signed (AWS answers
-/// unsigned KMS requests with `MissingAuthenticationTokenException`).
+/// unsigned KMS requests with `MissingAuthenticationTokenException`). Every
+/// request that names a known action is counted by operation and key.
 fn serve_kms(
     state: &AppState,
     parts: &axum::http::request::Parts,
     action: &str,
     body: &Bytes,
+    facts: &mut Facts,
 ) -> Result<Vec<u8>> {
     let authorization = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presigned = match parts.uri.query() {
@@ -188,14 +336,31 @@ fn serve_kms(
         _ => None,
     };
     let principal = state.principals.resolve(authorization, presigned.as_deref())?;
-    if principal == crate::auth::Principal::Anonymous {
+    facts.principal(&principal);
+    if principal == Principal::Anonymous {
         return Err(Error::MissingAuthenticationToken(
             "Request is missing Authentication Token".into(),
         ));
     }
     let input = kms::kms_action(action, body)?;
-    let out = crate::kms::ops::dispatch(&state.kms, &principal, input)?;
-    Ok(kms::encode(out))
+    let operation = kms::ACTIONS
+        .iter()
+        .find(|a| **a == action)
+        .copied()
+        .unwrap_or("unknown");
+    let named_key = input.key_id().map(str::to_owned);
+    let out = crate::kms::ops::dispatch(&state.kms, &principal, input);
+    // The key label is an existing key's ARN (never a made-up identifier a
+    // client sent), or empty.
+    let key = out
+        .as_ref()
+        .ok()
+        .and_then(|o| o.key_arn().map(Arc::<str>::from))
+        .or_else(|| named_key.and_then(|k| state.kms.api_key_arn(&k)));
+    state
+        .metrics
+        .record_kms_api_call(operation, key.as_deref().unwrap_or(""));
+    Ok(kms::encode(out?))
 }
 
 /// Query parameters from the URL and, for form posts, the body.
@@ -223,6 +388,7 @@ async fn serve_query(
     parts: &axum::http::request::Parts,
     body: &Bytes,
     client_ip: Option<std::net::IpAddr>,
+    facts: &mut Facts,
 ) -> (String, Result<SqsOutput>) {
     let mut params = match query_params(parts, body) {
         Ok(p) => p,
@@ -246,8 +412,9 @@ async fn serve_query(
     if !params.contains_key("QueueUrl") && ops::parse_queue_url(path).is_ok() {
         params.insert("QueueUrl".into(), Value::String(path.to_owned()));
     }
+    facts.queue_of(&params);
     let result = async {
-        let ctx = context(state, &parts.headers, parts.uri.query(), client_ip)?;
+        let ctx = context(state, &parts.headers, parts.uri.query(), client_ip, facts)?;
         let input = decode::sqs_action(&action, params)?;
         ops::dispatch(state, &ctx, input).await
     }
@@ -283,6 +450,29 @@ fn render_output(protocol: Protocol, action: &str, out: SqsOutput, rid: &str) ->
                 JSON_11
             };
             respond(StatusCode::OK, ct, v, rid)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Protocol, metric_series, series_index};
+
+    #[test]
+    fn every_series_is_found_by_its_labels_and_unknown_names_fall_into_unknown() {
+        let series = metric_series();
+        for (i, s) in series.iter().enumerate() {
+            let p = match s.protocol {
+                "query" => Protocol::SqsQuery,
+                "json" => Protocol::SqsJson,
+                _ => Protocol::KmsJson,
+            };
+            assert_eq!(series_index(p, s.action), i, "{s:?}");
+        }
+        for p in [Protocol::SqsQuery, Protocol::SqsJson, Protocol::KmsJson] {
+            let s = series[series_index(p, "NoSuchAction")];
+            assert_eq!((s.protocol, s.action), (p.label(), "unknown"));
+            assert_eq!(series_index(p, ""), series_index(p, "NoSuchAction"));
         }
     }
 }

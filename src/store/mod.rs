@@ -133,6 +133,14 @@ impl Store {
         Some((q, n))
     }
 
+    /// Every queue of every account, in no particular order (for metrics).
+    pub fn all(&self) -> Vec<Arc<Queue>> {
+        self.accounts
+            .iter()
+            .flat_map(|a| a.value().iter().map(|e| e.value().clone()).collect::<Vec<_>>())
+            .collect()
+    }
+
     /// All queues of `account`, sorted by name.
     pub fn list(&self, account: &str) -> Vec<Arc<Queue>> {
         let Some(queues) = self.accounts.get(account) else {
@@ -141,14 +149,6 @@ impl Store {
         let mut v: Vec<_> = queues.iter().map(|e| e.value().clone()).collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
-    }
-
-    /// Every queue of every account.
-    pub fn all(&self) -> Vec<Arc<Queue>> {
-        self.accounts
-            .iter()
-            .flat_map(|a| a.value().iter().map(|e| e.value().clone()).collect::<Vec<_>>())
-            .collect()
     }
 
     // ---- the journal ---------------------------------------------------------

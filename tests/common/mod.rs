@@ -62,6 +62,7 @@ pub async fn start_with(mut config: Config, clock: Arc<Clock>) -> Server {
     let addr = listener.local_addr().expect("addr");
     config.port = addr.port();
     let state = AppState::with_clock(config, clock);
+    state.set_ready();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(sealq::serve(listener, state.clone(), async move {
         let _ = rx.await;
