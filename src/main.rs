@@ -298,6 +298,10 @@ async fn main() -> std::process::ExitCode {
     if let Ok(a) = listener.local_addr() {
         config.port = a.port();
     }
+    // Until the data directory is read and the file applied, the port
+    // answers 503 "starting" (health checks see "not ready", not a hang).
+    let (loaded, loading) = tokio::sync::oneshot::channel();
+    let starting = tokio::spawn(sealq::admin::starting::answer_until(listener, loading));
     // The data directory is read (or refused, untouched) before the file
     // is applied on top of what it holds.
     let state = match AppState::open(config, std::sync::Arc::new(sealq::clock::Clock::system())) {
@@ -324,9 +328,16 @@ async fn main() -> std::process::ExitCode {
         eprintln!("sealq: the configuration could not be saved in the data directory");
         return std::process::ExitCode::from(1);
     }
-    // Configuration and data are loaded: /_sealq/health answers 200 from
-    // now on. (Until `serve` runs, connections wait in the listen backlog,
-    // so no health check can see the server ready before this point.)
+    // Configuration and data are loaded: the real server takes the port
+    // and /_sealq/health answers 200 from now on.
+    let _ = loaded.send(());
+    let listener = match starting.await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot take the listener back");
+            return std::process::ExitCode::from(1);
+        }
+    };
     state.set_ready();
     tracing::info!(address = %local, region = %state.config.region, account = %state.config.account_id, "sealq listening");
     match sealq::serve(listener, state, shutdown_signal()).await {

@@ -677,3 +677,38 @@ async fn logs_are_human_by_default_and_json_from_the_environment() {
         assert!(v["level"].is_string() && v["timestamp"].is_string(), "{l}");
     }
 }
+
+#[tokio::test]
+async fn while_loading_the_port_answers_503_starting_then_hands_over_to_the_server() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (loaded, loading) = tokio::sync::oneshot::channel();
+    let starting = tokio::spawn(sealq::admin::starting::answer_until(listener, loading));
+    let url = format!("http://{addr}/_sealq/health");
+    for _ in 0..3 {
+        let r = reqwest::get(&url).await.unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+        assert_eq!(r.text().await.unwrap(), r#"{"status":"starting"}"#);
+    }
+    // An AWS call during loading is not served either.
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/"))
+        .header("x-amz-target", "AmazonSQS.ListQueues")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    loaded.send(()).unwrap();
+    let listener = starting.await.unwrap();
+    let state = sealq::AppState::new(sealq::Config::default());
+    state.set_ready();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(sealq::serve(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+}

@@ -4,6 +4,7 @@
 //! surface, so it may use serde_json.
 
 pub mod inspect;
+pub mod starting;
 
 use axum::Json;
 use axum::Router;
