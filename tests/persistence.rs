@@ -910,3 +910,26 @@ async fn the_sample_config_applies_again_on_restart_without_duplicating_anything
     assert_eq!(plain.as_ref(), b"p");
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_data_dir_nothing_is_written_to_disk() {
+    let cwd = TempDir::new("memory-only");
+    std::fs::create_dir_all(&cwd.0).unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealq"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .current_dir(&cwd.0)
+        .env("TMPDIR", &cwd.0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sealq");
+    wait_healthy(port).await;
+    let c = sqs_at(&format!("http://127.0.0.1:{port}"), "AKIDTEST");
+    let url = c.create_queue().queue_name("m").send().await.unwrap().queue_url.unwrap();
+    c.send_message().queue_url(&url).message_body("in memory").send().await.unwrap();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+    let left: Vec<_> = std::fs::read_dir(&cwd.0).unwrap().collect();
+    assert!(left.is_empty(), "files written: {left:?}");
+}

@@ -37,9 +37,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server(binary, log):
+def start_server(binary, log, extra=()):
     port = free_port()
-    cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
+    if extra:
+        cmd += ["--queue-url-base", f"http://127.0.0.1:{port}"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
@@ -228,6 +230,56 @@ def run_cli_kms(venv, endpoint, env, step, ok_json):
     step("kms schedule-key-deletion", schedule)
 
 
+DURABLE_SEND = """
+import boto3, sys
+c = boto3.client("sqs", endpoint_url=sys.argv[1])
+url = c.get_queue_url(QueueName="orders")["QueueUrl"]
+assert c.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId"])["Attributes"]["KmsMasterKeyId"] == "alias/orders"
+c.send_message(QueueUrl=url, MessageBody=sys.argv[2])
+"""
+
+DURABLE_RECEIVE = """
+import boto3, sys
+c = boto3.client("sqs", endpoint_url=sys.argv[1])
+url = c.get_queue_url(QueueName="orders")["QueueUrl"]
+got = c.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+print(got[0]["Body"] if got else "")
+"""
+
+
+def run_durable(venv, python, binary, env, tmp, log):
+    """boto3 of this generation against a server started with the sample
+    config and a data directory, killed with SIGKILL and started again; and
+    `sealq health` before and after."""
+    data = os.path.join(tmp, f"data-{venv}")
+    extra = ["--config", os.path.join(ROOT, "docker", "sealq.toml"), "--data-dir", data]
+    body = f"durable {venv} {uuid.uuid4().hex}"
+
+    def health(endpoint):
+        return subprocess.run([binary, "health", "--endpoint", endpoint], capture_output=True, timeout=30).returncode
+
+    proc, endpoint = start_server(binary, log, extra)
+    try:
+        if endpoint is None:
+            return report(False, f"{venv}: durable server starts with the sample config", f"exit {proc.poll()}")
+        report(health(endpoint) == 0, f"{venv}: sealq health exits 0 when ready", "non-zero exit")
+        p = subprocess.run([python, "-c", DURABLE_SEND, endpoint, body], env=env, capture_output=True, text=True, timeout=60)
+        report(p.returncode == 0, f"{venv}: boto3 sends to a configured SSE-KMS queue", p.stderr[-1500:])
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    report(health(endpoint) == 1, f"{venv}: sealq health exits 1 when the server is gone", "exit 0")
+    proc, endpoint = start_server(binary, log, extra)
+    try:
+        if endpoint is None:
+            return report(False, f"{venv}: durable server restarts after kill -9", f"exit {proc.poll()}")
+        p = subprocess.run([python, "-c", DURABLE_RECEIVE, endpoint], env=env, capture_output=True, text=True, timeout=60)
+        got = p.stdout.strip()
+        report(got == body, f"{venv}: boto3 receives the message sent before kill -9", f"got {got!r}; {p.stderr[-1500:]}")
+    finally:
+        stop_server(proc)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default=os.path.join(ROOT, "target", "debug", "sealq"))
@@ -256,6 +308,7 @@ def main():
                             check_protocol(venv, python, protocol, env)
                             run_scenario(venv, python, endpoint, env)
                             run_cli(venv, endpoint, env)
+                            run_durable(venv, python, binary, env, tmp, log)
             finally:
                 if proc is not None:
                     stop_server(proc)
