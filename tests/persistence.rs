@@ -149,6 +149,18 @@ async fn attrs(c: &aws_sdk_sqs::Client, url: &str) -> HashMap<Attr, String> {
         .unwrap_or_default()
 }
 
+/// Decrypt through the KMS API.
+async fn decrypt(k: &aws_sdk_kms::Client, blob: aws_sdk_kms::primitives::Blob) -> Vec<u8> {
+    k.decrypt()
+        .ciphertext_blob(blob)
+        .send()
+        .await
+        .expect("Decrypt")
+        .plaintext
+        .expect("plaintext")
+        .into_inner()
+}
+
 /// Every file of `dir`, concatenated (databases and write-ahead logs).
 fn all_bytes(dir: &Path) -> Vec<u8> {
     let mut out = Vec::new();
@@ -381,15 +393,7 @@ async fn a_restart_keeps_queues_messages_keys_tasks_and_the_clock() {
         .unwrap();
     assert_eq!(d.key_id, key_id);
     assert_eq!(d.description.as_deref(), Some("orders"));
-    let plain = k
-        .decrypt()
-        .ciphertext_blob(blob)
-        .send()
-        .await
-        .unwrap()
-        .plaintext
-        .unwrap();
-    assert_eq!(plain.as_ref(), b"kms-plaintext");
+    assert_eq!(decrypt(&k, blob).await, b"kms-plaintext");
     s.stop();
 }
 
@@ -899,15 +903,7 @@ async fn the_sample_config_applies_again_on_restart_without_duplicating_anything
         .messages
         .unwrap();
     assert_eq!(got[0].body.as_deref(), Some("kept"));
-    let plain = k
-        .decrypt()
-        .ciphertext_blob(blob)
-        .send()
-        .await
-        .unwrap()
-        .plaintext
-        .unwrap();
-    assert_eq!(plain.as_ref(), b"p");
+    assert_eq!(decrypt(&k, blob).await, b"p");
     s.stop();
 }
 
@@ -926,9 +922,23 @@ async fn without_a_data_dir_nothing_is_written_to_disk() {
         .expect("spawn sealq");
     wait_healthy(port).await;
     let c = sqs_at(&format!("http://127.0.0.1:{port}"), "AKIDTEST");
-    let url = c.create_queue().queue_name("m").send().await.unwrap().queue_url.unwrap();
-    c.send_message().queue_url(&url).message_body("in memory").send().await.unwrap();
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let url = c
+        .create_queue()
+        .queue_name("m")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    c.send_message()
+        .queue_url(&url)
+        .message_body("in memory")
+        .send()
+        .await
+        .unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     assert!(child.wait().unwrap().success());
     let left: Vec<_> = std::fs::read_dir(&cwd.0).unwrap().collect();
     assert!(left.is_empty(), "files written: {left:?}");

@@ -61,7 +61,12 @@ pub async fn start_with(mut config: Config, clock: Arc<Clock>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     config.port = addr.port();
-    let state = AppState::with_clock(config, clock);
+    launch(listener, AppState::with_clock(config, clock))
+}
+
+/// Serves `state` (marked ready) on `listener`.
+fn launch(listener: TcpListener, state: AppState) -> Server {
+    let addr = listener.local_addr().expect("addr");
     state.set_ready();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(sealq::serve(listener, state.clone(), async move {
@@ -87,17 +92,7 @@ pub async fn start_with_file(file: &sealq::config::FileConfig, clock: Arc<Clock>
     config.queue_url_base = None;
     let state = AppState::with_clock(config, clock);
     sealq::config::apply(&state, file).expect("the configuration applies");
-    let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(sealq::serve(listener, state.clone(), async move {
-        let _ = rx.await;
-    }));
-    Server {
-        addr,
-        endpoint: format!("http://{addr}"),
-        state,
-        shutdown: Some(tx),
-        handle: Some(handle),
-    }
+    launch(listener, state)
 }
 
 /// A name no other test uses.
