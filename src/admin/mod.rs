@@ -38,7 +38,14 @@ pub fn router() -> Router<AppState> {
 /// `GET /_sealq/health`: 200 `{"status":"ok"}` once the server is ready
 /// (configuration and data loaded), 503 `{"status":"starting"}` before.
 async fn health(State(state): State<AppState>) -> Response {
-    if state.is_ready() {
+    if !state.store.writable() {
+        // Changes are refused (500 InternalFailure) until a restart.
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "failing", "reason": "the data directory cannot be written" })),
+        )
+            .into_response()
+    } else if state.is_ready() {
         Json(json!({ "status": "ok" })).into_response()
     } else {
         (

@@ -441,6 +441,11 @@ impl Journal {
         n
     }
 
+    /// Whether the writer still commits (no write failed, not closed).
+    pub fn writable(&self) -> bool {
+        !self.committed.borrow().failed
+    }
+
     /// The number of the last unit submitted.
     pub fn last_submitted(&self) -> u64 {
         self.next.load(Ordering::Relaxed)
@@ -521,9 +526,18 @@ fn writer(
         if let Err(e) = result {
             tracing::error!(error = %e, "could not write the data directory; refusing further changes");
             committed.send_modify(|c| c.failed = true);
-            // Drain so senders do not pile up; nothing more commits.
-            while rx.recv().is_ok() {}
-            return;
+            // Nothing more commits; units are dropped as they come (their
+            // waiters already see the failure) until the journal closes.
+            loop {
+                match rx.recv() {
+                    Ok(Msg::Stop(s)) => {
+                        let _ = s.send(());
+                        return;
+                    }
+                    Ok(Msg::Unit(..)) => {}
+                    Err(_) => return,
+                }
+            }
         }
         for (n, _) in &units {
             done.push(std::cmp::Reverse(*n));
@@ -982,4 +996,53 @@ pub fn meta_value(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>
         r.get(0)
     })
     .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_write_is_never_acknowledged_and_stops_further_changes() {
+        // No schema: the first statement fails, as a full or broken disk would.
+        let conn = Connection::open_in_memory().unwrap();
+        let j = Journal::start(conn, HashSet::new());
+        assert!(j.writable());
+        let n = j.submit(vec![Record::Remove(message_key(1, 1))]);
+        assert!(j.wait(n).await.is_err());
+        assert!(!j.writable());
+        let later = j.submit(vec![Record::Purge(1)]);
+        assert!(j.wait(later).await.is_err());
+        j.close();
+    }
+
+    #[tokio::test]
+    async fn units_commit_in_order_and_are_acknowledged_after_commit() {
+        let dir = std::env::temp_dir().join(format!("sealq-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let d = DataDir::open(&dir, Sync::Normal).unwrap();
+        let check = Connection::open(dir.join(SQS_DB)).unwrap();
+        let j = Journal::start(d.sqs, HashSet::new());
+        let mut last = 0;
+        for v in 1..=50 {
+            last = j.submit(vec![Record::Meta("n", v)]);
+        }
+        j.wait(last).await.unwrap();
+        assert_eq!(meta_value(&check, "n").unwrap(), Some(50));
+        j.close();
+        drop(d.lock);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn message_keys_split_back_and_queues_are_ranges() {
+        for (uid, serial) in [(1, 1), (3, 7), ((1 << 23) + 5, (1 << 40) - 1)] {
+            let k = message_key(uid, serial);
+            assert_eq!(split_key(k), (uid, serial));
+            let (lo, hi) = queue_range(uid);
+            assert!(lo <= k && k <= hi);
+            let (nlo, _) = queue_range(uid + 1);
+            assert!(!(lo..=hi).contains(&nlo));
+        }
+    }
 }

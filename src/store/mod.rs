@@ -245,6 +245,12 @@ impl Store {
         }
     }
 
+    /// Whether changes can still be saved: always without a data
+    /// directory; with one, until a write failed (or the journal closed).
+    pub fn writable(&self) -> bool {
+        self.journal.as_ref().is_none_or(Journal::writable)
+    }
+
     /// Waits until everything submitted so far is committed (after the
     /// configuration file was applied, before the server reports ready).
     ///
