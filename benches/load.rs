@@ -42,8 +42,11 @@
 //! with a key made by CreateKey. Their runs alternate (plain, sse-sqs,
 //! sse-kms, plain, ...), and the "vs unencrypted" column is the median over
 //! runs of an encrypted run's rate divided by the unencrypted run made just
-//! before it, so drift of a shared machine cancels out. One principal sends,
-//! so data-key caches are warm after the first request):
+//! before it, so drift of a shared machine cancels out. Each runs in memory
+//! and with `--data-dir` (a fresh directory under the system temp dir; rows
+//! end in `disk`; `--storage memory|disk|both`, default both), interleaved
+//! too; "vs in-memory" is the same paired median against the in-memory row.
+//! One principal sends, so data-key caches are warm after the first request):
 //! - `send`: SendMessage with a 1 KiB body, for a fixed wall time.
 //! - `batch`: SendMessageBatch with 10 x 1 KiB, for a fixed wall time.
 //! - `drain`: time to empty a queue prefilled with a fixed number of 1 KiB
@@ -58,7 +61,9 @@
 //! - `memory`: server RSS growth per stored 1 KiB message (measured while
 //!   prefilling the deep flatness queue) and the idle RSS of a fresh server.
 //! - `startup`: time from spawning the process to the first successful
-//!   `GET /_sealq/health`, best of 5.
+//!   `GET /_sealq/health`, best of 5, in memory and with a new data dir.
+//! - `restart`: the same after a SIGTERM, on a data directory holding
+//!   100,000 SSE-SQS messages (20,000 with `--quick`).
 //!
 //! Server CPU time is utime+stime of the server process from
 //! `/proc/<pid>/stat`, read at the start and end of the measured interval;
@@ -303,6 +308,19 @@ impl Server {
                 DIRS.fetch_add(1, Ordering::Relaxed)
             ))
         });
+        Self::spawn_in(data_dir)
+    }
+
+    /// Stops the server with SIGTERM (it commits and exits) and starts a
+    /// new one on the same data directory.
+    fn restart(mut self) -> Self {
+        let _ = Command::new("kill").args(["-TERM", &self.pid]).status();
+        let _ = self.child.wait();
+        Self::spawn_in(self.data_dir.take())
+    }
+
+    /// Spawns a server on `data_dir` (in memory when `None`).
+    fn spawn_in(data_dir: Option<std::path::PathBuf>) -> Self {
         let port = {
             let l = StdListener::bind("127.0.0.1:0").expect("bind a free port");
             l.local_addr().expect("local addr").port()
@@ -1762,6 +1780,23 @@ fn main() {
                 mark(best <= 100.0)
             );
         }
+    }
+    if opts.wants("restart") && opts.storages.contains(&Storage::Disk) {
+        let n = if opts.quick { 20_000 } else { 100_000 };
+        eprintln!("running restart with {n} stored messages ...");
+        let s = Server::start_on(Storage::Disk);
+        rt.block_on(async {
+            let url = create_queue(s.addr, "restart", Enc::SseSqs).await;
+            prefill(&Arc::new(Target::new(s.addr, url)), n).await;
+        });
+        let s = s.restart();
+        let ms = s.ready_after.as_secs_f64() * 1000.0;
+        let _ = writeln!(
+            other,
+            "| restart: spawn to first served `GET /_sealq/health` with {} stored SSE-SQS messages in --data-dir (RSS then {:.1} MiB) | {ms:.1} ms | |",
+            fmt_int(n as f64),
+            mib(s.rss())
+        );
     }
     if !other.is_empty() {
         out.push_str("| measure | result | target |\n|---|---:|---|\n");

@@ -300,12 +300,10 @@ impl Store {
         };
         let mut by_queue: HashMap<u64, Vec<(usize, Message)>> = HashMap::new();
         for lm in img.messages {
-            let m = message_of(lm.serial, &lm.row, &img.data_keys)
+            let slot = lm.row.slot as usize;
+            let m = message_of(lm.serial, lm.row, &img.data_keys)
                 .map_err(|()| corrupt(format!("message {} of queue {}", lm.serial, lm.uid)))?;
-            by_queue
-                .entry(lm.uid)
-                .or_default()
-                .push((lm.row.slot as usize, m));
+            by_queue.entry(lm.uid).or_default().push((slot, m));
         }
         let mut dedup: HashMap<u64, Vec<(String, u128, u128, u64)>> = HashMap::new();
         for (uid, key, id, seq, expires) in img.dedup {
@@ -533,17 +531,14 @@ fn extra_of(bytes: &[u8]) -> std::result::Result<MessageExtra, Malformed> {
     })
 }
 
+/// The message a row holds (the body moves out of the row, uncopied).
 fn message_of(
     serial: u64,
-    row: &MessageRow,
+    row: MessageRow,
     data_keys: &HashMap<u64, Arc<crate::crypto::SealedDataKey>>,
 ) -> std::result::Result<Message, ()> {
     let body = match &row.envelope {
-        None => Body::Plain(
-            String::from_utf8(row.body.clone())
-                .map_err(|_| ())?
-                .into_boxed_str(),
-        ),
+        None => Body::Plain(String::from_utf8(row.body).map_err(|_| ())?.into_boxed_str()),
         Some(env) => {
             let mut r = Reader::new(env);
             let id = r.u64().map_err(|_| ())?;
@@ -555,7 +550,7 @@ fn message_of(
                 nonce,
                 tag,
                 sealed_for,
-                ciphertext: row.body.clone().into_boxed_slice(),
+                ciphertext: row.body.into_boxed_slice(),
             }))
         }
     };
@@ -709,7 +704,7 @@ mod tests {
         ] {
             let row = message_row(3, 5, &m);
             assert_eq!(durable::split_key(row.key), (3, 7));
-            let back = message_of(7, &row, &keys).unwrap();
+            let back = message_of(7, row, &keys).unwrap();
             assert_eq!(format!("{back:?}"), format!("{m:?}"));
         }
     }
