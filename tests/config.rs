@@ -439,6 +439,7 @@ fn a_bad_file_exits_2_naming_file_line_and_field() {
         stderr.contains("queues[1].attributes.MaximumMessageSize"),
         "field: {stderr}"
     );
+    let _ = std::fs::remove_file(&path);
 
     // The same through SEALQ_CONFIG and bare `sealq`, with an unknown field.
     let path = temp_file("unknown.toml", "[server]\nport = 1\nprot = 2\n");
@@ -450,6 +451,8 @@ fn a_bad_file_exits_2_naming_file_line_and_field() {
         stderr.contains("server.prot") && stderr.contains("unknown field"),
         "{stderr}"
     );
+
+    let _ = std::fs::remove_file(&path);
 
     // A file that is not there.
     let (code, stderr) = run_binary(&["--config", "/nonexistent/sealq.toml"], &[]);
@@ -504,4 +507,5 @@ async fn the_binary_applies_the_file_under_flags_and_environment() {
     // Flag > file (account), environment > file (region), file > default (SSE).
     assert_eq!(a[&A::QueueArn], "arn:aws:sqs:ap-south-1:222222222222:from-file");
     assert_eq!(a[&A::SqsManagedSseEnabled], "false");
+    let _ = std::fs::remove_file(&path);
 }

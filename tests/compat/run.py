@@ -181,7 +181,8 @@ def run_cli_kms(venv, endpoint, env, step, ok_json):
         cmd = [aws, "kms", *args, "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
-    work = tempfile.mkdtemp(prefix="sealq-kms-cli-")
+    # Inside the run's temporary directory, removed with it.
+    work = tempfile.mkdtemp(prefix="sealq-kms-cli-", dir=os.path.dirname(env["AWS_CONFIG_FILE"]))
     plain_path = os.path.join(work, "plain.txt")
     blob_path = os.path.join(work, "blob.bin")
     with open(plain_path, "wb") as f:
