@@ -149,6 +149,41 @@ async fn attrs(c: &aws_sdk_sqs::Client, url: &str) -> HashMap<Attr, String> {
         .unwrap_or_default()
 }
 
+/// CreateQueue with these attributes; the queue URL.
+async fn create(c: &aws_sdk_sqs::Client, name: &str, attributes: &[(Attr, &str)]) -> String {
+    let mut req = c.create_queue().queue_name(name);
+    for (k, v) in attributes {
+        req = req.attributes(k.clone(), *v);
+    }
+    req.send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("QueueUrl")
+}
+
+/// SendMessage of `body`.
+async fn send(c: &aws_sdk_sqs::Client, url: impl Into<String>, body: impl Into<String>) {
+    c.send_message()
+        .queue_url(url)
+        .message_body(body)
+        .send()
+        .await
+        .expect("SendMessage");
+}
+
+/// Encrypt through the KMS API.
+async fn encrypt(k: &aws_sdk_kms::Client, key: &str, plaintext: &str) -> aws_sdk_kms::primitives::Blob {
+    k.encrypt()
+        .key_id(key)
+        .plaintext(aws_sdk_kms::primitives::Blob::new(plaintext))
+        .send()
+        .await
+        .expect("Encrypt")
+        .ciphertext_blob
+        .expect("CiphertextBlob")
+}
+
 /// Decrypt through the KMS API.
 async fn decrypt(k: &aws_sdk_kms::Client, blob: aws_sdk_kms::primitives::Blob) -> Vec<u8> {
     k.decrypt()
@@ -204,25 +239,10 @@ async fn a_restart_keeps_queues_messages_keys_tasks_and_the_clock() {
         .send()
         .await
         .unwrap();
-    let blob = k
-        .encrypt()
-        .key_id("alias/orders")
-        .plaintext(aws_sdk_kms::primitives::Blob::new("kms-plaintext"))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob
-        .unwrap();
+    let blob = encrypt(&k, "alias/orders", "kms-plaintext").await;
 
     // Queues: SSE-KMS with attributes and tags, a DLQ pair, a FIFO queue.
-    let dlq = c
-        .create_queue()
-        .queue_name("p-dlq")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let dlq = create(&c, "p-dlq", &[]).await;
     let dlq_arn = attrs(&c, &dlq).await[&Attr::QueueArn].clone();
     let main = c
         .create_queue()
@@ -239,15 +259,7 @@ async fn a_restart_keeps_queues_messages_keys_tasks_and_the_clock() {
         .unwrap()
         .queue_url
         .unwrap();
-    let fifo = c
-        .create_queue()
-        .queue_name("p.fifo")
-        .attributes(Attr::FifoQueue, "true")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let fifo = create(&c, "p.fifo", &[(Attr::FifoQueue, "true")]).await;
     for i in 0..3 {
         c.send_message()
             .queue_url(&main)
@@ -402,33 +414,18 @@ async fn receive_counts_and_dead_letter_moves_survive_a_restart() {
     let dir = TempDir::new("counts");
     let s = Durable::start(&dir.0).await;
     let c = s.sqs();
-    let dlq = c
-        .create_queue()
-        .queue_name("c-dlq")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let dlq = create(&c, "c-dlq", &[]).await;
     let dlq_arn = attrs(&c, &dlq).await[&Attr::QueueArn].clone();
-    let src = c
-        .create_queue()
-        .queue_name("c-src")
-        .attributes(
+    let src = create(
+        &c,
+        "c-src",
+        &[(
             Attr::RedrivePolicy,
-            format!("{{\"deadLetterTargetArn\":\"{dlq_arn}\",\"maxReceiveCount\":\"2\"}}"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    c.send_message()
-        .queue_url(&src)
-        .message_body("poison")
-        .send()
-        .await
-        .unwrap();
+            &format!("{{\"deadLetterTargetArn\":\"{dlq_arn}\",\"maxReceiveCount\":\"2\"}}"),
+        )],
+    )
+    .await;
+    send(&c, &src, "poison").await;
     for _ in 0..2 {
         let m = c
             .receive_message()
@@ -488,41 +485,13 @@ async fn data_files_hold_no_plaintext_body_of_an_encrypted_queue() {
     let c = s.sqs();
     let k = kms_at(&s.endpoint(), "AKIDTEST");
     let key = k.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
-    let sse_sqs = c
-        .create_queue()
-        .queue_name("x-sqs")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let sse_kms = c
-        .create_queue()
-        .queue_name("x-kms")
-        .attributes(Attr::KmsMasterKeyId, &key)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let plain = c
-        .create_queue()
-        .queue_name("x-plain")
-        .attributes(Attr::SqsManagedSseEnabled, "false")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let sse_sqs = create(&c, "x-sqs", &[]).await;
+    let sse_kms = create(&c, "x-kms", &[(Attr::KmsMasterKeyId, key.as_str())]).await;
+    let plain = create(&c, "x-plain", &[(Attr::SqsManagedSseEnabled, "false")]).await;
     let secret_sqs = format!("TOP-SECRET-SSE-SQS-{}", uuid_like());
     let secret_kms = format!("TOP-SECRET-SSE-KMS-{}", uuid_like());
     let visible = format!("PLAIN-BODY-{}", uuid_like());
-    c.send_message()
-        .queue_url(&sse_sqs)
-        .message_body(&secret_sqs)
-        .send()
-        .await
-        .unwrap();
+    send(&c, &sse_sqs, &secret_sqs).await;
     c.send_message_batch()
         .queue_url(&sse_kms)
         .entries(
@@ -535,12 +504,7 @@ async fn data_files_hold_no_plaintext_body_of_an_encrypted_queue() {
         .send()
         .await
         .unwrap();
-    c.send_message()
-        .queue_url(&plain)
-        .message_body(&visible)
-        .send()
-        .await
-        .unwrap();
+    send(&c, &plain, &visible).await;
     // A received (in-flight) encrypted message is still stored sealed.
     let got = c
         .receive_message()
@@ -711,15 +675,7 @@ async fn kill_9_under_load_loses_no_acknowledged_send_and_resurrects_no_acknowle
         let dir = TempDir::new(&format!("kill9-{round}"));
         let s = Durable::start(&dir.0).await;
         let c = s.sqs();
-        let url = c
-            .create_queue()
-            .queue_name("load")
-            .attributes(Attr::VisibilityTimeout, "1")
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
+        let url = create(&c, "load", &[(Attr::VisibilityTimeout, "1")]).await;
         let acked = Arc::new(Mutex::new(Acked::default()));
         let mut tasks = Vec::new();
         for p in 0..4 {
@@ -852,21 +808,8 @@ async fn the_sample_config_applies_again_on_restart_without_duplicating_anything
         .unwrap()
         .queue_urls
         .unwrap_or_default();
-    c.send_message()
-        .queue_url(s.url("orders"))
-        .message_body("kept")
-        .send()
-        .await
-        .unwrap();
-    let blob = k
-        .encrypt()
-        .key_id("alias/orders")
-        .plaintext(aws_sdk_kms::primitives::Blob::new("p"))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob
-        .unwrap();
+    send(&c, s.url("orders"), "kept").await;
+    let blob = encrypt(&k, "alias/orders", "p").await;
     // A change made through the API to a configured attribute...
     c.set_queue_attributes()
         .queue_url(s.url("orders"))
@@ -922,20 +865,8 @@ async fn without_a_data_dir_nothing_is_written_to_disk() {
         .expect("spawn sealq");
     wait_healthy(port).await;
     let c = sqs_at(&format!("http://127.0.0.1:{port}"), "AKIDTEST");
-    let url = c
-        .create_queue()
-        .queue_name("m")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    c.send_message()
-        .queue_url(&url)
-        .message_body("in memory")
-        .send()
-        .await
-        .unwrap();
+    let url = create(&c, "m", &[]).await;
+    send(&c, &url, "in memory").await;
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
