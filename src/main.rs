@@ -196,6 +196,11 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
     if !given("data_dir") && server.data_dir.is_some() {
         config.data_dir.clone_from(&server.data_dir);
     }
+    if !given("sync")
+        && let Some(v) = server.sync
+    {
+        config.sync = v.store_sync();
+    }
     config
 }
 

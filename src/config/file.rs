@@ -313,6 +313,26 @@ pub enum LogFormat {
     Json,
 }
 
+/// How commits to the data directory are made durable (`[server] sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// fsync every commit (survives power loss).
+    Full,
+    /// No fsync per commit (survives a crash of sealq, not of the machine).
+    Normal,
+}
+
+impl SyncMode {
+    /// The store's setting.
+    pub fn store_sync(self) -> crate::store::durable::Sync {
+        match self {
+            Self::Full => crate::store::durable::Sync::Full,
+            Self::Normal => crate::store::durable::Sync::Normal,
+        }
+    }
+}
+
 /// `[server]`: every field optional; a flag or environment variable wins
 /// over the file, the file over the default.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -330,9 +350,11 @@ pub struct ServerSection {
     pub queue_url_base: Option<String>,
     /// Whether signed CreateQueue requests get SSE-SQS by default.
     pub sse_sqs_by_default: Option<bool>,
-    /// Directory for durable state (parsed and exposed; used by persistence).
+    /// Directory for durable state (`--data-dir`).
     pub data_dir: Option<PathBuf>,
-    /// `human` or `json` (parsed and exposed; used by logging).
+    /// `full` or `normal` (`--sync`).
+    pub sync: Option<SyncMode>,
+    /// `human` or `json` (`--log-format`).
     pub log_format: Option<LogFormat>,
 }
 
@@ -501,7 +523,7 @@ impl FileConfig {
             queue_url_base: s.queue_url_base.clone().or(base.queue_url_base),
             sse_sqs_by_default: s.sse_sqs_by_default.unwrap_or(base.sse_sqs_by_default),
             data_dir: s.data_dir.clone().or(base.data_dir),
-            sync: base.sync,
+            sync: s.sync.map_or(base.sync, SyncMode::store_sync),
         }
     }
 }
@@ -662,13 +684,16 @@ mod tests {
         assert_eq!(e.field, "queues[0].attributes.DelaySeconds", "{e}");
         let cfg = parse(
             "t.toml",
-            "[server]\ndata_dir = \"/var/lib/sealq\"\nlog_format = \"json\"\n".to_owned(),
+            "[server]\ndata_dir = \"/var/lib/sealq\"\nlog_format = \"json\"\nsync = \"normal\"\n".to_owned(),
         )
         .unwrap();
         assert_eq!(cfg.server.data_dir.as_deref(), Some(Path::new("/var/lib/sealq")));
         assert_eq!(cfg.server.log_format, Some(LogFormat::Json));
+        assert_eq!(cfg.server.sync, Some(SyncMode::Normal));
         let e = err("[server]\nlog_format = \"xml\"\n");
         assert_eq!(e.field, "server.log_format", "{e}");
+        let e = err("[server]\nsync = \"sometimes\"\n");
+        assert_eq!(e.field, "server.sync", "{e}");
     }
 
     #[test]
