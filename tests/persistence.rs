@@ -162,6 +162,16 @@ async fn create(c: &aws_sdk_sqs::Client, name: &str, attributes: &[(Attr, &str)]
         .expect("QueueUrl")
 }
 
+/// ListQueues: every queue URL.
+async fn queue_urls(c: &aws_sdk_sqs::Client) -> Vec<String> {
+    c.list_queues()
+        .send()
+        .await
+        .expect("ListQueues")
+        .queue_urls
+        .unwrap_or_default()
+}
+
 /// SendMessage of `body`.
 async fn send(c: &aws_sdk_sqs::Client, url: impl Into<String>, body: impl Into<String>) {
     c.send_message()
@@ -309,13 +319,7 @@ async fn a_restart_keeps_queues_messages_keys_tasks_and_the_clock() {
         .as_u64()
         .unwrap();
     assert!(now >= before, "virtual clock kept: {now} >= {before}");
-    let urls = c
-        .list_queues()
-        .send()
-        .await
-        .unwrap()
-        .queue_urls
-        .unwrap_or_default();
+    let urls = queue_urls(&c).await;
     assert_eq!(urls.len(), 3, "{urls:?}");
     let again = attrs(&c, &s.url("p-main")).await;
     for name in [
@@ -801,13 +805,7 @@ async fn the_sample_config_applies_again_on_restart_without_duplicating_anything
     let s = Durable::start_with(&dir.0, &["--config", sample]).await;
     let c = s.sqs();
     let k = kms_at(&s.endpoint(), "AKIDTEST");
-    let queues = c
-        .list_queues()
-        .send()
-        .await
-        .unwrap()
-        .queue_urls
-        .unwrap_or_default();
+    let queues = queue_urls(&c).await;
     send(&c, s.url("orders"), "kept").await;
     let blob = encrypt(&k, "alias/orders", "p").await;
     // A change made through the API to a configured attribute...
@@ -823,13 +821,7 @@ async fn the_sample_config_applies_again_on_restart_without_duplicating_anything
     let s = Durable::start_with(&dir.0, &["--config", sample]).await;
     let c = s.sqs();
     let k = kms_at(&s.endpoint(), "AKIDTEST");
-    let again = c
-        .list_queues()
-        .send()
-        .await
-        .unwrap()
-        .queue_urls
-        .unwrap_or_default();
+    let again = queue_urls(&c).await;
     assert_eq!(again.len(), queues.len(), "{again:?}");
     assert_eq!(
         k.list_keys().send().await.unwrap().keys.unwrap_or_default().len(),

@@ -563,6 +563,7 @@ fn apply(
     // The latest "now" a deduplication entry of this batch was made at:
     // entries that expired by then are deleted with the batch.
     let mut dedup_now: Option<u64> = None;
+    let mut numbering: HashMap<u64, Counters> = HashMap::new();
     {
         let mut put = tx.prepare_cached(
             "INSERT OR REPLACE INTO messages (key, slot, id, md5, sent_ms, first_receive_ms, receive_count, state, until_ms, received_ms, seq, sender, body, envelope, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -611,12 +612,9 @@ fn apply(
                         remove.execute(params![key])?;
                     }
                     Record::Counters(uid, c) => {
-                        counters.execute(params![
-                            i(*uid),
-                            i(c.next_serial),
-                            c.next_seq,
-                            &c.next_sequence.to_le_bytes()[..]
-                        ])?;
+                        // Every unit carries its queue's numbering; only
+                        // the last of the batch needs writing.
+                        numbering.insert(*uid, *c);
                     }
                     Record::DataKey(k) => {
                         if written_keys.insert(k.id) {
@@ -699,6 +697,14 @@ fn apply(
                     }
                 }
             }
+        }
+        for (uid, c) in &numbering {
+            counters.execute(params![
+                i(*uid),
+                i(c.next_serial),
+                c.next_seq,
+                &c.next_sequence.to_le_bytes()[..]
+            ])?;
         }
     }
     if let Some(now) = dedup_now {

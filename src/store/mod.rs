@@ -179,9 +179,15 @@ impl Store {
         }
         let mut out = Vec::with_capacity(changes.len() + 1);
         let mut dropped = false;
+        let mut meta_written = false;
         for c in changes {
             match c {
-                Change::Meta => out.push(Record::Queue(queue_row(q, s))),
+                // The row is read at drain time: once per drain is enough.
+                Change::Meta if meta_written => {}
+                Change::Meta => {
+                    out.push(Record::Queue(queue_row(q, s)));
+                    meta_written = true;
+                }
                 Change::Put { slot, serial } => {
                     if let Some(m) = s.message(slot, serial) {
                         if let Body::Sealed(e) = &m.body {
