@@ -470,6 +470,18 @@ impl Encryption {
             .collect()
     }
 
+    /// Empties the ledger; how many calls it held. The counters behind the
+    /// metrics are not reset (Prometheus counters only grow).
+    pub fn clear_ledger(&self) -> usize {
+        let mut ledger = self
+            .ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = ledger.len();
+        ledger.clear();
+        n
+    }
+
     /// Forgets every plaintext data key and grant whose period has passed.
     pub fn sweep(&self) {
         let now = self.clock.now_ms();
