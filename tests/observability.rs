@@ -515,6 +515,214 @@ async fn data_key_cache_counters_follow_an_sse_kms_queue() {
         && s.labels["operation"] != "CreateKey"));
 }
 
+/// Every `key` label of `sealq_kms_calls_total` is a key ARN or empty, never
+/// an alias or a key id as a client or a queue named it.
+fn assert_key_labels_are_arns(m: &[Sample]) {
+    for s in m.iter().filter(|s| s.name == "sealq_kms_calls_total") {
+        let key = &s.labels["key"];
+        assert!(
+            key.is_empty() || (key.starts_with("arn:aws:kms:us-east-1:000000000000:key/")),
+            "{s:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn kms_call_labels_name_keys_by_arn_whatever_form_the_call_used() {
+    use aws_sdk_kms::primitives::Blob;
+    use aws_sdk_sqs::error::ProvideErrorMetadata as _;
+
+    let server = start().await;
+    let k = kms(&server);
+    let new_key = |alias: String| {
+        let k = k.clone();
+        async move {
+            let arn = k
+                .create_key()
+                .send()
+                .await
+                .expect("CreateKey")
+                .key_metadata
+                .unwrap()
+                .arn
+                .unwrap();
+            k.create_alias()
+                .alias_name(&alias)
+                .target_key_id(&arn)
+                .send()
+                .await
+                .expect("CreateAlias");
+            arn
+        }
+    };
+
+    // KMS API: a disabled key named by alias, by alias ARN, and (Decrypt
+    // without KeyId) by the key its ciphertext names.
+    let alias = format!("alias/{}", unique("api"));
+    let key_arn = new_key(alias.clone()).await;
+    let blob = k
+        .encrypt()
+        .key_id(&alias)
+        .plaintext(Blob::new(b"p".to_vec()))
+        .send()
+        .await
+        .expect("Encrypt")
+        .ciphertext_blob
+        .unwrap();
+    k.disable_key().key_id(&key_arn).send().await.expect("DisableKey");
+    let alias_arn = format!("arn:aws:kms:us-east-1:000000000000:{alias}");
+    for named in [&alias, &alias_arn] {
+        let err = k
+            .encrypt()
+            .key_id(named)
+            .plaintext(Blob::new(b"p".to_vec()))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.into_service_error().is_disabled_exception(), "{named}");
+    }
+    let err = k.decrypt().ciphertext_blob(blob).send().await.unwrap_err();
+    assert!(err.into_service_error().is_disabled_exception());
+    // An alias that names no key.
+    let err = k
+        .encrypt()
+        .key_id(format!("alias/{}", unique("nope")))
+        .plaintext(Blob::new(b"p".to_vec()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_not_found_exception());
+
+    // SSE-KMS: a queue naming a disabled key by alias, and one naming an
+    // alias that does not exist; a send on each must call KMS and fails.
+    let writer = sqs_as(&server, "AKIDWRITER");
+    let sse_alias = format!("alias/{}", unique("sse"));
+    let sse_arn = new_key(sse_alias.clone()).await;
+    k.disable_key().key_id(&sse_arn).send().await.expect("DisableKey");
+    let disabled = create_queue_with(&writer, "disabled", &[(Q::KmsMasterKeyId, &sse_alias)]).await;
+    let missing_alias = format!("alias/{}", unique("missing"));
+    let missing = create_queue_with(&writer, "missing", &[(Q::KmsMasterKeyId, &missing_alias)]).await;
+    for (url, code) in [
+        (&disabled, "KMS.DisabledException"),
+        (&missing, "KMS.NotFoundException"),
+    ] {
+        let err = writer
+            .send_message()
+            .queue_url(url)
+            .message_body("x")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(code));
+    }
+
+    let m = scrape(&server).await;
+    let calls = |caller: &str, op: &str, key: &str| {
+        value(
+            &m,
+            "sealq_kms_calls_total",
+            &[("caller", caller), ("operation", op), ("key", key)],
+        )
+    };
+    assert_eq!(calls("api", "Encrypt", &key_arn), Some(3.0));
+    assert_eq!(calls("api", "Decrypt", &key_arn), Some(1.0));
+    assert_eq!(calls("api", "Encrypt", ""), Some(1.0));
+    assert_eq!(calls("sqs", "GenerateDataKey", &sse_arn), Some(1.0));
+    assert_eq!(calls("sqs", "GenerateDataKey", ""), Some(1.0));
+    assert_key_labels_are_arns(&m);
+
+    // The ledger names the disabled key by ARN too; a key that does not
+    // exist keeps the name the queue gave it.
+    let ledger = |url: &str| {
+        let name = url.rsplit('/').next().unwrap().to_owned();
+        let server = &server;
+        async move {
+            let serde_json::Value::Array(calls) =
+                common::admin_get(server, &format!("/kms/calls?queue={name}")).await
+            else {
+                panic!("not an array")
+            };
+            calls
+        }
+    };
+    let calls = ledger(&disabled).await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["key_arn"], serde_json::json!(sse_arn));
+    assert_eq!(calls[0]["error"], "DisabledException");
+    let calls = ledger(&missing).await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["key_arn"], serde_json::json!(missing_alias));
+    assert_eq!(calls[0]["error"], "NotFoundException");
+}
+
+#[tokio::test]
+async fn a_consumer_decrypt_of_a_deleted_key_is_labelled_empty() {
+    let server = start().await;
+    let k = kms(&server);
+    let key_arn = k
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    let writer = sqs_as(&server, "AKIDWRITER");
+    let url = create_queue_with(
+        &writer,
+        "deleted-key",
+        &[
+            (Q::KmsMasterKeyId, &key_arn),
+            (Q::MessageRetentionPeriod, "1209600"),
+        ],
+    )
+    .await;
+    writer
+        .send_message()
+        .queue_url(&url)
+        .message_body("sealed under a key about to go")
+        .send()
+        .await
+        .expect("send");
+    k.schedule_key_deletion()
+        .key_id(&key_arn)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .expect("ScheduleKeyDeletion");
+    server.advance(8 * 86_400);
+    // A new consumer must Decrypt the data key: its key is gone.
+    let got = sqs_as(&server, "AKIDREADER")
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await;
+    assert!(got.is_err(), "{got:?}");
+
+    let m = scrape(&server).await;
+    let sqs_decrypts = |key: &str| {
+        value(
+            &m,
+            "sealq_kms_calls_total",
+            &[("caller", "sqs"), ("operation", "Decrypt"), ("key", key)],
+        )
+    };
+    // The writer's verification Decrypt, while the key existed; the
+    // reader's, after.
+    assert_eq!(sqs_decrypts(&key_arn), Some(1.0));
+    assert_eq!(sqs_decrypts(""), Some(1.0));
+    assert_key_labels_are_arns(&m);
+    // The ledger still says which key the envelope named.
+    let serde_json::Value::Array(calls) = common::admin_get(&server, "/kms/calls?principal=AKIDREADER").await
+    else {
+        panic!("not an array")
+    };
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["key_arn"], serde_json::json!(key_arn));
+    assert!(calls[0]["error"].is_string(), "{calls:#?}");
+}
+
 /// Collects the lines a child writes to stderr, in a thread.
 fn collect_lines(stderr: std::process::ChildStderr) -> std::thread::JoinHandle<Vec<String>> {
     std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect())
