@@ -253,6 +253,161 @@ async fn health_subcommand_exits_0_when_ready_and_1_when_unreachable() {
     assert!(ok);
 }
 
+/// Starts `sealq health --wait SECONDS --endpoint ENDPOINT` in the
+/// background (killed if the test fails first).
+fn spawn_health_wait(endpoint: &str, seconds: &str) -> common::Binary {
+    common::Binary(
+        Command::new(env!("CARGO_BIN_EXE_sealq"))
+            .args(["health", "--wait", seconds, "--endpoint", endpoint])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sealq health"),
+    )
+}
+
+/// Waits for a `sealq health` started by [`spawn_health_wait`] to exit;
+/// its exit code and stderr.
+async fn finished(mut health: common::Binary) -> (Option<i32>, String) {
+    tokio::task::spawn_blocking(move || {
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(health.0.stderr.as_mut().expect("stderr"), &mut stderr)
+            .expect("read stderr");
+        let status = health.0.wait().expect("wait");
+        (status.code(), stderr)
+    })
+    .await
+    .expect("join")
+}
+
+/// Asserts that `health` has not exited yet, some time after it started.
+async fn still_waiting(health: &mut common::Binary) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        health.0.try_wait().expect("try_wait").is_none(),
+        "sealq health --wait exited before the server was ready"
+    );
+}
+
+#[tokio::test]
+async fn health_wait_succeeds_once_a_server_starts_listening_after_it() {
+    let port = free_port();
+    let mut health = spawn_health_wait(&format!("http://127.0.0.1:{port}"), "60");
+    // Nothing listens yet: connections are refused, and it keeps asking.
+    still_waiting(&mut health).await;
+    let _server = common::spawn_binary(|cmd| {
+        cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()]);
+    });
+    let (code, stderr) = finished(health).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[tokio::test]
+async fn health_wait_keeps_asking_while_the_server_answers_503_starting() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let state = AppState::with_clock(Config::default(), Arc::new(Clock::system()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(sealq::serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    let mut health = spawn_health_wait(&format!("http://{addr}"), "60");
+    still_waiting(&mut health).await;
+    state.set_ready();
+    let (code, stderr) = finished(health).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let _ = tx.send(());
+    server.await.expect("join").expect("serve");
+}
+
+#[tokio::test]
+async fn health_wait_gives_up_after_its_seconds_saying_why() {
+    // Nothing listens: refused until the end.
+    let started = std::time::Instant::now();
+    let health = spawn_health_wait(&format!("http://127.0.0.1:{}", free_port()), "1");
+    let (code, stderr) = finished(health).await;
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("sealq health: gave up after 1 s: cannot reach http://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(took >= Duration::from_secs(1), "gave up after {took:?}");
+    assert!(took < Duration::from_secs(10), "gave up after {took:?}");
+
+    // A server that accepts connections but never answers: each try is
+    // bounded by --timeout, and the last reason is the timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let health = common::Binary(
+        Command::new(env!("CARGO_BIN_EXE_sealq"))
+            .args([
+                "health",
+                "--wait",
+                "1",
+                "--timeout",
+                "0.3",
+                "--endpoint",
+                &endpoint,
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let (code, stderr) = finished(health).await;
+    let took = started.elapsed();
+    drop(silent);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("sealq health: gave up after 1 s: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did not answer within"), "{stderr}");
+    assert!(took >= Duration::from_secs(1), "gave up after {took:?}");
+    assert!(took < Duration::from_secs(10), "gave up after {took:?}");
+
+    // An endpoint that can never be asked fails at once.
+    let health = spawn_health_wait("https://127.0.0.1:1", "60");
+    let (code, stderr) = finished(health).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("http://"), "{stderr}");
+}
+
+#[tokio::test]
+async fn health_wait_refuses_a_bad_number_of_seconds() {
+    for bad in ["0", "abc", "inf", "NaN", "3601", "-1"] {
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_sealq"))
+                // `--wait=` so that "-1" is read as a value, not a flag.
+                .args([
+                    "health",
+                    &format!("--wait={bad}"),
+                    "--endpoint",
+                    "http://127.0.0.1:1",
+                ])
+                .output()
+                .expect("run")
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{bad}' for '--wait <SECONDS>'")),
+            "{bad}: {stderr}"
+        );
+        assert!(
+            stderr.contains("a number of seconds in (0, 3600]"),
+            "{bad}: {stderr}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn metrics_count_requests_messages_and_kms_api_calls() {
     let server = start().await;
