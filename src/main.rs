@@ -48,6 +48,11 @@ struct HealthArgs {
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 2.0, value_parser = parse_timeout)]
     timeout: f64,
+    /// Keep asking until the server is ready or this many seconds have
+    /// passed (refused connections, 503 and timeouts count as not yet); for
+    /// CI scripts waiting for a server they just started.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    wait: Option<f64>,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -239,7 +244,11 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Serve(a)) => (a, matches.subcommand_matches("serve").unwrap_or(&matches)),
         Some(Command::Health(a)) => {
             let timeout = std::time::Duration::from_secs_f64(a.timeout);
-            return match sealq::admin::inspect::health(&a.endpoint, timeout).await {
+            let checked = match a.wait {
+                Some(wait) => sealq::admin::inspect::health_wait(&a.endpoint, timeout, wait).await,
+                None => sealq::admin::inspect::health(&a.endpoint, timeout).await,
+            };
+            return match checked {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("sealq health: {e}");

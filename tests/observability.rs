@@ -253,6 +253,161 @@ async fn health_subcommand_exits_0_when_ready_and_1_when_unreachable() {
     assert!(ok);
 }
 
+/// Starts `sealq health --wait SECONDS --endpoint ENDPOINT` in the
+/// background (killed if the test fails first).
+fn spawn_health_wait(endpoint: &str, seconds: &str) -> common::Binary {
+    common::Binary(
+        Command::new(env!("CARGO_BIN_EXE_sealq"))
+            .args(["health", "--wait", seconds, "--endpoint", endpoint])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sealq health"),
+    )
+}
+
+/// Waits for a `sealq health` started by [`spawn_health_wait`] to exit;
+/// its exit code and stderr.
+async fn finished(mut health: common::Binary) -> (Option<i32>, String) {
+    tokio::task::spawn_blocking(move || {
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(health.0.stderr.as_mut().expect("stderr"), &mut stderr)
+            .expect("read stderr");
+        let status = health.0.wait().expect("wait");
+        (status.code(), stderr)
+    })
+    .await
+    .expect("join")
+}
+
+/// Asserts that `health` has not exited yet, some time after it started.
+async fn still_waiting(health: &mut common::Binary) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        health.0.try_wait().expect("try_wait").is_none(),
+        "sealq health --wait exited before the server was ready"
+    );
+}
+
+#[tokio::test]
+async fn health_wait_succeeds_once_a_server_starts_listening_after_it() {
+    let port = free_port();
+    let mut health = spawn_health_wait(&format!("http://127.0.0.1:{port}"), "60");
+    // Nothing listens yet: connections are refused, and it keeps asking.
+    still_waiting(&mut health).await;
+    let _server = common::spawn_binary(|cmd| {
+        cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()]);
+    });
+    let (code, stderr) = finished(health).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[tokio::test]
+async fn health_wait_keeps_asking_while_the_server_answers_503_starting() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let state = AppState::with_clock(Config::default(), Arc::new(Clock::system()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(sealq::serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    let mut health = spawn_health_wait(&format!("http://{addr}"), "60");
+    still_waiting(&mut health).await;
+    state.set_ready();
+    let (code, stderr) = finished(health).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let _ = tx.send(());
+    server.await.expect("join").expect("serve");
+}
+
+#[tokio::test]
+async fn health_wait_gives_up_after_its_seconds_saying_why() {
+    // Nothing listens: refused until the end.
+    let started = std::time::Instant::now();
+    let health = spawn_health_wait(&format!("http://127.0.0.1:{}", free_port()), "1");
+    let (code, stderr) = finished(health).await;
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("sealq health: gave up after 1 s: cannot reach http://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(took >= Duration::from_secs(1), "gave up after {took:?}");
+    assert!(took < Duration::from_secs(10), "gave up after {took:?}");
+
+    // A server that accepts connections but never answers: each try is
+    // bounded by --timeout, and the last reason is the timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let health = common::Binary(
+        Command::new(env!("CARGO_BIN_EXE_sealq"))
+            .args([
+                "health",
+                "--wait",
+                "1",
+                "--timeout",
+                "0.3",
+                "--endpoint",
+                &endpoint,
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let (code, stderr) = finished(health).await;
+    let took = started.elapsed();
+    drop(silent);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("sealq health: gave up after 1 s: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did not answer within"), "{stderr}");
+    assert!(took >= Duration::from_secs(1), "gave up after {took:?}");
+    assert!(took < Duration::from_secs(10), "gave up after {took:?}");
+
+    // An endpoint that can never be asked fails at once.
+    let health = spawn_health_wait("https://127.0.0.1:1", "60");
+    let (code, stderr) = finished(health).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("http://"), "{stderr}");
+}
+
+#[tokio::test]
+async fn health_wait_refuses_a_bad_number_of_seconds() {
+    for bad in ["0", "abc", "inf", "NaN", "3601", "-1"] {
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_sealq"))
+                // `--wait=` so that "-1" is read as a value, not a flag.
+                .args([
+                    "health",
+                    &format!("--wait={bad}"),
+                    "--endpoint",
+                    "http://127.0.0.1:1",
+                ])
+                .output()
+                .expect("run")
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{bad}' for '--wait <SECONDS>'")),
+            "{bad}: {stderr}"
+        );
+        assert!(
+            stderr.contains("a number of seconds in (0, 3600]"),
+            "{bad}: {stderr}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn metrics_count_requests_messages_and_kms_api_calls() {
     let server = start().await;
@@ -513,6 +668,214 @@ async fn data_key_cache_counters_follow_an_sse_kms_queue() {
     assert!(!m.iter().any(|s| s.name == "sealq_kms_calls_total"
         && s.labels["caller"] == "api"
         && s.labels["operation"] != "CreateKey"));
+}
+
+/// Every `key` label of `sealq_kms_calls_total` is a key ARN or empty, never
+/// an alias or a key id as a client or a queue named it.
+fn assert_key_labels_are_arns(m: &[Sample]) {
+    for s in m.iter().filter(|s| s.name == "sealq_kms_calls_total") {
+        let key = &s.labels["key"];
+        assert!(
+            key.is_empty() || (key.starts_with("arn:aws:kms:us-east-1:000000000000:key/")),
+            "{s:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn kms_call_labels_name_keys_by_arn_whatever_form_the_call_used() {
+    use aws_sdk_kms::primitives::Blob;
+    use aws_sdk_sqs::error::ProvideErrorMetadata as _;
+
+    let server = start().await;
+    let k = kms(&server);
+    let new_key = |alias: String| {
+        let k = k.clone();
+        async move {
+            let arn = k
+                .create_key()
+                .send()
+                .await
+                .expect("CreateKey")
+                .key_metadata
+                .unwrap()
+                .arn
+                .unwrap();
+            k.create_alias()
+                .alias_name(&alias)
+                .target_key_id(&arn)
+                .send()
+                .await
+                .expect("CreateAlias");
+            arn
+        }
+    };
+
+    // KMS API: a disabled key named by alias, by alias ARN, and (Decrypt
+    // without KeyId) by the key its ciphertext names.
+    let alias = format!("alias/{}", unique("api"));
+    let key_arn = new_key(alias.clone()).await;
+    let blob = k
+        .encrypt()
+        .key_id(&alias)
+        .plaintext(Blob::new(b"p".to_vec()))
+        .send()
+        .await
+        .expect("Encrypt")
+        .ciphertext_blob
+        .unwrap();
+    k.disable_key().key_id(&key_arn).send().await.expect("DisableKey");
+    let alias_arn = format!("arn:aws:kms:us-east-1:000000000000:{alias}");
+    for named in [&alias, &alias_arn] {
+        let err = k
+            .encrypt()
+            .key_id(named)
+            .plaintext(Blob::new(b"p".to_vec()))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.into_service_error().is_disabled_exception(), "{named}");
+    }
+    let err = k.decrypt().ciphertext_blob(blob).send().await.unwrap_err();
+    assert!(err.into_service_error().is_disabled_exception());
+    // An alias that names no key.
+    let err = k
+        .encrypt()
+        .key_id(format!("alias/{}", unique("nope")))
+        .plaintext(Blob::new(b"p".to_vec()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_not_found_exception());
+
+    // SSE-KMS: a queue naming a disabled key by alias, and one naming an
+    // alias that does not exist; a send on each must call KMS and fails.
+    let writer = sqs_as(&server, "AKIDWRITER");
+    let sse_alias = format!("alias/{}", unique("sse"));
+    let sse_arn = new_key(sse_alias.clone()).await;
+    k.disable_key().key_id(&sse_arn).send().await.expect("DisableKey");
+    let disabled = create_queue_with(&writer, "disabled", &[(Q::KmsMasterKeyId, &sse_alias)]).await;
+    let missing_alias = format!("alias/{}", unique("missing"));
+    let missing = create_queue_with(&writer, "missing", &[(Q::KmsMasterKeyId, &missing_alias)]).await;
+    for (url, code) in [
+        (&disabled, "KMS.DisabledException"),
+        (&missing, "KMS.NotFoundException"),
+    ] {
+        let err = writer
+            .send_message()
+            .queue_url(url)
+            .message_body("x")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(code));
+    }
+
+    let m = scrape(&server).await;
+    let calls = |caller: &str, op: &str, key: &str| {
+        value(
+            &m,
+            "sealq_kms_calls_total",
+            &[("caller", caller), ("operation", op), ("key", key)],
+        )
+    };
+    assert_eq!(calls("api", "Encrypt", &key_arn), Some(3.0));
+    assert_eq!(calls("api", "Decrypt", &key_arn), Some(1.0));
+    assert_eq!(calls("api", "Encrypt", ""), Some(1.0));
+    assert_eq!(calls("sqs", "GenerateDataKey", &sse_arn), Some(1.0));
+    assert_eq!(calls("sqs", "GenerateDataKey", ""), Some(1.0));
+    assert_key_labels_are_arns(&m);
+
+    // The ledger names the disabled key by ARN too; a key that does not
+    // exist keeps the name the queue gave it.
+    let ledger = |url: &str| {
+        let name = url.rsplit('/').next().unwrap().to_owned();
+        let server = &server;
+        async move {
+            let serde_json::Value::Array(calls) =
+                common::admin_get(server, &format!("/kms/calls?queue={name}")).await
+            else {
+                panic!("not an array")
+            };
+            calls
+        }
+    };
+    let calls = ledger(&disabled).await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["key_arn"], serde_json::json!(sse_arn));
+    assert_eq!(calls[0]["error"], "DisabledException");
+    let calls = ledger(&missing).await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["key_arn"], serde_json::json!(missing_alias));
+    assert_eq!(calls[0]["error"], "NotFoundException");
+}
+
+#[tokio::test]
+async fn a_consumer_decrypt_of_a_deleted_key_is_labelled_empty() {
+    let server = start().await;
+    let k = kms(&server);
+    let key_arn = k
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    let writer = sqs_as(&server, "AKIDWRITER");
+    let url = create_queue_with(
+        &writer,
+        "deleted-key",
+        &[
+            (Q::KmsMasterKeyId, &key_arn),
+            (Q::MessageRetentionPeriod, "1209600"),
+        ],
+    )
+    .await;
+    writer
+        .send_message()
+        .queue_url(&url)
+        .message_body("sealed under a key about to go")
+        .send()
+        .await
+        .expect("send");
+    k.schedule_key_deletion()
+        .key_id(&key_arn)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .expect("ScheduleKeyDeletion");
+    server.advance(8 * 86_400);
+    // A new consumer must Decrypt the data key: its key is gone.
+    let got = sqs_as(&server, "AKIDREADER")
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await;
+    assert!(got.is_err(), "{got:?}");
+
+    let m = scrape(&server).await;
+    let sqs_decrypts = |key: &str| {
+        value(
+            &m,
+            "sealq_kms_calls_total",
+            &[("caller", "sqs"), ("operation", "Decrypt"), ("key", key)],
+        )
+    };
+    // The writer's verification Decrypt, while the key existed; the
+    // reader's, after.
+    assert_eq!(sqs_decrypts(&key_arn), Some(1.0));
+    assert_eq!(sqs_decrypts(""), Some(1.0));
+    assert_key_labels_are_arns(&m);
+    // The ledger still says which key the envelope named.
+    let serde_json::Value::Array(calls) = common::admin_get(&server, "/kms/calls?principal=AKIDREADER").await
+    else {
+        panic!("not an array")
+    };
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["key_arn"], serde_json::json!(key_arn));
+    assert!(calls[0]["error"].is_string(), "{calls:#?}");
 }
 
 /// Collects the lines a child writes to stderr, in a thread.

@@ -535,6 +535,122 @@ async fn a_message_whose_data_key_is_no_longer_held_costs_its_own_decrypt() {
     assert_eq!(decrypts, 2);
 }
 
+/// `METHOD /_sealq/kms/calls` with these query parameters; status and JSON.
+async fn kms_calls_with(server: &Server, method: reqwest::Method, params: &[(&str, &str)]) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .request(method, format!("{}/_sealq/kms/calls", server.endpoint))
+        .query(params)
+        .send()
+        .await
+        .expect("kms/calls");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The calls `GET /_sealq/kms/calls` lists for these parameters.
+async fn calls_where(server: &Server, params: &[(&str, &str)]) -> Vec<Value> {
+    let (status, v) = kms_calls_with(server, reqwest::Method::GET, params).await;
+    assert_eq!(status, 200, "{params:?}: {v}");
+    v.as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+}
+
+#[tokio::test]
+async fn the_ledger_filters_by_queue_and_principal_and_delete_empties_it() {
+    let server = common::start().await;
+    let writer = sqs_as(&server, "AKIDWRITER");
+    let reader = sqs_as(&server, "AKIDREADER");
+    let (one, two) = (create(&writer, &[]).await, create(&writer, &[]).await);
+    send_ok(&writer, &one, "a").await;
+    send_ok(&writer, &two, "b").await;
+    assert_eq!(take(&reader, &one, 1).await, ["a"]);
+    let one_arn = common::queue_arn(&writer, &one).await;
+    let writer_arn = "arn:aws:iam::000000000000:user/AKIDWRITER";
+
+    // Two sends (GenerateDataKey + Decrypt each) and one receive (Decrypt).
+    assert_eq!(calls_where(&server, &[]).await.len(), 5);
+    for queue in [queue_name(&one), one_arn.as_str()] {
+        let calls = calls_where(&server, &[("queue", queue)]).await;
+        assert_eq!(calls.len(), 3, "{queue}");
+        assert!(
+            calls.iter().all(|c| c["queue_arn"] == json!(one_arn)),
+            "{calls:#?}"
+        );
+    }
+    let calls = calls_where(&server, &[("principal", "AKIDREADER")]).await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["principal"], "arn:aws:iam::000000000000:user/AKIDREADER");
+    assert_eq!(calls[0]["operation"], "Decrypt");
+    assert_eq!(calls_where(&server, &[("principal", writer_arn)]).await.len(), 4);
+    let both = calls_where(
+        &server,
+        &[("queue", queue_name(&one)), ("principal", "AKIDWRITER")],
+    )
+    .await;
+    assert_eq!(both.len(), 2);
+    assert!(
+        both.iter()
+            .all(|c| c["queue_arn"] == json!(one_arn) && c["principal"] == writer_arn)
+    );
+    // Whole names only: no prefixes, no partial paths.
+    let prefix = &queue_name(&one)[..queue_name(&one).len() - 1];
+    assert!(calls_where(&server, &[("queue", prefix)]).await.is_empty());
+    assert!(
+        calls_where(&server, &[("principal", "user/AKIDWRITER")])
+            .await
+            .is_empty()
+    );
+
+    // Parameters the endpoint does not take, and empty ones, are refused.
+    for params in [
+        &[("queue", queue_name(&one)), ("limit", "1")][..],
+        &[("queue", "")][..],
+        &[("principal", "AKIDWRITER"), ("principal", "AKIDREADER")][..],
+    ] {
+        let (status, v) = kms_calls_with(&server, reqwest::Method::GET, params).await;
+        assert_eq!(status, 400, "{params:?}");
+        assert!(v["message"].is_string(), "{params:?}: {v}");
+    }
+    let (_, v) = kms_calls_with(&server, reqwest::Method::GET, &[("limit", "1")]).await;
+    assert!(v["message"].as_str().is_some_and(|m| m.contains("limit")), "{v}");
+
+    // DELETE with a filter is refused rather than clearing everything.
+    let (status, v) = kms_calls_with(&server, reqwest::Method::DELETE, &[("queue", queue_name(&one))]).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["message"].is_string(), "{v}");
+    assert_eq!(calls_where(&server, &[]).await.len(), 5);
+    let (status, v) = kms_calls_with(&server, reqwest::Method::DELETE, &[]).await;
+    assert_eq!((status, v), (200, json!({ "cleared": 5 })));
+    assert!(calls_where(&server, &[]).await.is_empty());
+    let (status, v) = kms_calls_with(&server, reqwest::Method::DELETE, &[]).await;
+    assert_eq!((status, v), (200, json!({ "cleared": 0 })));
+
+    // New calls are recorded from an empty ledger; the metrics counters
+    // were not reset.
+    send_ok(&sqs_as(&server, "AKIDLATE"), &one, "c").await;
+    let calls = calls_where(&server, &[]).await;
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["principal"] == "arn:aws:iam::000000000000:user/AKIDLATE")
+    );
+    let metrics = reqwest::get(format!("{}/_sealq/metrics", server.endpoint))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    let generated: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("sealq_kms_calls_total{caller=\"sqs\",operation=\"GenerateDataKey\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(generated, 3.0, "{metrics}");
+}
+
 #[tokio::test]
 async fn kms_key_state_surfaces_on_cache_misses_only_and_nothing_is_lost() {
     let server = manual_server().await;

@@ -2,7 +2,7 @@
 //! running server: `sealq envelopes QUEUE` fetches the envelope view
 //! (`GET /_sealq/queues/QUEUE/messages`) and prints it; `sealq health`
 //! checks `GET /_sealq/health` (for container health checks, which may have
-//! no shell or curl). Both speak plain HTTP/1.1 over one TCP connection, so
+//! no shell or curl), once or, with `--wait`, until it answers 200. Both speak plain HTTP/1.1 over one TCP connection, so
 //! the binary needs no HTTP client library. It shows what the server shows:
 //! envelopes, never plaintext of encrypted messages or key material.
 
@@ -100,6 +100,36 @@ pub async fn health(endpoint: &str, timeout: Duration) -> Result<(), String> {
         Some(s) => format!("{endpoint} answered {status} ({s})"),
         None => format!("{endpoint} answered {status}"),
     })
+}
+
+/// Pause between two tries of [`health_wait`]: short enough that a script
+/// goes on soon after the server is ready, long enough not to busy-loop.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Asks [`health`] again and again, each try bounded by `timeout` (and by
+/// the time left), until the server answers 200 or `wait_secs` seconds
+/// have passed. Refused connections, 503 (starting) and slow answers all
+/// mean "not yet".
+///
+/// # Errors
+/// A malformed endpoint at once; else, after `wait_secs`, one line saying
+/// so with the reason of the last try.
+pub async fn health_wait(endpoint: &str, timeout: Duration, wait_secs: f64) -> Result<(), String> {
+    // No point waiting for an endpoint that can never be asked.
+    authority(endpoint)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(wait_secs);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let last = match health(endpoint, timeout.min(left)).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Err(format!("gave up after {wait_secs} s: {last}"));
+        }
+        tokio::time::sleep(RETRY_PAUSE.min(left)).await;
+    }
 }
 
 #[cfg(test)]

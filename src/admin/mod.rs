@@ -1,5 +1,6 @@
 //! `/_sealq/*`: health (readiness), Prometheus metrics, the virtual clock,
-//! KMS fault injection and the ledger of KMS calls SQS made. Admin endpoints never return message bodies
+//! KMS fault injection and the ledger of KMS calls SQS made (read, filtered
+//! by queue and principal, or cleared). Admin endpoints never return message bodies
 //! of encrypted queues or key material. Like `protocol`, this is a wire
 //! surface, so it may use serde_json.
 
@@ -9,7 +10,8 @@ pub mod starting;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -31,7 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/clock", get(clock).post(advance_clock))
         .route("/faults", get(faults).post(set_faults))
-        .route("/kms/calls", get(kms_calls))
+        .route("/kms/calls", get(kms_calls).delete(clear_kms_calls))
         .route("/queues/{name}/messages", get(queue_messages))
 }
 
@@ -215,12 +217,56 @@ async fn set_faults(State(state): State<AppState>, body: Bytes) -> Response {
     Json(json!({ "kms": fault_name(fault) })).into_response()
 }
 
-/// `GET /_sealq/kms/calls`: every KMS call SQS made, oldest first.
-async fn kms_calls(State(state): State<AppState>) -> Json<Value> {
+/// Query parameters of `GET /_sealq/kms/calls`; both given means both
+/// must match.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallFilter {
+    /// The queue's name (the last part of its ARN) or its ARN.
+    queue: Option<String>,
+    /// The principal's ARN, or its last path segment (a user name or an
+    /// access key id).
+    principal: Option<String>,
+}
+
+impl CallFilter {
+    fn matches(&self, call: &crate::crypto::KmsCall) -> bool {
+        let queue_ok = self
+            .queue
+            .as_deref()
+            .is_none_or(|q| *call.queue_arn == *q || call.queue_arn.rsplit(':').next() == Some(q));
+        let principal_ok = self
+            .principal
+            .as_deref()
+            .is_none_or(|p| *call.principal == *p || call.principal.rsplit('/').next() == Some(p));
+        queue_ok && principal_ok
+    }
+}
+
+/// What `/_sealq/kms/calls` says about query parameters it does not take.
+const CALL_PARAMS: &str =
+    "GET /_sealq/kms/calls takes only queue (name or ARN) and principal (ARN or last path segment)";
+
+/// `GET /_sealq/kms/calls[?queue=Q][&principal=P]`: the KMS calls SQS made,
+/// oldest first, those of queue `Q` and principal `P` when given.
+async fn kms_calls(
+    State(state): State<AppState>,
+    filter: std::result::Result<Query<CallFilter>, QueryRejection>,
+) -> Response {
+    let filter = match filter {
+        Ok(Query(f)) => f,
+        // The rejection names the parameter (unknown or repeated).
+        Err(e) => return bad_request(&format!("{}; {CALL_PARAMS}", e.body_text())),
+    };
+    if filter.queue.as_deref() == Some("") || filter.principal.as_deref() == Some("") {
+        // Most likely an unset shell variable: matching nothing would hide it.
+        return bad_request("queue and principal must not be empty");
+    }
     let calls: Vec<Value> = state
         .encryption
         .ledger()
         .into_iter()
+        .filter(|c| filter.matches(c))
         .map(|c| {
             json!({
                 "operation": c.operation,
@@ -235,7 +281,19 @@ async fn kms_calls(State(state): State<AppState>) -> Json<Value> {
             })
         })
         .collect();
-    Json(Value::Array(calls))
+    Json(Value::Array(calls)).into_response()
+}
+
+/// `DELETE /_sealq/kms/calls`: empties the ledger (a walkthrough can start
+/// from nothing on a server already used); 200 `{"cleared": N}`. Takes no
+/// query parameter, so a filter meant for GET never clears everything.
+async fn clear_kms_calls(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    if query.is_some_and(|q| !q.is_empty()) {
+        return bad_request("DELETE /_sealq/kms/calls takes no query parameters: it clears the whole ledger");
+    }
+    let cleared = state.encryption.clear_ledger();
+    tracing::info!(cleared, "KMS call ledger cleared");
+    Json(json!({ "cleared": cleared })).into_response()
 }
 
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian).

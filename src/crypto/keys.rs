@@ -54,8 +54,9 @@ pub struct Sse {
 pub struct KmsCall {
     /// `GenerateDataKey` or `Decrypt`.
     pub operation: &'static str,
-    /// ARN of the key (the identifier as configured when the call failed
-    /// before KMS resolved it).
+    /// ARN of the key, whatever form the queue's `KmsMasterKeyId` names it
+    /// in; when that names no existing key (the call then failed), the
+    /// identifier as the queue names it, or as the envelope recorded it.
     pub key_arn: Arc<str>,
     /// ARN of the principal the call was made as.
     pub principal: Arc<str>,
@@ -352,9 +353,17 @@ impl Encryption {
         let generated = self
             .kms
             .generate_data_key(&principal, &key_id, DataKeySpec::Aes256, &context);
+        // A failed call may name the key by alias: it is recorded under the
+        // key's ARN when the key exists, so the ledger and the metrics
+        // label show one name per key.
+        let resolved = match &generated {
+            Ok(d) => Some(d.key_arn.clone()),
+            Err(_) => self.kms.internal_key_arn(&key_id),
+        };
         self.record(
             "GenerateDataKey",
-            generated.as_ref().map_or(&key_id, |d| &d.key_arn),
+            &key_id,
+            resolved,
             who,
             &queue_arn,
             sse.kind,
@@ -395,9 +404,16 @@ impl Encryption {
         let got = self
             .kms
             .decrypt(&principal, &dk.encrypted_data_key, &dk.context(), None);
+        // The envelope names its key by ARN; after a failure the key may be
+        // gone (deleted), and then the metrics label is empty.
+        let resolved = match &got {
+            Ok(d) => Some(d.key_arn.clone()),
+            Err(_) => self.kms.internal_key_arn(&dk.key_arn),
+        };
         self.record(
             "Decrypt",
             &dk.key_arn,
+            resolved,
             who,
             &dk.queue_arn,
             kind,
@@ -420,29 +436,39 @@ impl Encryption {
         }
     }
 
+    /// Counts and records one call on the key `named` (as SQS named it),
+    /// whose ARN is `resolved` when that key exists. The metrics label is
+    /// the ARN or empty (labels come from a bounded set); the ledger keeps
+    /// the name when there is no ARN, so a reader sees what was asked for.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private recorder fed from two call sites"
+    )]
     fn record(
         &self,
         operation: &'static str,
-        key_arn: &Arc<str>,
+        named: &Arc<str>,
+        resolved: Option<Arc<str>>,
         who: &Identity,
         queue_arn: &Arc<str>,
         sse: SseKind,
         error: Option<&Error>,
     ) {
-        match self.kms_calls.get(&(operation, key_arn.clone())) {
+        let label: Arc<str> = resolved.clone().unwrap_or_else(|| Arc::from(""));
+        match self.kms_calls.get(&(operation, label.clone())) {
             Some(n) => {
                 n.fetch_add(1, Ordering::Relaxed);
             }
             None => {
                 self.kms_calls
-                    .entry((operation, key_arn.clone()))
+                    .entry((operation, label))
                     .or_default()
                     .fetch_add(1, Ordering::Relaxed);
             }
         }
         let call = KmsCall {
             operation,
-            key_arn: key_arn.clone(),
+            key_arn: resolved.unwrap_or_else(|| named.clone()),
             principal: Arc::from(who.arn.as_str()),
             queue_arn: queue_arn.clone(),
             sse,
@@ -468,6 +494,18 @@ impl Encryption {
             .iter()
             .cloned()
             .collect()
+    }
+
+    /// Empties the ledger; how many calls it held. The counters behind the
+    /// metrics are not reset (Prometheus counters only grow).
+    pub fn clear_ledger(&self) -> usize {
+        let mut ledger = self
+            .ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = ledger.len();
+        ledger.clear();
+        n
     }
 
     /// Forgets every plaintext data key and grant whose period has passed.

@@ -390,6 +390,17 @@ impl Kms {
         self.resolve(key_id, Forms::WithAlias).ok().map(|k| k.arn.clone())
     }
 
+    /// The ARN of the key SQS names by `key_id` (any of the four forms,
+    /// service-owned keys included), if it exists; for the ledger and
+    /// metrics of the KMS calls SQS makes, whose failures may happen
+    /// before KMS resolved the key (the fault switch) or after (a disabled
+    /// key).
+    pub fn internal_key_arn(&self, key_id: &str) -> Option<Arc<str>> {
+        self.resolve_in(key_id, Forms::WithAlias, Scope::Internal)
+            .ok()
+            .map(|k| k.arn.clone())
+    }
+
     /// Resolves a key identifier given to the KMS API in the `forms` the
     /// action accepts.
     ///

@@ -318,6 +318,22 @@ pub enum KmsAction {
 }
 
 impl KmsAction {
+    /// The key the request names, for the metrics label: [`Self::key_id`],
+    /// or for a Decrypt without `KeyId` the id of the key its ciphertext
+    /// blob's header names (the key a failed Decrypt was about).
+    pub fn named_key(&self) -> Option<String> {
+        if let Self::Decrypt(r) = self
+            && r.key_id.is_none()
+        {
+            return r
+                .ciphertext_blob
+                .as_deref()
+                .and_then(super::blob::header)
+                .map(|h| uuid::Uuid::from_bytes(h.key_id).to_string());
+        }
+        self.key_id().map(str::to_owned)
+    }
+
     /// The key identifier the request names, as the client wrote it (the
     /// destination key of ReEncrypt, the target of an alias).
     pub fn key_id(&self) -> Option<&str> {

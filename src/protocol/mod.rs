@@ -348,7 +348,7 @@ fn serve_kms(
         .find(|a| **a == action)
         .copied()
         .unwrap_or("unknown");
-    let named_key = input.key_id().map(str::to_owned);
+    let named_key = input.named_key();
     let out = crate::kms::ops::dispatch(&state.kms, &principal, input);
     // The key label is an existing key's ARN (never a made-up identifier a
     // client sent), or empty.
