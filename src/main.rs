@@ -42,9 +42,12 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct HealthArgs {
-    /// The server to ask.
-    #[arg(long, env = "SEALQ_ENDPOINT", default_value = "http://localhost:9324")]
-    endpoint: String,
+    /// The server to ask. Default: the server this environment starts,
+    /// http://localhost:PORT with PORT from SEALQ_PORT, else from the
+    /// `[server]` port of the SEALQ_CONFIG file, else 9324 (so a container's
+    /// health check follows the container's settings).
+    #[arg(long, env = "SEALQ_ENDPOINT")]
+    endpoint: Option<String>,
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 2.0, value_parser = parse_timeout)]
     timeout: f64,
@@ -53,6 +56,34 @@ struct HealthArgs {
     /// CI scripts waiting for a server they just started.
     #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
     wait: Option<f64>,
+}
+
+/// The endpoint of the server that `sealq serve` would start in this
+/// environment: SEALQ_HOST / SEALQ_PORT, else the SEALQ_CONFIG file's
+/// `[server]` host and port, else localhost:9324. A wildcard listen
+/// address is asked through localhost.
+fn local_endpoint() -> Result<String, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let file = var("SEALQ_CONFIG").and_then(|path| sealq::config::load(path).ok());
+    let server = file.as_ref().map(|f| &f.server);
+    let port = match var("SEALQ_PORT") {
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("SEALQ_PORT must be a port number (got {p:?})"))?,
+        None => server.and_then(|s| s.port).unwrap_or(9324),
+    };
+    let host = var("SEALQ_HOST").or_else(|| server.and_then(|s| s.host.clone()));
+    let host = match host.as_deref() {
+        None | Some("0.0.0.0" | "::" | "[::]") => "localhost".to_owned(),
+        Some(h) if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+        Some(h) => h.to_owned(),
+    };
+    Ok(format!("http://{host}:{port}"))
+}
+
+/// `--endpoint` (or SEALQ_ENDPOINT) if given, else [`local_endpoint`].
+fn endpoint_or_local(given: Option<String>) -> Result<String, String> {
+    given.map_or_else(local_endpoint, Ok)
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -93,9 +124,9 @@ fn init_logging(format: LogFormat) {
 struct EnvelopesArgs {
     /// Queue name.
     queue: String,
-    /// The server to ask.
-    #[arg(long, env = "SEALQ_ENDPOINT", default_value = "http://localhost:9324")]
-    endpoint: String,
+    /// The server to ask. Default: as for `sealq health`.
+    #[arg(long, env = "SEALQ_ENDPOINT")]
+    endpoint: Option<String>,
     /// Most messages to show.
     #[arg(long, default_value_t = 100)]
     limit: usize,
@@ -243,10 +274,17 @@ async fn main() -> std::process::ExitCode {
     let (args, serve_matches) = match cli.command {
         Some(Command::Serve(a)) => (a, matches.subcommand_matches("serve").unwrap_or(&matches)),
         Some(Command::Health(a)) => {
+            let endpoint = match endpoint_or_local(a.endpoint) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("sealq health: {e}");
+                    return std::process::ExitCode::from(BAD_CONFIG);
+                }
+            };
             let timeout = std::time::Duration::from_secs_f64(a.timeout);
             let checked = match a.wait {
-                Some(wait) => sealq::admin::inspect::health_wait(&a.endpoint, timeout, wait).await,
-                None => sealq::admin::inspect::health(&a.endpoint, timeout).await,
+                Some(wait) => sealq::admin::inspect::health_wait(&endpoint, timeout, wait).await,
+                None => sealq::admin::inspect::health(&endpoint, timeout).await,
             };
             return match checked {
                 Ok(()) => std::process::ExitCode::SUCCESS,
@@ -257,7 +295,14 @@ async fn main() -> std::process::ExitCode {
             };
         }
         Some(Command::Envelopes(a)) => {
-            return match sealq::admin::inspect::envelopes(&a.endpoint, &a.queue, a.limit).await {
+            let endpoint = match endpoint_or_local(a.endpoint) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("sealq envelopes: {e}");
+                    return std::process::ExitCode::from(BAD_CONFIG);
+                }
+            };
+            return match sealq::admin::inspect::envelopes(&endpoint, &a.queue, a.limit).await {
                 Ok(text) => {
                     println!("{text}");
                     std::process::ExitCode::SUCCESS

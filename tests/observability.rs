@@ -253,6 +253,62 @@ async fn health_subcommand_exits_0_when_ready_and_1_when_unreachable() {
     assert!(ok);
 }
 
+/// `sealq health` without an endpoint, in an environment (SEALQ_* only);
+/// whether it exited 0, and its stderr.
+async fn health_in_env(env: Vec<(&'static str, String)>) -> (Option<i32>, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_sealq"))
+            .arg("health")
+            .env_remove("SEALQ_ENDPOINT")
+            .env_remove("SEALQ_PORT")
+            .env_remove("SEALQ_HOST")
+            .env_remove("SEALQ_CONFIG")
+            .envs(env)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn health_subcommand_asks_the_server_its_environment_starts() {
+    // A container's HEALTHCHECK runs `sealq health` with the container's
+    // environment: SEALQ_PORT, or the port of the SEALQ_CONFIG file.
+    let server = start().await;
+    let port = server.addr.port().to_string();
+    let (code, err) = health_in_env(vec![("SEALQ_PORT", port.clone())]).await;
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = health_in_env(vec![
+        ("SEALQ_PORT", port.clone()),
+        ("SEALQ_HOST", "127.0.0.1".into()),
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{err}");
+
+    let dir = std::env::temp_dir().join(common::unique("health-config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sealq.toml");
+    std::fs::write(&file, format!("[server]\nport = {port}\n")).unwrap();
+    let config = file.display().to_string();
+    let (code, err) = health_in_env(vec![("SEALQ_CONFIG", config.clone())]).await;
+    assert_eq!(code, Some(0), "{err}");
+    // SEALQ_PORT wins over the file, as for `sealq serve`.
+    let closed = free_port().to_string();
+    let (code, err) = health_in_env(vec![("SEALQ_CONFIG", config), ("SEALQ_PORT", closed.clone())]).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("localhost:{closed}")), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let (code, err) = health_in_env(vec![("SEALQ_PORT", "nine".into())]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("invalid value 'nine'"), "{err}");
+}
+
 /// Starts `sealq health --wait SECONDS --endpoint ENDPOINT` in the
 /// background (killed if the test fails first).
 fn spawn_health_wait(endpoint: &str, seconds: &str) -> common::Binary {
