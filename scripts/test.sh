@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The project's test command: Rust unit and integration tests, then the Python
-# compatibility suite (boto3 and the AWS CLI of both SQS wire protocols) against
+# The project's test command: Rust unit and integration tests (the container
+# tests among them, skipped with a printed reason where no Docker engine
+# answers), then the Python compatibility suite (boto3 and the AWS CLI of both SQS wire protocols) against
 # the freshly built target/debug/sealq.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo test --all-targets          # also builds target/debug/sealq
-bash tests/compat/setup.sh
+bash tests/compat/setup.sh        # Python venvs (compat suite; the container tests' Python example)
+cargo test --all-targets          # also builds target/debug/sealq; container tests build the image
 python3 tests/compat/run.py --binary target/debug/sealq

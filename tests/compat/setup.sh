@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Creates the two virtualenvs the Python compatibility suite (tests/compat/run.py)
-# uses: boto3/botocore/awscli of the current generation (SQS over JSON 1.0) and
-# of the last query/XML generation. Idempotent: a venv that already has the
+# Creates the virtualenvs the Python tests use: for the compatibility suite
+# (tests/compat/run.py), boto3/botocore/awscli of the current generation (SQS
+# over JSON 1.0) and of the last query/XML generation; for the container
+# tests, testcontainers with boto3 (README's Python example). Idempotent: a venv that already has the
 # pinned versions is left alone; any other is recreated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/../.."
 declare -A PINS=(
   [compat-json]="boto3==1.43.11 botocore==1.43.11 awscli==1.45.11"
   [compat-query]="boto3==1.34.89 botocore==1.34.89 awscli==1.32.89"
+  [testcontainers]="testcontainers==4.14.2 boto3==1.43.11 botocore==1.43.11"
 )
 
 # True when the venv's python imports, and pip reports exactly the pinned versions.
@@ -24,7 +26,7 @@ has_pins() {
   done
 }
 
-for name in compat-json compat-query; do
+for name in compat-json compat-query testcontainers; do
   venv=".venv/$name"
   read -r -a pins <<<"${PINS[$name]}"
   if has_pins "$venv" "${pins[@]}"; then

@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 type Outcome = Result<String, String>;
 type Case = fn() -> Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
+/// A case that returns `Ok` with a note starting with this was skipped,
+/// for the reason after it (printed, never silent).
+const SKIP: &str = "skip: ";
+
 /// How long one case may take before it counts as hung.
 const CASE_LIMIT: Duration = Duration::from_secs(240);
 
@@ -63,6 +67,9 @@ fn cases() -> Vec<(&'static str, Case)> {
         ("testcontainers_starts_the_image_and_waits_for_healthy", || {
             Box::pin(testcontainers_case::testcontainers_starts_the_image_and_waits_for_healthy())
         }),
+        ("readme_python_testcontainers_example_runs", || {
+            Box::pin(testcontainers_case::readme_python_testcontainers_example_runs())
+        }),
     ]
 }
 
@@ -84,7 +91,7 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     if let Err(why) = rt.block_on(docker::prepare()) {
         let required = std::env::var("SEALQ_REQUIRE_DOCKER").is_ok_and(|v| v == "1");
         for (name, _) in &selected {
@@ -116,6 +123,10 @@ fn main() -> std::process::ExitCode {
         });
         let secs = started.elapsed().as_secs_f64();
         match outcome {
+            Ok(note) if note.starts_with(SKIP) => {
+                skipped += 1;
+                println!("SKIP {name}: {}", &note[SKIP.len()..]);
+            }
             Ok(note) if note.is_empty() => {
                 passed += 1;
                 println!("PASS {name} ({secs:.1} s)");
@@ -130,7 +141,11 @@ fn main() -> std::process::ExitCode {
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    if skipped == 0 {
+        println!("{passed} passed, {failed} failed");
+    } else {
+        println!("{passed} passed, {failed} failed, {skipped} skipped");
+    }
     exit(failed)
 }
 
