@@ -14,7 +14,6 @@
 //! `QUEUE`, `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (default
 //! `test`/`test`), `AWS_REGION` (default `us-east-1`).
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
