@@ -53,7 +53,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import ROOT, clean_env, counts, report  # noqa: E402  (the compat suite's helpers)
 
 PORT = 9324
-STEP_TIMEOUT = 120  # seconds for one command; `sealq health --wait 30` fits
+STEP_TIMEOUT = 60  # seconds for one command; `sealq health --wait 30` fits
 ERROR_START = re.compile(r"^(An error occurred \(|sealq[\w ]*: )")
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -259,20 +259,36 @@ def stop_group(proc, grace=10):
 
 class Shell:
     """One bash session fed one command at a time on stdin; each command's
-    stdout, stderr and exit status go to files."""
+    stdout, stderr and exit status go to files. A command that does not
+    finish in time ends the session, and a new one goes on (without the
+    variables set before)."""
 
     def __init__(self, cwd, env, tmp):
-        self.tmp, self.n = tmp, 0
+        self.cwd, self.env, self.tmp, self.n = cwd, env, tmp, 0
         self.log = open(os.path.join(tmp, "shell.log"), "wb")
+        self.proc = None
+        self.start()
+
+    def start(self):
         self.proc = subprocess.Popen(
-            ["bash", "--noprofile", "--norc"], cwd=cwd, env=env, stdin=subprocess.PIPE,
+            ["bash", "--noprofile", "--norc"], cwd=self.cwd, env=self.env, stdin=subprocess.PIPE,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.proc.stdin.write(b"set -o pipefail\n")
         self.proc.stdin.flush()
 
+    def restart(self):
+        self.end()
+        self.start()
+
     def run(self, command, timeout=STEP_TIMEOUT):
-        """(exit status or None on timeout, stdout, stderr)."""
+        """(exit status or None when it did not finish, stdout, stderr)."""
+        # A syntax error (say, an unclosed quote) would leave the session waiting for more input.
+        check = subprocess.run(["bash", "-n", "-c", command], capture_output=True, text=True, timeout=30)
+        if check.returncode != 0:
+            return None, "", f"not valid shell: {check.stderr.strip()}"
+        if self.proc.poll() is not None:
+            self.restart()
         self.n += 1
         base = os.path.join(self.tmp, f"step{self.n}")
         script = f"{{\n{command}\n}} >{base}.out 2>{base}.err </dev/null; echo $? >{base}.rc.tmp; mv {base}.rc.tmp {base}.rc\n"
@@ -284,9 +300,10 @@ class Shell:
         deadline = time.monotonic() + timeout
         while not os.path.exists(base + ".rc"):
             if self.proc.poll() is not None:
-                return None, "", f"the shell session ended (exit {self.proc.returncode})"
+                return None, "", f"the shell session ended (exit {self.proc.returncode}); a new one goes on"
             if time.monotonic() > deadline:
-                return None, self.read(base + ".out"), self.read(base + ".err") + f"\n(no exit within {timeout} s)"
+                self.restart()
+                return None, self.read(base + ".out"), self.read(base + ".err") + f"\n(no exit within {timeout} s; a new shell session goes on)"
             time.sleep(0.02)
         return int(self.read(base + ".rc").strip() or "-1"), self.read(base + ".out"), self.read(base + ".err")
 
@@ -298,13 +315,16 @@ class Shell:
         except FileNotFoundError:
             return ""
 
-    def close(self):
+    def end(self):
         """Ends the session and all it left running (e.g. a server started with `&`)."""
         try:
             self.proc.stdin.close()
         except OSError:
             pass
         stop_group(self.proc)
+
+    def close(self):
+        self.end()
         self.log.close()
 
 
@@ -408,6 +428,8 @@ def run_readme(readme, shell, servers, tmp):
 
 
 def main():
+    # Killed (e.g. CI's time limit): still stop the servers and the session it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default=os.path.join(ROOT, "target", "debug", "sealq"))
     parser.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
