@@ -59,7 +59,8 @@ fn the_sample_parses_with_every_server_setting() {
     assert_eq!(s.port, Some(9324));
     assert_eq!(s.region.as_deref(), Some("us-east-1"));
     assert_eq!(s.account_id.as_deref(), Some(ACCOUNT));
-    assert_eq!(s.queue_url_base.as_deref(), Some("http://sealq:9324"));
+    // Commented out in the sample (right on the host, not in a container network).
+    assert_eq!(s.queue_url_base, None);
     assert_eq!(s.sse_sqs_by_default, Some(true));
     assert_eq!(s.log_format, Some(LogFormat::Human));
     assert_eq!(f.keys.len(), 3);
@@ -68,6 +69,16 @@ fn the_sample_parses_with_every_server_setting() {
     let dbg = format!("{f:?}");
     assert!(!dbg.contains("orders-service-secret"), "secret in Debug: {dbg}");
     assert!(!dbg.contains("AAECAwQF"), "key material in Debug");
+}
+
+#[test]
+fn the_samples_commented_queue_url_base_parses_when_uncommented() {
+    let text = std::fs::read_to_string(sample_path()).expect("the sample");
+    let line = "# queue_url_base = \"http://sealq:9324\"\n";
+    assert!(text.contains(line), "the sample shows queue_url_base commented out");
+    let f = sealq::config::parse(sample_path(), text.replace(line, &line[2..]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.server.queue_url_base.as_deref(), Some("http://sealq:9324"));
 }
 
 #[tokio::test]
