@@ -75,9 +75,12 @@ fn the_sample_parses_with_every_server_setting() {
 fn the_samples_commented_queue_url_base_parses_when_uncommented() {
     let text = std::fs::read_to_string(sample_path()).expect("the sample");
     let line = "# queue_url_base = \"http://sealq:9324\"\n";
-    assert!(text.contains(line), "the sample shows queue_url_base commented out");
-    let f = sealq::config::parse(sample_path(), text.replace(line, &line[2..]))
-        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text.contains(line),
+        "the sample shows queue_url_base commented out"
+    );
+    let f =
+        sealq::config::parse(sample_path(), text.replace(line, &line[2..])).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(f.server.queue_url_base.as_deref(), Some("http://sealq:9324"));
 }
 

@@ -23,6 +23,8 @@ is all a Markdown viewer shows):
   stops the server it started before (if any), starts this one in the
   background and waits until it answers GET /_sealq/health with 200.
 - ```sh skip-test: not run (builds, the full test suite).
+- ```sh docker, ```python docker: not run here; the container tests
+  (tests/container) run them on a Docker engine.
 - ```python: runs with the venv's python3 and must exit 0.
 Any other block (```text, ```toml, ```rust, ```json) is not run. Before a block
 that starts `sealq serve` itself (e.g. in the background), the server the test
@@ -379,6 +381,9 @@ def run_readme(readme, shell, servers, tmp):
             continue
         if "skip-test" in block.attrs:
             print(f"SKIP {where} (skip-test): {first_line(block.lines[0][1]) if block.lines else ''}", flush=True)
+            continue
+        if "docker" in block.attrs:
+            print(f"SKIP {where} (docker: run by the container tests): {first_line(block.lines[0][1]) if block.lines else ''}", flush=True)
             continue
         if block.lang == "python":
             path = os.path.join(tmp, f"block{block.line}.py")

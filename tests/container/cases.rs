@@ -753,3 +753,53 @@ pub(crate) async fn compose_example_runs_end_to_end_and_down_leaves_nothing() ->
     )?;
     Ok(format!("with `{}`", compose.join(" ")))
 }
+
+/// The fenced blocks of README.md whose info string is `lang docker`.
+pub(crate) fn readme_blocks(lang: &str) -> Result<Vec<String>, String> {
+    let readme = std::fs::read_to_string(format!("{}/README.md", root())).map_err(|e| e.to_string())?;
+    Ok(readme
+        .split(&format!("```{lang} docker\n"))
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Removes what README's Docker commands create, whatever state they left.
+async fn clean_readme_leftovers() {
+    let _ = docker_run(&["rm", "-f", "sealq"]).await;
+    let _ = docker_run(&["volume", "rm", "-f", "sealq-data"]).await;
+    if let Ok(compose) = compose_command().await {
+        let args = [&compose[1..], &["-f", "docker/compose.yaml", "down", "-v"]].concat();
+        let _ = run_cmd(compose[0], &args, &[], Duration::from_secs(120)).await;
+    }
+}
+
+pub(crate) async fn readme_docker_commands_run_as_written() -> Outcome {
+    let blocks = readme_blocks("sh")?;
+    check(blocks.len() >= 3, || {
+        format!("README.md has {} `sh docker` blocks", blocks.len())
+    })?;
+    // README publishes port 9324; say so plainly if something holds it.
+    std::net::TcpListener::bind("0.0.0.0:9324")
+        .map_err(|e| format!("port 9324, which README's commands publish, is taken: {e}"))?;
+    clean_readme_leftovers().await;
+    let mut outcome = Ok(format!("{} blocks", blocks.len()));
+    for block in &blocks {
+        let script = format!("set -euo pipefail\n{block}");
+        let run = run_cmd("bash", &["-c", &script], &[], Duration::from_secs(900)).await;
+        match run {
+            Ok(r) if r.code == 0 => {}
+            Ok(r) => {
+                outcome = Err(format!("exit {} in\n{block}\n{}{}", r.code, r.stdout, r.stderr));
+                break;
+            }
+            Err(e) => {
+                outcome = Err(format!("{e} in\n{block}"));
+                break;
+            }
+        }
+    }
+    clean_readme_leftovers().await;
+    outcome
+}

@@ -67,6 +67,9 @@ fn cases() -> Vec<(&'static str, Case)> {
         ("testcontainers_starts_the_image_and_waits_for_healthy", || {
             Box::pin(testcontainers_case::testcontainers_starts_the_image_and_waits_for_healthy())
         }),
+        ("readme_docker_commands_run_as_written", || {
+            Box::pin(cases::readme_docker_commands_run_as_written())
+        }),
         ("readme_python_testcontainers_example_runs", || {
             Box::pin(testcontainers_case::readme_python_testcontainers_example_runs())
         }),

@@ -54,20 +54,31 @@ pub(crate) async fn testcontainers_starts_the_image_and_waits_for_healthy() -> O
 pub(crate) async fn readme_python_testcontainers_example_runs() -> Outcome {
     let python = format!("{}/.venv/testcontainers/bin/python", root());
     if !std::path::Path::new(&python).exists() {
-        return Ok(format!("{SKIP}{python} is missing: run tests/compat/setup.sh (scripts/test.sh does)"));
+        return Ok(format!(
+            "{SKIP}{python} is missing: run tests/compat/setup.sh (scripts/test.sh does)"
+        ));
     }
     let readme = std::fs::read_to_string(format!("{}/README.md", root())).map_err(|e| e.to_string())?;
     let example = readme
-        .split("```python\n")
+        .split("```python docker\n")
         .skip(1)
         .filter_map(|block| block.split("```").next())
         .find(|code| code.contains("from testcontainers"))
         .ok_or("README.md has no Python testcontainers example")?;
     // No registry here: testcontainers' reaper image cannot be pulled.
     let env = [("TESTCONTAINERS_RYUK_DISABLED", "true")];
-    let run = run_cmd(&python, &["-c", example], &env, std::time::Duration::from_secs(120)).await?;
+    let run = run_cmd(
+        &python,
+        &["-c", example],
+        &env,
+        std::time::Duration::from_secs(120),
+    )
+    .await?;
     if run.code != 0 {
-        return Err(format!("the example exited {}: {}{}", run.code, run.stdout, run.stderr));
+        return Err(format!(
+            "the example exited {}: {}{}",
+            run.code, run.stdout, run.stderr
+        ));
     }
     Ok(String::new())
 }
