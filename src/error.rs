@@ -5,7 +5,7 @@
 //! table giving each variant its HTTP status, its query-protocol code (also
 //! sent in `x-amzn-query-error` by the JSON protocol), its JSON `__type` and
 //! its fault side. Codes and statuses come from the SQS service model's
-//! `awsQueryError` traits (see `../shared/AWS-FACTS.md` §2.2), never from memory.
+//! `awsQueryError` traits in botocore's `data/sqs`, never from memory.
 //!
 //! This module depends on nothing else in the crate and knows no wire format:
 //! `protocol::error` turns an `Error` into bytes.

@@ -1,5 +1,5 @@
 //! AWS's documented limits, as constants (botocore SQS model docs and the SQS
-//! quotas pages; see `../shared/AWS-FACTS.md` §3.4–3.5).
+//! quotas pages).
 
 /// Largest message (body plus attributes), and the default `MaximumMessageSize`.
 pub const MAX_MESSAGE_SIZE: u64 = 1_048_576;

@@ -4,14 +4,14 @@
 //! service/aws4_request, ...`) or the presigned `X-Amz-Credential` query
 //! parameter names an access key id; it maps to the IAM user
 //! `arn:aws:iam::ACCOUNT:user/<access key id>`. Requests with neither are
-//! anonymous. Signatures are not verified yet (a later issue adds strict
-//! verification); this module must never log or keep a signature or secret.
+//! anonymous. Signatures are not verified yet (any signature passes);
+//! this module must never log or keep a signature or secret.
 //!
 //! Principals are interned, so every message sent by one principal shares one
 //! allocation for its sender id. A configuration file may register
 //! principals ahead of time ([`Principals::register`]): an access key id then
 //! maps to a chosen ARN, and its secret access key is kept (redacted in
-//! `Debug`, wiped on drop) for the signature checks a later issue adds.
+//! `Debug`, wiped on drop) for signature checks to come.
 
 use std::sync::Arc;
 

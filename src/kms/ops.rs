@@ -1,7 +1,7 @@
 //! The KMS API actions: one function per action and one exhaustive
 //! [`dispatch`]. Validation with AWS's codes and messages lives here; the
 //! model does the work. No wire format here (the protocol layer decodes and
-//! encodes), and key policies are stored, not enforced (a later issue).
+//! encodes), and key policies are stored, not enforced yet.
 //!
 //! Key usage is checked wherever AWS checks it: encryption actions refuse
 //! HMAC keys and the MAC actions refuse encryption keys, with

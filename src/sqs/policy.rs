@@ -4,8 +4,7 @@
 //!
 //! These documents are domain data that happen to be JSON, not wire format:
 //! this is the one place outside `protocol` that uses serde_json (see
-//! ARCHITECTURE.md). Policies are stored and edited here; enforcing them is a
-//! later issue.
+//! ARCHITECTURE.md). Policies are stored and edited here; they are not enforced yet.
 
 use serde_json::{Map, Value, json};
 
