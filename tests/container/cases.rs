@@ -209,7 +209,7 @@ pub(crate) async fn hardened_container_serves_the_host_and_other_containers() ->
         format!("SqsManagedSseEnabled {sse:?}")
     })?;
     round_trip(&sqs, &url, "from the host").await?;
-    // A query-protocol client posts to the queue URL itself.
+    // Some query-protocol clients post to the queue URL itself: its host answers.
     let origin = url.trim_end_matches("/000000000000/from-host");
     let health = reqwest::get(format!("{origin}/_sealq/health"))
         .await
