@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_sqs::types::QueueAttributeName as Attr;
 use common::{free_port, kms_at, sqs_at, wait_healthy};
@@ -663,16 +662,6 @@ async fn a_second_server_on_the_same_data_dir_refuses_to_start() {
     s.stop();
 }
 
-/// What the load saw acknowledged.
-#[derive(Default)]
-struct Acked {
-    sent: HashSet<String>,
-    /// Deletes asked for: one may have been committed just before the
-    /// kill, with its answer lost.
-    deleting: HashSet<String>,
-    deleted: HashSet<String>,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_no_acknowledged_send_and_resurrects_no_acknowledged_delete() {
     for round in 0..3 {
@@ -680,73 +669,7 @@ async fn kill_9_under_load_loses_no_acknowledged_send_and_resurrects_no_acknowle
         let s = Durable::start(&dir.0).await;
         let c = s.sqs();
         let url = create(&c, "load", &[(Attr::VisibilityTimeout, "1")]).await;
-        let acked = Arc::new(Mutex::new(Acked::default()));
-        let mut tasks = Vec::new();
-        for p in 0..4 {
-            let (c, url, acked) = (c.clone(), url.clone(), acked.clone());
-            tasks.push(tokio::spawn(async move {
-                for i in 0.. {
-                    let body = format!("r{round}-p{p}-m{i}");
-                    let batch = i % 2 == 0;
-                    let ok = if batch {
-                        c.send_message_batch()
-                            .queue_url(&url)
-                            .entries(
-                                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                                    .id("e")
-                                    .message_body(&body)
-                                    .build()
-                                    .unwrap(),
-                            )
-                            .send()
-                            .await
-                            .is_ok_and(|o| o.successful.len() == 1)
-                    } else {
-                        c.send_message()
-                            .queue_url(&url)
-                            .message_body(&body)
-                            .send()
-                            .await
-                            .is_ok()
-                    };
-                    if !ok {
-                        return;
-                    }
-                    acked.lock().unwrap().sent.insert(body);
-                }
-            }));
-        }
-        for _ in 0..2 {
-            let (c, url, acked) = (c.clone(), url.clone(), acked.clone());
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    let Ok(r) = c
-                        .receive_message()
-                        .queue_url(&url)
-                        .max_number_of_messages(10)
-                        .send()
-                        .await
-                    else {
-                        return;
-                    };
-                    for m in r.messages.unwrap_or_default() {
-                        let body = m.body.unwrap();
-                        acked.lock().unwrap().deleting.insert(body.clone());
-                        let ok = c
-                            .delete_message()
-                            .queue_url(&url)
-                            .receipt_handle(m.receipt_handle.unwrap())
-                            .send()
-                            .await
-                            .is_ok();
-                        if !ok {
-                            return;
-                        }
-                        acked.lock().unwrap().deleted.insert(body);
-                    }
-                }
-            }));
-        }
+        let (tasks, acked) = common::spawn_load(&c, &url, &format!("r{round}"));
         // Let the load run, then kill the server in the middle of it.
         let ms = 400 + 300 * round;
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
@@ -761,35 +684,12 @@ async fn kill_9_under_load_loses_no_acknowledged_send_and_resurrects_no_acknowle
         let c = s.sqs();
         // Everything in flight becomes visible again.
         admin(&s.endpoint(), "POST", "/clock", "{\"advance_seconds\": 60}").await;
-        let mut left = HashSet::new();
-        loop {
-            let got = c
-                .receive_message()
-                .queue_url(s.url("load"))
-                .max_number_of_messages(10)
-                .visibility_timeout(600)
-                .send()
-                .await
-                .unwrap()
-                .messages
-                .unwrap_or_default();
-            if got.is_empty() {
-                break;
-            }
-            for m in got {
-                left.insert(m.body.unwrap());
-            }
-        }
-        let resurrected: Vec<_> = acked.deleted.intersection(&left).collect();
+        let left = common::drain_bodies(&c, &s.url("load")).await;
+        let (lost, resurrected) = acked.lost_and_resurrected(&left);
         assert!(
             resurrected.is_empty(),
             "round {round}: deleted messages came back: {resurrected:?}"
         );
-        let lost: Vec<_> = acked
-            .sent
-            .iter()
-            .filter(|b| !left.contains(*b) && !acked.deleting.contains(*b))
-            .collect();
         assert!(
             lost.is_empty(),
             "round {round}: acknowledged sends lost: {lost:?}"

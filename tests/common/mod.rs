@@ -463,3 +463,130 @@ pub async fn receive_and_release(c: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_
         .messages
         .unwrap_or_default()
 }
+
+/// What a load (see [`spawn_load`]) saw acknowledged.
+#[derive(Default)]
+pub struct Acked {
+    pub sent: std::collections::HashSet<String>,
+    /// Deletes asked for: one may be committed just before a crash, with
+    /// its answer lost.
+    pub deleting: std::collections::HashSet<String>,
+    pub deleted: std::collections::HashSet<String>,
+}
+
+impl Acked {
+    /// Against the bodies `left` in the queue after a crash and restart:
+    /// acknowledged sends that are missing (and were not being deleted),
+    /// and acknowledged deletes that came back.
+    pub fn lost_and_resurrected<'a>(
+        &'a self,
+        left: &std::collections::HashSet<String>,
+    ) -> (Vec<&'a String>, Vec<&'a String>) {
+        let lost = self
+            .sent
+            .iter()
+            .filter(|b| !left.contains(*b) && !self.deleting.contains(*b))
+            .collect();
+        let resurrected = self.deleted.iter().filter(|b| left.contains(*b)).collect();
+        (lost, resurrected)
+    }
+}
+
+/// A load on `url` until the server stops answering: 4 senders (single and
+/// batch sends in turn, bodies `{tag}-p{n}-m{i}`) and 2 consumers that
+/// delete what they receive, recording what was acknowledged. Each task
+/// ends at its first failed request.
+pub fn spawn_load(
+    c: &aws_sdk_sqs::Client,
+    url: &str,
+    tag: &str,
+) -> (Vec<tokio::task::JoinHandle<()>>, Arc<std::sync::Mutex<Acked>>) {
+    let acked = Arc::new(std::sync::Mutex::new(Acked::default()));
+    let mut tasks = Vec::new();
+    for p in 0..4 {
+        let (c, url, acked, tag) = (c.clone(), url.to_owned(), acked.clone(), tag.to_owned());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                let body = format!("{tag}-p{p}-m{i}");
+                let ok = if i % 2 == 0 {
+                    let entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id("e")
+                        .message_body(&body)
+                        .build()
+                        .expect("entry");
+                    c.send_message_batch()
+                        .queue_url(&url)
+                        .entries(entry)
+                        .send()
+                        .await
+                        .is_ok_and(|o| o.successful.len() == 1)
+                } else {
+                    c.send_message()
+                        .queue_url(&url)
+                        .message_body(&body)
+                        .send()
+                        .await
+                        .is_ok()
+                };
+                if !ok {
+                    return;
+                }
+                acked.lock().unwrap().sent.insert(body);
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let (c, url, acked) = (c.clone(), url.to_owned(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok(r) = c
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                for m in r.messages.unwrap_or_default() {
+                    let body = m.body.unwrap_or_default();
+                    acked.lock().unwrap().deleting.insert(body.clone());
+                    let handle = m.receipt_handle.unwrap_or_default();
+                    if c.delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    acked.lock().unwrap().deleted.insert(body);
+                }
+            }
+        }));
+    }
+    (tasks, acked)
+}
+
+/// Every body left in `url`, received (and hidden for 10 minutes) until a
+/// receive comes back empty.
+pub async fn drain_bodies(c: &aws_sdk_sqs::Client, url: &str) -> std::collections::HashSet<String> {
+    let mut left = std::collections::HashSet::new();
+    loop {
+        let got = c
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .expect("ReceiveMessage")
+            .messages
+            .unwrap_or_default();
+        if got.is_empty() {
+            return left;
+        }
+        left.extend(got.into_iter().filter_map(|m| m.body));
+    }
+}

@@ -1,7 +1,5 @@
 //! The cases: what a user of the image sees.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName as Attr;
@@ -430,16 +428,6 @@ pub(crate) async fn docker_stop_returns_open_long_polls_and_exits_0() -> Outcome
     ))
 }
 
-/// What the load saw acknowledged.
-#[derive(Default)]
-struct Acked {
-    sent: HashSet<String>,
-    /// Deletes asked for: one may be committed just before the kill, with
-    /// its answer lost.
-    deleting: HashSet<String>,
-    deleted: HashSet<String>,
-}
-
 pub(crate) async fn docker_kill_under_load_keeps_every_acknowledged_change() -> Outcome {
     let mut scratch = Scratch::default();
     let data = scratch.volume().await?;
@@ -448,59 +436,7 @@ pub(crate) async fn docker_kill_under_load_keeps_every_acknowledged_change() -> 
     wait_healthy(&first).await?;
     let sqs = common::sqs_at(&endpoint(&first).await?, "AKIDLOAD");
     let url = common::new_queue(&sqs, "load").await;
-    let acked = Arc::new(Mutex::new(Acked::default()));
-    let mut tasks = Vec::new();
-    for p in 0..4 {
-        let (sqs, url, acked) = (sqs.clone(), url.clone(), acked.clone());
-        tasks.push(tokio::spawn(async move {
-            for i in 0.. {
-                let body = format!("p{p}-m{i}");
-                if sqs
-                    .send_message()
-                    .queue_url(&url)
-                    .message_body(&body)
-                    .send()
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                acked.lock().unwrap().sent.insert(body);
-            }
-        }));
-    }
-    {
-        let (sqs, url, acked) = (sqs.clone(), url.clone(), acked.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let Ok(r) = sqs
-                    .receive_message()
-                    .queue_url(&url)
-                    .max_number_of_messages(10)
-                    .send()
-                    .await
-                else {
-                    return;
-                };
-                for m in r.messages.unwrap_or_default() {
-                    let body = m.body.unwrap_or_default();
-                    acked.lock().unwrap().deleting.insert(body.clone());
-                    let handle = m.receipt_handle.unwrap_or_default();
-                    if sqs
-                        .delete_message()
-                        .queue_url(&url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    acked.lock().unwrap().deleted.insert(body);
-                }
-            }
-        }));
-    }
+    let (tasks, acked) = common::spawn_load(&sqs, &url, "load");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     docker(&["kill", &first]).await?;
     for t in tasks {
@@ -525,32 +461,11 @@ pub(crate) async fn docker_kill_under_load_keeps_every_acknowledged_change() -> 
     // Messages that were in flight become visible again.
     let (status, _) = admin_post(&endpoint, "/_sealq/clock", r#"{"advance_seconds": 60}"#).await?;
     check(status == 200, || format!("POST /_sealq/clock: {status}"))?;
-    let mut left = HashSet::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .visibility_timeout(600)
-            .send()
-            .await
-            .map_err(|e| format!("ReceiveMessage after the restart: {e:?}"))?
-            .messages
-            .unwrap_or_default();
-        if got.is_empty() {
-            break;
-        }
-        left.extend(got.into_iter().filter_map(|m| m.body));
-    }
-    let back: Vec<_> = acked.deleted.intersection(&left).collect();
+    let left = common::drain_bodies(&sqs, &url).await;
+    let (lost, back) = acked.lost_and_resurrected(&left);
     check(back.is_empty(), || {
         format!("acknowledged deletes came back: {back:?}")
     })?;
-    let lost: Vec<_> = acked
-        .sent
-        .iter()
-        .filter(|b| !left.contains(*b) && !acked.deleting.contains(*b))
-        .collect();
     check(lost.is_empty(), || format!("acknowledged sends lost: {lost:?}"))?;
     Ok(format!(
         "{} sends and {} deletes acknowledged before the kill, all kept",
