@@ -13,6 +13,8 @@
 //! maps to a chosen ARN, and its secret access key is kept (redacted in
 //! `Debug`, wiped on drop) for signature checks to come.
 
+pub mod sigv4;
+
 use std::sync::Arc;
 
 use dashmap::DashMap;

@@ -1,0 +1,806 @@
+//! SigV4 as a verifier sees it, as pure functions: the parts of an
+//! `Authorization` header or of a presigned URL's query, the canonical
+//! request, the string to sign, the derived signing key (cached per access
+//! key, date, region and service) and the constant-time check of a
+//! signature. No I/O and no clock: callers pass the time and the request's
+//! parts. Never logs, and never keeps a signature or a secret beyond the
+//! cache of derived keys (each valid for one date only).
+//!
+//! The canonical form follows AWS's Signature Version 4 specification:
+//! `METHOD\nURI\nQUERY\nHEADERS\n\nSIGNED_HEADERS\nPAYLOAD_HASH`, with the
+//! query's pairs percent-encoded (RFC 3986 unreserved characters kept, space
+//! as `%20`) and sorted, header names lower-cased and sorted, values trimmed
+//! with inner runs of spaces folded to one, and repeated headers joined by
+//! commas.
+
+use std::sync::Arc;
+
+use aws_lc_rs::{digest, hmac};
+use dashmap::DashMap;
+
+/// The only algorithm SigV4 names.
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+
+/// Why a signature's parts could not be read. Each maps to an AWS error
+/// when requests are verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The algorithm is not `AWS4-HMAC-SHA256`.
+    Algorithm(String),
+    /// A required part (`Credential`, `SignedHeaders`, `Signature`) is missing.
+    Missing(&'static str),
+    /// A part appears twice.
+    Duplicate(&'static str),
+    /// The credential is not `AKID/YYYYMMDD/REGION/SERVICE/aws4_request`.
+    Credential(String),
+    /// The signature is not 64 hexadecimal digits.
+    Signature,
+    /// `SignedHeaders` is empty, not lower-case and sorted, or lacks `host`.
+    SignedHeaders(String),
+    /// `X-Amz-Date` is not `YYYYMMDDTHHMMSSZ`.
+    Date(String),
+}
+
+/// The credential scope: `AKID/DATE/REGION/SERVICE/aws4_request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The access key id.
+    pub access_key_id: String,
+    /// `YYYYMMDD`.
+    pub date: String,
+    /// The region the client signed for.
+    pub region: String,
+    /// The service the client signed for (`sqs`, `kms`, `sts`).
+    pub service: String,
+}
+
+impl Credential {
+    /// Parses `AKID/YYYYMMDD/REGION/SERVICE/aws4_request`.
+    ///
+    /// # Errors
+    /// [`ParseError::Credential`] when a part is missing or malformed.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let bad = || ParseError::Credential(text.to_owned());
+        let mut parts = text.split('/');
+        let (Some(key), Some(date), Some(region), Some(service), Some(terminator), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(bad());
+        };
+        let date_ok = date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit());
+        if key.is_empty()
+            || !date_ok
+            || region.is_empty()
+            || service.is_empty()
+            || terminator != "aws4_request"
+        {
+            return Err(bad());
+        }
+        Ok(Self {
+            access_key_id: key.to_owned(),
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+        })
+    }
+
+    /// `DATE/REGION/SERVICE/aws4_request`, as in the string to sign.
+    pub fn scope(&self) -> String {
+        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
+    }
+}
+
+/// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationHeader {
+    /// Who signed, and for which date, region and service.
+    pub credential: Credential,
+    /// The lower-case header names that were signed, in order.
+    pub signed_headers: Vec<String>,
+    /// The signature's 32 bytes.
+    pub signature: [u8; 32],
+}
+
+impl AuthorizationHeader {
+    /// Parses the header's value: the algorithm, then `Credential=`,
+    /// `SignedHeaders=` and `Signature=`, separated by commas (spaces
+    /// around them allowed).
+    ///
+    /// # Errors
+    /// A [`ParseError`] naming what is wrong.
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        let value = value.trim();
+        let (algorithm, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if algorithm != ALGORITHM {
+            return Err(ParseError::Algorithm(algorithm.to_owned()));
+        }
+        let (mut credential, mut signed, mut signature) = (None, None, None);
+        for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, v) = part.split_once('=').unwrap_or((part, ""));
+            let (slot, label) = match name {
+                "Credential" => (&mut credential, "Credential"),
+                "SignedHeaders" => (&mut signed, "SignedHeaders"),
+                "Signature" => (&mut signature, "Signature"),
+                _ => continue,
+            };
+            if slot.replace(v).is_some() {
+                return Err(ParseError::Duplicate(label));
+            }
+        }
+        let credential = Credential::parse(credential.ok_or(ParseError::Missing("Credential"))?)?;
+        let signed_headers = signed_headers(signed.ok_or(ParseError::Missing("SignedHeaders"))?)?;
+        let signature = signature_bytes(signature.ok_or(ParseError::Missing("Signature"))?)?;
+        Ok(Self {
+            credential,
+            signed_headers,
+            signature,
+        })
+    }
+}
+
+/// `a;b;c`, lower-case, sorted, without repeats, naming `host`.
+fn signed_headers(text: &str) -> Result<Vec<String>, ParseError> {
+    let names: Vec<String> = text.split(';').map(str::to_owned).collect();
+    let sorted = names.windows(2).all(|w| w[0] < w[1]);
+    let lower = names
+        .iter()
+        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase()));
+    if !sorted || !lower || !names.iter().any(|n| n == "host") {
+        return Err(ParseError::SignedHeaders(text.to_owned()));
+    }
+    Ok(names)
+}
+
+/// 64 hexadecimal digits to 32 bytes.
+fn signature_bytes(hex: &str) -> Result<[u8; 32], ParseError> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return Err(ParseError::Signature);
+    }
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = digit(pair[0])
+            .zip(digit(pair[1]))
+            .map(|(h, l)| h << 4 | l)
+            .ok_or(ParseError::Signature)?;
+    }
+    Ok(out)
+}
+
+/// Seconds since the Unix epoch of an `X-Amz-Date` (`YYYYMMDDTHHMMSSZ`).
+///
+/// # Errors
+/// [`ParseError::Date`] when it is not such a date.
+pub fn parse_amz_date(text: &str) -> Result<u64, ParseError> {
+    let bad = || ParseError::Date(text.to_owned());
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<u64, ParseError> {
+        let s = &text[r];
+        if s.bytes().all(|c| c.is_ascii_digit()) {
+            s.parse().map_err(|_| bad())
+        } else {
+            Err(bad())
+        }
+    };
+    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return Err(bad());
+    }
+    Ok(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a civil date (years from 1970 on).
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
+}
+
+/// Percent-encodes as SigV4 does: RFC 3986's unreserved characters
+/// (`A-Z a-z 0-9 - _ . ~`) stay, every other byte is `%XY`, upper-case hex.
+pub fn uri_encode(bytes: &[u8], out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xF)]));
+        }
+    }
+}
+
+/// Decodes `%XY` escapes; a `%` not followed by two hex digits stays as it
+/// is (clients do not send it; it must not fail the request here).
+fn percent_decode(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| char::from(c).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            #[expect(clippy::cast_possible_truncation, reason = "two hex digits fit a byte")]
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The canonical URI of a request path as it arrived (percent-encoded).
+/// Empty is `/`. With `double` (every AWS service but S3, and what the
+/// AWS SDKs do for SQS, KMS and STS) each segment is encoded again, so a
+/// `%` becomes `%25`; without it the path is decoded and encoded once.
+pub fn canonical_uri(path: &str, double: bool) -> String {
+    if path.is_empty() {
+        return "/".to_owned();
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if double {
+            uri_encode(segment.as_bytes(), &mut out);
+        } else {
+            uri_encode(&percent_decode(segment), &mut out);
+        }
+    }
+    out
+}
+
+/// The canonical query string of a raw query (`a=1&b=2`): each name and
+/// value decoded and encoded again, the pairs sorted by name then value,
+/// `skip` (e.g. `X-Amz-Signature` of a presigned URL) left out.
+pub fn canonical_query(raw: &str, skip: Option<&str>) -> String {
+    let mut pairs: Vec<(String, String)> = raw
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let key = percent_decode(k);
+            if skip.is_some_and(|s| s.as_bytes() == key.as_slice()) {
+                return None;
+            }
+            let (mut ek, mut ev) = (String::new(), String::new());
+            uri_encode(&key, &mut ek);
+            uri_encode(&percent_decode(v), &mut ev);
+            Some((ek, ev))
+        })
+        .collect();
+    pairs.sort_unstable();
+    let mut out = String::with_capacity(raw.len() + 16);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}
+
+/// A header value as SigV4 canonicalizes it: trimmed, each inner run of
+/// spaces folded to one. None when it is not visible ASCII, space or tab.
+fn canonical_value(value: &[u8], out: &mut String) -> Option<()> {
+    let mut pending_space = false;
+    let mut any = false;
+    for &b in value {
+        match b {
+            b' ' | b'\t' => pending_space = any,
+            0x21..=0x7e => {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                out.push(char::from(b));
+                any = true;
+            }
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
+/// What a request brings to its canonical form.
+#[derive(Debug)]
+pub struct RequestParts<'a> {
+    /// `GET`, `POST`, ...
+    pub method: &'a str,
+    /// The path as it arrived (percent-encoded), without the query.
+    pub path: &'a str,
+    /// The raw query string, without `?`.
+    pub query: &'a str,
+    /// Every header, by name (any case) and raw value, repeats included.
+    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The payload's hash as the client signed it: the hex SHA-256 of the
+    /// body, or `UNSIGNED-PAYLOAD` where that is allowed.
+    pub payload_hash: &'a str,
+}
+
+/// The canonical request, or the name of a signed header the request does
+/// not carry (or carries with a value that cannot be signed).
+///
+/// # Errors
+/// The missing or unusable signed header's name.
+pub fn canonical_request(
+    parts: &RequestParts<'_>,
+    signed_headers: &[String],
+    double_encode: bool,
+    skip_query: Option<&str>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(512);
+    out.push_str(parts.method);
+    out.push('\n');
+    out.push_str(&canonical_uri(parts.path, double_encode));
+    out.push('\n');
+    out.push_str(&canonical_query(parts.query, skip_query));
+    out.push('\n');
+    for name in signed_headers {
+        out.push_str(name);
+        out.push(':');
+        let mut first = true;
+        for (_, value) in parts.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            canonical_value(value, &mut out).ok_or_else(|| name.clone())?;
+        }
+        if first {
+            return Err(name.clone());
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&signed_headers.join(";"));
+    out.push('\n');
+    out.push_str(parts.payload_hash);
+    Ok(out)
+}
+
+/// Lower-case hex of SHA-256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(digest::digest(&digest::SHA256, data).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xF)]));
+    }
+    s
+}
+
+/// `AWS4-HMAC-SHA256\nAMZ_DATE\nSCOPE\nHEX(SHA256(canonical request))`.
+pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
+    format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    )
+}
+
+/// The signing key: HMAC chain over date, region, service and
+/// `aws4_request`, keyed first by `AWS4` + the secret.
+pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> hmac::Key {
+    let step = |key: &[u8], data: &str| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes());
+    let k_date = step(format!("AWS4{secret}").as_bytes(), date);
+    let k_region = step(k_date.as_ref(), region);
+    let k_service = step(k_region.as_ref(), service);
+    let k_signing = step(k_service.as_ref(), "aws4_request");
+    hmac::Key::new(hmac::HMAC_SHA256, k_signing.as_ref())
+}
+
+/// The signature (hex) of a string to sign.
+pub fn sign(key: &hmac::Key, string_to_sign: &str) -> String {
+    hex(hmac::sign(key, string_to_sign.as_bytes()).as_ref())
+}
+
+/// Whether `signature` is the signature of `string_to_sign` under `key`,
+/// compared in constant time.
+pub fn verify(key: &hmac::Key, string_to_sign: &str, signature: &[u8; 32]) -> bool {
+    hmac::verify(key, string_to_sign.as_bytes(), signature).is_ok()
+}
+
+/// Derived signing keys, per (access key id, date, region, service), so a
+/// request costs two HMACs (and one SHA-256 of its canonical request)
+/// instead of six. Keys of other dates are dropped when the cache grows
+/// past its bound.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: DashMap<(Arc<str>, String, String, String), hmac::Key>,
+}
+
+/// How many derived keys the cache holds before it forgets old dates.
+const KEY_CACHE_BOUND: usize = 10_000;
+
+impl KeyCache {
+    /// The signing key of `credential` with `secret`, derived once.
+    pub fn key(&self, credential: &Credential, secret: &str) -> hmac::Key {
+        let id = (
+            Arc::<str>::from(credential.access_key_id.as_str()),
+            credential.date.clone(),
+            credential.region.clone(),
+            credential.service.clone(),
+        );
+        if let Some(k) = self.keys.get(&id) {
+            return k.clone();
+        }
+        let key = signing_key(secret, &credential.date, &credential.region, &credential.service);
+        if self.keys.len() >= KEY_CACHE_BOUND {
+            let date = credential.date.clone();
+            self.keys.retain(|(_, d, _, _), _| *d == date);
+        }
+        self.keys.insert(id, key.clone());
+        key
+    }
+
+    /// Forgets every key derived for `access_key_id` (its secret changed).
+    pub fn forget(&self, access_key_id: &str) {
+        self.keys.retain(|(k, _, _, _), _| &**k != access_key_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The credentials, date and scope of AWS's SigV4 test suite.
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    const DATE: &str = "20150830T123600Z";
+    const SCOPE: &str = "20150830/us-east-1/service/aws4_request";
+    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn suite_signature(
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &[u8])],
+        payload_hash: &str,
+    ) -> (String, String) {
+        let signed: Vec<String> = {
+            let mut names: Vec<String> = headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+            names.sort();
+            names.dedup();
+            names
+        };
+        let parts = RequestParts {
+            method,
+            path,
+            query,
+            headers,
+            payload_hash,
+        };
+        let canonical = canonical_request(&parts, &signed, false, None).expect("canonical");
+        let key = signing_key(SECRET, "20150830", "us-east-1", "service");
+        let sts = string_to_sign(DATE, SCOPE, &canonical);
+        (canonical, sign(&key, &sts))
+    }
+
+    const HOST: (&str, &[u8]) = ("Host", b"example.amazonaws.com");
+    const X_AMZ_DATE: (&str, &[u8]) = ("X-Amz-Date", DATE.as_bytes());
+
+    #[test]
+    fn get_vanilla() {
+        let (canonical, sig) = suite_signature("GET", "/", "", &[HOST, X_AMZ_DATE], EMPTY);
+        assert_eq!(
+            canonical,
+            format!("GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:{DATE}\n\nhost;x-amz-date\n{EMPTY}")
+        );
+        assert_eq!(
+            sig,
+            "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        );
+    }
+
+    #[test]
+    fn get_vanilla_query_order_key_case() {
+        let (_, sig) = suite_signature(
+            "GET",
+            "/",
+            "Param2=value2&Param1=value1",
+            &[HOST, X_AMZ_DATE],
+            EMPTY,
+        );
+        assert_eq!(
+            sig,
+            "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
+        );
+    }
+
+    #[test]
+    fn get_utf8() {
+        let (canonical, sig) = suite_signature("GET", "/%E1%88%B4", "", &[HOST, X_AMZ_DATE], EMPTY);
+        assert!(canonical.starts_with("GET\n/%E1%88%B4\n"), "{canonical}");
+        assert_eq!(
+            sig,
+            "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"
+        );
+    }
+
+    #[test]
+    fn post_vanilla() {
+        let (_, sig) = suite_signature("POST", "/", "", &[HOST, X_AMZ_DATE], EMPTY);
+        assert_eq!(
+            sig,
+            "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"
+        );
+    }
+
+    #[test]
+    fn post_x_www_form_urlencoded() {
+        let body_hash = sha256_hex(b"Param1=value1");
+        assert_eq!(
+            body_hash,
+            "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e"
+        );
+        let headers = [
+            ("Content-Type", &b"application/x-www-form-urlencoded"[..]),
+            HOST,
+            X_AMZ_DATE,
+        ];
+        let (canonical, sig) = suite_signature("POST", "/", "", &headers, &body_hash);
+        let sts = string_to_sign(DATE, SCOPE, &canonical);
+        assert!(
+            sts.ends_with("\n42a5e5bb34198acb3e84da4f085bb7927f2bc277ca766e6d19c73c2154021281"),
+            "{sts}"
+        );
+        assert_eq!(
+            sig,
+            "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"
+        );
+    }
+
+    #[test]
+    fn repeated_headers_join_and_values_fold() {
+        let headers = [
+            HOST,
+            ("My-Header1", &b"  value2 "[..]),
+            ("my-header1", b"a   b\t c"),
+            X_AMZ_DATE,
+        ];
+        let (canonical, _) = suite_signature("GET", "/", "", &headers, EMPTY);
+        assert!(canonical.contains("\nmy-header1:value2,a b c\n"), "{canonical}");
+    }
+
+    #[test]
+    fn verify_is_the_signature_and_nothing_else() {
+        let (_, sig) = suite_signature("GET", "/", "", &[HOST, X_AMZ_DATE], EMPTY);
+        let header = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{SCOPE}, SignedHeaders=host;x-amz-date, Signature={sig}"
+        );
+        let parsed = AuthorizationHeader::parse(&header).expect("parses");
+        let cache = KeyCache::default();
+        let key = cache.key(&parsed.credential, SECRET);
+        let parts = RequestParts {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &[HOST, X_AMZ_DATE],
+            payload_hash: EMPTY,
+        };
+        let canonical = canonical_request(&parts, &parsed.signed_headers, false, None).unwrap();
+        let sts = string_to_sign(DATE, &parsed.credential.scope(), &canonical);
+        assert!(verify(&key, &sts, &parsed.signature));
+        let other = cache.key(&parsed.credential, "another secret");
+        assert!(
+            verify(&other, &sts, &parsed.signature),
+            "the cache keeps the first derivation"
+        );
+        cache.forget("AKIDEXAMPLE");
+        let other = cache.key(&parsed.credential, "another secret");
+        assert!(!verify(&other, &sts, &parsed.signature));
+        let mut flipped = parsed.signature;
+        flipped[31] ^= 1;
+        assert!(!verify(&key, &sts, &flipped));
+    }
+
+    #[test]
+    fn authorization_headers_are_parsed_strictly() {
+        let sig = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+        let ok = format!(
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request,SignedHeaders=host;x-amz-date,Signature={sig}"
+        );
+        let h = AuthorizationHeader::parse(&ok).unwrap();
+        assert_eq!(h.credential.access_key_id, "AKID");
+        assert_eq!(h.credential.service, "sqs");
+        assert_eq!(h.signed_headers, ["host", "x-amz-date"]);
+        let cases = [
+            (
+                "AWS4-HMAC-SHA512 Credential=x",
+                ParseError::Algorithm("AWS4-HMAC-SHA512".into()),
+            ),
+            (
+                "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=00",
+                ParseError::Missing("Credential"),
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, Signature=00",
+                ParseError::Missing("SignedHeaders"),
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/2015083/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=00",
+                ParseError::Credential("AKID/2015083/us-east-1/sqs/aws4_request".into()),
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=a, Credential=b, SignedHeaders=host, Signature=00",
+                ParseError::Duplicate("Credential"),
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, SignedHeaders=x-amz-date;host, Signature=00",
+                ParseError::SignedHeaders("x-amz-date;host".into()),
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, SignedHeaders=x-amz-date, Signature=00",
+                ParseError::SignedHeaders("x-amz-date".into()),
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=zz",
+                ParseError::Signature,
+            ),
+        ];
+        for (header, want) in cases {
+            assert_eq!(AuthorizationHeader::parse(header), Err(want), "{header}");
+        }
+    }
+
+    /// What the AWS SDKs send (the aws-sigv4 crate signs for aws-sdk-sqs):
+    /// a JSON-protocol POST, and a query-protocol GET with a space and a
+    /// slash in its values, verify here.
+    #[test]
+    fn the_sdk_signer_verifies() {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign as sdk_sign};
+        let identity =
+            aws_credential_types::Credentials::new("AKIDSDK", "sdk-secret", None, None, "t").into();
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("eu-west-1")
+            .name("sqs")
+            .time(at)
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let body = br#"{"QueueUrl":"http://localhost:9324/000000000000/orders","MessageBody":"hi"}"#;
+        let cases: [(&str, &str, &[u8]); 2] = [
+            ("POST", "http://localhost:9324/", &body[..]),
+            (
+                "GET",
+                "http://localhost:9324/000000000000/orders?Action=SendMessage&MessageBody=a%20b%2Fc&Version=2012-11-05",
+                b"",
+            ),
+        ];
+        for (method, url, body) in cases {
+            let base = [
+                ("host", "localhost:9324"),
+                ("x-amz-target", "AmazonSQS.SendMessage"),
+            ];
+            let signable =
+                SignableRequest::new(method, url, base.iter().copied(), SignableBody::Bytes(body)).unwrap();
+            let (instructions, _) = sdk_sign(signable, &params).unwrap().into_parts();
+            let added: Vec<(String, String)> = instructions
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect();
+            let mut headers: Vec<(&str, &[u8])> = base.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            headers.extend(added.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
+            let auth = added
+                .iter()
+                .find(|(n, _)| n == "authorization")
+                .expect("authorization")
+                .1
+                .clone();
+            let date = added
+                .iter()
+                .find(|(n, _)| n == "x-amz-date")
+                .expect("x-amz-date")
+                .1
+                .clone();
+            let parsed = AuthorizationHeader::parse(&auth).expect("parses");
+            let (path, query) = url["http://localhost:9324".len()..]
+                .split_once('?')
+                .unwrap_or((&url[21..], ""));
+            let hash = sha256_hex(body);
+            let parts = RequestParts {
+                method,
+                path,
+                query,
+                headers: &headers,
+                payload_hash: &hash,
+            };
+            let canonical = canonical_request(&parts, &parsed.signed_headers, true, None).unwrap();
+            let sts = string_to_sign(&date, &parsed.credential.scope(), &canonical);
+            let key = KeyCache::default().key(&parsed.credential, "sdk-secret");
+            assert!(
+                verify(&key, &sts, &parsed.signature),
+                "{method} {url}: {canonical}"
+            );
+            let wrong = signing_key("wrong", &parsed.credential.date, "eu-west-1", "sqs");
+            assert!(!verify(&wrong, &sts, &parsed.signature));
+        }
+    }
+
+    #[test]
+    fn amz_dates() {
+        assert_eq!(parse_amz_date(DATE), Ok(1_440_938_160));
+        assert_eq!(parse_amz_date("19700101T000000Z"), Ok(0));
+        assert_eq!(parse_amz_date("20240229T000000Z"), Ok(1_709_164_800));
+        for bad in [
+            "20230229T000000Z",
+            "20150830T123600",
+            "2015-08-30T12:36:00Z",
+            "20151330T000000Z",
+            "20150830T246000Z",
+            "",
+        ] {
+            assert!(parse_amz_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn encoding() {
+        let mut s = String::new();
+        uri_encode("a b+c/~é".as_bytes(), &mut s);
+        assert_eq!(s, "a%20b%2Bc%2F~%C3%A9");
+        assert_eq!(
+            canonical_uri("/000000000000/orders", true),
+            "/000000000000/orders"
+        );
+        assert_eq!(canonical_uri("/a%20b", true), "/a%2520b");
+        assert_eq!(canonical_uri("/a%20b", false), "/a%20b");
+        assert_eq!(canonical_uri("", true), "/");
+        assert_eq!(
+            canonical_query("b=2&a=%7e&X-Amz-Signature=ff&a=1&c", Some("X-Amz-Signature")),
+            "a=1&a=~&b=2&c="
+        );
+        assert_eq!(canonical_query("k=100%", None), "k=100%25");
+    }
+}
