@@ -39,6 +39,8 @@ pub enum ParseError {
     SignedHeaders(String),
     /// `X-Amz-Date` is not `YYYYMMDDTHHMMSSZ`.
     Date(String),
+    /// `X-Amz-Expires` is not a number of seconds from 1 to 604800.
+    Expires(String),
 }
 
 /// The credential scope: `AKID/DATE/REGION/SERVICE/aws4_request`.
@@ -231,6 +233,135 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
     let doy = (153 * m + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     (era * 146_097 + doe).saturating_sub(719_468)
+}
+
+/// `YYYYMMDDTHHMMSSZ` of seconds since the Unix epoch.
+pub fn format_amz_date(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Whether a request signed at `signed_at` may be served at `now` (both
+/// seconds since the epoch, `now` from the server's clock), given the
+/// service's window of `window_minutes` either way (15 for SQS). The error
+/// is AWS's message, e.g. `Signature expired: 20150619T100249Z is now
+/// earlier than 20150619T100713Z (20150619T102213Z - 15 min.)`.
+///
+/// # Errors
+/// The message of a `SignatureDoesNotMatch` (SQS) or
+/// `InvalidSignatureException` (JSON services).
+pub fn check_request_time(signed_at: u64, now: u64, window_minutes: u64) -> Result<(), String> {
+    let window = window_minutes * 60;
+    if signed_at + window < now {
+        return Err(format!(
+            "Signature expired: {} is now earlier than {} ({} - {window_minutes} min.)",
+            format_amz_date(signed_at),
+            format_amz_date(now - window),
+            format_amz_date(now)
+        ));
+    }
+    if signed_at > now + window {
+        return Err(format!(
+            "Signature not yet current: {} is still later than {} ({} + {window_minutes} min.)",
+            format_amz_date(signed_at),
+            format_amz_date(now + window),
+            format_amz_date(now)
+        ));
+    }
+    Ok(())
+}
+
+/// The longest a presigned URL may live: 7 days, in seconds.
+pub const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
+
+/// The SigV4 parameters of a presigned URL's query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    /// Who signed, and for which date, region and service.
+    pub credential: Credential,
+    /// `X-Amz-Date`.
+    pub amz_date: String,
+    /// `X-Amz-Expires`, seconds (1 to 7 days).
+    pub expires: u64,
+    /// The lower-case header names that were signed.
+    pub signed_headers: Vec<String>,
+    /// The signature's 32 bytes.
+    pub signature: [u8; 32],
+    /// `X-Amz-Security-Token`, for temporary credentials.
+    pub security_token: Option<String>,
+}
+
+impl Presigned {
+    /// Reads the `X-Amz-*` parameters of a query string; None when it
+    /// carries no `X-Amz-Algorithm`, `X-Amz-Credential` or
+    /// `X-Amz-Signature` (not presigned).
+    ///
+    /// # Errors
+    /// A [`ParseError`] for a missing, repeated or malformed parameter.
+    pub fn parse(query: &str) -> Result<Option<Self>, ParseError> {
+        const NAMES: [&str; 7] = [
+            "X-Amz-Algorithm",
+            "X-Amz-Credential",
+            "X-Amz-Date",
+            "X-Amz-Expires",
+            "X-Amz-SignedHeaders",
+            "X-Amz-Signature",
+            "X-Amz-Security-Token",
+        ];
+        let mut found: [Option<String>; 7] = Default::default();
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = percent_decode(k);
+            if let Some(i) = NAMES.iter().position(|n| n.as_bytes() == key.as_slice()) {
+                let value = String::from_utf8_lossy(&percent_decode(v)).into_owned();
+                if found[i].replace(value).is_some() {
+                    return Err(ParseError::Duplicate(NAMES[i]));
+                }
+            }
+        }
+        let [algorithm, credential, date, expires, signed, signature, token] = found;
+        if algorithm.is_none() && credential.is_none() && signature.is_none() {
+            return Ok(None);
+        }
+        let algorithm = algorithm.ok_or(ParseError::Missing("X-Amz-Algorithm"))?;
+        if algorithm != ALGORITHM {
+            return Err(ParseError::Algorithm(algorithm));
+        }
+        let credential = Credential::parse(&credential.ok_or(ParseError::Missing("X-Amz-Credential"))?)?;
+        let amz_date = date.ok_or(ParseError::Missing("X-Amz-Date"))?;
+        parse_amz_date(&amz_date)?;
+        let expires = expires.ok_or(ParseError::Missing("X-Amz-Expires"))?;
+        let expires = match expires.parse::<u64>() {
+            Ok(e) if (1..=MAX_PRESIGNED_EXPIRES).contains(&e) => e,
+            _ => return Err(ParseError::Expires(expires)),
+        };
+        let signed_headers = signed_headers(&signed.ok_or(ParseError::Missing("X-Amz-SignedHeaders"))?)?;
+        let signature = signature_bytes(&signature.ok_or(ParseError::Missing("X-Amz-Signature"))?)?;
+        Ok(Some(Self {
+            credential,
+            amz_date,
+            expires,
+            signed_headers,
+            signature,
+            security_token: token,
+        }))
+    }
 }
 
 /// Percent-encodes as SigV4 does: RFC 3986's unreserved characters
@@ -766,6 +897,118 @@ mod tests {
             let wrong = signing_key("wrong", &parsed.credential.date, "eu-west-1", "sqs");
             assert!(!verify(&wrong, &sts, &parsed.signature));
         }
+    }
+
+    #[test]
+    fn request_time_window_messages() {
+        // The recorded SQS answer: signed 10:02:49, received 10:22:13.
+        let signed = parse_amz_date("20150619T100249Z").unwrap();
+        let now = parse_amz_date("20150619T102213Z").unwrap();
+        assert_eq!(
+            check_request_time(signed, now, 15),
+            Err("Signature expired: 20150619T100249Z is now earlier than 20150619T100713Z (20150619T102213Z - 15 min.)".into())
+        );
+        // A recorded 5-minute service answer, the other way.
+        let signed = parse_amz_date("20130730T204752Z").unwrap();
+        let now = parse_amz_date("20130730T203623Z").unwrap();
+        assert_eq!(
+            check_request_time(signed, now, 5),
+            Err("Signature not yet current: 20130730T204752Z is still later than 20130730T204123Z (20130730T203623Z + 5 min.)".into())
+        );
+        assert_eq!(check_request_time(now, now + 900, 15), Ok(()));
+        assert!(check_request_time(now, now + 901, 15).is_err());
+        assert_eq!(check_request_time(now + 900, now, 15), Ok(()));
+        for secs in [0, 951_782_400, 1_440_938_160, 1_709_164_800, 4_102_444_799] {
+            assert_eq!(parse_amz_date(&format_amz_date(secs)), Ok(secs));
+        }
+    }
+
+    #[test]
+    fn presigned_parameters() {
+        let sig = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+        let base = format!(
+            "Action=ListQueues&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1%2Fsqs%2Faws4_request&X-Amz-Date={DATE}&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature={sig}"
+        );
+        let p = Presigned::parse(&base).unwrap().expect("presigned");
+        assert_eq!(p.credential.access_key_id, "AKID");
+        assert_eq!(p.expires, 300);
+        assert_eq!(p.signed_headers, ["host"]);
+        assert_eq!(p.security_token, None);
+        let with_token = format!("{base}&X-Amz-Security-Token=abc%2B%2F");
+        assert_eq!(
+            Presigned::parse(&with_token)
+                .unwrap()
+                .unwrap()
+                .security_token
+                .as_deref(),
+            Some("abc+/")
+        );
+        assert_eq!(Presigned::parse("Action=ListQueues&Version=2012-11-05"), Ok(None));
+        assert_eq!(
+            Presigned::parse(&base.replace("X-Amz-Expires=300", "X-Amz-Expires=604801")),
+            Err(ParseError::Expires("604801".into()))
+        );
+        assert_eq!(
+            Presigned::parse(&format!("{base}&X-Amz-Date={DATE}")),
+            Err(ParseError::Duplicate("X-Amz-Date"))
+        );
+        assert_eq!(
+            Presigned::parse(&base.replace("&X-Amz-SignedHeaders=host", "")),
+            Err(ParseError::Missing("X-Amz-SignedHeaders"))
+        );
+        assert_eq!(
+            Presigned::parse(&base.replace(DATE, "2015-08-30")),
+            Err(ParseError::Date("2015-08-30".into()))
+        );
+        // The signature is not part of the canonical query it signs.
+        assert!(!canonical_query(&base, Some("X-Amz-Signature")).contains("X-Amz-Signature"));
+    }
+
+    /// A presigned query-protocol GET made by the aws-sigv4 crate verifies.
+    #[test]
+    fn an_sdk_presigned_url_verifies() {
+        use aws_sigv4::http_request::{
+            SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign as sdk_sign,
+        };
+        let identity =
+            aws_credential_types::Credentials::new("AKIDSDK", "sdk-secret", None, None, "t").into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(std::time::Duration::from_secs(300));
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("sqs")
+            .time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000))
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let url = "http://localhost:9324/000000000000/orders?Action=GetQueueAttributes&AttributeName.1=All&Version=2012-11-05";
+        let host = [("host", "localhost:9324")];
+        let signable =
+            SignableRequest::new("GET", url, host.iter().copied(), SignableBody::Bytes(b"")).unwrap();
+        let (instructions, _) = sdk_sign(signable, &params).unwrap().into_parts();
+        let mut query = url.split_once('?').unwrap().1.to_owned();
+        for (name, value) in instructions.params() {
+            let mut v = String::new();
+            uri_encode(value.as_bytes(), &mut v);
+            query.push_str(&format!("&{name}={v}"));
+        }
+        let p = Presigned::parse(&query).unwrap().expect("presigned");
+        assert_eq!(p.expires, 300);
+        let headers: [(&str, &[u8]); 1] = [("host", b"localhost:9324")];
+        let parts = RequestParts {
+            method: "GET",
+            path: "/000000000000/orders",
+            query: &query,
+            headers: &headers,
+            payload_hash: EMPTY,
+        };
+        let canonical = canonical_request(&parts, &p.signed_headers, true, Some("X-Amz-Signature")).unwrap();
+        let sts = string_to_sign(&p.amz_date, &p.credential.scope(), &canonical);
+        let key = signing_key("sdk-secret", &p.credential.date, "us-east-1", "sqs");
+        assert!(verify(&key, &sts, &p.signature), "{canonical}");
     }
 
     #[test]
