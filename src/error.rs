@@ -243,6 +243,21 @@ pub enum Error {
     /// An `Authorization` header that is not a SigV4 header.
     #[error("{0}")]
     IncompleteSignature(Msg),
+    /// SQS: the signature, its scope or its time does not match (403).
+    #[error("{0}")]
+    SignatureDoesNotMatch(Msg),
+    /// SQS: the access key id is not known (403).
+    #[error("{0}")]
+    InvalidClientTokenId(Msg),
+    /// KMS: the signature, its scope or its time does not match.
+    #[error("{0}")]
+    InvalidSignatureException(Msg),
+    /// KMS: the access key id is not known.
+    #[error("{0}")]
+    UnrecognizedClientException(Msg),
+    /// KMS: the signature's parts cannot be read.
+    #[error("{0}")]
+    IncompleteSignatureException(Msg),
     /// Something failed inside sealq; the details are logged, not returned.
     #[error("We encountered an internal error. Please try again.")]
     InternalFailure,
@@ -501,6 +516,39 @@ impl Error {
                 400,
                 "IncompleteSignature",
                 sqs_type!("IncompleteSignature"),
+                Sender,
+            ),
+            // Common AWS errors: SQS's JSON protocol names them by their
+            // coral type, and its x-amzn-query-error header by the query
+            // code, which is what the SDKs show.
+            Self::SignatureDoesNotMatch(_) => (
+                403,
+                "SignatureDoesNotMatch",
+                "com.amazon.coral.service#InvalidSignatureException",
+                Sender,
+            ),
+            Self::InvalidClientTokenId(_) => (
+                403,
+                "InvalidClientTokenId",
+                "com.amazon.coral.service#UnrecognizedClientException",
+                Sender,
+            ),
+            Self::InvalidSignatureException(_) => (
+                400,
+                "InvalidSignatureException",
+                "InvalidSignatureException",
+                Sender,
+            ),
+            Self::UnrecognizedClientException(_) => (
+                400,
+                "UnrecognizedClientException",
+                "UnrecognizedClientException",
+                Sender,
+            ),
+            Self::IncompleteSignatureException(_) => (
+                400,
+                "IncompleteSignatureException",
+                "IncompleteSignatureException",
                 Sender,
             ),
             Self::InternalFailure => (500, "InternalFailure", sqs_type!("InternalFailure"), Receiver),

@@ -161,6 +161,9 @@ struct ServeArgs {
     /// How a commit to the data directory is made durable: `full` fsyncs (survives power loss), `normal` survives a crash or kill -9 of sealq only.
     #[arg(long, env = "SEALQ_SYNC", default_value = "full", value_parser = ["full", "normal"])]
     sync: String,
+    /// How signatures are checked: `open` (any well-formed signature passes, except for keys registered with a secret, which are verified) or `verify` (every signed request is verified against the registered principals).
+    #[arg(long, env = "SEALQ_AUTH", default_value = "open", value_parser = ["open", "verify"])]
+    auth: String,
     /// Log format on stderr: human or json (one object per line). Levels come from RUST_LOG (default info; sealq=debug adds one line per request).
     #[arg(long, env = "SEALQ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
@@ -196,6 +199,11 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
             sealq::store::durable::Sync::Normal
         } else {
             sealq::store::durable::Sync::Full
+        },
+        auth: if args.auth == "verify" {
+            sealq::auth::AuthMode::Verify
+        } else {
+            sealq::auth::AuthMode::Open
         },
     };
     let Some(server) = file.map(|f| &f.server) else {
@@ -236,6 +244,11 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
         && let Some(v) = server.sync
     {
         config.sync = v.store_sync();
+    }
+    if !given("auth")
+        && let Some(v) = server.auth
+    {
+        config.auth = v.mode();
     }
     config
 }

@@ -26,6 +26,17 @@ fn sample_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/sealq.toml")
 }
 
+/// An SQS client of the sample's `orders-service` principal, signing with
+/// its registered secret (a registered key is verified).
+fn orders_service_sqs(server: &common::Server) -> aws_sdk_sqs::Client {
+    common::sqs_signing(
+        &server.endpoint,
+        "AKIDORDERSERVICE",
+        "orders-service-secret",
+        "us-east-1",
+    )
+}
+
 fn sample() -> FileConfig {
     sealq::config::load(sample_path()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -87,7 +98,7 @@ fn the_samples_commented_queue_url_base_parses_when_uncommented() {
 #[tokio::test]
 async fn the_sample_makes_its_queues_with_their_attributes() {
     let server = start_with_file(&sample(), Arc::new(Clock::system())).await;
-    let c = sqs_as(&server, "AKIDORDERSERVICE");
+    let c = orders_service_sqs(&server);
 
     let listed = c.list_queues().send().await.unwrap();
     let mut names: Vec<&str> = listed
@@ -153,7 +164,7 @@ async fn the_sample_makes_its_queues_with_their_attributes() {
 #[tokio::test]
 async fn the_sample_makes_its_keys_and_aliases() {
     let server = start_with_file(&sample(), Arc::new(Clock::system())).await;
-    let k = kms_as(&server, "AKIDORDERSERVICE");
+    let k = common::kms_signing(&server.endpoint, "AKIDORDERSERVICE", "orders-service-secret");
 
     for alias in ["alias/orders", "alias/orders-current"] {
         let meta = k.describe_key().key_id(alias).send().await.unwrap();
@@ -245,7 +256,7 @@ fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
 #[tokio::test]
 async fn the_sample_dead_letter_link_and_principals_work() {
     let server = start_with_file(&sample(), Arc::new(Clock::system())).await;
-    let producer = sqs_as(&server, "AKIDORDERSERVICE");
+    let producer = orders_service_sqs(&server);
     let worker = sqs_as(&server, "AKIDWORKER");
     let orders = url_of(&producer, "orders").await;
     let dlq = url_of(&producer, "orders-dlq").await;
@@ -370,7 +381,7 @@ async fn fixed_key_material_decrypts_on_another_server() {
 async fn applying_the_sample_twice_keeps_one_of_everything() {
     let file = sample();
     let server = start_with_file(&file, Arc::new(Clock::system())).await;
-    let c = sqs_as(&server, "AKIDORDERSERVICE");
+    let c = orders_service_sqs(&server);
     let orders = url_of(&c, "orders").await;
     c.send_message()
         .queue_url(&orders)
@@ -380,7 +391,7 @@ async fn applying_the_sample_twice_keeps_one_of_everything() {
         .unwrap();
     sealq::config::apply(&server.state, &file).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.list_queues().send().await.unwrap().queue_urls().len(), 5);
-    let k = kms_as(&server, "AKIDORDERSERVICE");
+    let k = common::kms_signing(&server.endpoint, "AKIDORDERSERVICE", "orders-service-secret");
     assert_eq!(k.list_keys().send().await.unwrap().keys().len(), 3);
     assert_eq!(
         attrs(&c, &orders).await[&A::ApproximateNumberOfMessages],

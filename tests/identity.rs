@@ -57,7 +57,8 @@ async fn presigned_credentials_name_the_sender() {
     let uri = format!(
         "{}/000000000000/{name}?Action=SendMessage&Version=2012-11-05&MessageBody=hi\
          &X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDPRESIGNED%2F20260101%2Fus-east-1%2Fsqs%2Faws4_request\
-         &X-Amz-Date=20260101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+         &X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host\
+         &X-Amz-Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
         server.endpoint
     );
     let Raw { status, body, .. } = send(
@@ -71,6 +72,23 @@ async fn presigned_credentials_name_the_sender() {
     assert_eq!(status, 200, "{body}");
     assert!(xml_text(&body, "MessageId").is_some());
     assert_eq!(sender_of(&admin, &url).await, "AKIDPRESIGNED");
+
+    // In open mode any well-formed signature passes; a malformed one does not.
+    let malformed = format!(
+        "{}/?Action=ListQueues&Version=2012-11-05&X-Amz-Algorithm=AWS4-HMAC-SHA256\
+         &X-Amz-Credential=AKIDPRESIGNED%2F20260101%2Fus-east-1%2Fsqs%2Faws4_request\
+         &X-Amz-Date=20260101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+        server.endpoint
+    );
+    let Raw { status, body, .. } = send(
+        http::Request::builder()
+            .uri(malformed)
+            .body(String::new())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(xml_text(&body, "Code").as_deref(), Some("IncompleteSignature"));
 }
 
 #[tokio::test]

@@ -1099,7 +1099,7 @@ async fn tags_add_replace_list_remove() {
 
 // ---- raw HTTP -----------------------------------------------------------------
 
-const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20240101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00";
+const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20240101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
 
 async fn raw(server: &Server, target: &str, body: &str, signed: bool) -> common::Raw {
     let mut b = http::Request::builder()

@@ -323,6 +323,26 @@ pub enum SyncMode {
     Normal,
 }
 
+/// How signatures are checked (`[server] auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthSetting {
+    /// Any well-formed signature passes, except for registered keys.
+    Open,
+    /// Every signed request is verified.
+    Verify,
+}
+
+impl AuthSetting {
+    /// The server's setting.
+    pub fn mode(self) -> crate::auth::AuthMode {
+        match self {
+            Self::Open => crate::auth::AuthMode::Open,
+            Self::Verify => crate::auth::AuthMode::Verify,
+        }
+    }
+}
+
 impl SyncMode {
     /// The store's setting.
     pub fn store_sync(self) -> crate::store::durable::Sync {
@@ -356,6 +376,8 @@ pub struct ServerSection {
     pub sync: Option<SyncMode>,
     /// `human` or `json` (`--log-format`).
     pub log_format: Option<LogFormat>,
+    /// `open` or `verify` (`--auth`).
+    pub auth: Option<AuthSetting>,
 }
 
 /// `rotation = { enabled = true, rotation_period_in_days = 365 }` of a key.
@@ -524,6 +546,7 @@ impl FileConfig {
             sse_sqs_by_default: s.sse_sqs_by_default.unwrap_or(base.sse_sqs_by_default),
             data_dir: s.data_dir.clone().or(base.data_dir),
             sync: s.sync.map_or(base.sync, SyncMode::store_sync),
+            auth: s.auth.map_or(base.auth, AuthSetting::mode),
         }
     }
 }

@@ -11,7 +11,7 @@ mod apply;
 pub mod file;
 
 pub use apply::{apply, check};
-pub use file::{ConfigError, FileConfig, LogFormat, SyncMode, load, parse};
+pub use file::{AuthSetting, ConfigError, FileConfig, LogFormat, SyncMode, load, parse};
 
 /// Settings of one sealq server.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct Config {
     pub data_dir: Option<std::path::PathBuf>,
     /// How durable a commit to the data directory is.
     pub sync: crate::store::durable::Sync,
+    /// How signatures are checked.
+    pub auth: crate::auth::AuthMode,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             sse_sqs_by_default: true,
             data_dir: None,
             sync: crate::store::durable::Sync::Full,
+            auth: crate::auth::AuthMode::Open,
         }
     }
 }

@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use axum::http::header::{CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
@@ -259,22 +259,69 @@ async fn serve_request(state: &AppState, req: Request, facts: &mut Facts) -> (Pr
     (protocol, action, response)
 }
 
+/// Which service a request is for, as its signature must name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Sqs,
+    Kms,
+}
+
+/// The request's principal: anonymous, or its signer once the signature
+/// checks out as `--auth` asks (see `auth::Principals::authenticate`).
+/// Refusals become the service's own errors.
+fn authenticate(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    service: Service,
+) -> Result<Principal> {
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    let req = crate::auth::SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or_default(),
+        headers: &headers,
+        body,
+    };
+    let expect = crate::auth::Expect {
+        mode: state.config.auth,
+        now_secs: state.clock.now_ms() / 1000,
+        region: &state.config.region,
+        service: match service {
+            Service::Sqs => "sqs",
+            Service::Kms => "kms",
+        },
+    };
+    state.principals.authenticate(&req, expect).map_err(|e| {
+        use crate::auth::AuthError as A;
+        match (service, e) {
+            (Service::Sqs, A::Incomplete(m)) => Error::IncompleteSignature(m.into()),
+            (Service::Sqs, A::BadSignature(m)) => Error::SignatureDoesNotMatch(m.into()),
+            (Service::Sqs, A::UnknownKey) => {
+                Error::InvalidClientTokenId(crate::auth::INVALID_CLIENT_TOKEN.into())
+            }
+            (Service::Kms, A::Incomplete(m)) => Error::IncompleteSignatureException(m.into()),
+            (Service::Kms, A::BadSignature(m)) => Error::InvalidSignatureException(m.into()),
+            (Service::Kms, A::UnknownKey) => {
+                Error::UnrecognizedClientException(crate::auth::INVALID_CLIENT_TOKEN.into())
+            }
+        }
+    })
+}
+
 fn context(
     state: &AppState,
-    headers: &HeaderMap,
-    query: Option<&str>,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
     client_ip: Option<std::net::IpAddr>,
     facts: &mut Facts,
 ) -> Result<Ctx> {
-    let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let presigned = match query {
-        Some(q) if q.contains("X-Amz-Credential") => query::parse_form(q)?
-            .into_iter()
-            .find(|(k, _)| k == "X-Amz-Credential")
-            .map(|(_, v)| v.into_owned()),
-        _ => None,
-    };
-    let principal = state.principals.resolve(authorization, presigned.as_deref())?;
+    let headers = &parts.headers;
+    let principal = authenticate(state, parts, body, Service::Sqs)?;
     facts.principal(&principal);
     let url_base = match &state.config.queue_url_base {
         Some(base) => base.trim_end_matches('/').to_owned(),
@@ -299,7 +346,7 @@ async fn serve_json(
     client_ip: Option<std::net::IpAddr>,
     facts: &mut Facts,
 ) -> Result<SqsOutput> {
-    let ctx = context(state, &parts.headers, parts.uri.query(), client_ip, facts)?;
+    let ctx = context(state, parts, body, client_ip, facts)?;
     let map = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
@@ -327,15 +374,7 @@ fn serve_kms(
     body: &Bytes,
     facts: &mut Facts,
 ) -> Result<Vec<u8>> {
-    let authorization = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let presigned = match parts.uri.query() {
-        Some(q) if q.contains("X-Amz-Credential") => query::parse_form(q)?
-            .into_iter()
-            .find(|(k, _)| k == "X-Amz-Credential")
-            .map(|(_, v)| v.into_owned()),
-        _ => None,
-    };
-    let principal = state.principals.resolve(authorization, presigned.as_deref())?;
+    let principal = authenticate(state, parts, body, Service::Kms)?;
     facts.principal(&principal);
     if principal == Principal::Anonymous {
         return Err(Error::MissingAuthenticationToken(
@@ -414,7 +453,7 @@ async fn serve_query(
     }
     facts.queue_of(&params);
     let result = async {
-        let ctx = context(state, &parts.headers, parts.uri.query(), client_ip, facts)?;
+        let ctx = context(state, parts, body, client_ip, facts)?;
         let input = decode::sqs_action(&action, params)?;
         ops::dispatch(state, &ctx, input).await
     }

@@ -107,12 +107,19 @@ pub fn sqs_as(server: &Server, access_key: &str) -> aws_sdk_sqs::Client {
     sqs_at(&server.endpoint, access_key)
 }
 
-/// An SQS client (JSON protocol) for the server at `endpoint`.
+/// An SQS client (JSON protocol) for the server at `endpoint`, signing
+/// with the secret `secret`.
 pub fn sqs_at(endpoint: &str, access_key: &str) -> aws_sdk_sqs::Client {
+    sqs_signing(endpoint, access_key, "secret", "us-east-1")
+}
+
+/// An SQS client (JSON protocol) signing as `access_key` with `secret`
+/// for `region`.
+pub fn sqs_signing(endpoint: &str, access_key: &str, secret: &str, region: &str) -> aws_sdk_sqs::Client {
     let conf = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+        .region(aws_sdk_sqs::config::Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
         .endpoint_url(endpoint)
         // Tests assert on the first answer; retries would hide 5xx and throttling.
         .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
@@ -132,10 +139,15 @@ pub fn kms_as(server: &Server, access_key: &str) -> aws_sdk_kms::Client {
 
 /// A KMS client for the server at `endpoint`.
 pub fn kms_at(endpoint: &str, access_key: &str) -> aws_sdk_kms::Client {
+    kms_signing(endpoint, access_key, "secret")
+}
+
+/// A KMS client signing as `access_key` with `secret`.
+pub fn kms_signing(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_kms::Client {
     let conf = aws_sdk_kms::Config::builder()
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
         .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+        .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
         .endpoint_url(endpoint)
         .build();
     aws_sdk_kms::Client::from_conf(conf)

@@ -281,6 +281,75 @@ def run_durable(venv, python, binary, env, tmp, log):
         stop_server(proc)
 
 
+VERIFY_CASES = r"""
+import json, sys, urllib.request
+import boto3, botocore
+from botocore.config import Config
+endpoint, protocol = sys.argv[1], sys.argv[2]
+cfg = Config(retries={"max_attempts": 1})
+
+def client(service, key, secret):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", config=cfg,
+                        aws_access_key_id=key, aws_secret_access_key=secret)
+
+def error_of(call):
+    try:
+        call()
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError("no error")
+
+results = {}
+results["right secret"] = client("sqs", "AKIDCOMPAT", "compat-secret").list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200
+results["wrong secret"] = error_of(lambda: client("sqs", "AKIDCOMPAT", "wrong").list_queues()) == ("SignatureDoesNotMatch", 403)
+results["unknown key"] = error_of(lambda: client("sqs", "AKIDSTRANGER", "x").list_queues()) == ("InvalidClientTokenId", 403)
+results["kms wrong secret"] = error_of(lambda: client("kms", "AKIDCOMPAT", "wrong").list_keys())[0] == "InvalidSignatureException"
+if protocol == "query":
+    # botocore presigns with the operation's method (POST for the query
+    # protocol): the URL is used with POST and an empty body.
+    def post(url):
+        return urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=10)
+    good = client("sqs", "AKIDCOMPAT", "compat-secret").generate_presigned_url("list_queues", ExpiresIn=60)
+    results["presigned URL"] = post(good).status == 200
+    bad = client("sqs", "AKIDCOMPAT", "wrong").generate_presigned_url("list_queues", ExpiresIn=60)
+    try:
+        post(bad)
+        results["presigned URL, wrong secret"] = False
+    except urllib.error.HTTPError as e:
+        results["presigned URL, wrong secret"] = e.code == 403 and b"SignatureDoesNotMatch" in e.read()
+print(json.dumps(results))
+"""
+
+
+def run_verify(venv, python, protocol, binary, env, tmp, log):
+    """boto3 and the CLI of this generation against `--auth verify` with
+    AKIDCOMPAT registered: the right secret passes; a wrong secret, an
+    unknown key and (query generation) a presigned URL get AWS's errors."""
+    config = os.path.join(tmp, f"verify-{venv}.toml")
+    with open(config, "w") as f:
+        f.write('[[principals]]\naccess_key_id = "AKIDCOMPAT"\nname = "compat"\nsecret_access_key = "compat-secret"\n')
+    proc, endpoint = start_server(binary, log, ["--config", config, "--auth", "verify"])
+    try:
+        if endpoint is None:
+            return report(False, f"{venv}: server starts with --auth verify", f"exit {proc.poll()}")
+        p = subprocess.run([python, "-c", VERIFY_CASES, endpoint, protocol], env=env, capture_output=True, text=True, timeout=60)
+        try:
+            results = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return report(False, f"{venv}: verify cases ran", p.stderr[-2000:])
+        for name, ok in results.items():
+            report(ok, f"{venv}: --auth verify, boto3 {name}", "wrong answer")
+        aws = os.path.join(ROOT, ".venv", venv, "bin", "aws")
+        cmd = [aws, "sqs", "list-queues", "--endpoint-url", endpoint, "--region", "us-east-1"]
+        ok = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        report(ok.returncode == 0, f"{venv}: --auth verify, cli right secret", ok.stderr.strip())
+        wrong = subprocess.run(cmd, env={**env, "AWS_SECRET_ACCESS_KEY": "wrong"}, capture_output=True, text=True, timeout=60)
+        report(wrong.returncode != 0 and "(SignatureDoesNotMatch)" in wrong.stderr,
+               f"{venv}: --auth verify, cli wrong secret", f"exit {wrong.returncode}: {wrong.stderr.strip()}")
+    finally:
+        stop_server(proc)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default=os.path.join(ROOT, "target", "debug", "sealq"))
@@ -310,6 +379,7 @@ def main():
                             run_scenario(venv, python, endpoint, env)
                             run_cli(venv, endpoint, env)
                             run_durable(venv, python, binary, env, tmp, log)
+                            run_verify(venv, python, protocol, binary, env, tmp, log)
             finally:
                 if proc is not None:
                     stop_server(proc)
