@@ -86,6 +86,9 @@ pub struct Metrics {
     other_statuses: DashMap<(usize, u16), AtomicU64>,
     /// KMS API calls from clients, by (operation, key ARN or "").
     kms_api: DashMap<(&'static str, Arc<str>), AtomicU64>,
+    /// Requests by authentication outcome (`AuthOutcome::ALL`'s order),
+    /// over plain HTTP and over TLS.
+    auth: [[AtomicU64; crate::auth::AuthOutcome::ALL.len()]; 2],
 }
 
 impl Metrics {
@@ -98,6 +101,7 @@ impl Metrics {
             cells,
             other_statuses: DashMap::new(),
             kms_api: DashMap::new(),
+            auth: Default::default(),
         }
     }
 
@@ -125,6 +129,13 @@ impl Metrics {
             .unwrap_or(BUCKETS_NS.len());
         cell.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         cell.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Counts one request's authentication outcome (one relaxed addition).
+    pub fn record_auth(&self, outcome: crate::auth::AuthOutcome, tls: bool) {
+        if let Some(i) = crate::auth::AuthOutcome::ALL.iter().position(|o| *o == outcome) {
+            self.auth[usize::from(tls)][i].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counts one KMS API call from a client: `operation` on the key
@@ -195,7 +206,27 @@ pub fn render(state: &AppState) -> String {
     render_messages(state, &mut out);
     render_kms(state, &mut out);
     render_cache(state, &mut out);
+    render_auth(&state.metrics, &mut out);
     out
+}
+
+fn render_auth(m: &Metrics, out: &mut String) {
+    header(
+        out,
+        "sealq_auth_requests_total",
+        "counter",
+        "AWS API requests by how their caller was established (ok: signature verified; unchecked: open mode passed an unregistered key; anonymous; refused: incomplete, bad_signature, unknown_key, expired) and whether they came over TLS.",
+    );
+    for (t, tls) in ["no", "yes"].iter().enumerate() {
+        for (i, outcome) in crate::auth::AuthOutcome::ALL.iter().enumerate() {
+            let n = m.auth[t][i].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "sealq_auth_requests_total{{outcome=\"{}\",tls=\"{tls}\"}} {n}",
+                outcome.label()
+            );
+        }
+    }
 }
 
 fn render_requests(m: &Metrics, out: &mut String) {

@@ -266,3 +266,64 @@ async fn query_protocol_and_presigned_urls() {
     s.advance(61);
     assert_eq!(get(presigned).await, 403, "past X-Amz-Expires");
 }
+
+/// `sealq_auth_requests_total{outcome, tls}` from the metrics page.
+async fn auth_counts(s: &common::Server) -> std::collections::HashMap<String, u64> {
+    let text = reqwest::get(format!("{}/_sealq/metrics", s.endpoint))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("sealq_auth_requests_total{outcome=\""))
+        .filter_map(|l| {
+            let (outcome, rest) = l.split_once("\",tls=\"no\"} ")?;
+            Some((outcome.to_owned(), rest.parse().ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_count_each_authentication_outcome() {
+    let s = server(AuthMode::Open).await;
+    let good = common::sqs_signing(&s.endpoint, KEY, SECRET, "us-east-1");
+    let url = common::create_queue_with(
+        &good,
+        "metrics",
+        &[(
+            aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled,
+            "false",
+        )],
+    )
+    .await;
+    good.list_queues().send().await.expect("ok");
+    common::sqs_signing(&s.endpoint, "AKIDANYONE", "x", "us-east-1")
+        .list_queues()
+        .send()
+        .await
+        .expect("unchecked");
+    let r = common::json_anonymous(&s, "GetQueueAttributes", serde_json::json!({"QueueUrl": url})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let _ = common::sqs_signing(&s.endpoint, KEY, "wrong", "us-east-1")
+        .list_queues()
+        .send()
+        .await;
+    s.advance(16 * 60);
+    let _ = good.list_queues().send().await;
+    let counts = auth_counts(&s).await;
+    let n = |o: &str| counts.get(o).copied().unwrap_or(u64::MAX);
+    assert_eq!((n("ok"), n("unchecked"), n("anonymous")), (2, 1, 1), "{counts:?}");
+    assert_eq!(
+        (n("bad_signature"), n("expired"), n("unknown_key")),
+        (1, 1, 0),
+        "{counts:?}"
+    );
+
+    let v = server(AuthMode::Verify).await;
+    let _ = common::sqs_signing(&v.endpoint, "AKIDSTRANGER", "x", "us-east-1")
+        .list_queues()
+        .send()
+        .await;
+    assert_eq!(auth_counts(&v).await.get("unknown_key"), Some(&1));
+}

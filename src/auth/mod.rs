@@ -135,10 +135,71 @@ pub struct Expect<'a> {
 pub enum AuthError {
     /// The signature's parts cannot be read (`IncompleteSignature`).
     Incomplete(String),
-    /// The signature, its scope or its time is wrong (`SignatureDoesNotMatch`).
+    /// The signature or its scope is wrong (`SignatureDoesNotMatch`).
     BadSignature(String),
+    /// The signature is too old or too new for the server's clock, or a
+    /// presigned URL has expired (`SignatureDoesNotMatch`).
+    Expired(String),
     /// The access key id is not known (`InvalidClientTokenId`).
     UnknownKey,
+}
+
+/// How a request's caller was established: what metrics and the request
+/// log show (never a signature, secret or token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// The signature was verified.
+    Ok,
+    /// Open mode let an unregistered key's signature pass unchecked.
+    Unchecked,
+    /// The request carried no signature.
+    Anonymous,
+    /// Refused: the signature's parts could not be read.
+    Incomplete,
+    /// Refused: the signature or its scope did not match.
+    BadSignature,
+    /// Refused: the access key id is not known.
+    UnknownKey,
+    /// Refused: the signature's time is outside the window, or expired.
+    Expired,
+}
+
+impl AuthOutcome {
+    /// Every outcome, in the order metrics list them.
+    pub const ALL: [Self; 7] = [
+        Self::Ok,
+        Self::Unchecked,
+        Self::Anonymous,
+        Self::Incomplete,
+        Self::BadSignature,
+        Self::UnknownKey,
+        Self::Expired,
+    ];
+
+    /// The outcome's label in metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Unchecked => "unchecked",
+            Self::Anonymous => "anonymous",
+            Self::Incomplete => "incomplete",
+            Self::BadSignature => "bad_signature",
+            Self::UnknownKey => "unknown_key",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl AuthError {
+    /// The outcome this refusal is counted as.
+    pub fn outcome(&self) -> AuthOutcome {
+        match self {
+            Self::Incomplete(_) => AuthOutcome::Incomplete,
+            Self::BadSignature(_) => AuthOutcome::BadSignature,
+            Self::Expired(_) => AuthOutcome::Expired,
+            Self::UnknownKey => AuthOutcome::UnknownKey,
+        }
+    }
 }
 
 /// AWS's message for a signature that does not match.
@@ -219,7 +280,7 @@ impl Principals {
         &self,
         req: &SignedRequest<'_>,
         expect: Expect<'_>,
-    ) -> std::result::Result<Principal, AuthError> {
+    ) -> std::result::Result<(Principal, AuthOutcome), AuthError> {
         let header = req
             .headers
             .iter()
@@ -249,13 +310,13 @@ impl Principals {
                     Some(p.amz_date),
                     Some(p.expires),
                 ),
-                None => return Ok(Principal::Anonymous),
+                None => return Ok((Principal::Anonymous, AuthOutcome::Anonymous)),
             },
         };
         let secret = self.secret_access_key(&credential.access_key_id);
         let Some(secret) = secret else {
             return match expect.mode {
-                AuthMode::Open => Ok(self.principal(&credential.access_key_id)),
+                AuthMode::Open => Ok((self.principal(&credential.access_key_id), AuthOutcome::Unchecked)),
                 AuthMode::Verify => Err(AuthError::UnknownKey),
             };
         };
@@ -287,9 +348,9 @@ impl Principals {
         }
         match presign_expires {
             None => sigv4::check_request_time(signed_at, expect.now_secs, REQUEST_WINDOW_MINUTES)
-                .map_err(AuthError::BadSignature)?,
+                .map_err(AuthError::Expired)?,
             Some(expires) if signed_at + expires < expect.now_secs => {
-                return Err(AuthError::BadSignature(format!(
+                return Err(AuthError::Expired(format!(
                     "Signature expired: {amz_date} is now earlier than {} ({} - {expires} sec.)",
                     sigv4::format_amz_date(expect.now_secs - expires),
                     sigv4::format_amz_date(expect.now_secs)
@@ -299,7 +360,7 @@ impl Principals {
             // window as a header (its "not yet current" message).
             Some(_) if signed_at > expect.now_secs => {
                 sigv4::check_request_time(signed_at, expect.now_secs, REQUEST_WINDOW_MINUTES)
-                    .map_err(AuthError::BadSignature)?;
+                    .map_err(AuthError::Expired)?;
             }
             Some(_) => {}
         }
@@ -336,7 +397,7 @@ impl Principals {
             .map_err(|_| AuthError::BadSignature(SIGNATURE_DOES_NOT_MATCH.to_owned()))?;
         let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical);
         if sigv4::verify(&key, &sts, &signature) {
-            return Ok(self.principal(&credential.access_key_id));
+            return Ok((self.principal(&credential.access_key_id), AuthOutcome::Ok));
         }
         Err(AuthError::BadSignature(SIGNATURE_DOES_NOT_MATCH.to_owned()))
     }
@@ -394,7 +455,7 @@ mod tests {
             region: "us-east-1",
             service: "sqs",
         };
-        p.authenticate(&req, expect)
+        p.authenticate(&req, expect).map(|(principal, _)| principal)
     }
 
     #[test]

@@ -114,6 +114,8 @@ struct Facts {
     principal: Option<Principal>,
     /// The queue the request names (by URL or name), if any.
     queue: Option<String>,
+    /// How the caller was established (or refused), once known.
+    auth: Option<crate::auth::AuthOutcome>,
 }
 
 impl Facts {
@@ -197,6 +199,8 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
             queue = facts.queue.as_deref(),
             principal,
             protocol = protocol.label(),
+            auth = facts.auth.map(crate::auth::AuthOutcome::label),
+            tls = false,
             status,
             latency_us,
             "request"
@@ -274,6 +278,7 @@ fn authenticate(
     parts: &axum::http::request::Parts,
     body: &[u8],
     service: Service,
+    facts: &mut Facts,
 ) -> Result<Principal> {
     let headers: Vec<(&str, &[u8])> = parts
         .headers
@@ -296,16 +301,23 @@ fn authenticate(
             Service::Kms => "kms",
         },
     };
-    state.principals.authenticate(&req, expect).map_err(|e| {
+    let result = state.principals.authenticate(&req, expect);
+    let outcome = match &result {
+        Ok((_, outcome)) => *outcome,
+        Err(e) => e.outcome(),
+    };
+    state.metrics.record_auth(outcome, false);
+    facts.auth = Some(outcome);
+    result.map(|(principal, _)| principal).map_err(|e| {
         use crate::auth::AuthError as A;
         match (service, e) {
             (Service::Sqs, A::Incomplete(m)) => Error::IncompleteSignature(m.into()),
-            (Service::Sqs, A::BadSignature(m)) => Error::SignatureDoesNotMatch(m.into()),
+            (Service::Sqs, A::BadSignature(m) | A::Expired(m)) => Error::SignatureDoesNotMatch(m.into()),
             (Service::Sqs, A::UnknownKey) => {
                 Error::InvalidClientTokenId(crate::auth::INVALID_CLIENT_TOKEN.into())
             }
             (Service::Kms, A::Incomplete(m)) => Error::IncompleteSignatureException(m.into()),
-            (Service::Kms, A::BadSignature(m)) => Error::InvalidSignatureException(m.into()),
+            (Service::Kms, A::BadSignature(m) | A::Expired(m)) => Error::InvalidSignatureException(m.into()),
             (Service::Kms, A::UnknownKey) => {
                 Error::UnrecognizedClientException(crate::auth::INVALID_CLIENT_TOKEN.into())
             }
@@ -321,7 +333,7 @@ fn context(
     facts: &mut Facts,
 ) -> Result<Ctx> {
     let headers = &parts.headers;
-    let principal = authenticate(state, parts, body, Service::Sqs)?;
+    let principal = authenticate(state, parts, body, Service::Sqs, facts)?;
     facts.principal(&principal);
     let url_base = match &state.config.queue_url_base {
         Some(base) => base.trim_end_matches('/').to_owned(),
@@ -374,7 +386,7 @@ fn serve_kms(
     body: &Bytes,
     facts: &mut Facts,
 ) -> Result<Vec<u8>> {
-    let principal = authenticate(state, parts, body, Service::Kms)?;
+    let principal = authenticate(state, parts, body, Service::Kms, facts)?;
     facts.principal(&principal);
     if principal == Principal::Anonymous {
         return Err(Error::MissingAuthenticationToken(
