@@ -109,6 +109,9 @@ struct Opts {
     deep: usize,
     /// Which storage the throughput matrix runs on.
     storages: Vec<Storage>,
+    /// Instead of the matrix: SendMessage at c16 with `--auth open` and
+    /// `--auth verify`, alternating, `repeat` rounds (default 5).
+    auth_compare: bool,
 }
 
 /// Where the server under test keeps its state.
@@ -138,6 +141,7 @@ fn parse_args() -> Opts {
     let mut repeat = 1;
     let mut client_threads = ncpu;
     let mut storages = vec![Storage::Memory, Storage::Disk];
+    let mut auth_compare = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -151,6 +155,7 @@ fn parse_args() -> Opts {
             }
             "--only" => only = Some(args.next().expect("--only needs a substring")),
             "--quick" => quick = true,
+            "--auth-compare" => auth_compare = true,
             "--repeat" => {
                 repeat = args
                     .next()
@@ -177,7 +182,7 @@ fn parse_args() -> Opts {
             "--bench" => {}
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both]"
+                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both] [--auth-compare]"
                 );
                 std::process::exit(0);
             }
@@ -195,6 +200,7 @@ fn parse_args() -> Opts {
         shallow: 20_000,
         deep: if quick { 100_000 } else { 500_000 },
         storages,
+        auth_compare,
     }
 }
 
@@ -321,6 +327,11 @@ impl Server {
 
     /// Spawns a server on `data_dir` (in memory when `None`).
     fn spawn_in(data_dir: Option<std::path::PathBuf>) -> Self {
+        Self::spawn_with(data_dir, &[])
+    }
+
+    /// Spawns a server on `data_dir` with `extra` arguments for `serve`.
+    fn spawn_with(data_dir: Option<std::path::PathBuf>, extra: &[&str]) -> Self {
         let port = {
             let l = StdListener::bind("127.0.0.1:0").expect("bind a free port");
             l.local_addr().expect("local addr").port()
@@ -329,6 +340,7 @@ impl Server {
         let spawned = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_sealq"))
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(extra)
             .args(
                 data_dir
                     .iter()
@@ -1365,6 +1377,72 @@ async fn throughput(
     row
 }
 
+/// SendMessage at concurrency 16, JSON and query, on servers started with
+/// `--auth open` and with `--auth verify` (the bench's key registered with
+/// its secret, so every request is verified), alternating so the machine's
+/// drift hits both alike; medians of `--repeat` rounds (5 unless given).
+async fn auth_compare(opts: &Opts, tck: f64, out: &mut String) {
+    let rounds = if opts.repeat > 1 { opts.repeat } else { 5 };
+    let config = std::env::temp_dir().join(format!("sealq-bench-auth-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        "[[principals]]\naccess_key_id = \"AKIDBENCH\"\nname = \"bench\"\nsecret_access_key = \"benchsecret\"\n",
+    )
+    .expect("write the bench's config");
+    let config_arg = config.to_str().expect("temp path").to_owned();
+    let _ = writeln!(
+        out,
+        "| scenario | --auth open msgs/s | --auth verify msgs/s | verify / open | open p99 ms | verify p99 ms | server CPU µs/msg open / verify |\n|---|---:|---:|---:|---:|---:|---|"
+    );
+    for proto in [Proto::Json, Proto::Query] {
+        let mut runs: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            for (i, extra) in [
+                vec!["--auth", "open"],
+                vec!["--auth", "verify", "--config", config_arg.as_str()],
+            ]
+            .iter()
+            .enumerate()
+            {
+                let server = Server::spawn_with(None, extra);
+                let queue_url = create_queue(server.addr, "bench", Enc::Plain).await;
+                let t = Arc::new(Target::new(server.addr, queue_url));
+                let from = Instant::now() + Duration::from_secs_f64(opts.warmup);
+                let until = from + Duration::from_secs_f64(opts.seconds);
+                let (tally, elapsed, cpu) =
+                    run_workers(&server, &t, proto, Op::Send, 16, Stop::Timed { from, until }, tck).await;
+                let name = format!("{} send c16", proto.name());
+                let row = make_row(name, Op::Send, 16, tally, elapsed, cpu, server.rss());
+                assert_eq!(row.errors, 0, "{} had errors with {extra:?}", row.name);
+                runs[i].push(row);
+            }
+        }
+        let median = |rows: &mut Vec<Row>| -> Row {
+            rows.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
+            rows.remove(rows.len() / 2)
+        };
+        let (open, verify) = (median(&mut runs[0]), median(&mut runs[1]));
+        let _ = writeln!(
+            out,
+            "| {} send c16 | {:.0} | {:.0} | {:.0}% | {:.3} | {:.3} | {:.1} / {:.1} |",
+            proto.name(),
+            open.msgs_per_s,
+            verify.msgs_per_s,
+            100.0 * verify.msgs_per_s / open.msgs_per_s,
+            open.p99_ms,
+            verify.p99_ms,
+            open.server_cpu_us_per_msg,
+            verify.server_cpu_us_per_msg,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nMedians of {rounds} alternating rounds of {} s each.",
+        opts.seconds
+    );
+    let _ = std::fs::remove_file(&config);
+}
+
 /// Deep/shallow drain and memory per stored message.
 struct Flatness {
     shallow: Row,
@@ -1582,6 +1660,11 @@ fn main() {
         },
     );
 
+    if opts.auth_compare {
+        rt.block_on(auth_compare(&opts, tck, &mut out));
+        print!("{out}");
+        return;
+    }
     let mut rows = Vec::new();
     rt.block_on(async {
         for proto in [Proto::Json, Proto::Query] {

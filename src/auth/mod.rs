@@ -285,10 +285,10 @@ impl Principals {
             .headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| String::from_utf8_lossy(v));
+            .map(|(_, v)| std::str::from_utf8(v).unwrap_or_default());
         let (credential, signed_headers, signature, amz_date, presign_expires) = match header {
             Some(h) => {
-                let parsed = sigv4::AuthorizationHeader::parse(&h).map_err(|e| parse_error(&e))?;
+                let parsed = sigv4::AuthorizationHeader::parse(h).map_err(|e| parse_error(&e))?;
                 let date = req
                     .headers
                     .iter()
@@ -313,8 +313,10 @@ impl Principals {
                 None => return Ok((Principal::Anonymous, AuthOutcome::Anonymous)),
             },
         };
-        let secret = self.secret_access_key(&credential.access_key_id);
-        let Some(secret) = secret else {
+        // A derived key exists only for a registered secret, so the hot
+        // path (a key signing again on the same day) asks one map.
+        let derived = self.keys.get(&credential, |_| ()).is_some();
+        if !derived && !self.secrets.contains_key(&credential.access_key_id) {
             return match expect.mode {
                 AuthMode::Open => Ok((self.principal(&credential.access_key_id), AuthOutcome::Unchecked)),
                 AuthMode::Verify => Err(AuthError::UnknownKey),
@@ -364,7 +366,13 @@ impl Principals {
             }
             Some(_) => {}
         }
-        let key = self.keys.key(&credential, secret.expose());
+        // The secret is read (and copied) only to derive a new key.
+        if !derived {
+            let secret = self
+                .secret_access_key(&credential.access_key_id)
+                .ok_or(AuthError::UnknownKey)?;
+            self.keys.key(&credential, secret.expose());
+        }
         let scope = credential.scope();
         let declared = req
             .headers
@@ -396,7 +404,10 @@ impl Principals {
         let canonical = sigv4::canonical_request(&parts, &signed_headers, true, skip)
             .map_err(|_| AuthError::BadSignature(SIGNATURE_DOES_NOT_MATCH.to_owned()))?;
         let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical);
-        if sigv4::verify(&key, &sts, &signature) {
+        let verified = self
+            .keys
+            .get(&credential, |key| sigv4::verify(key, &sts, &signature));
+        if verified == Some(true) {
             return Ok((self.principal(&credential.access_key_id), AuthOutcome::Ok));
         }
         Err(AuthError::BadSignature(SIGNATURE_DOES_NOT_MATCH.to_owned()))

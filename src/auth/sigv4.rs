@@ -13,8 +13,6 @@
 //! with inner runs of spaces folded to one, and repeated headers joined by
 //! commas.
 
-use std::sync::Arc;
-
 use aws_lc_rs::{digest, hmac};
 use dashmap::DashMap;
 
@@ -581,41 +579,70 @@ pub fn verify(key: &hmac::Key, string_to_sign: &str, signature: &[u8; 32]) -> bo
 }
 
 /// Derived signing keys, per (access key id, date, region, service), so a
-/// request costs two HMACs (and one SHA-256 of its canonical request)
-/// instead of six. Keys of other dates are dropped when the cache grows
-/// past its bound.
+/// request costs two HMACs (and the SHA-256 of its canonical request)
+/// instead of six. A lookup allocates nothing. Each access key keeps its
+/// few latest derivations (one per region and service it signs for); keys
+/// of other dates are dropped when the cache grows past its bound.
 #[derive(Debug, Default)]
 pub struct KeyCache {
-    keys: DashMap<(Arc<str>, String, String, String), hmac::Key>,
+    keys: DashMap<String, Vec<Derived>>,
 }
 
-/// How many derived keys the cache holds before it forgets old dates.
+/// One derived signing key and the scope it is for.
+#[derive(Debug)]
+struct Derived {
+    date: String,
+    region: String,
+    service: String,
+    key: hmac::Key,
+}
+
+/// How many access keys the cache holds before it forgets old dates.
 const KEY_CACHE_BOUND: usize = 10_000;
+/// Derivations kept per access key (region × service pairs in use).
+const PER_KEY: usize = 8;
 
 impl KeyCache {
+    /// `f` applied to the signing key of `credential`, if derived before
+    /// (the key is lent, not copied).
+    pub fn get<R>(&self, credential: &Credential, f: impl FnOnce(&hmac::Key) -> R) -> Option<R> {
+        let entries = self.keys.get(credential.access_key_id.as_str())?;
+        entries
+            .iter()
+            .find(|d| {
+                d.date == credential.date && d.region == credential.region && d.service == credential.service
+            })
+            .map(|d| f(&d.key))
+    }
+
     /// The signing key of `credential` with `secret`, derived once.
     pub fn key(&self, credential: &Credential, secret: &str) -> hmac::Key {
-        let id = (
-            Arc::<str>::from(credential.access_key_id.as_str()),
-            credential.date.clone(),
-            credential.region.clone(),
-            credential.service.clone(),
-        );
-        if let Some(k) = self.keys.get(&id) {
-            return k.clone();
+        if let Some(k) = self.get(credential, hmac::Key::clone) {
+            return k;
         }
         let key = signing_key(secret, &credential.date, &credential.region, &credential.service);
         if self.keys.len() >= KEY_CACHE_BOUND {
-            let date = credential.date.clone();
-            self.keys.retain(|(_, d, _, _), _| *d == date);
+            self.keys.retain(|_, entries| {
+                entries.retain(|d| d.date == credential.date);
+                !entries.is_empty()
+            });
         }
-        self.keys.insert(id, key.clone());
+        let mut entries = self.keys.entry(credential.access_key_id.clone()).or_default();
+        if entries.len() >= PER_KEY {
+            entries.remove(0);
+        }
+        entries.push(Derived {
+            date: credential.date.clone(),
+            region: credential.region.clone(),
+            service: credential.service.clone(),
+            key: key.clone(),
+        });
         key
     }
 
     /// Forgets every key derived for `access_key_id` (its secret changed).
     pub fn forget(&self, access_key_id: &str) {
-        self.keys.retain(|(k, _, _, _), _| &**k != access_key_id);
+        self.keys.remove(access_key_id);
     }
 }
 
