@@ -12,7 +12,10 @@
 //! `startup`), `--quick` (1 s runs, 0.2 s warm-up, smaller prefills),
 //! `--repeat N` (run each throughput scenario N times on fresh servers and
 //! report the median by messages/s), `--client-threads N` (tokio worker
-//! threads of the load generator, default: number of CPUs).
+//! threads of the load generator, default: number of CPUs),
+//! `--auth-compare` (instead of the matrix: SendMessage at c16 with `--auth
+//! open` and `--auth verify`, alternating, medians of 5 rounds or
+//! `--repeat N`).
 //!
 //! The "other CPU %" column is the machine's busy time used by neither the
 //! server nor the load generator during the measured interval, as a share of
