@@ -99,6 +99,27 @@ impl Clock {
     }
 }
 
+/// A UTC civil time: year, month, day, hour, minute, second.
+pub type Civil = (u64, u64, u64, u64, u64, u64);
+
+/// The UTC civil time of `secs` seconds since the Unix epoch (Howard
+/// Hinnant's days-to-civil algorithm), for the timestamp formats of the
+/// admin API and of SigV4.
+pub fn civil_from_secs(secs: u64) -> Civil {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
