@@ -102,19 +102,24 @@ pub enum AuthMode {
     Verify,
 }
 
-/// A request as the verifier reads it.
+/// A request as the verifier reads it: its parts and its body.
 #[derive(Debug)]
 pub struct SignedRequest<'a> {
-    /// `GET`, `POST`, ...
-    pub method: &'a str,
-    /// The path as it arrived (percent-encoded).
-    pub path: &'a str,
-    /// The raw query string.
-    pub query: &'a str,
-    /// Every header, name and raw value.
-    pub headers: &'a [(&'a str, &'a [u8])],
-    /// The body.
+    /// Method, path, query and headers.
+    pub parts: sigv4::RequestParts<'a>,
+    /// The body, whose hash the signature covers.
     pub body: &'a [u8],
+}
+
+impl SignedRequest<'_> {
+    /// The first value of the header `name` (any case).
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.parts
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
 }
 
 /// What the server checks a signature against.
@@ -282,18 +287,12 @@ impl Principals {
         expect: Expect<'_>,
     ) -> std::result::Result<(Principal, AuthOutcome), AuthError> {
         let header = req
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| std::str::from_utf8(v).unwrap_or_default());
+            .header("authorization")
+            .map(|v| std::str::from_utf8(v).unwrap_or_default());
         let (credential, signed_headers, signature, amz_date, presign_expires) = match header {
             Some(h) => {
                 let parsed = sigv4::AuthorizationHeader::parse(h).map_err(|e| parse_error(&e))?;
-                let date = req
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-date"))
-                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+                let date = req.header("x-amz-date").map(String::from_utf8_lossy);
                 (
                     parsed.credential,
                     parsed.signed_headers,
@@ -302,12 +301,12 @@ impl Principals {
                     None,
                 )
             }
-            None => match sigv4::Presigned::parse(req.query).map_err(|e| parse_error(&e))? {
+            None => match sigv4::Presigned::parse(req.parts.query).map_err(|e| parse_error(&e))? {
                 Some(p) => (
                     p.credential,
                     p.signed_headers,
                     p.signature,
-                    Some(p.amz_date),
+                    Some(std::borrow::Cow::Owned(p.amz_date)),
                     Some(p.expires),
                 ),
                 None => return Ok((Principal::Anonymous, AuthOutcome::Anonymous)),
@@ -375,10 +374,8 @@ impl Principals {
         }
         let scope = credential.scope();
         let declared = req
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-content-sha256"))
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+            .header("x-amz-content-sha256")
+            .map(|v| std::str::from_utf8(v).unwrap_or_default());
         let body_hash = sigv4::sha256_hex(req.body);
         // The payload hash the client signed: its declared one (which must
         // be the body's, or UNSIGNED-PAYLOAD), else the body's.
@@ -389,19 +386,12 @@ impl Principals {
                     "The provided 'x-amz-content-sha256' header does not match what was computed.".to_owned(),
                 ));
             }
-            None => body_hash,
+            None => body_hash.as_str(),
         };
         let skip = presign_expires.map(|_| "X-Amz-Signature");
-        let parts = sigv4::RequestParts {
-            method: req.method,
-            path: req.path,
-            query: req.query,
-            headers: req.headers,
-            payload_hash: &payload_hash,
-        };
         // A signed header the request lacks cannot have been signed as
         // sent: the signature does not match, as AWS says.
-        let canonical = sigv4::canonical_request(&parts, &signed_headers, true, skip)
+        let canonical = sigv4::canonical_request(&req.parts, payload_hash, &signed_headers, true, skip)
             .map_err(|_| AuthError::BadSignature(SIGNATURE_DOES_NOT_MATCH.to_owned()))?;
         let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical);
         let verified = self
@@ -454,10 +444,12 @@ mod tests {
             headers.push(("authorization", h.as_bytes()));
         }
         let req = SignedRequest {
-            method: "POST",
-            path: "/",
-            query,
-            headers: &headers,
+            parts: sigv4::RequestParts {
+                method: "POST",
+                path: "/",
+                query,
+                headers: &headers,
+            },
             body: b"",
         };
         let expect = Expect {

@@ -471,18 +471,18 @@ pub struct RequestParts<'a> {
     pub query: &'a str,
     /// Every header, by name (any case) and raw value, repeats included.
     pub headers: &'a [(&'a str, &'a [u8])],
-    /// The payload's hash as the client signed it: the hex SHA-256 of the
-    /// body, or `UNSIGNED-PAYLOAD` where that is allowed.
-    pub payload_hash: &'a str,
 }
 
 /// The canonical request, or the name of a signed header the request does
 /// not carry (or carries with a value that cannot be signed).
+/// `payload_hash` is the payload's hash as the client signed it: the hex
+/// SHA-256 of the body, or `UNSIGNED-PAYLOAD`.
 ///
 /// # Errors
 /// The missing or unusable signed header's name.
 pub fn canonical_request(
     parts: &RequestParts<'_>,
+    payload_hash: &str,
     signed_headers: &[String],
     double_encode: bool,
     skip_query: Option<&str>,
@@ -513,7 +513,7 @@ pub fn canonical_request(
     out.push('\n');
     out.push_str(&signed_headers.join(";"));
     out.push('\n');
-    out.push_str(parts.payload_hash);
+    out.push_str(payload_hash);
     Ok(out)
 }
 
@@ -658,9 +658,8 @@ mod tests {
             path,
             query,
             headers,
-            payload_hash,
         };
-        let canonical = canonical_request(&parts, &signed, false, None).expect("canonical");
+        let canonical = canonical_request(&parts, payload_hash, &signed, false, None).expect("canonical");
         let key = signing_key(SECRET, "20150830", "us-east-1", "service");
         let sts = string_to_sign(DATE, SCOPE, &canonical);
         (canonical, sign(&key, &sts))
@@ -766,9 +765,8 @@ mod tests {
             path: "/",
             query: "",
             headers: &[HOST, X_AMZ_DATE],
-            payload_hash: EMPTY,
         };
-        let canonical = canonical_request(&parts, &parsed.signed_headers, false, None).unwrap();
+        let canonical = canonical_request(&parts, EMPTY, &parsed.signed_headers, false, None).unwrap();
         let sts = string_to_sign(DATE, &parsed.credential.scope(), &canonical);
         assert!(verify(&key, &sts, &parsed.signature));
         let other = cache.key(&parsed.credential, "another secret");
@@ -896,9 +894,8 @@ mod tests {
                 path,
                 query,
                 headers: &headers,
-                payload_hash: &hash,
             };
-            let canonical = canonical_request(&parts, &parsed.signed_headers, true, None).unwrap();
+            let canonical = canonical_request(&parts, &hash, &parsed.signed_headers, true, None).unwrap();
             let sts = string_to_sign(&date, &parsed.credential.scope(), &canonical);
             let key = KeyCache::default().key(&parsed.credential, "sdk-secret");
             assert!(
@@ -1014,9 +1011,9 @@ mod tests {
             path: "/000000000000/orders",
             query: &query,
             headers: &headers,
-            payload_hash: EMPTY,
         };
-        let canonical = canonical_request(&parts, &p.signed_headers, true, Some("X-Amz-Signature")).unwrap();
+        let canonical =
+            canonical_request(&parts, EMPTY, &p.signed_headers, true, Some("X-Amz-Signature")).unwrap();
         let sts = string_to_sign(&p.amz_date, &p.credential.scope(), &canonical);
         let key = signing_key("sdk-secret", &p.credential.date, "us-east-1", "sqs");
         assert!(verify(&key, &sts, &p.signature), "{canonical}");

@@ -286,10 +286,12 @@ fn authenticate(
         .map(|(n, v)| (n.as_str(), v.as_bytes()))
         .collect();
     let req = crate::auth::SignedRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or_default(),
-        headers: &headers,
+        parts: crate::auth::sigv4::RequestParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or_default(),
+            headers: &headers,
+        },
         body,
     };
     let expect = crate::auth::Expect {
