@@ -1043,7 +1043,7 @@ async fn json_logs_have_one_line_per_request_and_never_a_body() {
     assert!(send["latency_us"].is_u64(), "{send}");
     // Open mode let this unregistered key through without a check; no TLS.
     assert_eq!(send["auth"], "unchecked");
-    assert_eq!(send["tls"], false);
+    assert_eq!(send["tls"], "no");
     assert_eq!(find("CreateQueue")[0]["queue"], serde_json::json!(name));
     assert_eq!(find("ReceiveMessage").len(), 1);
     let miss = find("GetQueueUrl");

@@ -162,6 +162,8 @@ fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), C
     let ctx = Ctx {
         principal: admin,
         url_base: "http://sealq-config".to_owned(),
+        // In-process: no network transport for the strict mode to refuse.
+        tls: true,
         client_ip: None,
         journal_unit: std::sync::atomic::AtomicU64::new(0),
     };

@@ -116,6 +116,8 @@ struct Facts {
     queue: Option<String>,
     /// How the caller was established (or refused), once known.
     auth: Option<crate::auth::AuthOutcome>,
+    /// Whether the request came over TLS.
+    tls: bool,
 }
 
 impl Facts {
@@ -141,6 +143,12 @@ impl Facts {
         self.queue = named.map(|n| n.chars().take(80).collect());
     }
 }
+
+/// Marks a request that came over a TLS connection: the TLS listener
+/// inserts it into every request's extensions. Such requests get `https://`
+/// queue URLs and count as `tls="yes"` in metrics and logs.
+#[derive(Debug, Clone, Copy)]
+pub struct Tls;
 
 /// JSON 1.0 content type.
 const JSON_10: &str = "application/x-amz-json-1.0";
@@ -200,7 +208,7 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
             principal,
             protocol = protocol.label(),
             auth = facts.auth.map(crate::auth::AuthOutcome::label),
-            tls = false,
+            tls = if facts.tls { "yes" } else { "no" },
             status,
             latency_us,
             "request"
@@ -215,6 +223,7 @@ async fn serve_request(state: &AppState, req: Request, facts: &mut Facts) -> (Pr
     let rid = request_id();
     let (parts, body) = req.into_parts();
     let (protocol, target_action) = detect(&parts.headers);
+    facts.tls = parts.extensions.get::<Tls>().is_some();
     let client_ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -308,7 +317,7 @@ fn authenticate(
         Ok((_, outcome)) => *outcome,
         Err(e) => e.outcome(),
     };
-    state.metrics.record_auth(outcome, false);
+    state.metrics.record_auth(outcome, facts.tls);
     facts.auth = Some(outcome);
     result.map(|(principal, _)| principal).map_err(|e| {
         use crate::auth::AuthError as A;
@@ -337,16 +346,18 @@ fn context(
     let headers = &parts.headers;
     let principal = authenticate(state, parts, body, Service::Sqs, facts)?;
     facts.principal(&principal);
+    let scheme = if facts.tls { "https" } else { "http" };
     let url_base = match &state.config.queue_url_base {
         Some(base) => base.trim_end_matches('/').to_owned(),
         None => match headers.get(HOST).and_then(|h| h.to_str().ok()) {
-            Some(host) => format!("http://{host}"),
-            None => format!("http://localhost:{}", state.config.port),
+            Some(host) => format!("{scheme}://{host}"),
+            None => format!("{scheme}://localhost:{}", state.config.port),
         },
     };
     Ok(Ctx {
         principal,
         url_base,
+        tls: facts.tls,
         client_ip,
         journal_unit: std::sync::atomic::AtomicU64::new(0),
     })

@@ -28,6 +28,8 @@ pub struct Ctx {
     pub principal: Principal,
     /// `http://host:port` that queue URLs start with.
     pub url_base: String,
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub tls: bool,
     /// The caller's address, when known (SenderId of anonymous senders).
     pub client_ip: Option<std::net::IpAddr>,
     /// The last journal unit this request submitted (0: none): the
