@@ -104,7 +104,7 @@ pub type Civil = (u64, u64, u64, u64, u64, u64);
 
 /// The UTC civil time of `secs` seconds since the Unix epoch (Howard
 /// Hinnant's days-to-civil algorithm), for the timestamp formats of the
-/// admin API and of SigV4.
+/// admin API, STS and SigV4.
 pub fn civil_from_secs(secs: u64) -> Civil {
     let days = secs / 86_400;
     let rem = secs % 86_400;
@@ -120,10 +120,26 @@ pub fn civil_from_secs(secs: u64) -> Civil {
     (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian).
+pub fn rfc3339(ms: u64) -> String {
+    let (year, month, day, hour, minute, second) = crate::clock::civil_from_secs(ms / 1000);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{:03}Z",
+        ms % 1000
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(1_795_000_000_000), "2026-11-18T11:06:40.000Z");
+    }
 
     #[test]
     fn manual_clock_moves_only_when_advanced() {

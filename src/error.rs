@@ -258,6 +258,21 @@ pub enum Error {
     /// KMS: the signature's parts cannot be read.
     #[error("{0}")]
     IncompleteSignatureException(Msg),
+    /// SQS and STS: the session token has expired (403).
+    #[error("{0}")]
+    ExpiredToken(Msg),
+    /// KMS: the session token has expired.
+    #[error("{0}")]
+    ExpiredTokenException(Msg),
+    /// STS: an unsigned request (403 `MissingAuthenticationToken`).
+    #[error("{0}")]
+    MissingAuthentication(Msg),
+    /// The caller may not do this (403 `AccessDenied`).
+    #[error("{0}")]
+    AccessDenied(Msg),
+    /// STS: a parameter breaks the model's constraints (`ValidationError`).
+    #[error("{0}")]
+    ValidationError(Msg),
     /// Something failed inside sealq; the details are logged, not returned.
     #[error("We encountered an internal error. Please try again.")]
     InternalFailure,
@@ -549,6 +564,31 @@ impl Error {
                 400,
                 "IncompleteSignatureException",
                 "IncompleteSignatureException",
+                Sender,
+            ),
+            Self::ExpiredToken(_) => (
+                403,
+                "ExpiredToken",
+                "com.amazon.coral.service#ExpiredTokenException",
+                Sender,
+            ),
+            Self::ExpiredTokenException(_) => (400, "ExpiredTokenException", "ExpiredTokenException", Sender),
+            Self::MissingAuthentication(_) => (
+                403,
+                "MissingAuthenticationToken",
+                "com.amazon.coral.service#MissingAuthenticationTokenException",
+                Sender,
+            ),
+            Self::AccessDenied(_) => (
+                403,
+                "AccessDenied",
+                "com.amazon.coral.service#AccessDeniedException",
+                Sender,
+            ),
+            Self::ValidationError(_) => (
+                400,
+                "ValidationError",
+                "com.amazon.coral.validate#ValidationException",
                 Sender,
             ),
             Self::InternalFailure => (500, "InternalFailure", sqs_type!("InternalFailure"), Receiver),

@@ -13,6 +13,7 @@
 //! - `clock`: the only source of "now".
 //! - `error`: the one error enum and its wire table.
 //! - `metrics`: request counters and histograms, the Prometheus exposition.
+//! - `sts`: STS's GetCallerIdentity, AssumeRole and GetSessionToken.
 //! - `admin`: `/_sealq/*`.
 //!
 //! [`app`] builds the router; [`serve`] runs it with graceful shutdown.
@@ -30,6 +31,7 @@ pub mod protocol;
 pub mod sqs;
 pub mod state;
 pub mod store;
+pub mod sts;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -161,8 +161,8 @@ struct ServeArgs {
     /// How a commit to the data directory is made durable: `full` fsyncs (survives power loss), `normal` survives a crash or kill -9 of sealq only.
     #[arg(long, env = "SEALQ_SYNC", default_value = "full", value_parser = ["full", "normal"])]
     sync: String,
-    /// How signatures are checked: `open` (any well-formed signature passes, except for keys registered with a secret, which are verified) or `verify` (every signed request is verified against the registered principals).
-    #[arg(long, env = "SEALQ_AUTH", default_value = "open", value_parser = ["open", "verify"])]
+    /// How signatures are checked: `open` (any well-formed signature passes, except for keys registered with a secret and STS session keys, which are verified), `verify` (every signed request is verified against the registered principals and STS sessions) or `strict` (verify, and encrypted queues refuse requests over plain HTTP, as AWS does).
+    #[arg(long, env = "SEALQ_AUTH", default_value = "open", value_parser = ["open", "verify", "strict"])]
     auth: String,
     /// Log format on stderr: human or json (one object per line). Levels come from RUST_LOG (default info; sealq=debug adds one line per request).
     #[arg(long, env = "SEALQ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
@@ -200,10 +200,10 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
         } else {
             sealq::store::durable::Sync::Full
         },
-        auth: if args.auth == "verify" {
-            sealq::auth::AuthMode::Verify
-        } else {
-            sealq::auth::AuthMode::Open
+        auth: match args.auth.as_str() {
+            "verify" => sealq::auth::AuthMode::Verify,
+            "strict" => sealq::auth::AuthMode::Strict,
+            _ => sealq::auth::AuthMode::Open,
         },
     };
     let Some(server) = file.map(|f| &f.server) else {
@@ -392,6 +392,7 @@ async fn main() -> std::process::ExitCode {
             keys = f.keys.len(),
             queues = f.queues.len(),
             principals = f.principals.len(),
+            roles = f.roles.len(),
             "configuration applied"
         );
     }

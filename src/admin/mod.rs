@@ -275,7 +275,7 @@ async fn kms_calls(
                 "queue_arn": &*c.queue_arn,
                 "sse": c.sse.label(),
                 "encryption_context": c.encryption_context,
-                "time": rfc3339(c.time_ms),
+                "time": crate::clock::rfc3339(c.time_ms),
                 "time_ms": c.time_ms,
                 "error": c.error,
             })
@@ -294,25 +294,4 @@ async fn clear_kms_calls(State(state): State<AppState>, RawQuery(query): RawQuer
     let cleared = state.encryption.clear_ledger();
     tracing::info!(cleared, "KMS call ledger cleared");
     Json(json!({ "cleared": cleared })).into_response()
-}
-
-/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian).
-pub fn rfc3339(ms: u64) -> String {
-    let (year, month, day, hour, minute, second) = crate::clock::civil_from_secs(ms / 1000);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{:03}Z",
-        ms % 1000
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn timestamps_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(rfc3339(1_795_000_000_000), "2026-11-18T11:06:40.000Z");
-    }
 }

@@ -15,6 +15,8 @@
 //! maps to a chosen ARN, and its secret access key is kept (redacted in
 //! `Debug`, wiped on drop) to verify its signatures.
 
+pub mod policy;
+pub mod session;
 pub mod sigv4;
 
 use std::sync::Arc;
@@ -25,12 +27,17 @@ use zeroize::Zeroizing;
 /// An authenticated caller.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Identity {
-    /// Access key id from the credential scope.
+    /// Access key id from the credential scope (for a session principal,
+    /// the access key of the session that first named it).
     pub access_key_id: String,
     /// IAM ARN of the caller.
     pub arn: String,
     /// What `SenderId` shows for messages this caller sends.
     pub sender_id: Arc<str>,
+    /// Whether the caller signs with temporary credentials (issued by
+    /// STS); such callers cannot call GetSessionToken, and roles they
+    /// assume are limited to one-hour sessions (role chaining).
+    pub temporary: bool,
 }
 
 /// The caller of one request.
@@ -85,9 +92,16 @@ pub struct Principals {
     known: DashMap<String, Arc<Identity>>,
     /// Secret access keys of registered principals, by access key id.
     secrets: DashMap<String, SecretAccessKey>,
-    /// Derived signing keys of the registered secrets.
+    /// Derived signing keys of the registered secrets and of sessions.
     keys: sigv4::KeyCache,
     anonymous_sender: Arc<str>,
+    /// Roles callers may assume, by ARN.
+    roles: DashMap<String, Arc<session::Role>>,
+    /// Temporary credentials issued by STS, by access key id.
+    sessions: DashMap<String, session::Session>,
+    /// Principals of temporary credentials, interned by ARN (every session
+    /// of one role and session name is one principal).
+    session_identities: DashMap<String, Arc<Identity>>,
 }
 
 /// How signatures are checked (`--auth`).
@@ -100,6 +114,9 @@ pub enum AuthMode {
     Open,
     /// Every signed request is verified against the registered principals.
     Verify,
+    /// `Verify`, and AWS's transport rule: requests to an encrypted queue
+    /// must come over TLS (`InvalidSecurity` otherwise).
+    Strict,
 }
 
 /// A request as the verifier reads it: its parts and its body.
@@ -145,8 +162,11 @@ pub enum AuthError {
     /// The signature is too old or too new for the server's clock, or a
     /// presigned URL has expired (`SignatureDoesNotMatch`).
     Expired(String),
-    /// The access key id is not known (`InvalidClientTokenId`).
+    /// The access key id is not known, or its session token is missing or
+    /// wrong (`InvalidClientTokenId`).
     UnknownKey,
+    /// The session token has expired (`ExpiredToken`).
+    ExpiredToken,
 }
 
 /// How a request's caller was established: what metrics and the request
@@ -203,6 +223,7 @@ impl AuthError {
             Self::BadSignature(_) => AuthOutcome::BadSignature,
             Self::Expired(_) => AuthOutcome::Expired,
             Self::UnknownKey => AuthOutcome::UnknownKey,
+            Self::ExpiredToken => AuthOutcome::Expired,
         }
     }
 }
@@ -212,6 +233,9 @@ pub const SIGNATURE_DOES_NOT_MATCH: &str = "The request signature we calculated 
 
 /// AWS's message for an unknown access key id.
 pub const INVALID_CLIENT_TOKEN: &str = "The security token included in the request is invalid.";
+
+/// AWS's message for an expired session token.
+pub const EXPIRED_TOKEN: &str = "The security token included in the request is expired";
 
 /// Minutes a signed request may be early or late by the server's clock.
 const REQUEST_WINDOW_MINUTES: u64 = 15;
@@ -245,7 +269,65 @@ impl Principals {
             secrets: DashMap::new(),
             keys: sigv4::KeyCache::default(),
             anonymous_sender: Arc::from(ANONYMOUS_SENDER_ID),
+            roles: DashMap::new(),
+            sessions: DashMap::new(),
+            session_identities: DashMap::new(),
         }
+    }
+
+    /// The server's account id.
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// Declares a role that callers may assume (replacing one of the same
+    /// ARN).
+    pub fn register_role(&self, role: session::Role) {
+        self.roles.insert(role.arn.clone(), Arc::new(role));
+    }
+
+    /// The role of this ARN, if declared.
+    pub fn role(&self, arn: &str) -> Option<Arc<session::Role>> {
+        self.roles.get(arn).map(|r| r.clone())
+    }
+
+    /// Issues temporary credentials acting as `arn` (with `sender_id` as
+    /// its messages' `SenderId`), valid until `expires_secs`. Every session
+    /// of one ARN is one principal (one allocation, one set of data keys).
+    /// Sessions expired for more than a day are forgotten.
+    pub fn issue_session(
+        &self,
+        arn: &str,
+        sender_id: &str,
+        now_secs: u64,
+        expires_secs: u64,
+    ) -> session::Issued {
+        self.sessions.retain(|akid, s| {
+            let keep = s.expires_secs + session::EXPIRED_KEPT_SECS > now_secs;
+            if !keep {
+                self.keys.forget(akid);
+            }
+            keep
+        });
+        let access_key_id = session::new_access_key_id();
+        let identity = match self.session_identities.get(arn) {
+            Some(id) => id.clone(),
+            None => {
+                let id = Arc::new(Identity {
+                    access_key_id: access_key_id.clone(),
+                    arn: arn.to_owned(),
+                    sender_id: Arc::from(sender_id),
+                    temporary: true,
+                });
+                self.session_identities
+                    .entry(arn.to_owned())
+                    .or_insert(id)
+                    .clone()
+            }
+        };
+        let (issued, session) = session::issue(identity, access_key_id, expires_secs);
+        self.sessions.insert(issued.access_key_id.clone(), session);
+        issued
     }
 
     /// Registers `access_key_id` as the principal `arn` (replacing what was
@@ -257,6 +339,7 @@ impl Principals {
             access_key_id: access_key_id.to_owned(),
             arn: arn.to_owned(),
             sender_id: Arc::from(access_key_id),
+            temporary: false,
         });
         self.known.insert(access_key_id.to_owned(), id);
         self.keys.forget(access_key_id);
@@ -289,6 +372,7 @@ impl Principals {
         let header = req
             .header("authorization")
             .map(|v| std::str::from_utf8(v).unwrap_or_default());
+        let mut presigned_token = None;
         let (credential, signed_headers, signature, amz_date, presign_expires) = match header {
             Some(h) => {
                 let parsed = sigv4::AuthorizationHeader::parse(h).map_err(|e| parse_error(&e))?;
@@ -302,23 +386,47 @@ impl Principals {
                 )
             }
             None => match sigv4::Presigned::parse(req.parts.query).map_err(|e| parse_error(&e))? {
-                Some(p) => (
-                    p.credential,
-                    p.signed_headers,
-                    p.signature,
-                    Some(std::borrow::Cow::Owned(p.amz_date)),
-                    Some(p.expires),
-                ),
+                Some(p) => {
+                    presigned_token = p.security_token;
+                    (
+                        p.credential,
+                        p.signed_headers,
+                        p.signature,
+                        Some(std::borrow::Cow::Owned(p.amz_date)),
+                        Some(p.expires),
+                    )
+                }
                 None => return Ok((Principal::Anonymous, AuthOutcome::Anonymous)),
             },
         };
-        // A derived key exists only for a registered secret, so the hot
-        // path (a key signing again on the same day) asks one map.
+        // Temporary credentials: the session token must be the one issued
+        // with the key, and not expired.
+        let session = if credential.access_key_id.starts_with("ASIA") {
+            match self.sessions.get(&credential.access_key_id) {
+                Some(s) => {
+                    let token = presigned_token
+                        .as_deref()
+                        .map(str::as_bytes)
+                        .or_else(|| req.header("x-amz-security-token"));
+                    match s.check(token, expect.now_secs) {
+                        session::TokenCheck::Valid => Some(s.identity.clone()),
+                        session::TokenCheck::Invalid => return Err(AuthError::UnknownKey),
+                        session::TokenCheck::Expired => return Err(AuthError::ExpiredToken),
+                    }
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        // A derived key exists only for a registered secret or a session,
+        // so the hot path (a key signing again on the same day) asks one
+        // map.
         let derived = self.keys.get(&credential, |_| ()).is_some();
-        if !derived && !self.secrets.contains_key(&credential.access_key_id) {
+        if !derived && session.is_none() && !self.secrets.contains_key(&credential.access_key_id) {
             return match expect.mode {
                 AuthMode::Open => Ok((self.principal(&credential.access_key_id), AuthOutcome::Unchecked)),
-                AuthMode::Verify => Err(AuthError::UnknownKey),
+                AuthMode::Verify | AuthMode::Strict => Err(AuthError::UnknownKey),
             };
         };
         let amz_date = amz_date.ok_or_else(|| {
@@ -367,9 +475,14 @@ impl Principals {
         }
         // The secret is read (and copied) only to derive a new key.
         if !derived {
-            let secret = self
-                .secret_access_key(&credential.access_key_id)
-                .ok_or(AuthError::UnknownKey)?;
+            let secret = match &session {
+                Some(_) => self
+                    .sessions
+                    .get(&credential.access_key_id)
+                    .map(|s| s.secret.clone()),
+                None => self.secret_access_key(&credential.access_key_id),
+            }
+            .ok_or(AuthError::UnknownKey)?;
             self.keys.key(&credential, secret.expose());
         }
         let scope = credential.scope();
@@ -398,7 +511,11 @@ impl Principals {
             .keys
             .get(&credential, |key| sigv4::verify(key, &sts, &signature));
         if verified == Some(true) {
-            return Ok((self.principal(&credential.access_key_id), AuthOutcome::Ok));
+            let principal = match session {
+                Some(id) => Principal::Signed(id),
+                None => self.principal(&credential.access_key_id),
+            };
+            return Ok((principal, AuthOutcome::Ok));
         }
         Err(AuthError::BadSignature(SIGNATURE_DOES_NOT_MATCH.to_owned()))
     }
@@ -413,6 +530,7 @@ impl Principals {
             access_key_id: access_key_id.to_owned(),
             arn: format!("arn:aws:iam::{}:user/{access_key_id}", self.account_id),
             sender_id: Arc::from(access_key_id),
+            temporary: false,
         });
         Principal::Signed(self.known.entry(access_key_id.to_owned()).or_insert(id).clone())
     }

@@ -142,6 +142,7 @@ fn config_principal(state: &AppState) -> Principal {
         access_key_id: "sealq-config".to_owned(),
         arn: format!("arn:aws:iam::{}:root", state.config.account_id),
         sender_id: Arc::from("sealq-config"),
+        temporary: false,
     }))
 }
 
@@ -164,6 +165,7 @@ fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), C
         url_base: "http://sealq-config".to_owned(),
         // In-process: no network transport for the strict mode to refuse.
         tls: true,
+        strict: false,
         client_ip: None,
         journal_unit: std::sync::atomic::AtomicU64::new(0),
     };
@@ -178,6 +180,18 @@ fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), C
                 .as_ref()
                 .map(|s| SecretAccessKey::new(s.expose().to_owned())),
         );
+    }
+    for (i, r) in cfg.roles.iter().enumerate() {
+        let trust = r
+            .trust_policy
+            .document()
+            .map_err(|e| src.error(&field!["roles", i, "trust_policy"], e))?;
+        state.principals.register_role(crate::auth::session::Role::new(
+            r.account.as_deref().unwrap_or(&state.config.account_id),
+            &r.name,
+            trust,
+            r.max_session_duration_seconds.unwrap_or(3_600),
+        ));
     }
     Ok(())
 }

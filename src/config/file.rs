@@ -331,6 +331,8 @@ pub enum AuthSetting {
     Open,
     /// Every signed request is verified.
     Verify,
+    /// Verified, and encrypted queues refuse plain HTTP.
+    Strict,
 }
 
 impl AuthSetting {
@@ -339,6 +341,7 @@ impl AuthSetting {
         match self {
             Self::Open => crate::auth::AuthMode::Open,
             Self::Verify => crate::auth::AuthMode::Verify,
+            Self::Strict => crate::auth::AuthMode::Strict,
         }
     }
 }
@@ -506,6 +509,45 @@ impl PrincipalSection {
     }
 }
 
+/// A policy document in the file: JSON text, as IAM writes it, or a TOML
+/// table of the same shape.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PolicySource {
+    /// `trust_policy = '''{"Version": ...}'''`.
+    Json(String),
+    /// `trust_policy = { Version = ..., Statement = [...] }`.
+    Table(serde_json::Value),
+}
+
+impl PolicySource {
+    /// The checked document.
+    ///
+    /// # Errors
+    /// What is wrong with it.
+    pub fn document(&self) -> Result<crate::auth::policy::PolicyDocument, String> {
+        match self {
+            Self::Json(text) => crate::auth::policy::PolicyDocument::parse_json(text),
+            Self::Table(v) => crate::auth::policy::PolicyDocument::from_value(v),
+        }
+    }
+}
+
+/// `[[roles]]`: a role that callers may assume through STS's AssumeRole.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSection {
+    /// The role's name: the role is `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub name: String,
+    /// Its account (default: the server's).
+    pub account: Option<String>,
+    /// Who may assume it.
+    pub trust_policy: PolicySource,
+    /// The longest session AssumeRole grants, 3,600–43,200 seconds
+    /// (default 3,600, as IAM's).
+    pub max_session_duration_seconds: Option<u64>,
+}
+
 /// A whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -522,6 +564,9 @@ pub struct FileConfig {
     /// `[[principals]]`.
     #[serde(default)]
     pub principals: Vec<PrincipalSection>,
+    /// `[[roles]]`.
+    #[serde(default)]
+    pub roles: Vec<RoleSection>,
     /// Where it came from.
     #[serde(skip)]
     pub(crate) source: Source,
@@ -670,6 +715,47 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
                 ));
             }
             _ => {}
+        }
+    }
+    let mut roles = HashSet::new();
+    for (i, r) in cfg.roles.iter().enumerate() {
+        let name_ok = (1..=64).contains(&r.name.chars().count())
+            && r.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !name_ok {
+            return Err(src.error(
+                &field!["roles", i, "name"],
+                format!(
+                    "`{}` is not an IAM role name (1 to 64 of letters, digits and _+=,.@-)",
+                    r.name
+                ),
+            ));
+        }
+        if let Some(a) = &r.account
+            && !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(src.error(
+                &field!["roles", i, "account"],
+                format!("`{a}` is not an AWS account id (12 digits)"),
+            ));
+        }
+        if !roles.insert((r.account.as_deref(), r.name.as_str())) {
+            return Err(src.error(
+                &field!["roles", i, "name"],
+                format!("role {} is configured twice", r.name),
+            ));
+        }
+        if let Some(secs) = r.max_session_duration_seconds
+            && !(3_600..=43_200).contains(&secs)
+        {
+            return Err(src.error(
+                &field!["roles", i, "max_session_duration_seconds"],
+                format!("{secs} is not a maximum session duration: IAM allows 3600 to 43200 seconds"),
+            ));
+        }
+        if let Err(e) = r.trust_policy.document() {
+            return Err(src.error(&field!["roles", i, "trust_policy"], e));
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ mod apply;
 pub mod file;
 
 pub use apply::{apply, check};
-pub use file::{AuthSetting, ConfigError, FileConfig, LogFormat, SyncMode, load, parse};
+pub use file::{AuthSetting, ConfigError, FileConfig, LogFormat, PolicySource, SyncMode, load, parse};
 
 /// Settings of one sealq server.
 #[derive(Debug, Clone)]

@@ -49,6 +49,7 @@ pub(super) fn render(protocol: Protocol, e: &Error, rid: &str) -> Response {
             }
             r
         }
+        Protocol::StsQuery => respond(status, "text/xml", super::sts::error_xml(e, rid), rid),
         Protocol::KmsJson => {
             let short = meta.json_type.rsplit('#').next().unwrap_or(meta.json_type);
             let body = json!({ "__type": short, "message": msg }).to_string();
@@ -106,7 +107,12 @@ mod tests {
             Error::ReceiptHandleIsInvalid("x".into()),
         ];
         for e in &all {
-            for p in [Protocol::SqsQuery, Protocol::SqsJson, Protocol::KmsJson] {
+            for p in [
+                Protocol::SqsQuery,
+                Protocol::SqsJson,
+                Protocol::KmsJson,
+                Protocol::StsQuery,
+            ] {
                 let r = render(p, e, "rid");
                 assert_eq!(r.status().as_u16(), e.meta().status);
                 assert!(!body(r).await.is_empty());

@@ -18,6 +18,7 @@ mod encode;
 mod error;
 mod kms;
 mod query;
+mod sts;
 mod xml;
 
 pub use kms::policy_document;
@@ -50,6 +51,8 @@ pub enum Protocol {
     SqsJson,
     /// KMS JSON 1.1 (`X-Amz-Target: TrentService.*`).
     KmsJson,
+    /// STS query protocol (`Version=2011-06-15`): form parameters in, XML out.
+    StsQuery,
 }
 
 impl Protocol {
@@ -59,15 +62,19 @@ impl Protocol {
             Self::SqsQuery => "query",
             Self::SqsJson => "json",
             Self::KmsJson => "kms",
+            Self::StsQuery => "sts",
         }
     }
 }
 
 /// The labels of every series of request metrics, in the order
 /// `series_index` numbers them: SQS actions (query, then JSON), then KMS
-/// actions, each list ending with `unknown` for names sealq does not know.
+/// actions, then STS actions, each list ending with `unknown` for names
+/// sealq does not know.
 pub fn metric_series() -> Vec<Series> {
-    let mut v = Vec::with_capacity(2 * (decode::SQS_ACTIONS.len() + 1) + kms::ACTIONS.len() + 1);
+    let mut v = Vec::with_capacity(
+        2 * (decode::SQS_ACTIONS.len() + 1) + kms::ACTIONS.len() + 1 + sts::ACTIONS.len() + 1,
+    );
     for protocol in [Protocol::SqsQuery, Protocol::SqsJson] {
         for action in decode::SQS_ACTIONS.iter().chain(&["unknown"]) {
             v.push(Series {
@@ -81,6 +88,13 @@ pub fn metric_series() -> Vec<Series> {
         v.push(Series {
             service: "kms",
             protocol: Protocol::KmsJson.label(),
+            action,
+        });
+    }
+    for action in sts::ACTIONS.iter().chain(&["unknown"]) {
+        v.push(Series {
+            service: "sts",
+            protocol: Protocol::StsQuery.label(),
             action,
         });
     }
@@ -100,6 +114,15 @@ fn series_index(protocol: Protocol, action: &str) -> usize {
                     .iter()
                     .position(|a| *a == action)
                     .unwrap_or(kms::ACTIONS.len())
+        }
+        Protocol::StsQuery => {
+            2 * sqs
+                + kms::ACTIONS.len()
+                + 1
+                + sts::ACTIONS
+                    .iter()
+                    .position(|a| *a == action)
+                    .unwrap_or(sts::ACTIONS.len())
         }
     }
 }
@@ -258,7 +281,18 @@ async fn serve_request(state: &AppState, req: Request, facts: &mut Facts) -> (Pr
             let r = serve_json(state, &parts, &action, &bytes, client_ip, facts).await;
             (action, r)
         }
-        Protocol::SqsQuery => serve_query(state, &parts, &bytes, client_ip, facts).await,
+        // `detect` tells only the query protocol; its parameters tell STS.
+        Protocol::SqsQuery | Protocol::StsQuery => {
+            let params = match query_params(&parts, &bytes) {
+                Ok(p) => p,
+                Err(e) => return (protocol, String::new(), error::render(protocol, &e, &rid)),
+            };
+            if sts::is_sts(&params) {
+                let (action, response) = serve_sts(state, &parts, &bytes, params, facts, &rid);
+                return (Protocol::StsQuery, action, response);
+            }
+            serve_query(state, &parts, &bytes, params, client_ip, facts).await
+        }
     };
     let response = match result {
         Ok(out) => render_output(protocol, &action, out, &rid),
@@ -277,6 +311,7 @@ async fn serve_request(state: &AppState, req: Request, facts: &mut Facts) -> (Pr
 enum Service {
     Sqs,
     Kms,
+    Sts,
 }
 
 /// The request's principal: anonymous, or its signer once the signature
@@ -310,6 +345,7 @@ fn authenticate(
         service: match service {
             Service::Sqs => "sqs",
             Service::Kms => "kms",
+            Service::Sts => "sts",
         },
     };
     let result = state.principals.authenticate(&req, expect);
@@ -322,10 +358,18 @@ fn authenticate(
     result.map(|(principal, _)| principal).map_err(|e| {
         use crate::auth::AuthError as A;
         match (service, e) {
-            (Service::Sqs, A::Incomplete(m)) => Error::IncompleteSignature(m.into()),
-            (Service::Sqs, A::BadSignature(m) | A::Expired(m)) => Error::SignatureDoesNotMatch(m.into()),
-            (Service::Sqs, A::UnknownKey) => {
+            (Service::Sqs | Service::Sts, A::Incomplete(m)) => Error::IncompleteSignature(m.into()),
+            (Service::Sqs | Service::Sts, A::BadSignature(m) | A::Expired(m)) => {
+                Error::SignatureDoesNotMatch(m.into())
+            }
+            (Service::Sqs | Service::Sts, A::UnknownKey) => {
                 Error::InvalidClientTokenId(crate::auth::INVALID_CLIENT_TOKEN.into())
+            }
+            (Service::Sqs | Service::Sts, A::ExpiredToken) => {
+                Error::ExpiredToken(crate::auth::EXPIRED_TOKEN.into())
+            }
+            (Service::Kms, A::ExpiredToken) => {
+                Error::ExpiredTokenException(crate::auth::EXPIRED_TOKEN.into())
             }
             (Service::Kms, A::Incomplete(m)) => Error::IncompleteSignatureException(m.into()),
             (Service::Kms, A::BadSignature(m) | A::Expired(m)) => Error::InvalidSignatureException(m.into()),
@@ -358,6 +402,7 @@ fn context(
         principal,
         url_base,
         tls: facts.tls,
+        strict: state.config.auth == crate::auth::AuthMode::Strict,
         client_ip,
         journal_unit: std::sync::atomic::AtomicU64::new(0),
     })
@@ -447,17 +492,40 @@ fn query_params(parts: &axum::http::request::Parts, body: &Bytes) -> Result<Map<
     Ok(query::params_to_json(pairs))
 }
 
+/// Serves one STS request (query protocol): the caller must be signed.
+fn serve_sts(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: &Bytes,
+    mut params: Map<String, Value>,
+    facts: &mut Facts,
+    rid: &str,
+) -> (String, Response) {
+    let action = match params.remove("Action") {
+        Some(Value::String(a)) => a,
+        _ => String::new(),
+    };
+    params.remove("Version");
+    let result = authenticate(state, parts, body, Service::Sts, facts).and_then(|principal| {
+        facts.principal(&principal);
+        let input = sts::sts_action(&action, params)?;
+        crate::sts::dispatch(state, &principal, facts.tls, input)
+    });
+    let response = match result {
+        Ok(out) => respond(StatusCode::OK, "text/xml", sts::to_xml(&action, &out, rid), rid),
+        Err(e) => error::render(Protocol::StsQuery, &e, rid),
+    };
+    (action, response)
+}
+
 async fn serve_query(
     state: &AppState,
     parts: &axum::http::request::Parts,
     body: &Bytes,
+    mut params: Map<String, Value>,
     client_ip: Option<std::net::IpAddr>,
     facts: &mut Facts,
 ) -> (String, Result<SqsOutput>) {
-    let mut params = match query_params(parts, body) {
-        Ok(p) => p,
-        Err(e) => return (String::new(), Err(e)),
-    };
     let Some(Value::String(action)) = params.remove("Action") else {
         let e = Error::MissingParameter("The request must contain the parameter Action.".into());
         return (String::new(), Err(e));
@@ -500,7 +568,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Body>
 fn render_output(protocol: Protocol, action: &str, out: SqsOutput, rid: &str) -> Response {
     let node = encode::output_node(action, out);
     match protocol {
-        Protocol::SqsQuery => respond(
+        Protocol::SqsQuery | Protocol::StsQuery => respond(
             StatusCode::OK,
             "text/xml",
             encode::to_xml(action, node.as_ref(), rid),
@@ -529,11 +597,17 @@ mod tests {
             let p = match s.protocol {
                 "query" => Protocol::SqsQuery,
                 "json" => Protocol::SqsJson,
+                "sts" => Protocol::StsQuery,
                 _ => Protocol::KmsJson,
             };
             assert_eq!(series_index(p, s.action), i, "{s:?}");
         }
-        for p in [Protocol::SqsQuery, Protocol::SqsJson, Protocol::KmsJson] {
+        for p in [
+            Protocol::SqsQuery,
+            Protocol::SqsJson,
+            Protocol::KmsJson,
+            Protocol::StsQuery,
+        ] {
             let s = series[series_index(p, "NoSuchAction")];
             assert_eq!((s.protocol, s.action), (p.label(), "unknown"));
             assert_eq!(series_index(p, ""), series_index(p, "NoSuchAction"));

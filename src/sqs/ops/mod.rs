@@ -30,6 +30,9 @@ pub struct Ctx {
     pub url_base: String,
     /// Whether the request came over TLS (`aws:SecureTransport`).
     pub tls: bool,
+    /// Whether encrypted queues refuse requests not over TLS (`--auth
+    /// strict`).
+    pub strict: bool,
     /// The caller's address, when known (SenderId of anonymous senders).
     pub client_ip: Option<std::net::IpAddr>,
     /// The last journal unit this request submitted (0: none): the
@@ -149,13 +152,15 @@ pub fn resolve(state: &AppState, ctx: &Ctx, url: &str) -> Result<Arc<Queue>> {
     Ok(q)
 }
 
-/// Every request to an encrypted queue must be signed (AWS also requires
-/// HTTPS; sealq serves plain HTTP).
+/// Every request to an encrypted queue must be signed; with `--auth
+/// strict` it must also come over TLS, as AWS requires of all of them.
 ///
 /// # Errors
-/// `InvalidSecurity` for an anonymous request to an encrypted queue.
+/// `InvalidSecurity` for an anonymous request to an encrypted queue, or
+/// (strict) one over plain HTTP.
 pub fn check_security(ctx: &Ctx, q: &Queue) -> Result<()> {
-    if ctx.principal == Principal::Anonymous && q.lock().attrs.is_encrypted() {
+    let refused = ctx.principal == Principal::Anonymous || (ctx.strict && !ctx.tls);
+    if refused && q.lock().attrs.is_encrypted() {
         return Err(Error::InvalidSecurity(
             "All requests to this queue must use HTTPS and SigV4.".into(),
         ));

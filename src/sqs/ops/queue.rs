@@ -92,10 +92,12 @@ pub(crate) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput)
         ));
     }
     let mut attrs = QueueAttributes::new(fifo);
-    // AWS turns SSE-SQS on for queues created with SigV4 (over HTTPS) unless
-    // the request chooses otherwise.
-    attrs.sqs_managed_sse_enabled =
-        state.config.sse_sqs_by_default && matches!(ctx.principal, Principal::Signed(_));
+    // AWS turns SSE-SQS on for queues created with SigV4 over HTTPS unless
+    // the request chooses otherwise. sealq asks for HTTPS only in strict
+    // mode, where a queue created over plain HTTP could not be used over it.
+    attrs.sqs_managed_sse_enabled = state.config.sse_sqs_by_default
+        && matches!(ctx.principal, Principal::Signed(_))
+        && (ctx.tls || !ctx.strict);
     attrs.set_all(&input.attributes, true)?;
     let source_arn = format!(
         "arn:aws:sqs:{}:{}:{name}",
