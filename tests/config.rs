@@ -77,6 +77,8 @@ fn the_sample_parses_with_every_server_setting() {
     assert_eq!(f.keys.len(), 3);
     assert_eq!(f.queues.len(), 5);
     assert_eq!(f.principals.len(), 2);
+    assert_eq!(f.roles.len(), 1);
+    assert_eq!(f.roles[0].max_session_duration_seconds, Some(7200));
     let dbg = format!("{f:?}");
     assert!(!dbg.contains("orders-service-secret"), "secret in Debug: {dbg}");
     assert!(!dbg.contains("AAECAwQF"), "key material in Debug");
@@ -478,6 +480,43 @@ fn a_bad_file_exits_2_naming_file_line_and_field() {
     );
 
     let _ = std::fs::remove_file(&path);
+
+    // A role whose trust policy sealq cannot evaluate: refused, located.
+    let path = temp_file(
+        "bad-role.toml",
+        "[[roles]]\nname = \"app\"\n[roles.trust_policy]\nVersion = \"2012-10-17\"\n[[roles.trust_policy.Statement]]\n\
+         Effect = \"Allow\"\nAction = \"sts:AssumeRole\"\nPrincipal = \"*\"\n\
+         Condition = { DateLessThan = { \"aws:CurrentTime\" = \"2030-01-01T00:00:00Z\" } }\n",
+    );
+    let p = path.to_str().unwrap();
+    let (code, stderr) = run_binary(&["serve", "--config", p], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{p}:3:")), "file and line: {stderr}");
+    assert!(
+        stderr.contains("roles[0].trust_policy") && stderr.contains("DateLessThan"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(&path);
+    for (text, needle) in [
+        (
+            "[[roles]]\nname = \"a/b\"\ntrust_policy = '{\"Statement\":[]}'\n",
+            "roles[0].name",
+        ),
+        (
+            "[[roles]]\nname = \"ok\"\nmax_session_duration_seconds = 60\ntrust_policy = '{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\"}}'\n",
+            "roles[0].max_session_duration_seconds",
+        ),
+        (
+            "[[roles]]\nname = \"ok\"\ntrust_policy = '{not json'\n",
+            "not valid JSON",
+        ),
+    ] {
+        let path = temp_file("bad-role-2.toml", text);
+        let (code, stderr) = run_binary(&["--config", path.to_str().unwrap()], &[]);
+        assert_eq!(code, Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(needle), "{text}: {stderr}");
+        let _ = std::fs::remove_file(&path);
+    }
 
     // A file that is not there.
     let (code, stderr) = run_binary(&["--config", "/nonexistent/sealq.toml"], &[]);

@@ -350,6 +350,110 @@ def run_verify(venv, python, protocol, binary, env, tmp, log):
         stop_server(proc)
 
 
+STS_CASES = r"""
+import json, os, subprocess, sys, urllib.request
+import boto3, botocore
+from botocore.config import Config
+endpoint, protocol, tmp = sys.argv[1], sys.argv[2], sys.argv[3]
+cfg = Config(retries={"max_attempts": 1})
+ROLE = "arn:aws:iam::000000000000:role/app"
+
+def client(service, key, secret, token=None):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", config=cfg,
+                        aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
+
+def error_of(call):
+    try:
+        call()
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError("no error")
+
+results = {}
+sts = client("sts", "AKIDCOMPAT", "compat-secret")
+me = sts.get_caller_identity()
+results["GetCallerIdentity"] = (me["Arn"], me["Account"]) == ("arn:aws:iam::000000000000:user/compat", "000000000000")
+out = sts.assume_role(RoleArn=ROLE, RoleSessionName="py", DurationSeconds=900)
+c = out["Credentials"]
+results["AssumeRole"] = (out["AssumedRoleUser"]["Arn"] == "arn:aws:sts::000000000000:assumed-role/app/py"
+                         and c["AccessKeyId"].startswith("ASIA") and c["Expiration"].tzinfo is not None)
+sqs = client("sqs", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+url = sqs.create_queue(QueueName="sts-" + protocol)["QueueUrl"]
+sqs.send_message(QueueUrl=url, MessageBody="as the role")
+got = sqs.receive_message(QueueUrl=url, AttributeNames=["SenderId"])["Messages"][0]
+results["session credentials send as the role"] = got["Attributes"]["SenderId"] == out["AssumedRoleUser"]["AssumedRoleId"]
+forged = client("sqs", c["AccessKeyId"], c["SecretAccessKey"], "forged-token")
+results["forged session token"] = error_of(lambda: forged.list_queues()) == ("InvalidClientTokenId", 403)
+results["untrusted AssumeRole"] = error_of(lambda: client("sts", "AKIDOTHER", "other-secret").assume_role(
+    RoleArn=ROLE, RoleSessionName="xx")) == ("AccessDenied", 403)
+results["DurationSeconds too long"] = error_of(lambda: sts.assume_role(
+    RoleArn=ROLE, RoleSessionName="xx", DurationSeconds=7200)) == ("ValidationError", 400)
+tok = sts.get_session_token(DurationSeconds=900)["Credentials"]
+who = client("sts", tok["AccessKeyId"], tok["SecretAccessKey"], tok["SessionToken"]).get_caller_identity()
+results["GetSessionToken"] = who["Arn"] == "arn:aws:iam::000000000000:user/compat"
+if protocol == "query":
+    # A presigned query URL with session credentials carries X-Amz-Security-Token.
+    signed = sqs.generate_presigned_url("list_queues", ExpiresIn=60)
+    req = urllib.request.Request(signed, data=b"", method="POST")
+    results["presigned URL with a session token"] = ("X-Amz-Security-Token=" in signed
+                                                     and urllib.request.urlopen(req, timeout=10).status == 200)
+# A profile with role_arn + source_profile: botocore calls AssumeRole itself
+# at AWS_ENDPOINT_URL.
+with open(os.path.join(tmp, "config"), "w") as f:
+    f.write(f"[profile base]\nregion = us-east-1\n[profile app]\nregion = us-east-1\nrole_arn = {ROLE}\n"
+            "source_profile = base\nrole_session_name = from-profile\n")
+with open(os.path.join(tmp, "credentials"), "w") as f:
+    f.write("[base]\naws_access_key_id = AKIDCOMPAT\naws_secret_access_key = compat-secret\n")
+env = {k: v for k, v in os.environ.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+env.update(AWS_CONFIG_FILE=os.path.join(tmp, "config"), AWS_SHARED_CREDENTIALS_FILE=os.path.join(tmp, "credentials"),
+           AWS_PROFILE="app", AWS_ENDPOINT_URL=endpoint,
+           # The CLI caches role credentials under ~/.aws/cli/cache; those of
+           # another sealq (sessions live in its memory) are not valid here.
+           HOME=tmp)
+code = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
+p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+results["boto3 profile with role_arn"] = p.stdout.strip() == "arn:aws:sts::000000000000:assumed-role/app/from-profile"
+aws = os.path.join(os.path.dirname(sys.executable), "aws")
+p = subprocess.run([aws, "sts", "get-caller-identity", "--output", "json"], env=env, capture_output=True, text=True, timeout=60)
+results["cli profile with role_arn"] = p.returncode == 0 and json.loads(p.stdout)["Arn"].startswith(
+    "arn:aws:sts::000000000000:assumed-role/app/")
+print(json.dumps(results))
+"""
+
+
+def run_sts(venv, python, protocol, binary, env, tmp, log):
+    """STS through boto3 and the CLI of this generation, against `--auth
+    verify` with a role `app` that AKIDCOMPAT may assume."""
+    config = os.path.join(tmp, f"sts-{venv}.toml")
+    with open(config, "w") as f:
+        f.write('[[principals]]\naccess_key_id = "AKIDCOMPAT"\nname = "compat"\nsecret_access_key = "compat-secret"\n'
+                '[[principals]]\naccess_key_id = "AKIDOTHER"\nname = "other"\nsecret_access_key = "other-secret"\n'
+                '[[roles]]\nname = "app"\ntrust_policy = { Statement = [{ Effect = "Allow", '
+                'Principal = { AWS = "arn:aws:iam::000000000000:user/compat" }, Action = "sts:AssumeRole" }] }\n')
+    proc, endpoint = start_server(binary, log, ["--config", config, "--auth", "verify"])
+    try:
+        if endpoint is None:
+            return report(False, f"{venv}: server starts for STS", f"exit {proc.poll()}")
+        work = os.path.join(tmp, f"sts-{venv}")
+        os.makedirs(work, exist_ok=True)
+        p = subprocess.run([python, "-c", STS_CASES, endpoint, protocol, work], env=env,
+                           capture_output=True, text=True, timeout=180)
+        try:
+            results = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return report(False, f"{venv}: STS cases ran", p.stderr[-2000:] + p.stdout[-500:])
+        for name, ok in results.items():
+            report(ok, f"{venv}: STS, {name}", "wrong answer")
+        aws = os.path.join(ROOT, ".venv", venv, "bin", "aws")
+        cmd = [aws, "sts", "assume-role", "--role-arn", "arn:aws:iam::000000000000:role/app",
+               "--role-session-name", "cli", "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        ok = out.returncode == 0 and json.loads(out.stdout)["AssumedRoleUser"]["Arn"].endswith(":assumed-role/app/cli")
+        report(ok, f"{venv}: STS, cli assume-role", out.stderr.strip())
+    finally:
+        stop_server(proc)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default=os.path.join(ROOT, "target", "debug", "sealq"))
@@ -380,6 +484,7 @@ def main():
                             run_cli(venv, endpoint, env)
                             run_durable(venv, python, binary, env, tmp, log)
                             run_verify(venv, python, protocol, binary, env, tmp, log)
+                            run_sts(venv, python, protocol, binary, env, tmp, log)
             finally:
                 if proc is not None:
                     stop_server(proc)
