@@ -327,3 +327,95 @@ async fn metrics_count_each_authentication_outcome() {
         .await;
     assert_eq!(auth_counts(&v).await.get("unknown_key"), Some(&1));
 }
+
+/// A query-protocol ListQueues with this `Authorization` header, unsigned
+/// otherwise.
+async fn with_header(s: &common::Server, authorization: &str) -> common::Raw {
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/", s.endpoint))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-amz-date", "20150830T123600Z")
+        .header("authorization", authorization)
+        .body("Action=ListQueues&Version=2012-11-05".to_owned())
+        .expect("request");
+    common::send(req).await
+}
+
+#[tokio::test]
+async fn malformed_authorization_headers_get_aws_errors() {
+    let s = server(AuthMode::Verify).await;
+    let sig = "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+    let cred = "Credential=AKIDREGISTERED/20150830/us-east-1/sqs/aws4_request";
+    for (header, code, needle) in [
+        (
+            format!("AWS4-HMAC-SHA256 SignedHeaders=host, {sig}"),
+            "IncompleteSignature",
+            "requires 'Credential'",
+        ),
+        (
+            format!("AWS4-HMAC-SHA256 {cred}, {cred}, SignedHeaders=host, {sig}"),
+            "IncompleteSignature",
+            "duplicate 'Credential'",
+        ),
+        (
+            format!("AWS4-HMAC-SHA512 {cred}, SignedHeaders=host, {sig}"),
+            "IncompleteSignature",
+            "algorithm",
+        ),
+        (
+            format!("AWS4-HMAC-SHA256 Credential=AKIDREGISTERED/2015/us-east-1, SignedHeaders=host, {sig}"),
+            "IncompleteSignature",
+            "5 slash-delimited",
+        ),
+        (
+            format!("AWS4-HMAC-SHA256 {cred}, SignedHeaders=host, Signature=xyz"),
+            "IncompleteSignature",
+            "64 hexadecimal",
+        ),
+        (
+            format!(
+                "AWS4-HMAC-SHA256 Credential=AKIDREGISTERED/20150830/us-east-1/kms/aws4_request, SignedHeaders=host, {sig}"
+            ),
+            "SignatureDoesNotMatch",
+            "correct service: 'sqs'",
+        ),
+    ] {
+        let r = with_header(&s, &header).await;
+        assert_eq!(
+            common::xml_text(&r.body, "Code").as_deref(),
+            Some(code),
+            "{header}: {}",
+            r.body
+        );
+        let message = common::xml_text(&r.body, "Message").unwrap_or_default();
+        assert!(message.contains(needle), "{header}: {message}");
+        assert!(r.status == 400 || r.status == 403, "{header}: {}", r.status);
+        assert!(!r.body.contains("5d672d79"), "the signature is never echoed");
+    }
+    // A bad X-Amz-Date with a well-formed header.
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/", s.endpoint))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-amz-date", "2015-08-30T12:36:00Z")
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 {cred}, SignedHeaders=host;x-amz-date, {sig}"),
+        )
+        .body("Action=ListQueues".to_owned())
+        .unwrap();
+    let r = common::send(req).await;
+    assert_eq!(
+        common::xml_text(&r.body, "Code").as_deref(),
+        Some("IncompleteSignature"),
+        "{}",
+        r.body
+    );
+    // An oversize header is refused by the HTTP layer; the server goes on.
+    let huge = format!("AWS4-HMAC-SHA256 Credential={}", "A".repeat(512 * 1024));
+    let r = with_header(&s, &huge).await;
+    assert!(r.status >= 400, "{}", r.status);
+    let ok = common::sqs_signing(&s.endpoint, KEY, SECRET, "us-east-1");
+    ok.list_queues().send().await.expect("still serving");
+}

@@ -19,6 +19,9 @@ pub mod policy;
 pub mod session;
 pub mod sigv4;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::sync::Arc;
 
 use dashmap::DashMap;

@@ -188,17 +188,20 @@ pub fn parse_amz_date(text: &str) -> Result<u64, ParseError> {
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return Err(bad());
     }
+    // Bytes, not characters: a multi-byte character is not a digit (and
+    // must not split a slice of the text).
     let num = |r: std::ops::Range<usize>| -> Result<u64, ParseError> {
-        let s = &text[r];
-        if s.bytes().all(|c| c.is_ascii_digit()) {
-            s.parse().map_err(|_| bad())
+        let digits = &b[r];
+        if digits.iter().all(u8::is_ascii_digit) {
+            Ok(digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
         } else {
             Err(bad())
         }
     };
     let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1..=12).contains(&month)
+    if year == 0
+        || !(1..=12).contains(&month)
         || day == 0
         || day > days_in_month(year, month)
         || hour > 23
