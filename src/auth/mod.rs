@@ -488,31 +488,36 @@ impl Principals {
             .ok_or(AuthError::UnknownKey)?;
             self.keys.key(&credential, secret.expose());
         }
-        let scope = credential.scope();
         let declared = req
             .header("x-amz-content-sha256")
             .map(|v| std::str::from_utf8(v).unwrap_or_default());
-        let body_hash = sigv4::sha256_hex(req.body);
         // The payload hash the client signed: its declared one (which must
         // be the body's, or UNSIGNED-PAYLOAD), else the body's.
+        let body_hash;
         let payload_hash = match declared {
-            Some(d) if d == "UNSIGNED-PAYLOAD" || d == body_hash => d,
-            Some(_) => {
-                return Err(AuthError::BadSignature(
-                    "The provided 'x-amz-content-sha256' header does not match what was computed.".to_owned(),
-                ));
+            Some(d @ "UNSIGNED-PAYLOAD") => d,
+            _ => {
+                body_hash = sigv4::Sha256Hex::of(req.body);
+                match declared {
+                    Some(d) if d != body_hash.as_str() => {
+                        return Err(AuthError::BadSignature(
+                            "The provided 'x-amz-content-sha256' header does not match what was computed."
+                                .to_owned(),
+                        ));
+                    }
+                    _ => body_hash.as_str(),
+                }
             }
-            None => body_hash.as_str(),
         };
         let skip = presign_expires.map(|_| "X-Amz-Signature");
         // A signed header the request lacks cannot have been signed as
         // sent: the signature does not match, as AWS says.
         let canonical = sigv4::canonical_request(&req.parts, payload_hash, &signed_headers, true, skip)
             .map_err(|_| AuthError::BadSignature(SIGNATURE_DOES_NOT_MATCH.to_owned()))?;
-        let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical);
-        let verified = self
-            .keys
-            .get(&credential, |key| sigv4::verify(key, &sts, &signature));
+        let canonical_hash = sigv4::Sha256Hex::of(canonical.as_bytes());
+        let verified = self.keys.get(&credential, |key| {
+            sigv4::verify_request(key, &amz_date, &credential, &canonical_hash, &signature)
+        });
         if verified == Some(true) {
             let principal = match session {
                 Some(id) => Principal::Signed(id),

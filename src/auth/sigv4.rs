@@ -525,6 +525,31 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(digest::digest(&digest::SHA256, data).as_ref())
 }
 
+/// Lower-case hex of SHA-256, on the stack (the verifier's hot path
+/// allocates no string for its hashes).
+#[derive(Clone, Copy)]
+pub struct Sha256Hex([u8; 64]);
+
+impl Sha256Hex {
+    /// The hex digest of `data`.
+    pub fn of(data: &[u8]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let d = digest::digest(&digest::SHA256, data);
+        let mut out = [0u8; 64];
+        for (i, b) in d.as_ref().iter().enumerate() {
+            out[2 * i] = HEX[usize::from(b >> 4)];
+            out[2 * i + 1] = HEX[usize::from(b & 0xF)];
+        }
+        Self(out)
+    }
+
+    /// The digest as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -563,6 +588,36 @@ pub fn sign(key: &hmac::Key, string_to_sign: &str) -> String {
 /// compared in constant time.
 pub fn verify(key: &hmac::Key, string_to_sign: &str, signature: &[u8; 32]) -> bool {
     hmac::verify(key, string_to_sign.as_bytes(), signature).is_ok()
+}
+
+/// [`verify`] of the string to sign of a request signed at `amz_date`
+/// for `credential`'s scope, whose canonical request hashes to
+/// `canonical_hash`: the string to sign is fed to the HMAC in pieces,
+/// never built.
+pub fn verify_request(
+    key: &hmac::Key,
+    amz_date: &str,
+    credential: &Credential,
+    canonical_hash: &Sha256Hex,
+    signature: &[u8; 32],
+) -> bool {
+    let mut ctx = hmac::Context::with_key(key);
+    for piece in [
+        ALGORITHM,
+        "\n",
+        amz_date,
+        "\n",
+        &credential.date,
+        "/",
+        &credential.region,
+        "/",
+        &credential.service,
+        "/aws4_request\n",
+        canonical_hash.as_str(),
+    ] {
+        ctx.update(piece.as_bytes());
+    }
+    aws_lc_rs::constant_time::verify_slices_are_equal(ctx.sign().as_ref(), signature).is_ok()
 }
 
 /// Derived signing keys, per (access key id, date, region, service), so a
@@ -665,7 +720,17 @@ mod tests {
         let canonical = canonical_request(&parts, payload_hash, &signed, false, None).expect("canonical");
         let key = signing_key(SECRET, "20150830", "us-east-1", "service");
         let sts = string_to_sign(DATE, SCOPE, &canonical);
-        (canonical, sign(&key, &sts))
+        let signature = sign(&key, &sts);
+        // The streaming verifier agrees with the string to sign, and only
+        // with the right signature.
+        let credential = Credential::parse(&format!("AKIDEXAMPLE/{SCOPE}")).expect("scope");
+        let hash = Sha256Hex::of(canonical.as_bytes());
+        let mut bytes = signature_bytes(&signature).expect("hex");
+        assert!(verify_request(&key, DATE, &credential, &hash, &bytes));
+        assert!(verify(&key, &sts, &bytes));
+        bytes[31] ^= 1;
+        assert!(!verify_request(&key, DATE, &credential, &hash, &bytes));
+        (canonical, signature)
     }
 
     const HOST: (&str, &[u8]) = ("Host", b"example.amazonaws.com");
