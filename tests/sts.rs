@@ -168,6 +168,19 @@ async fn get_caller_identity_answers_in_open_mode_with_any_key() {
         common::xml_text(&raw.body, "Message").as_deref(),
         Some("Request is missing Authentication Token")
     );
+    // Counted as STS requests, by action and status.
+    let metrics = reqwest::get(format!("{}/_sealq/metrics", s.endpoint))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"sealq_requests_total{service="sts",protocol="sts",action="GetCallerIdentity",status="200"} 1"#,
+        r#"sealq_requests_total{service="sts",protocol="sts",action="GetCallerIdentity",status="403"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
