@@ -93,9 +93,13 @@ impl AppState {
         let opened = crate::store::open_data_dir(&dir, config.sync, &kms)?;
         // The clock moves forward only: the saved offset is added once.
         clock.advance(opened.clock_offset.saturating_sub(clock.offset_ms()));
-        kms.attach(Box::new(opened.key_db))
+        let sessions = opened.key_db.load_sessions()?;
+        kms.attach(Box::new(opened.key_db.clone()))
             .map_err(|e| DataDirError(format!("data directory {}: {e}", dir.display())))?;
         let state = Self::assemble(config, clock, kms, opened.store);
+        state
+            .principals
+            .attach_sessions(Box::new(opened.key_db), sessions, state.clock.now_ms() / 1000);
         state.encryption.reserve_ids(opened.max_data_key);
         crate::sqs::move_tasks::restore(&state, &opened.move_tasks);
         tracing::info!(

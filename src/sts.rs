@@ -130,10 +130,13 @@ pub fn dispatch(state: &AppState, principal: &Principal, tls: bool, action: StsA
             }
             let secs = duration_seconds.unwrap_or(43_200);
             check_duration(secs, &SESSION_TOKEN_SECS)?;
-            let issued =
-                state
-                    .principals
-                    .issue_session(&caller.arn, &caller.sender_id, now_secs, now_secs + secs);
+            let issued = state
+                .principals
+                .issue_session(&caller.arn, &caller.sender_id, now_secs, now_secs + secs)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "the data directory could not keep a session");
+                    Error::InternalFailure
+                })?;
             Ok(StsOutput::Credentials {
                 issued,
                 assumed_role: None,
@@ -263,7 +266,11 @@ fn assume_role(
     let assumed_id = format!("{}:{}", role.role_id, input.role_session_name);
     let issued = state
         .principals
-        .issue_session(&arn, &assumed_id, now_secs, now_secs + secs);
+        .issue_session(&arn, &assumed_id, now_secs, now_secs + secs)
+        .map_err(|e| {
+            tracing::error!(error = %e, "the data directory could not keep a session");
+            Error::InternalFailure
+        })?;
     tracing::info!(role = %role.arn, session = %arn, caller = %caller.arn, expires_in_secs = secs, "role assumed");
     Ok(StsOutput::Credentials {
         issued,

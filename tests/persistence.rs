@@ -766,3 +766,89 @@ async fn without_a_data_dir_nothing_is_written_to_disk() {
     let left: Vec<_> = std::fs::read_dir(&cwd.0).unwrap().collect();
     assert!(left.is_empty(), "files written: {left:?}");
 }
+
+#[tokio::test]
+async fn temporary_credentials_survive_a_restart_and_old_data_dirs_are_upgraded() {
+    let dir = TempDir::new("sessions");
+    let config = dir.0.with_extension("toml");
+    std::fs::write(
+        &config,
+        "[[principals]]\naccess_key_id = \"AKIDALICE\"\nname = \"alice\"\nsecret_access_key = \"alice-secret\"\n\
+         [[roles]]\nname = \"app\"\ntrust_policy = { Statement = { Effect = \"Allow\", Principal = { AWS = \"000000000000\" }, Action = \"sts:AssumeRole\" } }\n",
+    )
+    .unwrap();
+    let args = ["--config", config.to_str().unwrap(), "--auth", "verify"];
+    let sts = |endpoint: &str, creds: aws_credential_types::Credentials| {
+        let conf = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .endpoint_url(endpoint)
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    };
+    let alice = aws_credential_types::Credentials::new("AKIDALICE", "alice-secret", None, None, "t");
+    let s = Durable::start_with(&dir.0, &args).await;
+    let out = sts(&s.endpoint(), alice.clone())
+        .assume_role()
+        .role_arn("arn:aws:iam::000000000000:role/app")
+        .role_session_name("kept")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = out.credentials().unwrap();
+    let session = aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "sts",
+    );
+    s.stop();
+    // The session token is not written anywhere, the secret only in kms.db.
+    for file in ["sqs.db", "kms.db"] {
+        let bytes = std::fs::read(dir.0.join(file)).unwrap();
+        let token = c.session_token().as_bytes();
+        assert!(!bytes.windows(token.len()).any(|w| w == token), "token in {file}");
+    }
+    let s = Durable::start_with(&dir.0, &args).await;
+    let who = sts(&s.endpoint(), session.clone())
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("the session is still valid after a restart");
+    assert_eq!(who.arn(), Some("arn:aws:sts::000000000000:assumed-role/app/kept"));
+    s.stop();
+
+    // A data directory of schema 1 (no sessions table) is upgraded.
+    {
+        let conn = rusqlite::Connection::open(dir.0.join("kms.db")).unwrap();
+        conn.execute_batch("DROP TABLE sessions; PRAGMA user_version = 1;").unwrap();
+        let conn = rusqlite::Connection::open(dir.0.join("sqs.db")).unwrap();
+        conn.execute_batch("PRAGMA user_version = 1;").unwrap();
+    }
+    let s = Durable::start_with(&dir.0, &args).await;
+    let e = sts(&s.endpoint(), session)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect_err("the schema-1 directory kept no session");
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidClientTokenId")
+    );
+    sts(&s.endpoint(), alice)
+        .assume_role()
+        .role_arn("arn:aws:iam::000000000000:role/app")
+        .role_session_name("again")
+        .send()
+        .await
+        .expect("sessions are kept again after the upgrade");
+    s.stop();
+    for file in ["sqs.db", "kms.db"] {
+        let conn = rusqlite::Connection::open(dir.0.join(file)).unwrap();
+        let v: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 2, "{file}");
+    }
+    let _ = std::fs::remove_file(&config);
+}

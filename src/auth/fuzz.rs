@@ -124,7 +124,8 @@ fn authenticate_answers_every_mutated_request() {
         "AROAX:s",
         0,
         2_000_000_000,
-    );
+    )
+    .expect("in memory");
     let session_header = HEADER.replace("AKIDEXAMPLE", &issued.access_key_id);
     let mut rng = StdRng::seed_from_u64(0x5ea1_0002);
     for i in 0..iterations() {

@@ -105,6 +105,8 @@ pub struct Principals {
     /// Principals of temporary credentials, interned by ARN (every session
     /// of one role and session name is one principal).
     session_identities: DashMap<String, Arc<Identity>>,
+    /// Where sessions are written, with a data directory.
+    vault: std::sync::OnceLock<Box<dyn session::SessionVault>>,
 }
 
 /// How signatures are checked (`--auth`).
@@ -275,7 +277,52 @@ impl Principals {
             roles: DashMap::new(),
             sessions: DashMap::new(),
             session_identities: DashMap::new(),
+            vault: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Restores the sessions a data directory kept (those expired for
+    /// more than a day are left out) and writes new ones to `vault` from
+    /// now on.
+    pub fn attach_sessions(
+        &self,
+        vault: Box<dyn session::SessionVault>,
+        records: Vec<session::SessionRecord>,
+        now_secs: u64,
+    ) {
+        for r in records {
+            if r.expires_secs + session::EXPIRED_KEPT_SECS <= now_secs {
+                continue;
+            }
+            let identity = self.session_identity(&r.arn, &r.sender_id, &r.access_key_id);
+            self.sessions.insert(
+                r.access_key_id.clone(),
+                session::Session {
+                    secret: r.secret,
+                    token_digest: r.token_digest,
+                    expires_secs: r.expires_secs,
+                    identity,
+                },
+            );
+        }
+        let _ = self.vault.set(vault);
+    }
+
+    /// The interned principal of sessions acting as `arn`.
+    fn session_identity(&self, arn: &str, sender_id: &str, access_key_id: &str) -> Arc<Identity> {
+        if let Some(id) = self.session_identities.get(arn) {
+            return id.clone();
+        }
+        let id = Arc::new(Identity {
+            access_key_id: access_key_id.to_owned(),
+            arn: arn.to_owned(),
+            sender_id: Arc::from(sender_id),
+            temporary: true,
+        });
+        self.session_identities
+            .entry(arn.to_owned())
+            .or_insert(id)
+            .clone()
     }
 
     /// The server's account id.
@@ -297,40 +344,43 @@ impl Principals {
     /// Issues temporary credentials acting as `arn` (with `sender_id` as
     /// its messages' `SenderId`), valid until `expires_secs`. Every session
     /// of one ARN is one principal (one allocation, one set of data keys).
-    /// Sessions expired for more than a day are forgotten.
+    /// Sessions expired for more than a day are forgotten. With a data
+    /// directory the session is written there before it is returned.
+    ///
+    /// # Errors
+    /// Why the data directory could not keep the session (nothing is
+    /// issued then).
     pub fn issue_session(
         &self,
         arn: &str,
         sender_id: &str,
         now_secs: u64,
         expires_secs: u64,
-    ) -> session::Issued {
+    ) -> std::result::Result<session::Issued, String> {
+        let horizon = now_secs.saturating_sub(session::EXPIRED_KEPT_SECS);
         self.sessions.retain(|akid, s| {
-            let keep = s.expires_secs + session::EXPIRED_KEPT_SECS > now_secs;
+            let keep = s.expires_secs > horizon;
             if !keep {
                 self.keys.forget(akid);
             }
             keep
         });
         let access_key_id = session::new_access_key_id();
-        let identity = match self.session_identities.get(arn) {
-            Some(id) => id.clone(),
-            None => {
-                let id = Arc::new(Identity {
-                    access_key_id: access_key_id.clone(),
-                    arn: arn.to_owned(),
-                    sender_id: Arc::from(sender_id),
-                    temporary: true,
-                });
-                self.session_identities
-                    .entry(arn.to_owned())
-                    .or_insert(id)
-                    .clone()
-            }
-        };
+        let identity = self.session_identity(arn, sender_id, &access_key_id);
         let (issued, session) = session::issue(identity, access_key_id, expires_secs);
+        if let Some(vault) = self.vault.get() {
+            vault.forget_expired_before(horizon)?;
+            vault.save(&session::SessionRecord {
+                access_key_id: issued.access_key_id.clone(),
+                arn: arn.to_owned(),
+                sender_id: sender_id.to_owned(),
+                secret: session.secret.clone(),
+                token_digest: session.token_digest,
+                expires_secs,
+            })?;
+        }
         self.sessions.insert(issued.access_key_id.clone(), session);
-        issued
+        Ok(issued)
     }
 
     /// Registers `access_key_id` as the principal `arn` (replacing what was

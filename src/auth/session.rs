@@ -4,12 +4,13 @@
 //!
 //! A session is an `ASIA…` access key id, a secret access key and a session
 //! token, valid until its expiry on the server's clock. The token itself is
-//! never kept: only its SHA-256, compared in constant time. Sessions live in
-//! memory: a restart forgets them (requests then get
-//! `InvalidClientTokenId`), as the issuing server is the only one that can
-//! check them. An expired session is kept for a day after its expiry so its
-//! requests get `ExpiredToken` rather than `InvalidClientTokenId`, then
-//! swept when a new one is issued.
+//! never kept: only its SHA-256, compared in constant time. With a data
+//! directory every session is written there (a [`SessionVault`]) before
+//! its credentials are returned, so they stay valid across restarts, as
+//! AWS's do; without one a restart forgets them (requests then get
+//! `InvalidClientTokenId`). An expired session is kept for a day after its
+//! expiry so its requests get `ExpiredToken` rather than
+//! `InvalidClientTokenId`, then swept when a new one is issued.
 
 use std::sync::Arc;
 
@@ -67,11 +68,45 @@ pub fn unique_id(prefix: &str, arn: &str) -> String {
     id
 }
 
+/// A session as a data directory keeps it (the secret included, wiped on
+/// drop and redacted in `Debug`).
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// `ASIA…`.
+    pub access_key_id: String,
+    /// The principal the session acts as.
+    pub arn: String,
+    /// Its messages' `SenderId`.
+    pub sender_id: String,
+    /// The secret access key.
+    pub secret: SecretAccessKey,
+    /// SHA-256 of the session token.
+    pub token_digest: [u8; 32],
+    /// Seconds since the epoch.
+    pub expires_secs: u64,
+}
+
+/// Where sessions are kept across restarts (the data directory's key
+/// database).
+pub trait SessionVault: Send + Sync + std::fmt::Debug {
+    /// Writes `record` durably.
+    ///
+    /// # Errors
+    /// Why it could not be written.
+    fn save(&self, record: &SessionRecord) -> Result<(), String>;
+
+    /// Removes the sessions that expired before `secs`.
+    ///
+    /// # Errors
+    /// Why they could not be removed.
+    fn forget_expired_before(&self, secs: u64) -> Result<(), String>;
+}
+
 /// One issued set of temporary credentials.
 #[derive(Debug)]
 pub(super) struct Session {
     pub(super) secret: SecretAccessKey,
-    token_digest: [u8; 32],
+    pub(super) token_digest: [u8; 32],
     /// Seconds since the epoch.
     pub(super) expires_secs: u64,
     pub(super) identity: Arc<Identity>,

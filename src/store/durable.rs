@@ -33,14 +33,18 @@ use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use crate::crypto::{SealedDataKey, SseKind};
+use super::codec::{Malformed, Reader, Writer};
+use crate::auth::SecretAccessKey;
+use crate::auth::session::{SessionRecord, SessionVault};
 use crate::kms::{AliasRecord, KeyRecord, KeyVault, KmsImage};
 use crate::sqs::model::queue::Counters;
 
 /// `PRAGMA application_id` of sealq's databases ("sealq" in spirit: `SEAL`).
 pub const APPLICATION_ID: i32 = 0x5345_414C;
 
-/// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+/// Schema version this build writes and reads: 2 added `sessions` to the
+/// key database (version 1 directories are brought to 2 when opened).
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// File names inside a data directory.
 pub const SQS_DB: &str = "sqs.db";
@@ -186,8 +190,8 @@ impl DataDir {
             _ => {}
         }
         let fresh = !has_sqs;
-        let sqs = open_db(dir, &sqs_path, SQS_DB, fresh, SQS_SCHEMA, sync)?;
-        let kms = open_db(dir, &kms_path, KMS_DB, fresh, KMS_SCHEMA, sync)?;
+        let sqs = open_db(dir, &sqs_path, SQS_DB, fresh, (SQS_SCHEMA, ""), sync)?;
+        let kms = open_db(dir, &kms_path, KMS_DB, fresh, (KMS_SCHEMA, KMS_UPGRADE), sync)?;
         Ok(Self {
             path: dir.to_owned(),
             lock,
@@ -225,12 +229,18 @@ CREATE TABLE aliases (name TEXT PRIMARY KEY, target TEXT NOT NULL,
     created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
 ";
 
+/// What schema 2 added to the key database: STS's temporary credentials.
+/// Run on new databases after the schema, and on version 1 ones when
+/// opened.
+const KMS_UPGRADE: &str =
+    "CREATE TABLE IF NOT EXISTS sessions (access_key_id TEXT PRIMARY KEY, expires_s INTEGER NOT NULL, record BLOB NOT NULL);";
+
 fn open_db(
     dir: &Path,
     path: &Path,
     name: &str,
     fresh: bool,
-    schema: &str,
+    (schema, upgrade): (&str, &str),
     sync: Sync,
 ) -> Result<Connection, DataDirError> {
     let bad = |what: String| err(dir, format!("{name}: {what}"));
@@ -248,7 +258,7 @@ fn open_db(
         .map_err(not_ours)?;
     if fresh {
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode=WAL; BEGIN; {schema} PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            "PRAGMA journal_mode=WAL; BEGIN; {schema} {upgrade} PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(|e| bad(format!("cannot create: {e}")))?;
     } else {
@@ -273,6 +283,10 @@ fn open_db(
         }
         conn.execute_batch("PRAGMA journal_mode=WAL;")
             .map_err(|e| bad(format!("cannot use a write-ahead log: {e}")))?;
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(&format!("BEGIN; {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"))
+                .map_err(|e| bad(format!("cannot upgrade from schema {version}: {e}")))?;
+        }
     }
     let sync = match sync {
         Sync::Full => "FULL",
@@ -917,15 +931,92 @@ pub fn load_sqs(conn: &Connection) -> Result<SqsImage, DataDirError> {
 
 // ---- the key database --------------------------------------------------------
 
-/// `kms.db`, written under its own lock.
-#[derive(Debug)]
-pub struct KeyDb(Mutex<Connection>);
+/// `kms.db`, written under its own lock; clones share it (the KMS model
+/// keeps its keys there, the principals their sessions).
+#[derive(Debug, Clone)]
+pub struct KeyDb(std::sync::Arc<Mutex<Connection>>);
+
+/// Encoding version of a session record.
+const SESSION_RECORD_V1: u8 = 1;
 
 impl KeyDb {
     /// Wraps the opened key database.
     pub fn new(conn: Connection) -> Self {
-        Self(Mutex::new(conn))
+        Self(std::sync::Arc::new(Mutex::new(conn)))
     }
+
+    /// Reads every kept session.
+    ///
+    /// # Errors
+    /// A [`DataDirError`] when the database cannot be read or a record is
+    /// malformed.
+    pub fn load_sessions(&self) -> Result<Vec<SessionRecord>, DataDirError> {
+        let conn = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let q = |e: rusqlite::Error| DataDirError(format!("{KMS_DB}: {e}"));
+        let mut st = conn
+            .prepare("SELECT access_key_id, expires_s, record FROM sessions")
+            .map_err(q)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    u(r.get(1)?),
+                    Zeroizing::new(r.get::<_, Vec<u8>>(2)?),
+                ))
+            })
+            .map_err(q)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (access_key_id, expires_secs, bytes) = row.map_err(q)?;
+            let bad = |_| DataDirError(format!("{KMS_DB}: session {access_key_id} is malformed"));
+            let mut r = Reader::new(&bytes);
+            if r.u8().map_err(bad)? != SESSION_RECORD_V1 {
+                return Err(bad(Malformed));
+            }
+            let arn = r.string().map_err(bad)?;
+            let sender_id = r.string().map_err(bad)?;
+            let secret = SecretAccessKey::new(r.string().map_err(bad)?);
+            let token_digest: [u8; 32] = r.bytes().map_err(bad)?.try_into().map_err(|_| bad(Malformed))?;
+            out.push(SessionRecord {
+                access_key_id,
+                arn,
+                sender_id,
+                secret,
+                token_digest,
+                expires_secs,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl SessionVault for KeyDb {
+    fn save(&self, record: &SessionRecord) -> Result<(), String> {
+        let mut w = Writer::new();
+        w.u8(SESSION_RECORD_V1)
+            .str(&record.arn)
+            .str(&record.sender_id)
+            .str(record.secret.expose())
+            .bytes(&record.token_digest);
+        let bytes = Zeroizing::new(w.finish());
+        let conn = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        conn.execute(
+            "INSERT OR REPLACE INTO sessions (access_key_id, expires_s, record) VALUES (?1, ?2, ?3)",
+            params![record.access_key_id, i(record.expires_secs), &bytes[..]],
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
+    fn forget_expired_before(&self, secs: u64) -> Result<(), String> {
+        let conn = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        conn.execute("DELETE FROM sessions WHERE expires_s < ?1", params![i(secs)])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl KeyDb {
 
     /// Reads every key and alias.
     ///
