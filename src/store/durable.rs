@@ -48,6 +48,8 @@ pub const SQS_DB: &str = "sqs.db";
 pub const KMS_DB: &str = "kms.db";
 /// The lock file.
 pub const LOCK_FILE: &str = "sealq.lock";
+/// The local CA's directory (see `tls`).
+pub const TLS_DIR: &str = "tls";
 
 /// Bits of a message row key that hold its serial; the queue uid sits
 /// above them.
@@ -120,6 +122,7 @@ fn ours(name: &str) -> bool {
         .iter()
         .any(|db| name == *db || name == format!("{db}-wal") || name == format!("{db}-shm"))
         || name == LOCK_FILE
+        || name == TLS_DIR
 }
 
 impl DataDir {
