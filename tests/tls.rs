@@ -453,6 +453,28 @@ async fn the_local_ca_is_kept_in_the_data_directory_across_restarts() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn the_samples_commented_tls_settings_parse_when_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/sealq.toml");
+    let text = std::fs::read_to_string(&path).expect("the sample");
+    let mut uncommented = text.clone();
+    for key in ["tls_port", "tls_hostnames", "tls_ca_out", "tls_cert", "tls_key"] {
+        let commented = format!("# {key} = ");
+        assert!(text.contains(&commented), "the sample shows {key} commented out");
+        uncommented = uncommented.replacen(&commented, &commented[2..], 1);
+    }
+    let f = sealq::config::parse(&path, uncommented).unwrap_or_else(|e| panic!("{e}"));
+    let tls = f.server_config(Config::default()).tls;
+    assert_eq!(tls.port, Some(9443));
+    assert_eq!(tls.hostnames, ["sealq"]);
+    assert_eq!(tls.ca_out.as_deref(), Some(Path::new("/data/sealq-ca.pem")));
+    assert_eq!(tls.cert.as_deref(), Some(Path::new("/etc/sealq/server.pem")));
+    assert_eq!(tls.key.as_deref(), Some(Path::new("/etc/sealq/server.key")));
+    // As it is (commented), the sample serves no HTTPS.
+    let f = sealq::config::parse(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.server.tls_port, None);
+}
+
 // ------------------------------------------------------------ the binary
 
 /// Runs the binary to completion (bounded); exit code and stderr.
