@@ -1539,8 +1539,16 @@ async fn tls_compare(opts: &Opts, tck: f64, out: &mut String) {
             let t = Arc::new(t);
             let from = Instant::now() + Duration::from_secs_f64(opts.warmup);
             let until = from + Duration::from_secs_f64(opts.seconds);
-            let (tally, elapsed, cpu) =
-                run_workers(&server, &t, Proto::Json, Op::Send, 16, Stop::Timed { from, until }, tck).await;
+            let (tally, elapsed, cpu) = run_workers(
+                &server,
+                &t,
+                Proto::Json,
+                Op::Send,
+                16,
+                Stop::Timed { from, until },
+                tck,
+            )
+            .await;
             let name = format!("json send c16{}", if i == 1 { " https" } else { "" });
             let row = make_row(name, Op::Send, 16, tally, elapsed, cpu, server.rss());
             assert_eq!(row.errors, 0, "{} had errors", row.name);
@@ -1582,7 +1590,11 @@ async fn tls_compare(opts: &Opts, tck: f64, out: &mut String) {
         out,
         "\nMedians of {rounds} rounds of {} s each; HTTPS / HTTP is the median of each round's ratio (both on one server, alternating which goes first; target 70%). Ratios in round order: {}.",
         opts.seconds,
-        ratios.iter().map(|r| format!("{:.0}%", 100.0 * r)).collect::<Vec<_>>().join(", ")
+        ratios
+            .iter()
+            .map(|r| format!("{:.0}%", 100.0 * r))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }
 

@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the stored messages of a queue as they are at rest: envelopes
     /// (ciphertext, nonce, encrypted data key, key ARN, encryption context) for
     /// encrypted ones. Asks a running server.
@@ -330,7 +330,7 @@ async fn main() -> std::process::ExitCode {
         Err(e) => e.exit(),
     };
     let (args, serve_matches) = match cli.command {
-        Some(Command::Serve(a)) => (a, matches.subcommand_matches("serve").unwrap_or(&matches)),
+        Some(Command::Serve(a)) => (*a, matches.subcommand_matches("serve").unwrap_or(&matches)),
         Some(Command::Health(a)) => {
             let endpoint = match endpoint_or_local(a.endpoint) {
                 Ok(e) => e,

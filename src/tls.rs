@@ -180,7 +180,9 @@ pub fn check_settings(s: &TlsSettings, plain_port: u16) -> Result<(), TlsError> 
         );
     }
     if s.cert.is_some() && s.ca_out.is_some() {
-        return err("--tls-ca-out writes the certificate of sealq's local CA, which is not used with --tls-cert");
+        return err(
+            "--tls-ca-out writes the certificate of sealq's local CA, which is not used with --tls-cert",
+        );
     }
     Ok(())
 }
@@ -343,7 +345,8 @@ impl LocalCa {
     pub fn load_or_create(dir: &Path) -> Result<Self, TlsError> {
         let cert_path = dir.join(CA_CERT_FILE);
         let key_path = dir.join(CA_KEY_FILE);
-        let io = |p: &Path, what: &str, e: std::io::Error| TlsError(format!("cannot {what} {}: {e}", p.display()));
+        let io =
+            |p: &Path, what: &str, e: std::io::Error| TlsError(format!("cannot {what} {}: {e}", p.display()));
         match (cert_path.exists(), key_path.exists()) {
             (false, false) => {
                 let ca = Self::generate()?;
@@ -351,20 +354,19 @@ impl LocalCa {
                 let key_pem = Zeroizing::new(ca.issuer.key().serialize_pem());
                 // The key first: a certificate on disk without its key
                 // would be trusted by clients yet useless.
-                write_atomically(&key_path, key_pem.as_bytes(), 0o600).map_err(|e| io(&key_path, "write", e))?;
+                write_atomically(&key_path, key_pem.as_bytes(), 0o600)
+                    .map_err(|e| io(&key_path, "write", e))?;
                 write_atomically(&cert_path, ca.cert_pem.as_bytes(), 0o644)
                     .map_err(|e| io(&cert_path, "write", e))?;
                 tracing::info!(ca = %cert_path.display(), sha256 = %ca.fingerprint(), "local CA created");
                 Ok(ca)
             }
             (true, true) => {
-                let cert_pem =
-                    std::fs::read_to_string(&cert_path).map_err(|e| io(&cert_path, "read", e))?;
+                let cert_pem = std::fs::read_to_string(&cert_path).map_err(|e| io(&cert_path, "read", e))?;
                 let key_pem =
                     Zeroizing::new(std::fs::read_to_string(&key_path).map_err(|e| io(&key_path, "read", e))?);
-                let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| {
-                    TlsError(format!("{}: not a PEM certificate: {e}", cert_path.display()))
-                })?;
+                let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+                    .map_err(|e| TlsError(format!("{}: not a PEM certificate: {e}", cert_path.display())))?;
                 let key = KeyPair::from_pem(&key_pem)
                     .map_err(|e| TlsError(format!("{}: not a PEM private key: {e}", key_path.display())))?;
                 let ca = Self {
@@ -444,7 +446,9 @@ impl LocalCa {
         params.not_after = now + LEAF_VALIDITY;
         params.serial_number = Some(serial());
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(rc("server key"))?;
-        let cert = params.signed_by(&key, &self.issuer).map_err(rc("server certificate"))?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(rc("server certificate"))?;
         let served = ServerCert {
             chain: vec![cert.der().clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
@@ -460,9 +464,10 @@ impl LocalCa {
         roots
             .add(self.cert_der.clone())
             .map_err(|e| TlsError(format!("the CA certificate is not usable: {e}")))?;
-        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-            .build()
-            .map_err(|e| TlsError(format!("the CA certificate is not usable: {e}")))?;
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(|e| TlsError(format!("the CA certificate is not usable: {e}")))?;
         let leaf = served
             .chain
             .first()
@@ -751,27 +756,47 @@ mod tests {
             cert: Some("c.pem".into()),
             ..port(9443)
         };
-        assert!(check_settings(&cert, 9324).unwrap_err().0.contains("--tls-cert needs --tls-key"));
+        assert!(
+            check_settings(&cert, 9324)
+                .unwrap_err()
+                .0
+                .contains("--tls-cert needs --tls-key")
+        );
         let key = TlsSettings {
             key: Some("k.pem".into()),
             ..port(9443)
         };
-        assert!(check_settings(&key, 9324).unwrap_err().0.contains("--tls-key needs --tls-cert"));
+        assert!(
+            check_settings(&key, 9324)
+                .unwrap_err()
+                .0
+                .contains("--tls-key needs --tls-cert")
+        );
         let both = TlsSettings {
             key: Some("k.pem".into()),
-            ..cert.clone()
+            ..cert
         };
         assert!(check_settings(&both, 9324).is_ok());
         let off = TlsSettings {
             port: None,
             ..both.clone()
         };
-        assert!(check_settings(&off, 9324).unwrap_err().0.contains("need --tls-port"));
+        assert!(
+            check_settings(&off, 9324)
+                .unwrap_err()
+                .0
+                .contains("need --tls-port")
+        );
         let names = TlsSettings {
             hostnames: vec!["sealq".into()],
             ..both.clone()
         };
-        assert!(check_settings(&names, 9324).unwrap_err().0.contains("--tls-hostnames"));
+        assert!(
+            check_settings(&names, 9324)
+                .unwrap_err()
+                .0
+                .contains("--tls-hostnames")
+        );
         let out = TlsSettings {
             ca_out: Some("ca.pem".into()),
             ..both
@@ -790,13 +815,20 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.join(CA_KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join(CA_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         // A certificate signed by the reloaded CA verifies against the
         // first one's certificate (the same CA).
-        let served = second.issue(&["sealq.test".to_owned(), "10.1.2.3".to_owned()]).unwrap();
-        first.verify(&served, &["sealq.test".to_owned(), "10.1.2.3".to_owned()]).unwrap();
+        let served = second
+            .issue(&["sealq.test".to_owned(), "10.1.2.3".to_owned()])
+            .unwrap();
+        first
+            .verify(&served, &["sealq.test".to_owned(), "10.1.2.3".to_owned()])
+            .unwrap();
         let other = LocalCa::generate().unwrap();
         assert!(other.verify(&served, &["localhost".to_owned()]).is_err());
         let _ = std::fs::remove_dir_all(&dir);

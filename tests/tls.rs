@@ -51,8 +51,8 @@ async fn start_tls(tls: TlsSettings, data_dir: Option<PathBuf>) -> TlsServer {
         ..Config::default()
     };
     let state = AppState::open(config, Arc::new(Clock::system())).expect("state");
-    let identity =
-        sealq::tls::Identity::prepare(&state.config.tls, state.config.data_dir.as_deref()).expect("TLS identity");
+    let identity = sealq::tls::Identity::prepare(&state.config.tls, state.config.data_dir.as_deref())
+        .expect("TLS identity");
     let ca_pem = identity.ca_pem.clone();
     let server = launch_with_tls(
         listener,
@@ -125,7 +125,10 @@ async fn https_get(addr: SocketAddr, ca_pem: &str, path: &str) -> Result<(u16, S
 fn parse_response(raw: &[u8]) -> (u16, String) {
     let text = String::from_utf8_lossy(raw);
     let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -173,7 +176,9 @@ async fn the_sdk_round_trips_over_https_on_an_encrypted_queue() {
     assert_eq!(url, format!("{}/000000000000/{name}", s.https));
     // Signed CreateQueue: SSE-SQS, so the body below is sealed at rest.
     assert_eq!(
-        common::queue_attr(&c, &url, A::SqsManagedSseEnabled).await.as_deref(),
+        common::queue_attr(&c, &url, A::SqsManagedSseEnabled)
+            .await
+            .as_deref(),
         Some("true")
     );
     c.send_message()
@@ -193,11 +198,21 @@ async fn the_sdk_round_trips_over_https_on_an_encrypted_queue() {
         .send()
         .await
         .expect("DeleteMessage");
-    let listed = c.list_queues().queue_name_prefix(&name).send().await.expect("ListQueues");
-    assert_eq!(listed.queue_urls(), [url.clone()]);
+    let listed = c
+        .list_queues()
+        .queue_name_prefix(&name)
+        .send()
+        .await
+        .expect("ListQueues");
+    assert_eq!(listed.queue_urls(), std::slice::from_ref(&url));
     // The same queue over plain HTTP has an http:// URL.
     let plain = common::sqs(&s.server);
-    let listed = plain.list_queues().queue_name_prefix(&name).send().await.expect("ListQueues");
+    let listed = plain
+        .list_queues()
+        .queue_name_prefix(&name)
+        .send()
+        .await
+        .expect("ListQueues");
     assert_eq!(
         listed.queue_urls(),
         [format!("http://{}/000000000000/{name}", s.server.addr)]
@@ -206,10 +221,13 @@ async fn the_sdk_round_trips_over_https_on_an_encrypted_queue() {
     let m = metrics(&s.server).await;
     let over_tls = sample(&m, r#"sealq_auth_requests_total{outcome="unchecked",tls="yes"} "#).unwrap_or(0.0);
     assert!(over_tls >= 6.0, "{m}");
-    let plain_count = sample(&m, r#"sealq_auth_requests_total{outcome="unchecked",tls="no"} "#).unwrap_or(0.0);
+    let plain_count =
+        sample(&m, r#"sealq_auth_requests_total{outcome="unchecked",tls="no"} "#).unwrap_or(0.0);
     assert!(plain_count >= 1.0, "{m}");
     // The admin API answers over HTTPS too.
-    let (status, body) = https_get(s.tls_addr, &ca, "/_sealq/health").await.expect("GET over HTTPS");
+    let (status, body) = https_get(s.tls_addr, &ca, "/_sealq/health")
+        .await
+        .expect("GET over HTTPS");
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
     s.server.stop().await;
 }
@@ -223,7 +241,10 @@ async fn plain_http_untrusted_clients_and_stalled_handshakes_fail_alone() {
     // A connection that never says anything, and one stuck mid-handshake.
     let _silent = TcpStream::connect(s.tls_addr).await.expect("connect");
     let mut stuck = TcpStream::connect(s.tls_addr).await.expect("connect");
-    stuck.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).await.expect("half a record");
+    stuck
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+        .await
+        .expect("half a record");
 
     // Plain HTTP on the TLS port: a 400 saying so, and that connection closes.
     let raw = plain_exchange(
@@ -252,7 +273,10 @@ async fn plain_http_untrusted_clients_and_stalled_handshakes_fail_alone() {
         .send()
         .await
         .expect_err("the local CA is not a system root");
-    let err = format!("{:?}", aws_smithy_runtime_api::client::result::SdkError::into_source(err));
+    let err = format!(
+        "{:?}",
+        aws_smithy_runtime_api::client::result::SdkError::into_source(err)
+    );
     assert!(
         err.contains("UnknownIssuer") || err.contains("certificate"),
         "{err}"
@@ -362,10 +386,18 @@ async fn a_given_certificate_and_key_are_served() {
     let presented = tls.get_ref().1.peer_certificates().expect("certificates")[0].clone();
     let file = CertificateDer::from_pem_file(&cert).expect("the file's certificate");
     assert_eq!(presented, file);
-    assert_eq!(tls.get_ref().1.alpn_protocol(), None, "no ALPN asked, none chosen");
+    assert_eq!(
+        tls.get_ref().1.alpn_protocol(),
+        None,
+        "no ALPN asked, none chosen"
+    );
     // A client that trusts sealq's own CA instead does not get in.
     let local = sealq::tls::LocalCa::generate().expect("CA");
-    assert!(https_get(s.tls_addr, local.cert_pem(), "/_sealq/health").await.is_err());
+    assert!(
+        https_get(s.tls_addr, local.cert_pem(), "/_sealq/health")
+            .await
+            .is_err()
+    );
     s.server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -385,9 +417,14 @@ async fn alpn_offers_http_1_1_only() {
                 .await
         }
     };
-    let tls = connect(vec![b"h2".to_vec(), b"http/1.1".to_vec()]).await.expect("handshake");
+    let tls = connect(vec![b"h2".to_vec(), b"http/1.1".to_vec()])
+        .await
+        .expect("handshake");
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
-    assert!(connect(vec![b"h2".to_vec()]).await.is_err(), "HTTP/2 only: refused");
+    assert!(
+        connect(vec![b"h2".to_vec()]).await.is_err(),
+        "HTTP/2 only: refused"
+    );
     s.server.stop().await;
 }
 
@@ -410,11 +447,17 @@ async fn the_local_ca_is_kept_in_the_data_directory_across_restarts() {
     );
     let key = std::fs::read_to_string(data.join("tls/ca.key")).expect("ca.key");
     assert!(key.contains("PRIVATE KEY"));
-    assert!(!std::fs::read_to_string(&out).unwrap().contains("PRIVATE"), "the key is never written out");
+    assert!(
+        !std::fs::read_to_string(&out).unwrap().contains("PRIVATE"),
+        "the key is never written out"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(data.join("tls/ca.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(data.join("tls/ca.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "ca.key is private");
     }
     let c = sqs_trusting(&first.https, &ca);
@@ -529,11 +572,26 @@ fn bad_tls_settings_exit_non_zero_with_a_message() {
     let junk = junk.to_str().unwrap().to_owned();
     let port = free_port().to_string();
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
-        (vec!["--tls-port", &port, "--tls-cert", &cert], 2, "--tls-cert needs --tls-key"),
-        (vec!["--tls-port", &port, "--tls-key", &key], 2, "--tls-key needs --tls-cert"),
+        (
+            vec!["--tls-port", &port, "--tls-cert", &cert],
+            2,
+            "--tls-cert needs --tls-key",
+        ),
+        (
+            vec!["--tls-port", &port, "--tls-key", &key],
+            2,
+            "--tls-key needs --tls-cert",
+        ),
         (vec!["--tls-cert", &cert, "--tls-key", &key], 2, "need --tls-port"),
         (
-            vec!["--tls-port", &port, "--tls-cert", "/nonexistent/c.pem", "--tls-key", &key],
+            vec![
+                "--tls-port",
+                &port,
+                "--tls-cert",
+                "/nonexistent/c.pem",
+                "--tls-key",
+                &key,
+            ],
             2,
             "cannot read the certificate /nonexistent/c.pem",
         ),
@@ -566,7 +624,10 @@ fn bad_tls_settings_exit_non_zero_with_a_message() {
     for (args, code, message) in cases {
         let (got, stderr) = run_binary(&args);
         assert_eq!(got, Some(code), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: wanted {message:?} in {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{args:?}: wanted {message:?} in {stderr}"
+        );
     }
     // The TLS port is taken.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -580,7 +641,11 @@ fn bad_tls_settings_exit_non_zero_with_a_message() {
     assert!(stderr.contains("different ports"), "{stderr}");
     // In the configuration file: a certificate without its key.
     let file = dir.join("sealq.toml");
-    std::fs::write(&file, format!("[server]\ntls_port = {port}\ntls_cert = \"{cert}\"\n")).unwrap();
+    std::fs::write(
+        &file,
+        format!("[server]\ntls_port = {port}\ntls_cert = \"{cert}\"\n"),
+    )
+    .unwrap();
     let (got, stderr) = run_binary(&["--config", file.to_str().unwrap()]);
     assert_eq!(got, Some(2), "{stderr}");
     assert!(stderr.contains("--tls-cert needs --tls-key"), "{stderr}");
@@ -628,7 +693,10 @@ async fn the_binary_serves_https_on_a_free_port_and_writes_its_ca() {
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
     let c = sqs_trusting(&format!("https://localhost:{}", tls_addr.port()), &ca);
     let url = common::new_queue(&c, "bin").await;
-    assert!(url.starts_with(&format!("https://localhost:{}/", tls_addr.port())), "{url}");
+    assert!(
+        url.starts_with(&format!("https://localhost:{}/", tls_addr.port())),
+        "{url}"
+    );
     // The names from SEALQ_TLS_HOSTNAMES are in the certificate.
     let tcp = TcpStream::connect(tls_addr).await.expect("connect");
     tokio_rustls::TlsConnector::from(client_config(&ca))

@@ -71,7 +71,11 @@ fn launch(listener: TcpListener, state: AppState) -> Server {
 
 /// Serves `state` (marked ready) on `listener` and, when given, over HTTPS
 /// on `tls`.
-pub fn launch_with_tls(listener: TcpListener, tls: Option<sealq::tls::TlsListener>, state: AppState) -> Server {
+pub fn launch_with_tls(
+    listener: TcpListener,
+    tls: Option<sealq::tls::TlsListener>,
+    state: AppState,
+) -> Server {
     let addr = listener.local_addr().expect("addr");
     state.set_ready();
     let (tx, rx) = oneshot::channel::<()>();
