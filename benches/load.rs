@@ -1568,11 +1568,11 @@ async fn tls_compare(opts: &Opts, tck: f64, out: &mut String) {
     let ratio = sorted[sorted.len() / 2];
     let _ = writeln!(
         out,
-        "| scenario | HTTP msgs/s | HTTPS msgs/s | HTTPS / HTTP | HTTP p50 / p99 ms | HTTPS p50 / p99 ms | server CPU µs/msg HTTP / HTTPS | client CPU µs/msg HTTP / HTTPS |\n|---|---:|---:|---:|---|---|---|---|"
+        "| scenario | HTTP msgs/s | HTTPS msgs/s | HTTPS / HTTP | HTTP p50 / p99 ms | HTTPS p50 / p99 ms | server CPU µs/msg HTTP / HTTPS | client CPU µs/msg HTTP / HTTPS | other CPU % HTTP / HTTPS |\n|---|---:|---:|---:|---|---|---|---|---|"
     );
     let _ = writeln!(
         out,
-        "| json send c16 | {:.0} | {:.0} | {:.0}% {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.1} / {:.1} | {:.1} / {:.1} |",
+        "| json send c16 | {:.0} | {:.0} | {:.0}% {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} |",
         plain.msgs_per_s,
         https.msgs_per_s,
         100.0 * ratio,
@@ -1585,6 +1585,8 @@ async fn tls_compare(opts: &Opts, tck: f64, out: &mut String) {
         https.server_cpu_us_per_msg,
         plain.client_cpu_us_per_msg,
         https.client_cpu_us_per_msg,
+        plain.other_cpu_pct,
+        https.other_cpu_pct,
     );
     let _ = writeln!(
         out,
