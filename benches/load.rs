@@ -15,7 +15,10 @@
 //! threads of the load generator, default: number of CPUs),
 //! `--auth-compare` (instead of the matrix: SendMessage at c16 with `--auth
 //! open` and `--auth verify`, alternating, medians of 5 rounds or
-//! `--repeat N`).
+//! `--repeat N`), `--tls-compare` (instead of the matrix: SendMessage at c16
+//! over plain HTTP and over HTTPS with keep-alive, on the two ports of one
+//! server started with `--tls-port`, alternating within each round; medians
+//! of 5 rounds or `--repeat N`).
 //!
 //! The "other CPU %" column is the machine's busy time used by neither the
 //! server nor the load generator during the measured interval, as a share of
@@ -115,6 +118,9 @@ struct Opts {
     /// Instead of the matrix: SendMessage at c16 with `--auth open` and
     /// `--auth verify`, alternating, `repeat` rounds (default 5).
     auth_compare: bool,
+    /// Instead of the matrix: SendMessage at c16 over HTTP and HTTPS on
+    /// one server, alternating, `repeat` rounds (default 5).
+    tls_compare: bool,
 }
 
 /// Where the server under test keeps its state.
@@ -145,6 +151,7 @@ fn parse_args() -> Opts {
     let mut client_threads = ncpu;
     let mut storages = vec![Storage::Memory, Storage::Disk];
     let mut auth_compare = false;
+    let mut tls_compare = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -159,6 +166,7 @@ fn parse_args() -> Opts {
             "--only" => only = Some(args.next().expect("--only needs a substring")),
             "--quick" => quick = true,
             "--auth-compare" => auth_compare = true,
+            "--tls-compare" => tls_compare = true,
             "--repeat" => {
                 repeat = args
                     .next()
@@ -185,7 +193,7 @@ fn parse_args() -> Opts {
             "--bench" => {}
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both] [--auth-compare]"
+                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both] [--auth-compare] [--tls-compare]"
                 );
                 std::process::exit(0);
             }
@@ -204,6 +212,7 @@ fn parse_args() -> Opts {
         deep: if quick { 100_000 } else { 500_000 },
         storages,
         auth_compare,
+        tls_compare,
     }
 }
 
@@ -462,6 +471,8 @@ struct Target {
     /// client sending the same bytes again need not hash them again (the
     /// signature itself is computed for every request).
     fixed_hashes: Vec<(usize, usize, String)>,
+    /// When set, connections speak TLS (to `addr`, the server's HTTPS port).
+    tls: Option<tokio_rustls::TlsConnector>,
 }
 
 fn idx(p: Proto) -> usize {
@@ -542,7 +553,28 @@ impl Target {
             batch,
             receive,
             fixed_hashes,
+            tls: None,
         }
+    }
+
+    /// The same target reached over TLS at `addr`, trusting `ca_pem`.
+    fn over_tls(mut self, addr: SocketAddr, ca_pem: &str) -> Self {
+        use rustls::pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.expect("CA PEM")).expect("CA root");
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        self.addr = addr;
+        self.host = addr.to_string();
+        self.url = format!("https://{addr}/");
+        self.tls = Some(tokio_rustls::TlsConnector::from(Arc::new(config)));
+        self
     }
 
     /// The payload hash of `body`: looked up for the fixed bodies, computed
@@ -814,15 +846,38 @@ impl Signer {
 /// The generator shares the machine's two cores with the server, so it must
 /// be lean: hyper's client cost about as much CPU per request as the server.
 struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     buf: BytesMut,
     out: Vec<u8>,
 }
 
+/// A connection's byte stream: TCP, or TLS over TCP.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 impl Conn {
+    /// A plain connection to `addr`.
     async fn open(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
+        Self::over(Box::new(stream))
+    }
+
+    /// A connection to `t`: over TLS when `t` says so (the handshake is
+    /// done here, before any request is timed).
+    async fn open_to(t: &Target) -> Self {
+        let Some(connector) = &t.tls else {
+            return Self::open(t.addr).await;
+        };
+        let stream = TcpStream::connect(t.addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let name = rustls::pki_types::ServerName::IpAddress(t.addr.ip().into());
+        let tls = connector.connect(name, stream).await.expect("TLS handshake");
+        Self::over(Box::new(tls))
+    }
+
+    fn over(stream: Box<dyn Io>) -> Self {
         Self {
             stream,
             buf: BytesMut::with_capacity(64 * 1024),
@@ -1067,7 +1122,7 @@ async fn one_send(t: &Target, c: &mut Conn, proto: Proto, batch: bool) -> (bool,
 }
 
 async fn worker(t: Arc<Target>, proto: Proto, op: Op, stop: Stop) -> Tally {
-    let mut c = Conn::open(t.addr).await;
+    let mut c = Conn::open_to(&t).await;
     let mut tally = Tally::default();
     loop {
         let now = Instant::now();
@@ -1288,7 +1343,7 @@ async fn prefill(t: &Arc<Target>, count: usize) -> f64 {
             let t = t.clone();
             let next = next.clone();
             tokio::spawn(async move {
-                let mut c = Conn::open(t.addr).await;
+                let mut c = Conn::open_to(&t).await;
                 while next.fetch_add(1, Ordering::Relaxed) < batches as u64 {
                     let (ok, _) = one_send(&t, &mut c, Proto::Json, true).await;
                     assert!(ok, "prefill SendMessageBatch failed");
@@ -1444,6 +1499,105 @@ async fn auth_compare(opts: &Opts, tck: f64, out: &mut String) {
         opts.seconds
     );
     let _ = std::fs::remove_file(&config);
+}
+
+/// SendMessage at concurrency 16 (JSON), on one server started with
+/// `--tls-port`: over plain HTTP on its port, then over HTTPS (keep-alive
+/// connections, handshakes done before the clock starts) on its TLS port,
+/// or the other way round on every other round, each on a queue of its
+/// own; medians of `--repeat` rounds (5 unless given) and the median of
+/// each round's HTTPS / HTTP ratio.
+async fn tls_compare(opts: &Opts, tck: f64, out: &mut String) {
+    let rounds = if opts.repeat > 1 { opts.repeat } else { 5 };
+    let ca_out = std::env::temp_dir().join(format!("sealq-bench-ca-{}.pem", std::process::id()));
+    let mut runs: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let tls_port = {
+            let l = StdListener::bind("127.0.0.1:0").expect("bind a free port");
+            l.local_addr().expect("local addr").port()
+        };
+        let server = Server::spawn_with(
+            None,
+            &[
+                "--tls-port",
+                &tls_port.to_string(),
+                "--tls-ca-out",
+                ca_out.to_str().expect("temp path"),
+            ],
+        );
+        let ca = std::fs::read_to_string(&ca_out).expect("the CA from --tls-ca-out");
+        let tls_addr = SocketAddr::from(([127, 0, 0, 1], tls_port));
+        let mut rates = [0.0; 2];
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let queue_url = create_queue(server.addr, &format!("bench-{i}"), Enc::Plain).await;
+            let mut t = Target::new(server.addr, queue_url);
+            if i == 1 {
+                t = t.over_tls(tls_addr, &ca);
+            }
+            let t = Arc::new(t);
+            let from = Instant::now() + Duration::from_secs_f64(opts.warmup);
+            let until = from + Duration::from_secs_f64(opts.seconds);
+            let (tally, elapsed, cpu) = run_workers(
+                &server,
+                &t,
+                Proto::Json,
+                Op::Send,
+                16,
+                Stop::Timed { from, until },
+                tck,
+            )
+            .await;
+            let name = format!("json send c16{}", if i == 1 { " https" } else { "" });
+            let row = make_row(name, Op::Send, 16, tally, elapsed, cpu, server.rss());
+            assert_eq!(row.errors, 0, "{} had errors", row.name);
+            rates[i] = row.msgs_per_s;
+            runs[i].push(row);
+        }
+        ratios.push(rates[1] / rates[0]);
+    }
+    let _ = std::fs::remove_file(&ca_out);
+    let median = |rows: &mut Vec<Row>| -> Row {
+        rows.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
+        rows.remove(rows.len() / 2)
+    };
+    let (plain, https) = (median(&mut runs[0]), median(&mut runs[1]));
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let ratio = sorted[sorted.len() / 2];
+    let _ = writeln!(
+        out,
+        "| scenario | HTTP msgs/s | HTTPS msgs/s | HTTPS / HTTP | HTTP p50 / p99 ms | HTTPS p50 / p99 ms | server CPU µs/msg HTTP / HTTPS | client CPU µs/msg HTTP / HTTPS | other CPU % HTTP / HTTPS |\n|---|---:|---:|---:|---|---|---|---|---|"
+    );
+    let _ = writeln!(
+        out,
+        "| json send c16 | {:.0} | {:.0} | {:.0}% {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} |",
+        plain.msgs_per_s,
+        https.msgs_per_s,
+        100.0 * ratio,
+        mark(ratio >= 0.70),
+        plain.p50_ms,
+        plain.p99_ms,
+        https.p50_ms,
+        https.p99_ms,
+        plain.server_cpu_us_per_msg,
+        https.server_cpu_us_per_msg,
+        plain.client_cpu_us_per_msg,
+        https.client_cpu_us_per_msg,
+        plain.other_cpu_pct,
+        https.other_cpu_pct,
+    );
+    let _ = writeln!(
+        out,
+        "\nMedians of {rounds} rounds of {} s each; HTTPS / HTTP is the median of each round's ratio (both on one server, alternating which goes first; target 70%). Ratios in round order: {}.",
+        opts.seconds,
+        ratios
+            .iter()
+            .map(|r| format!("{:.0}%", 100.0 * r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }
 
 /// Deep/shallow drain and memory per stored message.
@@ -1665,6 +1819,11 @@ fn main() {
 
     if opts.auth_compare {
         rt.block_on(auth_compare(&opts, tck, &mut out));
+        print!("{out}");
+        return;
+    }
+    if opts.tls_compare {
+        rt.block_on(tls_compare(&opts, tck, &mut out));
         print!("{out}");
         return;
     }

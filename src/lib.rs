@@ -15,8 +15,10 @@
 //! - `metrics`: request counters and histograms, the Prometheus exposition.
 //! - `sts`: STS's GetCallerIdentity, AssumeRole and GetSessionToken.
 //! - `admin`: `/_sealq/*`.
+//! - `tls`: the HTTPS listener and the local CA.
 //!
-//! [`app`] builds the router; [`serve`] runs it with graceful shutdown.
+//! [`app`] builds the router; [`serve`] runs it with graceful shutdown,
+//! [`serve_with_tls`] also over HTTPS.
 
 pub mod admin;
 pub mod auth;
@@ -32,6 +34,7 @@ pub mod sqs;
 pub mod state;
 pub mod store;
 pub mod sts;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -61,6 +64,21 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_tls(listener, None, state, shutdown).await
+}
+
+/// [`serve`], and the same API over HTTPS on `tls` when given: both
+/// listeners stop together when `shutdown` completes, and this returns
+/// once the requests in flight on either have finished.
+///
+/// # Errors
+/// I/O errors of the plain listener.
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    tls: Option<tls::TlsListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let token = state.shutdown.clone();
     let sweeper = {
         let state = state.clone();
@@ -69,17 +87,24 @@ pub async fn serve(
     };
     let state_for_close = state.clone();
     let router = app(state);
-    axum::serve(
+    let https = tls.map(|t| tokio::spawn(tls::run(t, router.clone(), token.clone())));
+    let stop = token.clone();
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown.await;
-        token.cancel();
+        stop.cancel();
     })
-    .await?;
+    .await;
+    // The HTTPS listener stops with the plain one, even when that failed.
+    token.cancel();
+    if let Some(https) = https {
+        let _ = https.await;
+    }
     sweeper.abort();
     // Commits what the journal still holds before the process ends.
     state_for_close.store.close();
-    Ok(())
+    served
 }

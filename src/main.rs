@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the stored messages of a queue as they are at rest: envelopes
     /// (ciphertext, nonce, encrypted data key, key ARN, encryption context) for
     /// encrypted ones. Asks a running server.
@@ -164,6 +164,21 @@ struct ServeArgs {
     /// How signatures are checked: `open` (any well-formed signature passes, except for keys registered with a secret and STS session keys, which are verified), `verify` (every signed request is verified against the registered principals and STS sessions) or `strict` (verify, and encrypted queues refuse requests over plain HTTP, as AWS does).
     #[arg(long, env = "SEALQ_AUTH", default_value = "open", value_parser = ["open", "verify", "strict"])]
     auth: String,
+    /// Also serve the API over HTTPS on this port, on the same address (0 picks a free one; the "sealq listening" log line names it). Off by default.
+    #[arg(long, env = "SEALQ_TLS_PORT")]
+    tls_port: Option<u16>,
+    /// Serve this certificate chain (PEM, leaf first) over HTTPS instead of one made by sealq's local CA; needs --tls-key.
+    #[arg(long, env = "SEALQ_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "SEALQ_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<std::path::PathBuf>,
+    /// More names (DNS names or IP addresses, comma-separated) for the certificate the local CA makes, beside localhost, 127.0.0.1 and ::1.
+    #[arg(long, env = "SEALQ_TLS_HOSTNAMES", value_delimiter = ',', value_parser = sealq::tls::parse_hostname, value_name = "NAMES")]
+    tls_hostnames: Vec<String>,
+    /// Write the local CA's certificate (PEM, never its key) to this file, for clients to trust (AWS_CA_BUNDLE, boto3 verify=). The CA is kept under the data directory when there is one.
+    #[arg(long, env = "SEALQ_TLS_CA_OUT", value_name = "FILE")]
+    tls_ca_out: Option<std::path::PathBuf>,
     /// Log format on stderr: human or json (one object per line). Levels come from RUST_LOG (default info; sealq=debug adds one line per request).
     #[arg(long, env = "SEALQ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
@@ -204,6 +219,13 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
             "verify" => sealq::auth::AuthMode::Verify,
             "strict" => sealq::auth::AuthMode::Strict,
             _ => sealq::auth::AuthMode::Open,
+        },
+        tls: sealq::config::TlsSettings {
+            port: args.tls_port,
+            cert: args.tls_cert.clone(),
+            key: args.tls_key.clone(),
+            hostnames: args.tls_hostnames.clone(),
+            ca_out: args.tls_ca_out.clone(),
         },
     };
     let Some(server) = file.map(|f| &f.server) else {
@@ -250,7 +272,30 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
     {
         config.auth = v.mode();
     }
+    if !given("tls_port") && server.tls_port.is_some() {
+        config.tls.port = server.tls_port;
+    }
+    if !given("tls_cert") && server.tls_cert.is_some() {
+        config.tls.cert.clone_from(&server.tls_cert);
+    }
+    if !given("tls_key") && server.tls_key.is_some() {
+        config.tls.key.clone_from(&server.tls_key);
+    }
+    if !given("tls_hostnames")
+        && let Some(v) = &server.tls_hostnames
+    {
+        config.tls.hostnames.clone_from(v);
+    }
+    if !given("tls_ca_out") && server.tls_ca_out.is_some() {
+        config.tls.ca_out.clone_from(&server.tls_ca_out);
+    }
     config
+}
+
+/// Reports bad TLS settings on stderr; exit code 2 (bad usage).
+fn bad_tls(e: &sealq::tls::TlsError) -> std::process::ExitCode {
+    eprintln!("sealq: bad TLS settings: {e}");
+    std::process::ExitCode::from(BAD_CONFIG)
 }
 
 async fn shutdown_signal() {
@@ -285,7 +330,7 @@ async fn main() -> std::process::ExitCode {
         Err(e) => e.exit(),
     };
     let (args, serve_matches) = match cli.command {
-        Some(Command::Serve(a)) => (a, matches.subcommand_matches("serve").unwrap_or(&matches)),
+        Some(Command::Serve(a)) => (*a, matches.subcommand_matches("serve").unwrap_or(&matches)),
         Some(Command::Health(a)) => {
             let endpoint = match endpoint_or_local(a.endpoint) {
                 Ok(e) => e,
@@ -358,6 +403,16 @@ async fn main() -> std::process::ExitCode {
     {
         return bad_config(&e);
     }
+    // TLS settings that cannot work (and the user's certificate and key)
+    // are refused before anything is bound.
+    if let Err(e) = sealq::tls::check_settings(&config.tls, config.port) {
+        return bad_tls(&e);
+    }
+    if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key)
+        && let Err(e) = sealq::tls::load_pem(cert, key)
+    {
+        return bad_tls(&e);
+    }
     let listener = match TcpListener::bind((config.host.as_str(), config.port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -365,10 +420,29 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
+    // The HTTPS port is bound now too, so a port in use fails start-up at
+    // once; it accepts connections once the server is ready.
+    let tls_listener = match config.tls.port {
+        Some(port) => match TcpListener::bind((config.host.as_str(), port)).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::error!(host = %config.host, port, error = %e, "cannot listen for HTTPS");
+                return std::process::ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let tls_local = tls_listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.to_string());
     let mut config = config;
     if let Ok(a) = listener.local_addr() {
         config.port = a.port();
+    }
+    if let Some(a) = tls_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        config.tls.port = Some(a.port());
     }
     // Until the data directory is read and the file applied, the port
     // answers 503 "starting" (health checks see "not ready", not a hang).
@@ -397,6 +471,18 @@ async fn main() -> std::process::ExitCode {
         );
     }
     drop(file);
+    // The certificate: the user's, or made by the local CA (kept in the
+    // data directory, now opened and locked, when there is one).
+    let tls = match tls_listener {
+        Some(l) => match sealq::tls::Identity::prepare(&state.config.tls, state.config.data_dir.as_deref()) {
+            Ok(identity) => Some(sealq::tls::TlsListener::new(l, identity.config)),
+            Err(e) => {
+                eprintln!("sealq: TLS: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     if state.store.settle().await.is_err() {
         eprintln!("sealq: the configuration could not be saved in the data directory");
         return std::process::ExitCode::from(1);
@@ -412,8 +498,14 @@ async fn main() -> std::process::ExitCode {
         }
     };
     state.set_ready();
-    tracing::info!(address = %local, region = %state.config.region, account = %state.config.account_id, "sealq listening");
-    match sealq::serve(listener, state, shutdown_signal()).await {
+    tracing::info!(
+        address = %local,
+        tls_address = tls_local.as_ref().map(tracing::field::display),
+        region = %state.config.region,
+        account = %state.config.account_id,
+        "sealq listening"
+    );
+    match sealq::serve_with_tls(listener, tls, state, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");

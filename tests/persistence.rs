@@ -823,7 +823,8 @@ async fn temporary_credentials_survive_a_restart_and_old_data_dirs_are_upgraded(
     // A data directory of schema 1 (no sessions table) is upgraded.
     {
         let conn = rusqlite::Connection::open(dir.0.join("kms.db")).unwrap();
-        conn.execute_batch("DROP TABLE sessions; PRAGMA user_version = 1;").unwrap();
+        conn.execute_batch("DROP TABLE sessions; PRAGMA user_version = 1;")
+            .unwrap();
         let conn = rusqlite::Connection::open(dir.0.join("sqs.db")).unwrap();
         conn.execute_batch("PRAGMA user_version = 1;").unwrap();
     }

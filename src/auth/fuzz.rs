@@ -119,13 +119,14 @@ fn authenticate_answers_every_mutated_request() {
             "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned(),
         )),
     );
-    let issued = p.issue_session(
-        "arn:aws:sts::000000000000:assumed-role/r/s",
-        "AROAX:s",
-        0,
-        2_000_000_000,
-    )
-    .expect("in memory");
+    let issued = p
+        .issue_session(
+            "arn:aws:sts::000000000000:assumed-role/r/s",
+            "AROAX:s",
+            0,
+            2_000_000_000,
+        )
+        .expect("in memory");
     let session_header = HEADER.replace("AKIDEXAMPLE", &issued.access_key_id);
     let mut rng = StdRng::seed_from_u64(0x5ea1_0002);
     for i in 0..iterations() {

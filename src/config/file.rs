@@ -381,6 +381,16 @@ pub struct ServerSection {
     pub log_format: Option<LogFormat>,
     /// `open` or `verify` (`--auth`).
     pub auth: Option<AuthSetting>,
+    /// Port of the HTTPS listener (`--tls-port`).
+    pub tls_port: Option<u16>,
+    /// Certificate chain to serve over HTTPS, PEM (`--tls-cert`).
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key, PEM (`--tls-key`).
+    pub tls_key: Option<PathBuf>,
+    /// More names for the certificate the local CA makes (`--tls-hostnames`).
+    pub tls_hostnames: Option<Vec<String>>,
+    /// Where to write the local CA's certificate (`--tls-ca-out`).
+    pub tls_ca_out: Option<PathBuf>,
 }
 
 /// `rotation = { enabled = true, rotation_period_in_days = 365 }` of a key.
@@ -592,6 +602,13 @@ impl FileConfig {
             data_dir: s.data_dir.clone().or(base.data_dir),
             sync: s.sync.map_or(base.sync, SyncMode::store_sync),
             auth: s.auth.map_or(base.auth, AuthSetting::mode),
+            tls: crate::config::TlsSettings {
+                port: s.tls_port.or(base.tls.port),
+                cert: s.tls_cert.clone().or(base.tls.cert),
+                key: s.tls_key.clone().or(base.tls.key),
+                hostnames: s.tls_hostnames.clone().unwrap_or(base.tls.hostnames),
+                ca_out: s.tls_ca_out.clone().or(base.tls.ca_out),
+            },
         }
     }
 }
@@ -636,6 +653,11 @@ pub fn parse(path: impl AsRef<Path>, text: String) -> Result<FileConfig, ConfigE
 /// The checks of [`parse`] after deserialization.
 fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
     let src = &cfg.source;
+    for (i, h) in cfg.server.tls_hostnames.iter().flatten().enumerate() {
+        if let Err(e) = crate::tls::parse_hostname(h) {
+            return Err(src.error(&field!["server", "tls_hostnames", i], e));
+        }
+    }
     let mut ids = HashSet::new();
     let mut aliases = HashSet::new();
     for (i, k) in cfg.keys.iter().enumerate() {
@@ -803,6 +825,23 @@ mod tests {
         assert_eq!(e.field, "server.log_format", "{e}");
         let e = err("[server]\nsync = \"sometimes\"\n");
         assert_eq!(e.field, "server.sync", "{e}");
+    }
+
+    #[test]
+    fn tls_settings_parse_and_bad_hostnames_are_located() {
+        let cfg = parse(
+            "t.toml",
+            "[server]\ntls_port = 9443\ntls_hostnames = [\"sealq\", \"10.0.0.7\"]\ntls_ca_out = \"/tmp/ca.pem\"\n"
+                .to_owned(),
+        )
+        .unwrap();
+        let tls = cfg.server_config(Config::default()).tls;
+        assert_eq!(tls.port, Some(9443));
+        assert_eq!(tls.hostnames, ["sealq", "10.0.0.7"]);
+        assert_eq!(tls.ca_out.as_deref(), Some(Path::new("/tmp/ca.pem")));
+        let e = err("[server]\ntls_port = 9443\ntls_hostnames = [\"sealq\",\n  \"not a name\"]\n");
+        assert_eq!((e.line, e.field.as_str()), (4, "server.tls_hostnames[1]"), "{e}");
+        assert!(e.message.contains("neither a DNS name nor an IP address"), "{e}");
     }
 
     #[test]

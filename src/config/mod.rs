@@ -37,6 +37,26 @@ pub struct Config {
     pub sync: crate::store::durable::Sync,
     /// How signatures are checked.
     pub auth: crate::auth::AuthMode,
+    /// The HTTPS listener's settings (off unless `tls.port` is set).
+    pub tls: TlsSettings,
+}
+
+/// Settings of the HTTPS listener (`--tls-*`, `[server] tls_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Port of the HTTPS listener, on the same address as the plain one
+    /// (0 picks a free one); `None`: no HTTPS.
+    pub port: Option<u16>,
+    /// Certificate chain to serve (PEM, leaf first), instead of one made
+    /// by sealq's local CA.
+    pub cert: Option<std::path::PathBuf>,
+    /// The private key of `cert` (PEM).
+    pub key: Option<std::path::PathBuf>,
+    /// Names (DNS names or IP addresses) the certificate made by the local
+    /// CA holds besides `localhost`, `127.0.0.1` and `::1`.
+    pub hostnames: Vec<String>,
+    /// Where to write the local CA's certificate (PEM) for clients to trust.
+    pub ca_out: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -51,6 +71,7 @@ impl Default for Config {
             data_dir: None,
             sync: crate::store::durable::Sync::Full,
             auth: crate::auth::AuthMode::Open,
+            tls: TlsSettings::default(),
         }
     }
 }

@@ -32,10 +32,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
-use crate::crypto::{SealedDataKey, SseKind};
 use super::codec::{Malformed, Reader, Writer};
 use crate::auth::SecretAccessKey;
 use crate::auth::session::{SessionRecord, SessionVault};
+use crate::crypto::{SealedDataKey, SseKind};
 use crate::kms::{AliasRecord, KeyRecord, KeyVault, KmsImage};
 use crate::sqs::model::queue::Counters;
 
@@ -52,6 +52,8 @@ pub const SQS_DB: &str = "sqs.db";
 pub const KMS_DB: &str = "kms.db";
 /// The lock file.
 pub const LOCK_FILE: &str = "sealq.lock";
+/// The local CA's directory (see `tls`).
+pub const TLS_DIR: &str = "tls";
 
 /// Bits of a message row key that hold its serial; the queue uid sits
 /// above them.
@@ -124,6 +126,7 @@ fn ours(name: &str) -> bool {
         .iter()
         .any(|db| name == *db || name == format!("{db}-wal") || name == format!("{db}-shm"))
         || name == LOCK_FILE
+        || name == TLS_DIR
 }
 
 impl DataDir {
@@ -232,8 +235,7 @@ CREATE TABLE aliases (name TEXT PRIMARY KEY, target TEXT NOT NULL,
 /// What schema 2 added to the key database: STS's temporary credentials.
 /// Run on new databases after the schema, and on version 1 ones when
 /// opened.
-const KMS_UPGRADE: &str =
-    "CREATE TABLE IF NOT EXISTS sessions (access_key_id TEXT PRIMARY KEY, expires_s INTEGER NOT NULL, record BLOB NOT NULL);";
+const KMS_UPGRADE: &str = "CREATE TABLE IF NOT EXISTS sessions (access_key_id TEXT PRIMARY KEY, expires_s INTEGER NOT NULL, record BLOB NOT NULL);";
 
 fn open_db(
     dir: &Path,
@@ -284,8 +286,10 @@ fn open_db(
         conn.execute_batch("PRAGMA journal_mode=WAL;")
             .map_err(|e| bad(format!("cannot use a write-ahead log: {e}")))?;
         if version < SCHEMA_VERSION {
-            conn.execute_batch(&format!("BEGIN; {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"))
-                .map_err(|e| bad(format!("cannot upgrade from schema {version}: {e}")))?;
+            conn.execute_batch(&format!(
+                "BEGIN; {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(|e| bad(format!("cannot upgrade from schema {version}: {e}")))?;
         }
     }
     let sync = match sync {
@@ -1017,7 +1021,6 @@ impl SessionVault for KeyDb {
 }
 
 impl KeyDb {
-
     /// Reads every key and alias.
     ///
     /// # Errors

@@ -66,10 +66,20 @@ pub async fn start_with(mut config: Config, clock: Arc<Clock>) -> Server {
 
 /// Serves `state` (marked ready) on `listener`.
 fn launch(listener: TcpListener, state: AppState) -> Server {
+    launch_with_tls(listener, None, state)
+}
+
+/// Serves `state` (marked ready) on `listener` and, when given, over HTTPS
+/// on `tls`.
+pub fn launch_with_tls(
+    listener: TcpListener,
+    tls: Option<sealq::tls::TlsListener>,
+    state: AppState,
+) -> Server {
     let addr = listener.local_addr().expect("addr");
     state.set_ready();
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(sealq::serve(listener, state.clone(), async move {
+    let handle = tokio::spawn(sealq::serve_with_tls(listener, tls, state.clone(), async move {
         let _ = rx.await;
     }));
     Server {

@@ -37,10 +37,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server(binary, log, extra=()):
+def start_server(binary, log, extra=(), url_base=True):
     port = free_port()
     cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
-    if extra:
+    if extra and url_base:
         cmd += ["--queue-url-base", f"http://127.0.0.1:{port}"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
@@ -421,6 +421,47 @@ print(json.dumps(results))
 """
 
 
+TLS_CASES = r"""
+import json, sys, urllib.request
+import boto3, botocore, botocore.parsers
+from botocore.config import Config
+https, ca, protocol = sys.argv[1], sys.argv[2], sys.argv[3]
+cfg = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30)
+
+def client(service, **kw):
+    return boto3.client(service, endpoint_url=https, region_name="us-east-1", config=cfg,
+                        aws_access_key_id="AKIDCOMPAT", aws_secret_access_key="compat-secret", **kw)
+
+results = {}
+sqs = client("sqs", verify=ca)
+url = sqs.create_queue(QueueName="compat-tls-" + protocol)["QueueUrl"]
+results["create_queue returns an https:// URL"] = url == https + "/000000000000/compat-tls-" + protocol
+sse = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["SqsManagedSseEnabled"])["Attributes"]
+results["the queue is SSE-SQS"] = sse == {"SqsManagedSseEnabled": "true"}
+sqs.send_message(QueueUrl=url, MessageBody="over https")
+got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+results["send and receive"] = [m["Body"] for m in got] == ["over https"]
+kms = client("kms", verify=ca)
+key = kms.create_key()["KeyMetadata"]["KeyId"]
+blob = kms.encrypt(KeyId=key, Plaintext=b"kms over https")["CiphertextBlob"]
+results["kms encrypt and decrypt"] = kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kms over https"
+try:
+    client("sqs").list_queues()  # the default trust store: sealq's CA is not in it
+    results["without verify= the certificate is refused"] = False
+except botocore.exceptions.SSLError as e:
+    results["without verify= the certificate is refused"] = "CERTIFICATE_VERIFY_FAILED" in str(e)
+try:
+    boto3.client("sqs", endpoint_url=https.replace("https://", "http://"), region_name="us-east-1", config=cfg,
+                 aws_access_key_id="AKIDCOMPAT", aws_secret_access_key="compat-secret").list_queues()
+    results["plain HTTP to the TLS port fails"] = False
+except botocore.exceptions.ClientError as e:  # JSON generation: a 400
+    results["plain HTTP to the TLS port fails"] = e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+except botocore.parsers.ResponseParserError as e:  # query generation: the 400's text is not XML
+    results["plain HTTP to the TLS port fails"] = "speaks HTTPS" in str(e)
+print(json.dumps(results))
+"""
+
+
 def run_sts(venv, python, protocol, binary, env, tmp, log):
     """STS through boto3 and the CLI of this generation, against `--auth
     verify` with a role `app` that AKIDCOMPAT may assume."""
@@ -450,6 +491,51 @@ def run_sts(venv, python, protocol, binary, env, tmp, log):
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
         ok = out.returncode == 0 and json.loads(out.stdout)["AssumedRoleUser"]["Arn"].endswith(":assumed-role/app/cli")
         report(ok, f"{venv}: STS, cli assume-role", out.stderr.strip())
+    finally:
+        stop_server(proc)
+
+
+def run_tls(venv, python, protocol, binary, env, tmp, log):
+    """boto3 (`verify=` the CA file) and the CLI (`--ca-bundle`,
+    AWS_CA_BUNDLE) of this generation over HTTPS, against a server started
+    with --tls-port and --tls-ca-out."""
+    ca = os.path.join(tmp, f"ca-{venv}.pem")
+    tls_port = free_port()
+    proc, endpoint = start_server(binary, log, ["--tls-port", str(tls_port), "--tls-ca-out", ca], url_base=False)
+    try:
+        if endpoint is None:
+            return report(False, f"{venv}: server starts with --tls-port", f"exit {proc.poll()}")
+        https = f"https://localhost:{tls_port}"
+        p = subprocess.run([python, "-c", TLS_CASES, https, ca, protocol], env=env, capture_output=True, text=True, timeout=120)
+        try:
+            results = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return report(False, f"{venv}: TLS cases ran", p.stderr[-2000:])
+        for name, ok in results.items():
+            report(ok, f"{venv}: https, boto3 {name}", "wrong answer")
+        aws = os.path.join(ROOT, ".venv", venv, "bin", "aws")
+
+        def cli(*args, extra_env=None):
+            cmd = [aws, "sqs", *args, "--endpoint-url", https, "--region", "us-east-1", "--output", "json"]
+            return subprocess.run(cmd, env={**env, **(extra_env or {})}, capture_output=True, text=True,
+                                  timeout=60, stdin=subprocess.DEVNULL)
+
+        name = f"compat-tls-cli-{venv}"
+        made = cli("create-queue", "--queue-name", name, "--ca-bundle", ca)
+        url = json.loads(made.stdout).get("QueueUrl", "") if made.returncode == 0 else ""
+        report(url == f"{https}/000000000000/{name}", f"{venv}: https, cli --ca-bundle create-queue",
+               f"exit {made.returncode}: {made.stdout.strip()} {made.stderr.strip()}")
+        listed = cli("list-queues", "--queue-name-prefix", name, extra_env={"AWS_CA_BUNDLE": ca})
+        report(listed.returncode == 0 and json.loads(listed.stdout).get("QueueUrls") == [url],
+               f"{venv}: https, cli AWS_CA_BUNDLE list-queues", f"exit {listed.returncode}: {listed.stderr.strip()}")
+        refused = cli("list-queues")
+        report(refused.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr,
+               f"{venv}: https, cli without the CA fails", f"exit {refused.returncode}: {refused.stderr.strip()}")
+        with urllib.request.urlopen(f"{endpoint}/_sealq/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        over_tls = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                       if line.startswith("sealq_auth_requests_total{") and 'tls="yes"' in line)
+        report(over_tls >= 8, f"{venv}: https, metrics count the requests as tls=\"yes\"", f"{over_tls} counted")
     finally:
         stop_server(proc)
 
@@ -485,6 +571,7 @@ def main():
                             run_durable(venv, python, binary, env, tmp, log)
                             run_verify(venv, python, protocol, binary, env, tmp, log)
                             run_sts(venv, python, protocol, binary, env, tmp, log)
+                            run_tls(venv, python, protocol, binary, env, tmp, log)
             finally:
                 if proc is not None:
                     stop_server(proc)
