@@ -7,12 +7,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeyState, MacAlgorithmSpec};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName as A};
-use common::{Binary, admin_get, free_port, kms_as, receive_now, sqs_as, start_with_file, wait_healthy};
+use common::{admin_get, free_port, kms_as, receive_now, sqs_as, start_with_file, wait_healthy};
 use sealq::clock::Clock;
 use sealq::config::{FileConfig, LogFormat};
 use serde_json::Value;
@@ -409,39 +408,17 @@ fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sealq"));
     cmd.args(args)
         .env("SEALQ_PORT", port.to_string())
-        .env_remove("SEALQ_CONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+        .env_remove("SEALQ_CONFIG");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = Binary(cmd.spawn().expect("spawn sealq"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.0.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sealq kept running with a bad configuration"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    use std::io::Read as _;
-    child
-        .0
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read stderr");
+    let (code, stderr) = common::refusal(cmd, "with a bad configuration");
     // Nothing is left serving on the port.
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "something listens on {port}"
     );
-    (status.code(), stderr)
+    (code, stderr)
 }
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {

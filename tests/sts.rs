@@ -71,15 +71,24 @@ async fn server(auth: &str) -> common::Server {
     common::start_with_file(&file, Arc::new(Clock::system())).await
 }
 
+/// A client of SDK crate `$sdk` for `endpoint` signing with `creds`, with
+/// no retries, and signing at `$at` (a `SystemTime`) when given.
+macro_rules! client {
+    ($sdk:ident, $endpoint:expr, $creds:expr $(, at $at:expr)?) => {{
+        let conf = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new("us-east-1"))
+            .credentials_provider($creds)
+            .endpoint_url($endpoint)
+            $(.time_source(aws_smithy_async::time::StaticTimeSource::new($at)))?
+            .retry_config($sdk::config::retry::RetryConfig::disabled())
+            .build();
+        $sdk::Client::from_conf(conf)
+    }};
+}
+
 fn sts_with(endpoint: &str, creds: Credentials) -> aws_sdk_sts::Client {
-    let conf = aws_sdk_sts::Config::builder()
-        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-        .region(aws_sdk_sts::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(endpoint)
-        .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_sts::Client::from_conf(conf)
+    client!(aws_sdk_sts, endpoint, creds)
 }
 
 fn sts(endpoint: &str, key: &str, secret: &str) -> aws_sdk_sts::Client {
@@ -87,25 +96,11 @@ fn sts(endpoint: &str, key: &str, secret: &str) -> aws_sdk_sts::Client {
 }
 
 fn sqs_with(endpoint: &str, creds: Credentials) -> aws_sdk_sqs::Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(endpoint)
-        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_sqs::Client::from_conf(conf)
+    client!(aws_sdk_sqs, endpoint, creds)
 }
 
 fn kms_with(endpoint: &str, creds: Credentials) -> aws_sdk_kms::Client {
-    let conf = aws_sdk_kms::Config::builder()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(endpoint)
-        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_kms::Client::from_conf(conf)
+    client!(aws_sdk_kms, endpoint, creds)
 }
 
 /// The credentials of an AssumeRole or GetSessionToken answer.
@@ -465,15 +460,7 @@ async fn temporary_credentials_expire_on_the_server_clock() {
     // with it, so only the token is stale).
     s.advance(901);
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(901);
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(session.clone())
-        .endpoint_url(&s.endpoint)
-        .time_source(aws_smithy_async::time::StaticTimeSource::new(later))
-        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
-        .build();
-    let e = aws_sdk_sqs::Client::from_conf(conf)
+    let e = client!(aws_sdk_sqs, &s.endpoint, session.clone(), at later)
         .list_queues()
         .send()
         .await
@@ -486,15 +473,7 @@ async fn temporary_credentials_expire_on_the_server_clock() {
             403
         )
     );
-    let conf = aws_sdk_kms::Config::builder()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .credentials_provider(session.clone())
-        .endpoint_url(&s.endpoint)
-        .time_source(aws_smithy_async::time::StaticTimeSource::new(later))
-        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
-        .build();
-    let e = aws_sdk_kms::Client::from_conf(conf)
+    let e = client!(aws_sdk_kms, &s.endpoint, session.clone(), at later)
         .list_keys()
         .send()
         .await
@@ -508,15 +487,7 @@ async fn temporary_credentials_expire_on_the_server_clock() {
             400
         )
     );
-    let conf = aws_sdk_sts::Config::builder()
-        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-        .region(aws_sdk_sts::config::Region::new("us-east-1"))
-        .credentials_provider(session)
-        .endpoint_url(&s.endpoint)
-        .time_source(aws_smithy_async::time::StaticTimeSource::new(later))
-        .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
-        .build();
-    let e = aws_sdk_sts::Client::from_conf(conf)
+    let e = client!(aws_sdk_sts, &s.endpoint, session, at later)
         .get_caller_identity()
         .send()
         .await

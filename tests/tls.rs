@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -537,32 +536,8 @@ fn run_binary(args: &[&str]) -> (Option<i32>, String) {
     if !args.contains(&"--port") {
         cmd.args(["--port", &free_port().to_string()]);
     }
-    cmd.args(args)
-        .env_remove("SEALQ_CONFIG")
-        .env_remove("SEALQ_PORT")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    let mut child = Binary(cmd.spawn().expect("spawn sealq"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.0.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sealq kept running with bad TLS settings {args:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read stderr");
-    (status.code(), stderr)
+    cmd.args(args).env_remove("SEALQ_CONFIG").env_remove("SEALQ_PORT");
+    common::refusal(cmd, &format!("with bad TLS settings {args:?}"))
 }
 
 #[test]

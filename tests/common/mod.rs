@@ -197,6 +197,32 @@ pub fn spawn_binary(configure: impl FnOnce(&mut std::process::Command)) -> Binar
     Binary(cmd.spawn().expect("spawn sealq"))
 }
 
+/// Runs `cmd` (a `sealq` that must refuse to start) to completion, at
+/// most 20 s: its exit code and stderr. `what` names the run in a failure.
+pub fn refusal(mut cmd: std::process::Command, what: &str) -> (Option<i32>, String) {
+    use std::io::Read as _;
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = Binary(cmd.spawn().expect("spawn sealq"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "sealq kept running: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    (status.code(), stderr)
+}
+
 /// Waits (bounded) until the server on `port` answers `/_sealq/health`.
 pub async fn wait_healthy(port: u16) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
