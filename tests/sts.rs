@@ -103,6 +103,24 @@ fn kms_with(endpoint: &str, creds: Credentials) -> aws_sdk_kms::Client {
     client!(aws_sdk_kms, endpoint, creds)
 }
 
+type AssumeRoleResult = Result<
+    aws_sdk_sts::operation::assume_role::AssumeRoleOutput,
+    aws_sdk_sts::error::SdkError<
+        aws_sdk_sts::operation::assume_role::AssumeRoleError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+>;
+
+/// AssumeRole of `role` as `session`, for `secs` when given.
+async fn assume(c: &aws_sdk_sts::Client, role: &str, session: &str, secs: Option<i32>) -> AssumeRoleResult {
+    c.assume_role()
+        .role_arn(role)
+        .role_session_name(session)
+        .set_duration_seconds(secs)
+        .send()
+        .await
+}
+
 /// The credentials of an AssumeRole or GetSessionToken answer.
 fn creds_of(c: &aws_sdk_sts::types::Credentials) -> Credentials {
     Credentials::new(
@@ -182,11 +200,7 @@ async fn get_caller_identity_answers_in_open_mode_with_any_key() {
 async fn an_assumed_role_sends_and_receives_as_its_session() {
     let s = server("verify").await;
     let alice = sts(&s.endpoint, ALICE, ALICE_SECRET);
-    let out = alice
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("worker-1")
-        .send()
+    let out = assume(&alice, ROLE, "worker-1", None)
         .await
         .expect("alice may assume app");
     let user = out.assumed_role_user().unwrap();
@@ -266,13 +280,7 @@ async fn an_assumed_role_sends_and_receives_as_its_session() {
 async fn trust_policies_decide_who_may_assume_a_role() {
     let s = server("verify").await;
     let mallory = sts(&s.endpoint, MALLORY, MALLORY_SECRET);
-    let e = mallory
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("nope")
-        .send()
-        .await
-        .unwrap_err();
+    let e = assume(&mallory, ROLE, "nope", None).await.unwrap_err();
     assert_eq!(
         error_of(&e),
         (
@@ -284,21 +292,13 @@ async fn trust_policies_decide_who_may_assume_a_role() {
         )
     );
     // `ci` trusts the account but explicitly denies mallory.
-    let e = mallory
-        .assume_role()
-        .role_arn("arn:aws:iam::000000000000:role/ci")
-        .role_session_name("nope")
-        .send()
+    let e = assume(&mallory, "arn:aws:iam::000000000000:role/ci", "nope", None)
         .await
         .unwrap_err();
     assert_eq!(error_of(&e).0, "AccessDenied");
     // A role that does not exist is denied the same way.
     let alice = sts(&s.endpoint, ALICE, ALICE_SECRET);
-    let e = alice
-        .assume_role()
-        .role_arn("arn:aws:iam::000000000000:role/ghost")
-        .role_session_name("s1")
-        .send()
+    let e = assume(&alice, "arn:aws:iam::000000000000:role/ghost", "s1", None)
         .await
         .unwrap_err();
     assert_eq!(error_of(&e).0, "AccessDenied");
@@ -308,12 +308,7 @@ async fn trust_policies_decide_who_may_assume_a_role() {
             .ends_with("on resource: arn:aws:iam::000000000000:role/ghost")
     );
     // The account-wide trust lets alice into `ci` for up to its 2 hours.
-    let out = alice
-        .assume_role()
-        .role_arn("arn:aws:iam::000000000000:role/ci")
-        .role_session_name("build")
-        .duration_seconds(7200)
-        .send()
+    let out = assume(&alice, "arn:aws:iam::000000000000:role/ci", "build", Some(7200))
         .await
         .expect("ci trusts the account");
     assert_eq!(
@@ -326,14 +321,7 @@ async fn trust_policies_decide_who_may_assume_a_role() {
 async fn durations_are_bounded_as_sts_bounds_them() {
     let s = server("verify").await;
     let alice = sts(&s.endpoint, ALICE, ALICE_SECRET);
-    let attempt = |role: &'static str, secs: i32| {
-        alice
-            .assume_role()
-            .role_arn(role)
-            .role_session_name("dur")
-            .duration_seconds(secs)
-            .send()
-    };
+    let attempt = |role: &'static str, secs: i32| assume(&alice, role, "dur", Some(secs));
     let e = attempt(ROLE, 899).await.unwrap_err();
     assert_eq!(
         error_of(&e),
@@ -355,23 +343,14 @@ async fn durations_are_bounded_as_sts_bounds_them() {
     // Role chaining: a session may assume a role for at most an hour.
     let first = attempt("arn:aws:iam::000000000000:role/ci", 7200).await.unwrap();
     let chained = sts_with(&s.endpoint, creds_of(first.credentials().unwrap()));
-    let e = chained
-        .assume_role()
-        .role_arn("arn:aws:iam::000000000000:role/ci")
-        .role_session_name("again")
-        .duration_seconds(3601)
-        .send()
+    let e = assume(&chained, "arn:aws:iam::000000000000:role/ci", "again", Some(3601))
         .await
         .unwrap_err();
     assert_eq!(
         error_of(&e).1,
         "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
     );
-    let out = chained
-        .assume_role()
-        .role_arn("arn:aws:iam::000000000000:role/ci")
-        .role_session_name("again")
-        .send()
+    let out = assume(&chained, "arn:aws:iam::000000000000:role/ci", "again", None)
         .await
         .expect("a chained session of an hour");
     assert_eq!(
@@ -379,13 +358,7 @@ async fn durations_are_bounded_as_sts_bounds_them() {
         "arn:aws:sts::000000000000:assumed-role/ci/again"
     );
     // Session names follow the model.
-    let e = alice
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("has space")
-        .send()
-        .await
-        .unwrap_err();
+    let e = assume(&alice, ROLE, "has space", None).await.unwrap_err();
     assert_eq!(error_of(&e).0, "ValidationError");
 }
 
@@ -395,14 +368,7 @@ async fn temporary_credentials_expire_on_the_server_clock() {
     let clock = Arc::new(Clock::system());
     let s = common::start_with_file(&file, clock).await;
     let alice = sts(&s.endpoint, ALICE, ALICE_SECRET);
-    let out = alice
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("short")
-        .duration_seconds(900)
-        .send()
-        .await
-        .unwrap();
+    let out = assume(&alice, ROLE, "short", Some(900)).await.unwrap();
     let session = creds_of(out.credentials().unwrap());
     let sqs = sqs_with(&s.endpoint, session.clone());
     sqs.list_queues().send().await.expect("valid for now");

@@ -167,6 +167,28 @@ async fn metrics(server: &Server) -> String {
         .expect("metrics text")
 }
 
+/// Creates the queue `name` over HTTPS (base URL `https`): its URL is an
+/// `https://` one, and, created over HTTPS with SigV4, it has SSE-SQS by
+/// default, as on AWS (so what it stores is sealed at rest).
+async fn sse_queue_over_https(c: &aws_sdk_sqs::Client, https: &str, name: &str) -> String {
+    let url = c
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("CreateQueue over HTTPS")
+        .queue_url
+        .expect("QueueUrl");
+    assert_eq!(url, format!("{https}/000000000000/{name}"));
+    assert_eq!(
+        common::queue_attr(c, &url, A::SqsManagedSseEnabled)
+            .await
+            .as_deref(),
+        Some("true")
+    );
+    url
+}
+
 #[tokio::test]
 async fn the_sdk_round_trips_over_https_on_an_encrypted_queue() {
     let s = start_tls(TlsSettings::default(), None).await;
@@ -174,22 +196,7 @@ async fn the_sdk_round_trips_over_https_on_an_encrypted_queue() {
     assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
     let c = sqs_trusting(&s.https, &ca);
     let name = unique("tls");
-    let url = c
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .expect("CreateQueue over HTTPS")
-        .queue_url
-        .expect("QueueUrl");
-    assert_eq!(url, format!("{}/000000000000/{name}", s.https));
-    // Signed CreateQueue: SSE-SQS, so the body below is sealed at rest.
-    assert_eq!(
-        common::queue_attr(&c, &url, A::SqsManagedSseEnabled)
-            .await
-            .as_deref(),
-        Some("true")
-    );
+    let url = sse_queue_over_https(&c, &s.https, &name).await;
     c.send_message()
         .queue_url(&url)
         .message_body("over TLS")
@@ -703,21 +710,7 @@ async fn strict_mode_serves_encrypted_queues_over_https_only() {
     let ca = s.ca_pem.clone().expect("the local CA");
     let https = sqs_trusting(&s.https, &ca);
     let name = unique("strict");
-    let url = https
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .expect("CreateQueue over HTTPS")
-        .queue_url
-        .expect("QueueUrl");
-    // Created over HTTPS with SigV4: SSE-SQS by default, as on AWS.
-    assert_eq!(
-        common::queue_attr(&https, &url, A::SqsManagedSseEnabled)
-            .await
-            .as_deref(),
-        Some("true")
-    );
+    let url = sse_queue_over_https(&https, &s.https, &name).await;
     https
         .send_message()
         .queue_url(&url)
