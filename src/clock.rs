@@ -129,6 +129,21 @@ pub fn rfc3339(ms: u64) -> String {
     )
 }
 
+/// Days from 1970-01-01 to a civil date (years from 1970 on; earlier dates
+/// give 0), for SigV4's `X-Amz-Date` and IAM's date conditions.
+pub fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod iam;
 pub mod kms;
 pub mod limits;
 pub mod metrics;

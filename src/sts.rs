@@ -9,10 +9,11 @@
 
 use std::sync::Arc;
 
-use crate::auth::policy::{self, Decision};
 use crate::auth::session::{self, Issued};
 use crate::auth::{Identity, Principal};
 use crate::error::{Error, Result};
+use crate::iam::condition::Context;
+use crate::iam::policy::{self, Caller, Decision};
 use crate::state::AppState;
 
 /// The STS API version of the query protocol.
@@ -227,17 +228,22 @@ fn assume_role(
     let principal_arn = role_of_session(&caller.arn).unwrap_or_else(|| caller.arn.clone());
     let account = policy::account_of(&caller.arn).unwrap_or_default();
     let secure = if tls { "true" } else { "false" };
-    let mut context: Vec<(&str, &str)> = vec![
-        ("aws:principalarn", &principal_arn),
-        ("aws:principalaccount", account),
-        ("aws:securetransport", secure),
-        ("sts:rolesessionname", &input.role_session_name),
-    ];
+    let mut context = Context::new();
+    context
+        .set("aws:principalarn", principal_arn.as_str())
+        .set("aws:principalaccount", account)
+        .set("aws:securetransport", secure)
+        .set("sts:rolesessionname", input.role_session_name.as_str())
+        .set("aws:currenttime", crate::clock::rfc3339(now_secs * 1000))
+        .set("aws:epochtime", now_secs.to_string());
     if let Some(e) = &input.external_id {
-        context.push(("sts:externalid", e));
+        context.set("sts:externalid", e.as_str());
     }
     let decision = role.trust_policy.evaluate(&policy::Request {
-        principal_arn: Some(&caller.arn),
+        caller: Caller {
+            arn: Some(&caller.arn),
+            service: None,
+        },
         action: "sts:AssumeRole",
         resource: &role.arn,
         context: &context,

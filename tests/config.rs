@@ -463,14 +463,14 @@ fn a_bad_file_exits_2_naming_file_line_and_field() {
         "bad-role.toml",
         "[[roles]]\nname = \"app\"\n[roles.trust_policy]\nVersion = \"2012-10-17\"\n[[roles.trust_policy.Statement]]\n\
          Effect = \"Allow\"\nAction = \"sts:AssumeRole\"\nPrincipal = \"*\"\n\
-         Condition = { DateLessThan = { \"aws:CurrentTime\" = \"2030-01-01T00:00:00Z\" } }\n",
+         Condition = { BinaryEquals = { \"aws:userid\" = \"QUJD\" } }\n",
     );
     let p = path.to_str().unwrap();
     let (code, stderr) = run_binary(&["serve", "--config", p], &[]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains(&format!("{p}:3:")), "file and line: {stderr}");
     assert!(
-        stderr.contains("roles[0].trust_policy") && stderr.contains("DateLessThan"),
+        stderr.contains("roles[0].trust_policy") && stderr.contains("BinaryEquals"),
         "{stderr}"
     );
     let _ = std::fs::remove_file(&path);

@@ -15,7 +15,6 @@
 //! maps to a chosen ARN, and its secret access key is kept (redacted in
 //! `Debug`, wiped on drop) to verify its signatures.
 
-pub mod policy;
 pub mod session;
 pub mod sigv4;
 

@@ -19,8 +19,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use rand::Rng as _;
 use sha2::{Digest as _, Sha256};
 
-use super::policy::PolicyDocument;
 use super::{Identity, SecretAccessKey};
+use crate::iam::policy::PolicyDocument;
 
 /// A role that callers may assume, from the configuration file.
 #[derive(Debug, Clone)]

@@ -210,7 +210,7 @@ pub fn parse_amz_date(text: &str) -> Result<u64, ParseError> {
     {
         return Err(bad());
     }
-    Ok(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    Ok(crate::clock::days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 fn days_in_month(year: u64, month: u64) -> u64 {
@@ -220,20 +220,6 @@ fn days_in_month(year: u64, month: u64) -> u64 {
         2 => 28,
         _ => 31,
     }
-}
-
-/// Days from 1970-01-01 to a civil date (years from 1970 on).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).saturating_sub(719_468)
 }
 
 /// `YYYYMMDDTHHMMSSZ` of seconds since the Unix epoch.

@@ -184,7 +184,7 @@ fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), C
     for (i, r) in cfg.roles.iter().enumerate() {
         let trust = r
             .trust_policy
-            .document()
+            .document(crate::iam::policy::PolicyKind::Resource)
             .map_err(|e| src.error(&field!["roles", i, "trust_policy"], e))?;
         state.principals.register_role(crate::auth::session::Role::new(
             r.account.as_deref().unwrap_or(&state.config.account_id),

@@ -535,10 +535,13 @@ impl PolicySource {
     ///
     /// # Errors
     /// What is wrong with it.
-    pub fn document(&self) -> Result<crate::auth::policy::PolicyDocument, String> {
+    pub fn document(
+        &self,
+        kind: crate::iam::policy::PolicyKind,
+    ) -> Result<crate::iam::policy::PolicyDocument, String> {
         match self {
-            Self::Json(text) => crate::auth::policy::PolicyDocument::parse_json(text),
-            Self::Table(v) => crate::auth::policy::PolicyDocument::from_value(v),
+            Self::Json(text) => crate::iam::policy::PolicyDocument::parse_json(text, kind),
+            Self::Table(v) => crate::iam::policy::PolicyDocument::from_value(v, kind),
         }
     }
 }
@@ -776,7 +779,7 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
                 format!("{secs} is not a maximum session duration: IAM allows 3600 to 43200 seconds"),
             ));
         }
-        if let Err(e) = r.trust_policy.document() {
+        if let Err(e) = r.trust_policy.document(crate::iam::policy::PolicyKind::Resource) {
             return Err(src.error(&field!["roles", i, "trust_policy"], e));
         }
     }
