@@ -1,9 +1,11 @@
 //! `/_sealq/*`: health (readiness), Prometheus metrics, the virtual clock,
-//! KMS fault injection and the ledger of KMS calls SQS made (read, filtered
-//! by queue and principal, or cleared). Admin endpoints never return message bodies
+//! KMS fault injection, the ledger of KMS calls SQS made (read, filtered
+//! by queue and principal, or cleared), and identity policies replaced at
+//! run time (`iam`). Admin endpoints never return message bodies
 //! of encrypted queues or key material. Like `protocol`, this is a wire
 //! surface, so it may use serde_json.
 
+mod iam;
 pub mod inspect;
 pub mod starting;
 
@@ -35,6 +37,14 @@ pub fn router() -> Router<AppState> {
         .route("/faults", get(faults).post(set_faults))
         .route("/kms/calls", get(kms_calls).delete(clear_kms_calls))
         .route("/queues/{name}/messages", get(queue_messages))
+        .route(
+            "/iam/principals/{access_key_id}/policies",
+            axum::routing::put(iam::put_principal_policies),
+        )
+        .route(
+            "/iam/roles/{name}/policies",
+            axum::routing::put(iam::put_role_policies),
+        )
 }
 
 /// `GET /_sealq/health`: 200 `{"status":"ok"}` once the server is ready

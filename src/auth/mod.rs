@@ -106,6 +106,9 @@ pub struct Principals {
     session_identities: DashMap<String, Arc<Identity>>,
     /// Where sessions are written, with a data directory.
     vault: std::sync::OnceLock<Box<dyn session::SessionVault>>,
+    /// Inline identity policies, by the ARN of the user or role holding
+    /// them.
+    identity_policies: DashMap<String, Arc<[crate::iam::NamedPolicy]>>,
 }
 
 /// How signatures are checked (`--auth`).
@@ -277,7 +280,36 @@ impl Principals {
             sessions: DashMap::new(),
             session_identities: DashMap::new(),
             vault: std::sync::OnceLock::new(),
+            identity_policies: DashMap::new(),
         }
+    }
+
+    /// Replaces the inline identity policies of the user or role `arn`.
+    pub fn set_identity_policies(&self, arn: &str, policies: Vec<crate::iam::NamedPolicy>) {
+        self.identity_policies.insert(arn.to_owned(), policies.into());
+    }
+
+    /// The identity policies that apply to `principal_arn` (its role's,
+    /// for a role session); empty when it has none.
+    pub fn identity_policies(&self, principal_arn: &str) -> Arc<[crate::iam::NamedPolicy]> {
+        let holder = crate::iam::policy_holder(principal_arn);
+        self.identity_policies
+            .get(holder.as_ref())
+            .map_or_else(|| Arc::from(Vec::new()), |p| p.clone())
+    }
+
+    /// The ARNs of the principals registered for `access_key_id`, if any.
+    pub fn registered_arn(&self, access_key_id: &str) -> Option<String> {
+        self.known.get(access_key_id).map(|id| id.arn.clone())
+    }
+
+    /// The roles declared with this name (in any account).
+    pub fn roles_named(&self, name: &str) -> Vec<Arc<session::Role>> {
+        self.roles
+            .iter()
+            .filter(|r| r.name == name)
+            .map(|r| r.clone())
+            .collect()
     }
 
     /// Restores the sessions a data directory kept (those expired for

@@ -172,28 +172,57 @@ fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), C
     for i in queue_order(state, cfg)? {
         apply_queue(state, real, &ctx, src, i, &cfg.queues[i])?;
     }
-    for p in &cfg.principals {
+    for (i, p) in cfg.principals.iter().enumerate() {
+        let arn = p.principal_arn(&state.config.account_id);
         state.principals.register(
             &p.access_key_id,
-            &p.principal_arn(&state.config.account_id),
+            &arn,
             p.secret_access_key
                 .as_ref()
                 .map(|s| SecretAccessKey::new(s.expose().to_owned())),
         );
+        let policies = identity_policies(src, "principals", i, &p.policies)?;
+        state.principals.set_identity_policies(&arn, policies);
     }
     for (i, r) in cfg.roles.iter().enumerate() {
         let trust = r
             .trust_policy
             .document(crate::iam::policy::PolicyKind::Resource)
             .map_err(|e| src.error(&field!["roles", i, "trust_policy"], e))?;
-        state.principals.register_role(crate::auth::session::Role::new(
+        let role = crate::auth::session::Role::new(
             r.account.as_deref().unwrap_or(&state.config.account_id),
             &r.name,
             trust,
             r.max_session_duration_seconds.unwrap_or(3_600),
-        ));
+        );
+        let policies = identity_policies(src, "roles", i, &r.policies)?;
+        state.principals.set_identity_policies(&role.arn, policies);
+        state.principals.register_role(role);
     }
     Ok(())
+}
+
+/// The checked inline identity policies of `section[i]`.
+fn identity_policies(
+    src: &Source,
+    section: &'static str,
+    i: usize,
+    policies: &[super::file::NamedPolicy],
+) -> Result<Vec<crate::iam::NamedPolicy>, ConfigError> {
+    policies
+        .iter()
+        .enumerate()
+        .map(|(j, p)| {
+            let document = p
+                .document
+                .document(crate::iam::policy::PolicyKind::Identity)
+                .map_err(|e| src.error(&field![section, i, "policies", j, "document"], e))?;
+            Ok(crate::iam::NamedPolicy {
+                name: p.name.clone(),
+                document,
+            })
+        })
+        .collect()
 }
 
 /// The field of a `[[keys]]` entry that a CreateKey-style error is about.

@@ -492,6 +492,21 @@ pub struct PrincipalSection {
     pub arn: Option<String>,
     /// The secret access key, kept for signature checks (redacted in Debug).
     pub secret_access_key: Option<Secret>,
+    /// The user's account, with `name` (default: the server's).
+    pub account: Option<String>,
+    /// Inline identity policies.
+    #[serde(default)]
+    pub policies: Vec<NamedPolicy>,
+}
+
+/// An inline identity policy: `{ name = "...", document = ... }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedPolicy {
+    /// Its name (1 to 128 of letters, digits and `+=,.@-_`).
+    pub name: String,
+    /// The document, as JSON text or a TOML table.
+    pub document: PolicySource,
 }
 
 impl fmt::Debug for PrincipalSection {
@@ -504,6 +519,8 @@ impl fmt::Debug for PrincipalSection {
                 "secret_access_key",
                 &self.secret_access_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("account", &self.account)
+            .field("policies", &self.policies)
             .finish()
     }
 }
@@ -511,10 +528,11 @@ impl fmt::Debug for PrincipalSection {
 impl PrincipalSection {
     /// The principal's ARN in `account_id`.
     pub fn principal_arn(&self, account_id: &str) -> String {
+        let account = self.account.as_deref().unwrap_or(account_id);
         match (&self.arn, &self.name) {
             (Some(arn), _) => arn.clone(),
-            (None, Some(name)) => format!("arn:aws:iam::{account_id}:user/{name}"),
-            (None, None) => format!("arn:aws:iam::{account_id}:user/{}", self.access_key_id),
+            (None, Some(name)) => format!("arn:aws:iam::{account}:user/{name}"),
+            (None, None) => format!("arn:aws:iam::{account}:user/{}", self.access_key_id),
         }
     }
 }
@@ -559,6 +577,9 @@ pub struct RoleSection {
     /// The longest session AssumeRole grants, 3,600–43,200 seconds
     /// (default 3,600, as IAM's).
     pub max_session_duration_seconds: Option<u64>,
+    /// Inline identity policies (what the role's sessions may do).
+    #[serde(default)]
+    pub policies: Vec<NamedPolicy>,
 }
 
 /// A whole configuration file.
@@ -741,6 +762,21 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
             }
             _ => {}
         }
+        if let Some(a) = &p.account {
+            if !is_account_id(a) {
+                return Err(src.error(
+                    &field!["principals", i, "account"],
+                    format!("`{a}` is not an AWS account id (12 digits)"),
+                ));
+            }
+            if p.arn.is_some() {
+                return Err(src.error(
+                    &field!["principals", i, "account"],
+                    "give `account` with `name`; an `arn` names its account itself",
+                ));
+            }
+        }
+        check_policies(src, "principals", i, &p.policies)?;
     }
     let mut roles = HashSet::new();
     for (i, r) in cfg.roles.iter().enumerate() {
@@ -758,7 +794,7 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
             ));
         }
         if let Some(a) = &r.account
-            && !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            && !is_account_id(a)
         {
             return Err(src.error(
                 &field!["roles", i, "account"],
@@ -781,6 +817,47 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
         }
         if let Err(e) = r.trust_policy.document(crate::iam::policy::PolicyKind::Resource) {
             return Err(src.error(&field!["roles", i, "trust_policy"], e));
+        }
+        check_policies(src, "roles", i, &r.policies)?;
+    }
+    Ok(())
+}
+
+fn is_account_id(a: &str) -> bool {
+    a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Checks the inline identity policies of `section[i]`: names and
+/// documents.
+fn check_policies(
+    src: &Source,
+    section: &'static str,
+    i: usize,
+    policies: &[NamedPolicy],
+) -> Result<(), ConfigError> {
+    let mut names = HashSet::new();
+    for (j, p) in policies.iter().enumerate() {
+        let name_ok = (1..=128).contains(&p.name.chars().count())
+            && p.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c));
+        if !name_ok {
+            return Err(src.error(
+                &field![section, i, "policies", j, "name"],
+                format!(
+                    "`{}` is not a policy name (1 to 128 of letters, digits and +=,.@-_)",
+                    p.name
+                ),
+            ));
+        }
+        if !names.insert(p.name.as_str()) {
+            return Err(src.error(
+                &field![section, i, "policies", j, "name"],
+                format!("policy {} is given twice", p.name),
+            ));
+        }
+        if let Err(e) = p.document.document(crate::iam::policy::PolicyKind::Identity) {
+            return Err(src.error(&field![section, i, "policies", j, "document"], e));
         }
     }
     Ok(())

@@ -23,6 +23,29 @@ pub mod policy;
 
 use policy::{Effect, Named, PolicyDocument, Request};
 
+/// An inline identity policy: its name and document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedPolicy {
+    /// The policy's name.
+    pub name: String,
+    /// The document (an identity policy).
+    pub document: PolicyDocument,
+}
+
+/// The ARN whose identity policies apply to `principal_arn`: a role's for
+/// its sessions (`arn:aws:sts::A:assumed-role/R/S` → `arn:aws:iam::A:role/R`),
+/// else the principal's own.
+pub fn policy_holder(principal_arn: &str) -> std::borrow::Cow<'_, str> {
+    let session = principal_arn
+        .strip_prefix("arn:aws:sts::")
+        .and_then(|r| r.split_once(":assumed-role/"))
+        .and_then(|(account, rest)| rest.split_once('/').map(|(role, _)| (account, role)));
+    match session {
+        Some((account, role)) => std::borrow::Cow::Owned(format!("arn:aws:iam::{account}:role/{role}")),
+        None => std::borrow::Cow::Borrowed(principal_arn),
+    }
+}
+
 /// Where a policy is attached, as a decision's explanation names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source<'a> {
