@@ -22,6 +22,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod crypto;

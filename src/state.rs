@@ -32,6 +32,8 @@ pub struct Inner {
     pub store: Store,
     /// Interned principals.
     pub principals: Principals,
+    /// The last authorization decisions.
+    pub decisions: crate::authz::Decisions,
     /// The KMS model (keys, aliases), shared by the KMS API and SQS encryption.
     pub kms: Arc<Kms>,
     /// SQS's data-key caches and KMS-call ledger.
@@ -67,6 +69,7 @@ impl AppState {
             clock,
             store,
             principals,
+            decisions: crate::authz::Decisions::default(),
             kms,
             encryption,
             move_tasks: MoveTasks::default(),

@@ -159,3 +159,87 @@ mod tests {
         }
     }
 }
+
+/// Filters of `GET /_sealq/authz/decisions`; several given means all must
+/// match.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DecisionFilter {
+    /// The caller's ARN (or `anonymous`).
+    principal: Option<String>,
+    /// The IAM action, such as `sqs:SendMessage` (any case).
+    action: Option<String>,
+    /// `allow`, `explicit_deny` or `implicit_deny`.
+    decision: Option<String>,
+}
+
+/// `GET /_sealq/authz/decisions[?principal=&action=&decision=]`: the last
+/// authorization decisions, newest first, each with the deciding
+/// statements and the context keys the request had.
+pub(super) async fn decisions(
+    State(state): State<AppState>,
+    filter: Result<Query<DecisionFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(f)) = filter else {
+        return bad_request(
+            "the query parameters are principal, action and decision (allow, explicit_deny, implicit_deny)",
+        );
+    };
+    if let Some(d) = &f.decision
+        && !matches!(d.as_str(), "allow" | "explicit_deny" | "implicit_deny")
+    {
+        return bad_request("decision must be allow, explicit_deny or implicit_deny");
+    }
+    let list: Vec<Value> = state
+        .decisions
+        .newest_first()
+        .into_iter()
+        .filter(|r| f.principal.as_deref().is_none_or(|p| p == r.principal))
+        .filter(|r| {
+            f.action
+                .as_deref()
+                .is_none_or(|a| a.eq_ignore_ascii_case(r.action))
+        })
+        .filter(|r| f.decision.as_deref().is_none_or(|d| d == r.outcome.label()))
+        .map(|r| {
+            let deciding: Vec<Value> = r
+                .deciding
+                .iter()
+                .map(|d| {
+                    json!({
+                        "policy": d.policy,
+                        "statement": d.index,
+                        "sid": d.sid,
+                        "effect": match d.effect {
+                            crate::iam::policy::Effect::Allow => "Allow",
+                            crate::iam::policy::Effect::Deny => "Deny",
+                        },
+                    })
+                })
+                .collect();
+            let context: serde_json::Map<String, Value> = r
+                .context
+                .iter()
+                .map(|(k, v)| {
+                    let value = match v.as_slice() {
+                        [one] => Value::String(one.clone()),
+                        many => json!(many),
+                    };
+                    (k.clone(), value)
+                })
+                .collect();
+            json!({
+                "time": crate::clock::rfc3339(r.time_ms),
+                "principal": r.principal,
+                "action": r.action,
+                "resource": r.resource,
+                "decision": r.outcome.label(),
+                "enforced": r.enforced,
+                "reason": r.reason,
+                "deciding_statements": deciding,
+                "context": context,
+            })
+        })
+        .collect();
+    Json(Value::Array(list)).into_response()
+}

@@ -45,6 +45,7 @@ pub fn router() -> Router<AppState> {
             "/iam/roles/{name}/policies",
             axum::routing::put(iam::put_role_policies),
         )
+        .route("/authz/decisions", get(iam::decisions))
 }
 
 /// `GET /_sealq/health`: 200 `{"status":"ok"}` once the server is ready

@@ -166,6 +166,7 @@ fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), C
         // In-process: no network transport for the strict mode to refuse.
         tls: true,
         strict: false,
+        iam_action: "",
         client_ip: None,
         journal_unit: std::sync::atomic::AtomicU64::new(0),
     };

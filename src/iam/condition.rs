@@ -392,7 +392,7 @@ impl Operator {
 }
 
 /// One key of one operator, with the policy's values for it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
     /// The operator.
     pub op: Operator,

@@ -24,7 +24,7 @@ pub mod policy;
 use policy::{Effect, Named, PolicyDocument, Request};
 
 /// An inline identity policy: its name and document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedPolicy {
     /// The policy's name.
     pub name: String,

@@ -25,7 +25,7 @@ pub enum PolicyKind {
 }
 
 /// A policy document, checked.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyDocument {
     statements: Vec<Statement>,
 }
@@ -103,7 +103,7 @@ struct Principals {
 }
 
 /// One statement of a document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     /// `Sid`, if any.
     pub sid: Option<String>,

@@ -403,6 +403,7 @@ fn context(
         url_base,
         tls: facts.tls,
         strict: state.config.auth == crate::auth::AuthMode::Strict,
+        iam_action: "",
         client_ip,
         journal_unit: std::sync::atomic::AtomicU64::new(0),
     })
@@ -416,7 +417,7 @@ async fn serve_json(
     client_ip: Option<std::net::IpAddr>,
     facts: &mut Facts,
 ) -> Result<SqsOutput> {
-    let ctx = context(state, parts, body, client_ip, facts)?;
+    let mut ctx = context(state, parts, body, client_ip, facts)?;
     let map = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
@@ -431,6 +432,7 @@ async fn serve_json(
     };
     facts.queue_of(&map);
     let input = decode::sqs_action(action, map)?;
+    ctx.iam_action = input.iam_action();
     ops::dispatch(state, &ctx, input).await
 }
 
@@ -546,8 +548,9 @@ async fn serve_query(
     }
     facts.queue_of(&params);
     let result = async {
-        let ctx = context(state, parts, body, client_ip, facts)?;
+        let mut ctx = context(state, parts, body, client_ip, facts)?;
         let input = decode::sqs_action(&action, params)?;
+        ctx.iam_action = input.iam_action();
         ops::dispatch(state, &ctx, input).await
     }
     .await;

@@ -9,6 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
+use crate::iam::policy::{PolicyDocument, PolicyKind};
 use crate::sqs::types::ACTIONS;
 
 fn invalid_attr(name: &str) -> Error {
@@ -22,16 +23,20 @@ fn parse_object(name: &str, value: &str) -> Result<Map<String, Value>> {
     }
 }
 
-/// Checks a `Policy` value; the empty string removes the policy.
+/// Reads a `Policy` value as the resource policy it is; the empty string
+/// removes the policy.
 ///
 /// # Errors
-/// `InvalidAttributeValue` unless it is a JSON object.
-pub fn check_policy(value: &str) -> Result<Option<String>> {
+/// `InvalidAttributeValue` naming what is wrong (not JSON, an element or
+/// operator IAM does not know or sealq does not evaluate, ...).
+pub fn check_policy(value: &str) -> Result<Option<(String, std::sync::Arc<PolicyDocument>)>> {
     if value.is_empty() {
         return Ok(None);
     }
-    parse_object("Policy", value)?;
-    Ok(Some(value.to_owned()))
+    let document = PolicyDocument::parse_json(value, PolicyKind::Resource).map_err(|e| {
+        Error::InvalidAttributeValue(format!("Invalid value for the parameter Policy. Reason: {e}").into())
+    })?;
+    Ok(Some((value.to_owned(), std::sync::Arc::new(document))))
 }
 
 /// Checks a `RedrivePolicy`: `deadLetterTargetArn` and `maxReceiveCount`

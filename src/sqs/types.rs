@@ -57,6 +57,37 @@ pub enum SqsAction {
     ListMessageMoveTasks(ListMessageMoveTasksInput),
 }
 
+impl SqsAction {
+    /// The IAM action that authorizes it (a batch needs its single
+    /// action's permission, as AWS's permissions reference says).
+    pub fn iam_action(&self) -> &'static str {
+        match self {
+            Self::CreateQueue(_) => "sqs:CreateQueue",
+            Self::GetQueueUrl(_) => "sqs:GetQueueUrl",
+            Self::ListQueues(_) => "sqs:ListQueues",
+            Self::DeleteQueue(_) => "sqs:DeleteQueue",
+            Self::GetQueueAttributes(_) => "sqs:GetQueueAttributes",
+            Self::SetQueueAttributes(_) => "sqs:SetQueueAttributes",
+            Self::PurgeQueue(_) => "sqs:PurgeQueue",
+            Self::SendMessage(_) | Self::SendMessageBatch(_) => "sqs:SendMessage",
+            Self::ReceiveMessage(_) => "sqs:ReceiveMessage",
+            Self::DeleteMessage(_) | Self::DeleteMessageBatch(_) => "sqs:DeleteMessage",
+            Self::ChangeMessageVisibility(_) | Self::ChangeMessageVisibilityBatch(_) => {
+                "sqs:ChangeMessageVisibility"
+            }
+            Self::TagQueue(_) => "sqs:TagQueue",
+            Self::UntagQueue(_) => "sqs:UntagQueue",
+            Self::ListQueueTags(_) => "sqs:ListQueueTags",
+            Self::AddPermission(_) => "sqs:AddPermission",
+            Self::RemovePermission(_) => "sqs:RemovePermission",
+            Self::ListDeadLetterSourceQueues(_) => "sqs:ListDeadLetterSourceQueues",
+            Self::StartMessageMoveTask(_) => "sqs:StartMessageMoveTask",
+            Self::CancelMessageMoveTask(_) => "sqs:CancelMessageMoveTask",
+            Self::ListMessageMoveTasks(_) => "sqs:ListMessageMoveTasks",
+        }
+    }
+}
+
 /// Every action name sealq knows, in the order of [`SqsAction`].
 pub const ACTIONS: &[&str] = &[
     "CreateQueue",

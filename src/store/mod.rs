@@ -432,13 +432,30 @@ fn tags_of(bytes: &[u8]) -> std::result::Result<BTreeMap<String, String>, Malfor
 fn attributes_of(bytes: &[u8]) -> std::result::Result<QueueAttributes, ()> {
     let mut r = Reader::new(bytes);
     let mut pairs = Vec::new();
+    let mut stored_policy = None;
     for _ in 0..r.u32().map_err(|_| ())? {
         let k = r.string().map_err(|_| ())?;
-        pairs.push((k, r.string().map_err(|_| ())?));
+        let v = r.string().map_err(|_| ())?;
+        if k == "Policy" {
+            stored_policy = Some(v);
+        } else {
+            pairs.push((k, v));
+        }
     }
     let fifo = pairs.iter().any(|(k, v)| k == "FifoQueue" && v == "true");
     let mut attrs = QueueAttributes::new(fifo);
     attrs.set_all(&pairs, true).map_err(|_| ())?;
+    // A policy stored by an earlier build may use what this one refuses
+    // to read: it is kept as it was and shown, and said at start.
+    if let Some(text) = stored_policy {
+        match crate::sqs::policy::check_policy(&text) {
+            Ok(p) => (attrs.policy, attrs.policy_document) = p.unzip(),
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored queue Policy cannot be read; it is kept but not evaluated");
+                attrs.policy = Some(text);
+            }
+        }
+    }
     Ok(attrs)
 }
 

@@ -137,6 +137,19 @@ pub fn sqs_signing(endpoint: &str, access_key: &str, secret: &str, region: &str)
     aws_sdk_sqs::Client::from_conf(conf)
 }
 
+/// An SQS client (JSON protocol) for `endpoint` with these credentials
+/// (temporary ones included), no retries.
+pub fn sqs_at_with(endpoint: &str, creds: Credentials) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .endpoint_url(endpoint)
+        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
 /// An SQS client signing as `AKIDTEST`.
 pub fn sqs(server: &Server) -> aws_sdk_sqs::Client {
     sqs_as(server, "AKIDTEST")

@@ -62,8 +62,11 @@ pub struct QueueAttributes {
     pub receive_message_wait_time_seconds: u64,
     /// Default visibility timeout, seconds.
     pub visibility_timeout: u64,
-    /// Access policy document.
+    /// Access policy document, as set.
     pub policy: Option<String>,
+    /// The access policy, read once when it is set (`None`: no policy, or
+    /// a stored one this build cannot read, which is logged at start).
+    pub policy_document: Option<Arc<crate::iam::policy::PolicyDocument>>,
     /// Dead-letter policy document.
     pub redrive_policy: Option<String>,
     /// The dead-letter target and receive limit of `redrive_policy`.
@@ -96,6 +99,7 @@ impl QueueAttributes {
             receive_message_wait_time_seconds: 0,
             visibility_timeout: DEFAULT_VISIBILITY_TIMEOUT,
             policy: None,
+            policy_document: None,
             redrive_policy: None,
             redrive: None,
             redrive_allow_policy: None,
@@ -129,7 +133,11 @@ impl QueueAttributes {
                 self.receive_message_wait_time_seconds = number(name, value, 0, MAX_WAIT_SECONDS)?;
             }
             "VisibilityTimeout" => self.visibility_timeout = number(name, value, 0, MAX_VISIBILITY_TIMEOUT)?,
-            "Policy" => self.policy = policy::check_policy(value)?,
+            "Policy" => {
+                let (text, document) = policy::check_policy(value)?.unzip();
+                self.policy = text;
+                self.policy_document = document;
+            }
             "RedrivePolicy" => {
                 self.redrive_policy = policy::check_redrive_policy(value)?;
                 self.redrive = self.redrive_policy.as_deref().and_then(policy::redrive_parts);

@@ -18,7 +18,7 @@ pub(crate) use queue::{create_queue, set_queue_attributes, tag_queue};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::sqs::model::queue::Queue;
-use crate::sqs::types::{SqsAction, SqsOutput};
+use crate::sqs::types::{ListMessageMoveTasksInput, SqsAction, SqsOutput, StartMessageMoveTaskInput};
 use crate::state::AppState;
 
 /// Per-request facts the actions need besides their input.
@@ -33,6 +33,10 @@ pub struct Ctx {
     /// Whether encrypted queues refuse requests not over TLS (`--auth
     /// strict`).
     pub strict: bool,
+    /// The IAM action the request needs (`sqs:SendMessage`); empty for
+    /// changes sealq makes itself (the configuration file), which are not
+    /// authorized.
+    pub iam_action: &'static str,
     /// The caller's address, when known (SenderId of anonymous senders).
     pub client_ip: Option<std::net::IpAddr>,
     /// The last journal unit this request submitted (0: none): the
@@ -62,6 +66,24 @@ pub async fn dispatch(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<
 
 async fn run(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput> {
     use SqsAction as A;
+    // Actions that name no queue URL are authorized here; the others when
+    // their queue is resolved.
+    if !ctx.iam_action.is_empty() {
+        let (region, account) = (&state.config.region, &state.config.account_id);
+        let resource = match &action {
+            A::CreateQueue(i) => Some(format!("arn:aws:sqs:{region}:{account}:{}", i.queue_name)),
+            A::ListQueues(_) => Some(format!("arn:aws:sqs:{region}:{account}:*")),
+            A::StartMessageMoveTask(StartMessageMoveTaskInput { source_arn, .. })
+            | A::ListMessageMoveTasks(ListMessageMoveTasksInput { source_arn, .. }) => {
+                Some(source_arn.clone())
+            }
+            _ => None,
+        };
+        if let Some(r) = resource {
+            let policy = policy_of_arn(state, &r);
+            crate::authz::sqs(state, ctx, ctx.iam_action, &r, policy.as_deref());
+        }
+    }
     match action {
         A::CreateQueue(i) => queue::create_queue(state, ctx, i),
         A::GetQueueUrl(i) => queue::get_queue_url(state, ctx, i),
@@ -149,7 +171,20 @@ pub fn resolve(state: &AppState, ctx: &Ctx, url: &str) -> Result<Arc<Queue>> {
     };
     let q = state.store.get(account, name).ok_or(Error::QueueDoesNotExist)?;
     check_security(ctx, &q)?;
+    if !ctx.iam_action.is_empty() {
+        let policy = q.lock().attrs.policy_document.clone();
+        crate::authz::sqs(state, ctx, ctx.iam_action, &q.arn, policy.as_deref());
+    }
     Ok(q)
+}
+
+/// The queue policy of the queue with this ARN, if it exists and has one.
+fn policy_of_arn(state: &AppState, arn: &str) -> Option<Arc<crate::iam::policy::PolicyDocument>> {
+    let mut parts = arn.splitn(6, ':');
+    let (account, name) = (parts.nth(4)?, parts.next()?);
+    let q = state.store.get(account, name)?;
+    let s = q.lock();
+    s.attrs.policy_document.clone()
 }
 
 /// Every request to an encrypted queue must be signed; with `--auth

@@ -418,7 +418,9 @@ pub(super) fn add_permission(state: &AppState, ctx: &Ctx, input: AddPermissionIn
         &input.aws_account_ids,
         &input.actions,
     )?;
-    s.attrs.policy = Some(p);
+    let (text, document) = policy::check_policy(&p)?.unzip();
+    s.attrs.policy = text;
+    s.attrs.policy_document = document;
     s.note(Change::Meta);
     ctx.after(state.store.flush(&q, &mut s));
     Ok(SqsOutput::Empty)
@@ -432,7 +434,13 @@ pub(super) fn remove_permission(
 ) -> Result<SqsOutput> {
     let q = resolve(state, ctx, &input.queue_url)?;
     let mut s = q.lock();
-    s.attrs.policy = policy::remove_permission(s.attrs.policy.as_deref(), &input.label)?;
+    let kept = policy::remove_permission(s.attrs.policy.as_deref(), &input.label)?;
+    let (text, document) = match kept {
+        Some(p) => policy::check_policy(&p)?.unzip(),
+        None => (None, None),
+    };
+    s.attrs.policy = text;
+    s.attrs.policy_document = document;
     s.note(Change::Meta);
     ctx.after(state.store.flush(&q, &mut s));
     Ok(SqsOutput::Empty)

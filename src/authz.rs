@@ -1,0 +1,210 @@
+//! Authorization of requests: the request context of a caller (its ARN,
+//! account, transport, address, the virtual clock's time), the policies
+//! that apply (its identity policies, the resource's policy), AWS's
+//! evaluation logic over them (`iam::authorize`), and the record of every
+//! decision: the last [`KEPT`] at `GET /_sealq/authz/decisions`, and a log
+//! line.
+//!
+//! Policies are evaluated in every auth mode and every decision is
+//! recorded with `enforced: false`: enforcement (AccessDenied) is not
+//! switched on yet, so a decision shows what would be denied. The record
+//! never holds a secret: principals, actions, resources, the context keys
+//! used and the deciding statements.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::auth::Principal;
+use crate::iam::condition::Context;
+use crate::iam::policy::{Caller, PolicyDocument, Request, account_of};
+use crate::iam::{Attached, Deciding, Outcome, ResourceKind, Source};
+use crate::sqs::ops::Ctx;
+use crate::state::AppState;
+
+/// How many decisions are kept.
+pub const KEPT: usize = 1024;
+
+/// One decision, as recorded.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Order of recording (1, 2, ...).
+    pub seq: u64,
+    /// When, epoch ms on the virtual clock.
+    pub time_ms: u64,
+    /// The caller's ARN, or `anonymous`.
+    pub principal: String,
+    /// `sqs:SendMessage`, ...
+    pub action: &'static str,
+    /// The resource's ARN.
+    pub resource: String,
+    /// The decision.
+    pub outcome: Outcome,
+    /// Whether it was enforced (a denial refused the request).
+    pub enforced: bool,
+    /// The statements that decided.
+    pub deciding: Vec<Deciding>,
+    /// Why, in a sentence.
+    pub reason: &'static str,
+    /// The context keys the request had, with their values.
+    pub context: Vec<(String, Vec<String>)>,
+}
+
+/// The last [`KEPT`] decisions, in slots written round-robin: a recording
+/// locks one slot only, so concurrent requests do not wait on each other.
+#[derive(Debug)]
+pub struct Decisions {
+    slots: Box<[Mutex<Option<Arc<Record>>>]>,
+    next: AtomicU64,
+}
+
+impl Default for Decisions {
+    fn default() -> Self {
+        Self {
+            slots: (0..KEPT).map(|_| Mutex::new(None)).collect(),
+            next: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Decisions {
+    fn record(&self, mut r: Record) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        r.seq = n + 1;
+        #[expect(clippy::cast_possible_truncation, reason = "KEPT fits in usize and in u64")]
+        let slot = (n % KEPT as u64) as usize;
+        let mut s = self.slots[slot]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *s = Some(Arc::new(r));
+    }
+
+    /// The kept decisions, newest first.
+    pub fn newest_first(&self) -> Vec<Arc<Record>> {
+        let mut all: Vec<Arc<Record>> = self
+            .slots
+            .iter()
+            .filter_map(|s| {
+                s.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            })
+            .collect();
+        all.sort_by_key(|r| std::cmp::Reverse(r.seq));
+        all
+    }
+}
+
+/// `aws:PrincipalType`, as IAM names it.
+fn principal_type(arn: &str) -> &'static str {
+    if arn.contains(":assumed-role/") {
+        "AssumedRole"
+    } else if arn.ends_with(":root") {
+        "Account"
+    } else if arn.contains(":role/") {
+        "Role"
+    } else {
+        "User"
+    }
+}
+
+/// The request context of an SQS request by `ctx`'s caller on a resource
+/// of `resource_account`.
+fn sqs_context<'a>(state: &AppState, ctx: &'a Ctx, resource_account: &'a str) -> Context<'a> {
+    let mut c = Context::new();
+    let now_ms = state.clock.now_ms();
+    c.set("aws:securetransport", if ctx.tls { "true" } else { "false" })
+        .set("aws:currenttime", crate::clock::rfc3339(now_ms))
+        .set("aws:epochtime", (now_ms / 1000).to_string())
+        .set("aws:resourceaccount", resource_account);
+    if let Some(ip) = ctx.client_ip {
+        c.set("aws:sourceip", ip.to_string());
+    }
+    if let Principal::Signed(id) = &ctx.principal {
+        let arn = id.arn.as_str();
+        c.set("aws:principalarn", crate::iam::policy_holder(arn))
+            .set("aws:principaltype", principal_type(arn));
+        if let Some(account) = account_of(arn) {
+            c.set("aws:principalaccount", account);
+        }
+        if let Some(name) = arn
+            .split_once(":user/")
+            .map(|(_, n)| n.rsplit('/').next().unwrap_or(n))
+        {
+            c.set("aws:username", name);
+        }
+        if arn.contains(":assumed-role/") {
+            c.set("aws:userid", Cow::Borrowed(&*id.sender_id));
+        } else {
+            c.set("aws:userid", crate::auth::session::unique_id("AIDA", arn));
+        }
+    }
+    c
+}
+
+/// Decides `action` by `ctx`'s caller on the SQS resource `resource` (a
+/// queue's ARN, or `arn:aws:sqs:REGION:ACCOUNT:*` for account-wide
+/// actions), whose queue policy is `queue_policy`, and records it.
+/// Decisions are not enforced yet: this never refuses.
+pub fn sqs(
+    state: &AppState,
+    ctx: &Ctx,
+    action: &'static str,
+    resource: &str,
+    queue_policy: Option<&PolicyDocument>,
+) {
+    let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
+    let context = sqs_context(state, ctx, resource_account);
+    let arn = ctx.principal.arn();
+    let identity_policies = arn.map(|a| state.principals.identity_policies(a));
+    let attached: Vec<Attached<'_>> = identity_policies
+        .iter()
+        .flat_map(|p| p.iter())
+        .map(|p| Attached {
+            source: Source::Identity(&p.name),
+            document: &p.document,
+        })
+        .collect();
+    let req = Request {
+        caller: Caller { arn, service: None },
+        action,
+        resource,
+        context: &context,
+    };
+    let evaluation = crate::iam::authorize(
+        &req,
+        arn.and_then(account_of),
+        resource_account,
+        ResourceKind::Queue,
+        &attached,
+        queue_policy.map(|document| Attached {
+            source: Source::Queue,
+            document,
+        }),
+    );
+    let principal = arn.unwrap_or("anonymous");
+    tracing::debug!(
+        principal,
+        action,
+        resource,
+        decision = evaluation.outcome.label(),
+        enforced = false,
+        reason = evaluation.reason,
+        "authorization"
+    );
+    state.decisions.record(Record {
+        seq: 0,
+        time_ms: state.clock.now_ms(),
+        principal: principal.to_owned(),
+        action,
+        resource: resource.to_owned(),
+        outcome: evaluation.outcome,
+        enforced: false,
+        deciding: evaluation.deciding,
+        reason: evaluation.reason,
+        context: context
+            .entries()
+            .map(|(k, v)| (k.to_owned(), v.iter().map(|s| s.to_string()).collect()))
+            .collect(),
+    });
+}

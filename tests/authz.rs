@@ -1,0 +1,336 @@
+//! Authorization as users see it today: identity policies from the config
+//! file and from `PUT /_sealq/iam/...`, queue policies read when they are
+//! set (a malformed one refused as AWS refuses it), and every SQS request's
+//! decision at `GET /_sealq/authz/decisions`, with the statements that
+//! decided and the request context. Decisions are recorded, not enforced
+//! yet (`enforced: false`): the requests themselves still succeed.
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_sdk_sqs::error::ProvideErrorMetadata as _;
+use aws_sdk_sqs::types::QueueAttributeName as A;
+use sealq::clock::Clock;
+
+const PRODUCER: &str = "AKIDPRODUCER";
+const CONSUMER: &str = "AKIDCONSUMER";
+
+/// A producer allowed to send to `orders`, a consumer allowed to receive
+/// and delete, a role `auditor`, and `orders` with a queue policy that
+/// denies every request over plain HTTP.
+const CONFIG: &str = r#"
+[server]
+auth = "verify"
+
+[[queues]]
+name = "orders"
+[queues.attributes]
+Policy = '''{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"sqs:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}'''
+
+[[principals]]
+access_key_id = "AKIDPRODUCER"
+name = "producer"
+secret_access_key = "producer-secret"
+[[principals.policies]]
+name = "send"
+document = { Version = "2012-10-17", Statement = [{ Sid = "SendOrders", Effect = "Allow", Action = "sqs:SendMessage", Resource = "arn:aws:sqs:*:000000000000:orders" }] }
+
+[[principals]]
+access_key_id = "AKIDCONSUMER"
+name = "consumer"
+secret_access_key = "consumer-secret"
+[[principals.policies]]
+name = "consume"
+document = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueUrl"],"Resource":"arn:aws:sqs:*:000000000000:*"}]}'''
+
+[[roles]]
+name = "auditor"
+trust_policy = { Statement = [{ Effect = "Allow", Principal = { AWS = "arn:aws:iam::000000000000:user/consumer" }, Action = "sts:AssumeRole" }] }
+"#;
+
+async fn server() -> common::Server {
+    let file = sealq::config::parse("authz.toml", CONFIG.to_owned()).expect("the file parses");
+    common::start_with_file(&file, Arc::new(Clock::system())).await
+}
+
+async fn decisions(s: &common::Server, query: &str) -> Vec<serde_json::Value> {
+    let v = common::admin_get(s, &format!("/authz/decisions{query}")).await;
+    v.as_array().expect("a list").clone()
+}
+
+async fn put(s: &common::Server, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .put(format!("{}/_sealq{path}", s.endpoint))
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("PUT");
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn every_sqs_request_is_decided_and_explained() {
+    let s = server().await;
+    let producer = common::sqs_signing(&s.endpoint, PRODUCER, "producer-secret", "us-east-1");
+    let consumer = common::sqs_signing(&s.endpoint, CONSUMER, "consumer-secret", "us-east-1");
+    let url = format!("{}/000000000000/orders", s.endpoint);
+    // Over plain HTTP the queue policy's deny applies to everyone; not
+    // enforced yet, so the send itself succeeds.
+    producer
+        .send_message()
+        .queue_url(&url)
+        .message_body("o-1")
+        .send()
+        .await
+        .expect("decisions are not enforced yet");
+    let d = decisions(&s, "?principal=arn:aws:iam::000000000000:user/producer").await;
+    let send = &d[0];
+    assert_eq!(send["action"], "sqs:SendMessage");
+    assert_eq!(send["resource"], "arn:aws:sqs:us-east-1:000000000000:orders");
+    assert_eq!(send["decision"], "explicit_deny");
+    assert_eq!(send["enforced"], false);
+    assert_eq!(send["deciding_statements"][0]["policy"], "queue policy");
+    assert_eq!(send["deciding_statements"][0]["sid"], "DenyInsecureTransport");
+    assert_eq!(send["deciding_statements"][0]["effect"], "Deny");
+    assert_eq!(send["context"]["aws:securetransport"], "false");
+    assert_eq!(send["context"]["aws:username"], "producer");
+    assert_eq!(send["context"]["aws:principalaccount"], "000000000000");
+    assert!(
+        send["context"]["aws:currenttime"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+
+    // Without the deny (the policy removed), the identity policies decide.
+    producer
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(A::Policy, "")
+        .send()
+        .await
+        .expect("not enforced yet");
+    producer
+        .send_message()
+        .queue_url(&url)
+        .message_body("o-2")
+        .send()
+        .await
+        .unwrap();
+    consumer
+        .send_message()
+        .queue_url(&url)
+        .message_body("not allowed")
+        .send()
+        .await
+        .expect("not enforced yet");
+    let got = consumer.receive_message().queue_url(&url).send().await.unwrap();
+    assert!(!got.messages().is_empty());
+    let allowed = decisions(&s, "?decision=allow").await;
+    let by = |p: &str, a: &str| {
+        allowed
+            .iter()
+            .find(|d| d["principal"] == p && d["action"] == a)
+            .cloned()
+    };
+    let send = by("arn:aws:iam::000000000000:user/producer", "sqs:SendMessage").expect("the producer's send");
+    assert_eq!(send["deciding_statements"][0]["policy"], "identity policy send");
+    assert_eq!(send["deciding_statements"][0]["sid"], "SendOrders");
+    assert_eq!(send["reason"], "an identity policy allows it");
+    assert!(by("arn:aws:iam::000000000000:user/consumer", "sqs:ReceiveMessage").is_some());
+    let denied = decisions(&s, "?decision=implicit_deny&action=SQS:SendMessage").await;
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["principal"], "arn:aws:iam::000000000000:user/consumer");
+    assert_eq!(denied[0]["deciding_statements"], serde_json::json!([]));
+    // Newest first.
+    let all = decisions(&s, "").await;
+    assert!(all[0]["time"].as_str() >= all[all.len() - 1]["time"].as_str());
+    // Bad filters are 400s that say what is accepted.
+    let r = reqwest::get(format!("{}/_sealq/authz/decisions?decision=maybe", s.endpoint))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn identity_policies_are_replaced_at_run_time() {
+    let s = server().await;
+    let consumer = common::sqs_signing(&s.endpoint, CONSUMER, "consumer-secret", "us-east-1");
+    let (status, body) = put(
+        &s,
+        "/iam/principals/AKIDCONSUMER/policies",
+        r#"[{"name":"send-too","document":{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}}}]"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["arn"], "arn:aws:iam::000000000000:user/consumer");
+    assert_eq!(body["policies"], serde_json::json!(["send-too"]));
+    let url = consumer
+        .create_queue()
+        .queue_name(common::unique("plain"))
+        .send()
+        .await
+        .unwrap();
+    let url = url.queue_url().unwrap();
+    consumer
+        .send_message()
+        .queue_url(url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap();
+    let d = decisions(&s, "?action=sqs:SendMessage").await;
+    assert_eq!(d[0]["decision"], "allow");
+    assert_eq!(
+        d[0]["deciding_statements"][0]["policy"],
+        "identity policy send-too"
+    );
+    // CreateQueue is decided too: the consumer's policies do not allow it.
+    let c = decisions(&s, "?action=sqs:CreateQueue").await;
+    assert_eq!(c[0]["decision"], "implicit_deny");
+
+    // A role's policies: what its sessions may do.
+    let (status, _) = put(
+        &s,
+        "/iam/roles/auditor/policies",
+        r#"[{"name":"read","document":"{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sqs:GetQueueAttributes\",\"Resource\":\"*\"}}"}]"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = put(&s, "/iam/roles/ghost/policies", "[]").await;
+    assert_eq!(status, 404, "{body}");
+    for bad in [
+        "{}",
+        r#"[{"name":"x","document":{"Statement":{"Effect":"Allow","Action":"*"}}}]"#,
+        r#"[{"name":"x","document":{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"BinaryEquals":{"k":"AA=="}}}}}]"#,
+    ] {
+        let (status, body) = put(&s, "/iam/principals/AKIDCONSUMER/policies", bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+    let sts = {
+        let conf = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                CONSUMER,
+                "consumer-secret",
+                None,
+                None,
+                "t",
+            ))
+            .endpoint_url(&s.endpoint)
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    };
+    let out = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::000000000000:role/auditor")
+        .role_session_name("audit")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let auditor = common::sqs_at_with(
+        &s.endpoint,
+        aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "sts",
+        ),
+    );
+    auditor
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::All)
+        .send()
+        .await
+        .unwrap();
+    let d = decisions(
+        &s,
+        "?principal=arn:aws:sts::000000000000:assumed-role/auditor/audit",
+    )
+    .await;
+    assert_eq!(d[0]["decision"], "allow");
+    assert_eq!(d[0]["deciding_statements"][0]["policy"], "identity policy read");
+    assert_eq!(d[0]["context"]["aws:principaltype"], "AssumedRole");
+    assert_eq!(
+        d[0]["context"]["aws:principalarn"],
+        "arn:aws:iam::000000000000:role/auditor"
+    );
+}
+
+#[tokio::test]
+async fn malformed_queue_policies_are_refused_where_they_are_set() {
+    let s = common::start().await;
+    let c = common::sqs(&s);
+    let url = common::new_queue(&c, "policy").await;
+    for (policy, needle) in [
+        ("not json", "not valid JSON"),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":"sqs:*"}]}"#,
+            "needs a Principal",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:*","Condition":{"StringEqualz":{"aws:username":"a"}}}]}"#,
+            "StringEqualz",
+        ),
+    ] {
+        let e = c
+            .set_queue_attributes()
+            .queue_url(&url)
+            .attributes(A::Policy, policy)
+            .send()
+            .await
+            .expect_err("a malformed policy");
+        assert_eq!(e.code(), Some("InvalidAttributeValue"), "{policy}");
+        let m = e.message().unwrap_or_default();
+        assert!(m.starts_with("Invalid value for the parameter Policy."), "{m}");
+        assert!(m.contains(needle), "{m}");
+    }
+    // The query protocol answers the same.
+    let r = common::query(
+        &s,
+        &[
+            ("Action", "SetQueueAttributes"),
+            ("QueueUrl", &url),
+            ("Attribute.1.Name", "Policy"),
+            ("Attribute.1.Value", "{}"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        common::xml_text(&r.body, "Code").as_deref(),
+        Some("InvalidAttributeValue")
+    );
+    // A good one is kept as written and read back.
+    let good = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sqs:SendMessage","Resource":"*"}]}"#;
+    c.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(A::Policy, good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        common::queue_attr(&c, &url, A::Policy).await.as_deref(),
+        Some(good)
+    );
+    // AddPermission's statements are read as a policy too.
+    c.add_permission()
+        .queue_url(&url)
+        .label("partner")
+        .aws_account_ids("444455556666")
+        .actions("SendMessage")
+        .send()
+        .await
+        .unwrap();
+}
