@@ -25,15 +25,27 @@ use crate::state::AppState;
 /// How many decisions are kept.
 pub const KEPT: usize = 1024;
 
+/// What a request's context is made of, kept with its decision so the
+/// context can be shown later without being copied on the request path.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The caller.
+    pub principal: Principal,
+    /// Whether the request came over TLS.
+    pub tls: bool,
+    /// The caller's address, when known.
+    pub client_ip: Option<std::net::IpAddr>,
+    /// The virtual clock's time, epoch ms.
+    pub time_ms: u64,
+}
+
 /// One decision, as recorded.
 #[derive(Debug, Clone)]
 pub struct Record {
     /// Order of recording (1, 2, ...).
     pub seq: u64,
-    /// When, epoch ms on the virtual clock.
-    pub time_ms: u64,
-    /// The caller's ARN, or `anonymous`.
-    pub principal: String,
+    /// The request's context, as facts.
+    pub facts: Facts,
     /// `sqs:SendMessage`, ...
     pub action: &'static str,
     /// The resource's ARN.
@@ -46,8 +58,19 @@ pub struct Record {
     pub deciding: Vec<Deciding>,
     /// Why, in a sentence.
     pub reason: &'static str,
-    /// The context keys the request had, with their values.
-    pub context: Vec<(String, Vec<String>)>,
+}
+
+impl Record {
+    /// The caller's ARN, or `anonymous`.
+    pub fn principal(&self) -> &str {
+        self.facts.principal.arn().unwrap_or("anonymous")
+    }
+
+    /// The request context the decision was made with.
+    pub fn context(&self) -> Context<'_> {
+        let account = account_of(&self.resource).unwrap_or_default();
+        self.facts.context(account)
+    }
 }
 
 /// The last [`KEPT`] decisions, in slots written round-robin: a recording
@@ -108,38 +131,38 @@ fn principal_type(arn: &str) -> &'static str {
     }
 }
 
-/// The request context of an SQS request by `ctx`'s caller on a resource
-/// of `resource_account`.
-fn sqs_context<'a>(state: &AppState, ctx: &'a Ctx, resource_account: &'a str) -> Context<'a> {
-    let mut c = Context::new();
-    let now_ms = state.clock.now_ms();
-    c.set("aws:securetransport", if ctx.tls { "true" } else { "false" })
-        .set("aws:currenttime", crate::clock::rfc3339(now_ms))
-        .set("aws:epochtime", (now_ms / 1000).to_string())
-        .set("aws:resourceaccount", resource_account);
-    if let Some(ip) = ctx.client_ip {
-        c.set("aws:sourceip", ip.to_string());
+impl Facts {
+    /// The request context: `aws:SecureTransport`, `aws:CurrentTime`,
+    /// `aws:EpochTime`, `aws:ResourceAccount`, `aws:SourceIp`, and for a
+    /// signed caller `aws:PrincipalArn` (a session's role), `aws:PrincipalType`,
+    /// `aws:PrincipalAccount`, `aws:username` (users), `aws:userid`.
+    pub fn context<'a>(&'a self, resource_account: &'a str) -> Context<'a> {
+        let mut c = Context::new();
+        c.set("aws:securetransport", if self.tls { "true" } else { "false" })
+            .set("aws:currenttime", crate::clock::rfc3339(self.time_ms))
+            .set("aws:epochtime", (self.time_ms / 1000).to_string())
+            .set("aws:resourceaccount", resource_account);
+        if let Some(ip) = self.client_ip {
+            c.set("aws:sourceip", ip.to_string());
+        }
+        if let Principal::Signed(id) = &self.principal {
+            let arn = id.arn.as_str();
+            c.set("aws:principalarn", crate::iam::policy_holder(arn))
+                .set("aws:principaltype", principal_type(arn));
+            if let Some(account) = account_of(arn) {
+                c.set("aws:principalaccount", account);
+            }
+            if let Some((_, path)) = arn.split_once(":user/") {
+                c.set("aws:username", path.rsplit('/').next().unwrap_or(path));
+            }
+            if arn.contains(":assumed-role/") {
+                c.set("aws:userid", Cow::Borrowed(&*id.sender_id));
+            } else {
+                c.set("aws:userid", crate::auth::session::unique_id("AIDA", arn));
+            }
+        }
+        c
     }
-    if let Principal::Signed(id) = &ctx.principal {
-        let arn = id.arn.as_str();
-        c.set("aws:principalarn", crate::iam::policy_holder(arn))
-            .set("aws:principaltype", principal_type(arn));
-        if let Some(account) = account_of(arn) {
-            c.set("aws:principalaccount", account);
-        }
-        if let Some(name) = arn
-            .split_once(":user/")
-            .map(|(_, n)| n.rsplit('/').next().unwrap_or(n))
-        {
-            c.set("aws:username", name);
-        }
-        if arn.contains(":assumed-role/") {
-            c.set("aws:userid", Cow::Borrowed(&*id.sender_id));
-        } else {
-            c.set("aws:userid", crate::auth::session::unique_id("AIDA", arn));
-        }
-    }
-    c
 }
 
 /// Decides `action` by `ctx`'s caller on the SQS resource `resource` (a
@@ -154,37 +177,57 @@ pub fn sqs(
     queue_policy: Option<&PolicyDocument>,
 ) {
     let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
-    let context = sqs_context(state, ctx, resource_account);
-    let arn = ctx.principal.arn();
-    let identity_policies = arn.map(|a| state.principals.identity_policies(a));
-    let attached: Vec<Attached<'_>> = identity_policies
-        .iter()
-        .flat_map(|p| p.iter())
-        .map(|p| Attached {
-            source: Source::Identity(&p.name),
-            document: &p.document,
-        })
-        .collect();
-    let req = Request {
-        caller: Caller { arn, service: None },
-        action,
-        resource,
-        context: &context,
+    let facts = Facts {
+        principal: ctx.principal.clone(),
+        tls: ctx.tls,
+        client_ip: ctx.client_ip,
+        time_ms: state.clock.now_ms(),
     };
-    let evaluation = crate::iam::authorize(
-        &req,
-        arn.and_then(account_of),
-        resource_account,
-        ResourceKind::Queue,
-        &attached,
-        queue_policy.map(|document| Attached {
-            source: Source::Queue,
-            document,
-        }),
-    );
-    let principal = arn.unwrap_or("anonymous");
+    let arn = ctx.principal.arn();
+    let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
+    let evaluation = if identity_policies.is_none() && queue_policy.is_none() {
+        // Nothing can allow it; no context needs building.
+        crate::iam::Evaluation {
+            outcome: Outcome::ImplicitDeny,
+            deciding: Vec::new(),
+            reason: "no identity policy and no queue policy applies",
+        }
+    } else {
+        let attached: Vec<Attached<'_>> = identity_policies
+            .iter()
+            .flat_map(|p| p.iter())
+            .map(|p| Attached {
+                source: Source::Identity(&p.name),
+                document: &p.document,
+            })
+            .collect();
+        let needs_context = attached.iter().any(|a| a.document.needs_context())
+            || queue_policy.is_some_and(PolicyDocument::needs_context);
+        let context = if needs_context {
+            facts.context(resource_account)
+        } else {
+            Context::new()
+        };
+        let req = Request {
+            caller: Caller { arn, service: None },
+            action,
+            resource,
+            context: &context,
+        };
+        crate::iam::authorize(
+            &req,
+            arn.and_then(account_of),
+            resource_account,
+            ResourceKind::Queue,
+            &attached,
+            queue_policy.map(|document| Attached {
+                source: Source::Queue,
+                document,
+            }),
+        )
+    };
     tracing::debug!(
-        principal,
+        principal = arn.unwrap_or("anonymous"),
         action,
         resource,
         decision = evaluation.outcome.label(),
@@ -194,17 +237,12 @@ pub fn sqs(
     );
     state.decisions.record(Record {
         seq: 0,
-        time_ms: state.clock.now_ms(),
-        principal: principal.to_owned(),
+        facts,
         action,
         resource: resource.to_owned(),
         outcome: evaluation.outcome,
         enforced: false,
         deciding: evaluation.deciding,
         reason: evaluation.reason,
-        context: context
-            .entries()
-            .map(|(k, v)| (k.to_owned(), v.iter().map(|s| s.to_string()).collect()))
-            .collect(),
     });
 }

@@ -194,7 +194,7 @@ pub(super) async fn decisions(
         .decisions
         .newest_first()
         .into_iter()
-        .filter(|r| f.principal.as_deref().is_none_or(|p| p == r.principal))
+        .filter(|r| f.principal.as_deref().is_none_or(|p| p == r.principal()))
         .filter(|r| {
             f.action
                 .as_deref()
@@ -218,19 +218,19 @@ pub(super) async fn decisions(
                 })
                 .collect();
             let context: serde_json::Map<String, Value> = r
-                .context
-                .iter()
+                .context()
+                .entries()
                 .map(|(k, v)| {
-                    let value = match v.as_slice() {
-                        [one] => Value::String(one.clone()),
-                        many => json!(many),
+                    let value = match v {
+                        [one] => Value::String(one.to_string()),
+                        many => json!(many.iter().map(ToString::to_string).collect::<Vec<_>>()),
                     };
-                    (k.clone(), value)
+                    (k.to_owned(), value)
                 })
                 .collect();
             json!({
-                "time": crate::clock::rfc3339(r.time_ms),
-                "principal": r.principal,
+                "time": crate::clock::rfc3339(r.facts.time_ms),
+                "principal": r.principal(),
                 "action": r.action,
                 "resource": r.resource,
                 "decision": r.outcome.label(),

@@ -290,12 +290,16 @@ impl Principals {
     }
 
     /// The identity policies that apply to `principal_arn` (its role's,
-    /// for a role session); empty when it has none.
-    pub fn identity_policies(&self, principal_arn: &str) -> Arc<[crate::iam::NamedPolicy]> {
+    /// for a role session), if it has any.
+    pub fn identity_policies(&self, principal_arn: &str) -> Option<Arc<[crate::iam::NamedPolicy]>> {
+        if self.identity_policies.is_empty() {
+            return None;
+        }
         let holder = crate::iam::policy_holder(principal_arn);
         self.identity_policies
             .get(holder.as_ref())
-            .map_or_else(|| Arc::from(Vec::new()), |p| p.clone())
+            .map(|p| p.clone())
+            .filter(|p| !p.is_empty())
     }
 
     /// The ARNs of the principals registered for `access_key_id`, if any.

@@ -28,6 +28,9 @@ pub enum PolicyKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyDocument {
     statements: Vec<Statement>,
+    /// Whether any statement reads the request context (a condition, or a
+    /// policy variable in a resource): callers skip building it otherwise.
+    needs_context: bool,
 }
 
 /// `Allow` or `Deny`.
@@ -431,12 +434,26 @@ impl PolicyDocument {
             Some(s @ Value::Object(_)) => vec![statement(s, kind, "Statement")?],
             _ => return Err("the policy needs a Statement (an object or a non-empty list)".to_owned()),
         };
-        Ok(Self { statements })
+        let needs_context = statements.iter().any(|s: &Statement| {
+            !s.conditions.is_empty()
+                || s.resource
+                    .as_ref()
+                    .is_some_and(|r| r.values.iter().any(|v| v.contains("${")))
+        });
+        Ok(Self {
+            statements,
+            needs_context,
+        })
     }
 
     /// The statements, in document order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements
+    }
+
+    /// Whether matching it reads the request context.
+    pub fn needs_context(&self) -> bool {
+        self.needs_context
     }
 
     /// What this document alone says about `req`, however its statements
