@@ -78,6 +78,8 @@ fn the_sample_parses_with_every_server_setting() {
     assert_eq!(f.principals.len(), 2);
     assert_eq!(f.roles.len(), 1);
     assert_eq!(f.roles[0].max_session_duration_seconds, Some(7200));
+    assert_eq!(f.roles[0].policies[0].name, "consume-orders");
+    assert_eq!(f.principals[0].policies[0].name, "produce-orders");
     let dbg = format!("{f:?}");
     assert!(!dbg.contains("orders-service-secret"), "secret in Debug: {dbg}");
     assert!(!dbg.contains("AAECAwQF"), "key material in Debug");
