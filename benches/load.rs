@@ -1444,7 +1444,11 @@ async fn auth_compare(opts: &Opts, tck: f64, out: &mut String) {
     let config = std::env::temp_dir().join(format!("sealq-bench-auth-{}.toml", std::process::id()));
     std::fs::write(
         &config,
-        "[[principals]]\naccess_key_id = \"AKIDBENCH\"\nname = \"bench\"\nsecret_access_key = \"benchsecret\"\n",
+        // Under verify every request is authorized too: one identity
+        // policy, as a producer would have.
+        "[[principals]]\naccess_key_id = \"AKIDBENCH\"\nname = \"bench\"\nsecret_access_key = \"benchsecret\"\n\
+         [[principals.policies]]\nname = \"produce\"\ndocument = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", \
+         Action = [\"sqs:CreateQueue\", \"sqs:SendMessage\"], Resource = \"arn:aws:sqs:*:000000000000:*\" }] }\n",
     )
     .expect("write the bench's config");
     let config_arg = config.to_str().expect("temp path").to_owned();

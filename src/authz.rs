@@ -5,11 +5,11 @@
 //! decision: the last [`KEPT`] at `GET /_sealq/authz/decisions`, and a log
 //! line.
 //!
-//! Policies are evaluated in every auth mode and every decision is
-//! recorded with `enforced: false`: enforcement (AccessDenied) is not
-//! switched on yet, so a decision shows what would be denied. The record
-//! never holds a secret: principals, actions, resources, the context keys
-//! used and the deciding statements.
+//! Policies are evaluated in every auth mode; under `--auth verify` and
+//! `strict` a denial refuses the request (`AccessDenied`, logged at INFO),
+//! under `open` it is recorded with `enforced: false`, so users can watch
+//! what would be denied. The record never holds a secret: principals,
+//! actions, resources, the context keys used and the deciding statements.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,17 +165,27 @@ impl Facts {
     }
 }
 
+/// SQS's message for a denied request (AWS's text).
+fn sqs_denied(region: &str) -> crate::error::Error {
+    crate::error::Error::AccessDenied(
+        format!("Access to the resource https://sqs.{region}.amazonaws.com/ is denied.").into(),
+    )
+}
+
 /// Decides `action` by `ctx`'s caller on the SQS resource `resource` (a
 /// queue's ARN, or `arn:aws:sqs:REGION:ACCOUNT:*` for account-wide
 /// actions), whose queue policy is `queue_policy`, and records it.
-/// Decisions are not enforced yet: this never refuses.
+///
+/// # Errors
+/// `AccessDenied` when the decision is a denial and `--auth` enforces it
+/// (`verify`, `strict`).
 pub fn sqs(
     state: &AppState,
     ctx: &Ctx,
     action: &'static str,
     resource: &str,
     queue_policy: Option<&PolicyDocument>,
-) {
+) -> crate::error::Result<()> {
     let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
     let facts = Facts {
         principal: ctx.principal.clone(),
@@ -226,23 +236,41 @@ pub fn sqs(
             }),
         )
     };
-    tracing::debug!(
-        principal = arn.unwrap_or("anonymous"),
-        action,
-        resource,
-        decision = evaluation.outcome.label(),
-        enforced = false,
-        reason = evaluation.reason,
-        "authorization"
-    );
+    let denied = evaluation.outcome != Outcome::Allow;
+    let enforced = state.config.auth != crate::auth::AuthMode::Open;
+    if denied && enforced {
+        tracing::info!(
+            principal = arn.unwrap_or("anonymous"),
+            action,
+            resource,
+            decision = evaluation.outcome.label(),
+            reason = evaluation.reason,
+            deciding = ?evaluation.deciding.iter().map(|d| (&d.policy, d.index, &d.sid)).collect::<Vec<_>>(),
+            "access denied"
+        );
+    } else {
+        tracing::debug!(
+            principal = arn.unwrap_or("anonymous"),
+            action,
+            resource,
+            decision = evaluation.outcome.label(),
+            enforced,
+            reason = evaluation.reason,
+            "authorization"
+        );
+    }
     state.decisions.record(Record {
         seq: 0,
         facts,
         action,
         resource: resource.to_owned(),
         outcome: evaluation.outcome,
-        enforced: false,
+        enforced,
         deciding: evaluation.deciding,
         reason: evaluation.reason,
     });
+    if denied && enforced {
+        return Err(sqs_denied(&state.config.region));
+    }
+    Ok(())
 }

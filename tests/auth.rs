@@ -35,6 +35,19 @@ fn register(state: &AppState) {
         "arn:aws:iam::000000000000:user/registered",
         Some(SecretAccessKey::new(SECRET.to_owned())),
     );
+    // Under verify, SQS requests are authorized too: this user may use SQS.
+    let all_sqs = sealq::iam::policy::PolicyDocument::parse_json(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#,
+        sealq::iam::policy::PolicyKind::Identity,
+    )
+    .expect("a policy");
+    state.principals.set_identity_policies(
+        "arn:aws:iam::000000000000:user/registered",
+        vec![sealq::iam::NamedPolicy {
+            name: "all-sqs".to_owned(),
+            document: all_sqs,
+        }],
+    );
 }
 
 /// The SDK error's code, message and HTTP status.
@@ -124,15 +137,22 @@ async fn verify_mode_refuses_unknown_keys() {
         Some("UnrecognizedClientException")
     );
     // The registered key passes; anonymous requests stay allowed where AWS
-    // allows them (a queue that does not encrypt).
+    // allows them: a queue that does not encrypt, whose policy lets
+    // everyone send.
     let good = common::sqs_signing(&s.endpoint, KEY, SECRET, "us-east-1");
     let url = common::create_queue_with(
         &good,
         "plain",
-        &[(
-            aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled,
-            "false",
-        )],
+        &[
+            (
+                aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled,
+                "false",
+            ),
+            (
+                aws_sdk_sqs::types::QueueAttributeName::Policy,
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*"}]}"#,
+            ),
+        ],
     )
     .await;
     let r = common::json_anonymous(
@@ -142,6 +162,9 @@ async fn verify_mode_refuses_unknown_keys() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let r = common::json_anonymous(&s, "ReceiveMessage", serde_json::json!({"QueueUrl": url})).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.headers["x-amzn-query-error"], "AccessDenied;Sender");
 }
 
 #[tokio::test]

@@ -1,9 +1,10 @@
-//! Authorization as users see it today: identity policies from the config
-//! file and from `PUT /_sealq/iam/...`, queue policies read when they are
-//! set (a malformed one refused as AWS refuses it), and every SQS request's
-//! decision at `GET /_sealq/authz/decisions`, with the statements that
-//! decided and the request context. Decisions are recorded, not enforced
-//! yet (`enforced: false`): the requests themselves still succeed.
+//! Authorization as users see it: identity policies from the config file
+//! and from `PUT /_sealq/iam/...`, queue policies read when they are set (a
+//! malformed one refused as AWS refuses it), SQS requests refused with
+//! AWS's `AccessDenied` under `--auth verify` (in both protocols), and every
+//! decision at `GET /_sealq/authz/decisions` with the statements that
+//! decided and the request context; under `--auth open` the decisions are
+//! recorded (`enforced: false`) and nothing is refused.
 
 mod common;
 
@@ -16,12 +17,16 @@ use sealq::clock::Clock;
 const PRODUCER: &str = "AKIDPRODUCER";
 const CONSUMER: &str = "AKIDCONSUMER";
 
-/// A producer allowed to send to `orders`, a consumer allowed to receive
-/// and delete, a role `auditor`, and `orders` with a queue policy that
-/// denies every request over plain HTTP.
+/// A producer allowed to send to `orders` and `jobs`, a consumer allowed to
+/// receive and delete, a role `auditor`, `orders` with a queue policy that
+/// denies every request over plain HTTP, and `jobs` without a policy.
 const CONFIG: &str = r#"
 [server]
 auth = "verify"
+
+[[queues]]
+name = "jobs"
+attributes = { SqsManagedSseEnabled = "false" }
 
 [[queues]]
 name = "orders"
@@ -34,7 +39,7 @@ name = "producer"
 secret_access_key = "producer-secret"
 [[principals.policies]]
 name = "send"
-document = { Version = "2012-10-17", Statement = [{ Sid = "SendOrders", Effect = "Allow", Action = "sqs:SendMessage", Resource = "arn:aws:sqs:*:000000000000:orders" }] }
+document = { Version = "2012-10-17", Statement = [{ Sid = "SendWork", Effect = "Allow", Action = "sqs:SendMessage", Resource = ["arn:aws:sqs:*:000000000000:orders", "arn:aws:sqs:*:000000000000:jobs"] }] }
 
 [[principals]]
 access_key_id = "AKIDCONSUMER"
@@ -50,9 +55,15 @@ trust_policy = { Statement = [{ Effect = "Allow", Principal = { AWS = "arn:aws:i
 "#;
 
 async fn server() -> common::Server {
-    let file = sealq::config::parse("authz.toml", CONFIG.to_owned()).expect("the file parses");
+    server_in(CONFIG).await
+}
+
+async fn server_in(config: &str) -> common::Server {
+    let file = sealq::config::parse("authz.toml", config.to_owned()).expect("the file parses");
     common::start_with_file(&file, Arc::new(Clock::system())).await
 }
+
+const DENIED: &str = "Access to the resource https://sqs.us-east-1.amazonaws.com/ is denied.";
 
 async fn decisions(s: &common::Server, query: &str) -> Vec<serde_json::Value> {
     let v = common::admin_get(s, &format!("/authz/decisions{query}")).await;
@@ -75,26 +86,28 @@ async fn put(s: &common::Server, path: &str, body: &str) -> (u16, serde_json::Va
 }
 
 #[tokio::test]
-async fn every_sqs_request_is_decided_and_explained() {
+async fn every_sqs_request_is_decided_explained_and_enforced() {
     let s = server().await;
     let producer = common::sqs_signing(&s.endpoint, PRODUCER, "producer-secret", "us-east-1");
     let consumer = common::sqs_signing(&s.endpoint, CONSUMER, "consumer-secret", "us-east-1");
-    let url = format!("{}/000000000000/orders", s.endpoint);
-    // Over plain HTTP the queue policy's deny applies to everyone; not
-    // enforced yet, so the send itself succeeds.
-    producer
+    let orders = format!("{}/000000000000/orders", s.endpoint);
+    let jobs = format!("{}/000000000000/jobs", s.endpoint);
+    // Over plain HTTP the queue policy's deny applies to everyone.
+    let e = producer
         .send_message()
-        .queue_url(&url)
+        .queue_url(&orders)
         .message_body("o-1")
         .send()
         .await
-        .expect("decisions are not enforced yet");
+        .expect_err("denied by the queue policy");
+    assert_eq!((e.code(), e.message()), (Some("AccessDenied"), Some(DENIED)));
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(403));
     let d = decisions(&s, "?principal=arn:aws:iam::000000000000:user/producer").await;
     let send = &d[0];
     assert_eq!(send["action"], "sqs:SendMessage");
     assert_eq!(send["resource"], "arn:aws:sqs:us-east-1:000000000000:orders");
     assert_eq!(send["decision"], "explicit_deny");
-    assert_eq!(send["enforced"], false);
+    assert_eq!(send["enforced"], true);
     assert_eq!(send["deciding_statements"][0]["policy"], "queue policy");
     assert_eq!(send["deciding_statements"][0]["sid"], "DenyInsecureTransport");
     assert_eq!(send["deciding_statements"][0]["effect"], "Deny");
@@ -108,30 +121,41 @@ async fn every_sqs_request_is_decided_and_explained() {
             .ends_with('Z')
     );
 
-    // Without the deny (the policy removed), the identity policies decide.
-    producer
-        .set_queue_attributes()
-        .queue_url(&url)
-        .attributes(A::Policy, "")
-        .send()
-        .await
-        .expect("not enforced yet");
+    // Without a queue policy, the identity policies decide.
     producer
         .send_message()
-        .queue_url(&url)
-        .message_body("o-2")
+        .queue_url(&jobs)
+        .message_body("j-1")
         .send()
         .await
-        .unwrap();
-    consumer
+        .expect("the producer may send");
+    let e = consumer
         .send_message()
-        .queue_url(&url)
+        .queue_url(&jobs)
         .message_body("not allowed")
         .send()
         .await
-        .expect("not enforced yet");
-    let got = consumer.receive_message().queue_url(&url).send().await.unwrap();
-    assert!(!got.messages().is_empty());
+        .expect_err("the consumer may not send");
+    assert_eq!(e.code(), Some("AccessDenied"));
+    let got = consumer.receive_message().queue_url(&jobs).send().await.unwrap();
+    assert_eq!(got.messages().len(), 1);
+    assert_eq!(got.messages()[0].body(), Some("j-1"));
+    // The query protocol answers AccessDenied as AWS does.
+    let r = common::query_as(
+        &s,
+        "/",
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &jobs),
+            ("MessageBody", "q"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(common::xml_text(&r.body, "Code").as_deref(), Some("AccessDenied"));
+    assert_eq!(common::xml_text(&r.body, "Message").as_deref(), Some(DENIED));
+
     let allowed = decisions(&s, "?decision=allow").await;
     let by = |p: &str, a: &str| {
         allowed
@@ -141,13 +165,14 @@ async fn every_sqs_request_is_decided_and_explained() {
     };
     let send = by("arn:aws:iam::000000000000:user/producer", "sqs:SendMessage").expect("the producer's send");
     assert_eq!(send["deciding_statements"][0]["policy"], "identity policy send");
-    assert_eq!(send["deciding_statements"][0]["sid"], "SendOrders");
+    assert_eq!(send["deciding_statements"][0]["sid"], "SendWork");
     assert_eq!(send["reason"], "an identity policy allows it");
     assert!(by("arn:aws:iam::000000000000:user/consumer", "sqs:ReceiveMessage").is_some());
     let denied = decisions(&s, "?decision=implicit_deny&action=SQS:SendMessage").await;
-    assert_eq!(denied.len(), 1, "{denied:?}");
-    assert_eq!(denied[0]["principal"], "arn:aws:iam::000000000000:user/consumer");
-    assert_eq!(denied[0]["deciding_statements"], serde_json::json!([]));
+    assert_eq!(denied.len(), 2, "{denied:?}");
+    assert_eq!(denied[0]["principal"], "anonymous");
+    assert_eq!(denied[1]["principal"], "arn:aws:iam::000000000000:user/consumer");
+    assert_eq!(denied[1]["deciding_statements"], serde_json::json!([]));
     // Newest first.
     let all = decisions(&s, "").await;
     assert!(all[0]["time"].as_str() >= all[all.len() - 1]["time"].as_str());
@@ -159,13 +184,30 @@ async fn every_sqs_request_is_decided_and_explained() {
 }
 
 #[tokio::test]
+async fn open_mode_records_what_would_be_denied_and_refuses_nothing() {
+    let s = server_in(&CONFIG.replace("auth = \"verify\"", "auth = \"open\"")).await;
+    let consumer = common::sqs_signing(&s.endpoint, CONSUMER, "consumer-secret", "us-east-1");
+    let jobs = format!("{}/000000000000/jobs", s.endpoint);
+    consumer
+        .send_message()
+        .queue_url(&jobs)
+        .message_body("allowed in open mode")
+        .send()
+        .await
+        .expect("open mode enforces nothing");
+    let d = decisions(&s, "?action=sqs:SendMessage").await;
+    assert_eq!(d[0]["decision"], "implicit_deny");
+    assert_eq!(d[0]["enforced"], false);
+}
+
+#[tokio::test]
 async fn identity_policies_are_replaced_at_run_time() {
     let s = server().await;
     let consumer = common::sqs_signing(&s.endpoint, CONSUMER, "consumer-secret", "us-east-1");
     let (status, body) = put(
         &s,
         "/iam/principals/AKIDCONSUMER/policies",
-        r#"[{"name":"send-too","document":{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}}}]"#,
+        r#"[{"name":"send-too","document":{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["sqs:SendMessage","sqs:CreateQueue"],"Resource":"*"}}}]"#,
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -191,9 +233,17 @@ async fn identity_policies_are_replaced_at_run_time() {
         d[0]["deciding_statements"][0]["policy"],
         "identity policy send-too"
     );
-    // CreateQueue is decided too: the consumer's policies do not allow it.
+    // CreateQueue is decided too, by the replaced policies.
     let c = decisions(&s, "?action=sqs:CreateQueue").await;
-    assert_eq!(c[0]["decision"], "implicit_deny");
+    assert_eq!(c[0]["decision"], "allow");
+    // The consumer's own policy is gone with the replacement.
+    let e = consumer
+        .receive_message()
+        .queue_url(url)
+        .send()
+        .await
+        .expect_err("replaced");
+    assert_eq!(e.code(), Some("AccessDenied"));
 
     // A role's policies: what its sessions may do.
     let (status, _) = put(
@@ -261,6 +311,14 @@ async fn identity_policies_are_replaced_at_run_time() {
     .await;
     assert_eq!(d[0]["decision"], "allow");
     assert_eq!(d[0]["deciding_statements"][0]["policy"], "identity policy read");
+    let e = auditor
+        .send_message()
+        .queue_url(url)
+        .message_body("no")
+        .send()
+        .await
+        .expect_err("the role's policies allow reading only");
+    assert_eq!(e.code(), Some("AccessDenied"));
     assert_eq!(d[0]["context"]["aws:principaltype"], "AssumedRole");
     assert_eq!(
         d[0]["context"]["aws:principalarn"],

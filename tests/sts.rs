@@ -39,6 +39,9 @@ attributes = {{ KmsMasterKeyId = "alias/orders" }}
 access_key_id = "{ALICE}"
 name = "alice"
 secret_access_key = "{ALICE_SECRET}"
+[[principals.policies]]
+name = "sqs"
+document = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Action = "sqs:*", Resource = "*" }}] }}
 
 [[principals]]
 access_key_id = "{MALLORY}"
@@ -48,6 +51,9 @@ secret_access_key = "{MALLORY_SECRET}"
 [[roles]]
 name = "app"
 trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:user/alice"}},"Action":"sts:AssumeRole"}}]}}'''
+[[roles.policies]]
+name = "work-orders"
+document = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["sqs:GetQueueUrl","sqs:SendMessage","sqs:ReceiveMessage","sqs:ListQueues"],"Resource":"*"}}]}}'''
 
 [[roles]]
 name = "ci"

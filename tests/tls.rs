@@ -707,6 +707,19 @@ async fn strict_mode_serves_encrypted_queues_over_https_only() {
         "arn:aws:iam::000000000000:user/tls",
         Some(sealq::auth::SecretAccessKey::new("secret".to_owned())),
     );
+    // Strict enforces authorization too: this user may use SQS.
+    let all_sqs = sealq::iam::policy::PolicyDocument::parse_json(
+        r#"{"Statement":{"Effect":"Allow","Action":"sqs:*","Resource":"*"}}"#,
+        sealq::iam::policy::PolicyKind::Identity,
+    )
+    .expect("a policy");
+    s.server.state.principals.set_identity_policies(
+        "arn:aws:iam::000000000000:user/tls",
+        vec![sealq::iam::NamedPolicy {
+            name: "all-sqs".to_owned(),
+            document: all_sqs,
+        }],
+    );
     let ca = s.ca_pem.clone().expect("the local CA");
     let https = sqs_trusting(&s.https, &ca);
     let name = unique("strict");

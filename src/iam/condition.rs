@@ -98,11 +98,20 @@ pub fn resolve<'t>(text: &'t str, ctx: &Context<'_>) -> Option<Cow<'t, str>> {
 
 /// `*` any run of characters, `?` any one character.
 pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    glob_bytes(pattern.as_bytes(), text.as_bytes(), false)
+}
+
+/// [`glob`], ASCII letters compared without case (IAM actions).
+pub fn glob_ignore_case(pattern: &str, text: &str) -> bool {
+    glob_bytes(pattern.as_bytes(), text.as_bytes(), true)
+}
+
+fn glob_bytes(p: &[u8], t: &[u8], ignore_case: bool) -> bool {
+    let same = |a: u8, b: u8| a == b || (ignore_case && a.eq_ignore_ascii_case(&b));
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+        if pi < p.len() && p[pi] != b'*' && (p[pi] == b'?' || same(p[pi], t[ti])) {
             pi += 1;
             ti += 1;
         } else if pi < p.len() && p[pi] == b'*' {

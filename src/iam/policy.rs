@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use super::condition::{Condition, Context, Operator, glob, resolve};
+use super::condition::{Condition, Context, Operator, glob, glob_ignore_case, resolve};
 
 /// Which kind of policy a document is: it decides which elements it must
 /// and must not have.
@@ -196,11 +196,7 @@ impl Statement {
             Some(p) => p.names(&req.caller)?,
             None => Named::Directly,
         };
-        let action = self
-            .action
-            .values
-            .iter()
-            .any(|a| glob(&a.to_ascii_lowercase(), &req.action.to_ascii_lowercase()));
+        let action = self.action.values.iter().any(|a| glob_ignore_case(a, req.action));
         if action == self.action.negated {
             return None;
         }

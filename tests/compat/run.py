@@ -321,13 +321,19 @@ print(json.dumps(results))
 """
 
 
+# Under --auth verify SQS requests are authorized: an inline policy that
+# lets the principal (or role) above it use SQS.
+ALL_SQS = ('[[principals.policies]]\nname = "all-sqs"\n'
+           'document = { Statement = [{ Effect = "Allow", Action = "sqs:*", Resource = "*" }] }\n')
+
+
 def run_verify(venv, python, protocol, binary, env, tmp, log):
     """boto3 and the CLI of this generation against `--auth verify` with
     AKIDCOMPAT registered: the right secret passes; a wrong secret, an
     unknown key and (query generation) a presigned URL get AWS's errors."""
     config = os.path.join(tmp, f"verify-{venv}.toml")
     with open(config, "w") as f:
-        f.write('[[principals]]\naccess_key_id = "AKIDCOMPAT"\nname = "compat"\nsecret_access_key = "compat-secret"\n')
+        f.write('[[principals]]\naccess_key_id = "AKIDCOMPAT"\nname = "compat"\nsecret_access_key = "compat-secret"\n' + ALL_SQS)
     proc, endpoint = start_server(binary, log, ["--config", config, "--auth", "verify"])
     try:
         if endpoint is None:
@@ -384,6 +390,8 @@ got = sqs.receive_message(QueueUrl=url, AttributeNames=["SenderId"])["Messages"]
 results["session credentials send as the role"] = got["Attributes"]["SenderId"] == out["AssumedRoleUser"]["AssumedRoleId"]
 forged = client("sqs", c["AccessKeyId"], c["SecretAccessKey"], "forged-token")
 results["forged session token"] = error_of(lambda: forged.list_queues()) == ("InvalidClientTokenId", 403)
+results["SQS without a policy that allows it: AccessDenied"] = error_of(
+    lambda: client("sqs", "AKIDOTHER", "other-secret").list_queues()) == ("AccessDenied", 403)
 results["untrusted AssumeRole"] = error_of(lambda: client("sts", "AKIDOTHER", "other-secret").assume_role(
     RoleArn=ROLE, RoleSessionName="xx")) == ("AccessDenied", 403)
 results["DurationSeconds too long"] = error_of(lambda: sts.assume_role(
@@ -467,10 +475,11 @@ def run_sts(venv, python, protocol, binary, env, tmp, log):
     verify` with a role `app` that AKIDCOMPAT may assume."""
     config = os.path.join(tmp, f"sts-{venv}.toml")
     with open(config, "w") as f:
-        f.write('[[principals]]\naccess_key_id = "AKIDCOMPAT"\nname = "compat"\nsecret_access_key = "compat-secret"\n'
+        f.write('[[principals]]\naccess_key_id = "AKIDCOMPAT"\nname = "compat"\nsecret_access_key = "compat-secret"\n' + ALL_SQS +
                 '[[principals]]\naccess_key_id = "AKIDOTHER"\nname = "other"\nsecret_access_key = "other-secret"\n'
                 '[[roles]]\nname = "app"\ntrust_policy = { Statement = [{ Effect = "Allow", '
-                'Principal = { AWS = "arn:aws:iam::000000000000:user/compat" }, Action = "sts:AssumeRole" }] }\n')
+                'Principal = { AWS = "arn:aws:iam::000000000000:user/compat" }, Action = "sts:AssumeRole" }] }\n'
+                + ALL_SQS.replace("principals", "roles"))
     proc, endpoint = start_server(binary, log, ["--config", config, "--auth", "verify"])
     try:
         if endpoint is None:

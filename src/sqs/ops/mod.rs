@@ -81,7 +81,7 @@ async fn run(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput
         };
         if let Some(r) = resource {
             let policy = policy_of_arn(state, &r);
-            crate::authz::sqs(state, ctx, ctx.iam_action, &r, policy.as_deref());
+            crate::authz::sqs(state, ctx, ctx.iam_action, &r, policy.as_deref())?;
         }
     }
     match action {
@@ -173,7 +173,7 @@ pub fn resolve(state: &AppState, ctx: &Ctx, url: &str) -> Result<Arc<Queue>> {
     check_security(ctx, &q)?;
     if !ctx.iam_action.is_empty() {
         let policy = q.lock().attrs.policy_document.clone();
-        crate::authz::sqs(state, ctx, ctx.iam_action, &q.arn, policy.as_deref());
+        crate::authz::sqs(state, ctx, ctx.iam_action, &q.arn, policy.as_deref())?;
     }
     Ok(q)
 }
