@@ -165,6 +165,157 @@ impl Facts {
     }
 }
 
+/// AWS's evaluation of `action` on the SQS `resource` for the request
+/// `facts` describe, with the caller's identity policies and
+/// `queue_policy`; `extra` context keys are added to (or replace) the
+/// request's own. The context is built only if a policy reads it.
+fn evaluate_sqs(
+    state: &AppState,
+    facts: &Facts,
+    action: &str,
+    resource: &str,
+    queue_policy: Option<&PolicyDocument>,
+    extra: &[(String, String)],
+) -> crate::iam::Evaluation {
+    let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
+    let arn = facts.principal.arn();
+    let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
+    if identity_policies.is_none() && queue_policy.is_none() {
+        // Nothing can allow it; no context needs building.
+        return crate::iam::Evaluation {
+            outcome: Outcome::ImplicitDeny,
+            deciding: Vec::new(),
+            reason: "no identity policy and no queue policy applies",
+        };
+    }
+    let attached: Vec<Attached<'_>> = identity_policies
+        .iter()
+        .flat_map(|p| p.iter())
+        .map(|p| Attached {
+            source: Source::Identity(&p.name),
+            document: &p.document,
+        })
+        .collect();
+    let needs_context = !extra.is_empty()
+        || attached.iter().any(|a| a.document.needs_context())
+        || queue_policy.is_some_and(PolicyDocument::needs_context);
+    let mut context = if needs_context {
+        facts.context(resource_account)
+    } else {
+        Context::new()
+    };
+    for (k, v) in extra {
+        context.set(k, v.as_str());
+    }
+    let req = Request {
+        caller: Caller { arn, service: None },
+        action,
+        resource,
+        context: &context,
+    };
+    crate::iam::authorize(
+        &req,
+        arn.and_then(account_of),
+        resource_account,
+        ResourceKind::Queue,
+        &attached,
+        queue_policy.map(|document| Attached {
+            source: Source::Queue,
+            document,
+        }),
+    )
+}
+
+/// What `explain` answers: the decision a request would get, and the
+/// context it was evaluated with.
+#[derive(Debug)]
+pub struct Explained {
+    /// The decision and the statements that made it.
+    pub evaluation: crate::iam::Evaluation,
+    /// The resource's ARN.
+    pub resource: String,
+    /// The context the policies were evaluated against.
+    pub context: Vec<(String, Vec<String>)>,
+}
+
+/// Simulates `action` by `principal_arn` (`None`: anonymous) on an SQS
+/// `resource` (a queue's name, URL or ARN, or `arn:aws:sqs:REGION:ACCOUNT:*`)
+/// against the server's current policies, like IAM's policy simulator:
+/// the request's context is that of a plain-HTTP request now, with
+/// `extra` keys added or replacing its own. Records nothing.
+///
+/// # Errors
+/// Why the request cannot be simulated (an action that is not an SQS one,
+/// a resource that names no queue of this server).
+pub fn explain(
+    state: &AppState,
+    principal_arn: Option<&str>,
+    action: &str,
+    resource: &str,
+    extra: &[(String, String)],
+) -> Result<Explained, String> {
+    if !action.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("sqs:")) {
+        return Err(format!(
+            "`{action}` is not an SQS action (sqs:SendMessage, ...); KMS permissions are not evaluated yet"
+        ));
+    }
+    let (region, account) = (&state.config.region, &state.config.account_id);
+    let (arn, queue) = if resource.starts_with("arn:") {
+        let mut parts = resource.splitn(6, ':');
+        let (service, acct, name) = (parts.nth(2), parts.nth(1), parts.next());
+        if service != Some("sqs") {
+            return Err(format!("`{resource}` is not an SQS resource ARN"));
+        }
+        let q = match (acct, name) {
+            (Some(a), Some(n)) if n != "*" => state.store.get(a, n),
+            _ => None,
+        };
+        (resource.to_owned(), q)
+    } else {
+        let (acct, name) = if resource.contains('/') {
+            crate::sqs::ops::parse_queue_url(resource).map_err(|e| e.to_string())?
+        } else {
+            (account.as_str(), resource)
+        };
+        let q = state
+            .store
+            .get(acct, name)
+            .ok_or_else(|| format!("no queue {name} in account {acct}"))?;
+        (format!("arn:aws:sqs:{region}:{acct}:{name}"), Some(q))
+    };
+    let policy = queue.and_then(|q| q.lock().attrs.policy_document.clone());
+    let principal = match principal_arn {
+        None => Principal::Anonymous,
+        Some(a) => Principal::Signed(std::sync::Arc::new(crate::auth::Identity {
+            access_key_id: String::new(),
+            arn: a.to_owned(),
+            sender_id: std::sync::Arc::from(""),
+            temporary: a.contains(":assumed-role/"),
+        })),
+    };
+    let facts = Facts {
+        principal,
+        tls: false,
+        client_ip: None,
+        time_ms: state.clock.now_ms(),
+    };
+    let evaluation = evaluate_sqs(state, &facts, action, &arn, policy.as_deref(), extra);
+    let resource_account = account_of(&arn).unwrap_or(account);
+    let mut context = facts.context(resource_account);
+    for (k, v) in extra {
+        context.set(k, v.as_str());
+    }
+    let context = context
+        .entries()
+        .map(|(k, v)| (k.to_owned(), v.iter().map(ToString::to_string).collect()))
+        .collect();
+    Ok(Explained {
+        evaluation,
+        resource: arn,
+        context,
+    })
+}
+
 /// SQS's message for a denied request (AWS's text).
 fn sqs_denied(region: &str) -> crate::error::Error {
     crate::error::Error::AccessDenied(
@@ -186,7 +337,6 @@ pub fn sqs(
     resource: &str,
     queue_policy: Option<&PolicyDocument>,
 ) -> crate::error::Result<()> {
-    let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
     let facts = Facts {
         principal: ctx.principal.clone(),
         tls: ctx.tls,
@@ -194,48 +344,7 @@ pub fn sqs(
         time_ms: state.clock.now_ms(),
     };
     let arn = ctx.principal.arn();
-    let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
-    let evaluation = if identity_policies.is_none() && queue_policy.is_none() {
-        // Nothing can allow it; no context needs building.
-        crate::iam::Evaluation {
-            outcome: Outcome::ImplicitDeny,
-            deciding: Vec::new(),
-            reason: "no identity policy and no queue policy applies",
-        }
-    } else {
-        let attached: Vec<Attached<'_>> = identity_policies
-            .iter()
-            .flat_map(|p| p.iter())
-            .map(|p| Attached {
-                source: Source::Identity(&p.name),
-                document: &p.document,
-            })
-            .collect();
-        let needs_context = attached.iter().any(|a| a.document.needs_context())
-            || queue_policy.is_some_and(PolicyDocument::needs_context);
-        let context = if needs_context {
-            facts.context(resource_account)
-        } else {
-            Context::new()
-        };
-        let req = Request {
-            caller: Caller { arn, service: None },
-            action,
-            resource,
-            context: &context,
-        };
-        crate::iam::authorize(
-            &req,
-            arn.and_then(account_of),
-            resource_account,
-            ResourceKind::Queue,
-            &attached,
-            queue_policy.map(|document| Attached {
-                source: Source::Queue,
-                document,
-            }),
-        )
-    };
+    let evaluation = evaluate_sqs(state, &facts, action, resource, queue_policy, &[]);
     let denied = evaluation.outcome != Outcome::Allow;
     let enforced = state.config.auth != crate::auth::AuthMode::Open;
     if denied && enforced {

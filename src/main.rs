@@ -38,6 +38,41 @@ enum Command {
     /// (ready), else 1 with the reason on stderr. For container health
     /// checks that have no shell or curl.
     Health(HealthArgs),
+    /// Ask a running server how its policies decide a request, like IAM's
+    /// policy simulator: prints the decision, the statements that made it
+    /// and the request context; exit 0 when allowed, 1 when denied, 2 when
+    /// the request cannot be simulated.
+    ExplainAccess(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// The caller's ARN (arn:aws:iam::ACCOUNT:user/NAME, a role session's
+    /// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), or `anonymous`.
+    #[arg(long)]
+    principal: String,
+    /// The IAM action, e.g. sqs:SendMessage.
+    #[arg(long)]
+    action: String,
+    /// The queue: its name, URL or ARN.
+    #[arg(long)]
+    resource: String,
+    /// A request context key, KEY=VALUE (e.g. aws:SecureTransport=true);
+    /// repeat for more. The default context is that of a plain-HTTP
+    /// request now.
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_context)]
+    context: Vec<(String, String)>,
+    /// The server to ask. Default: as for `sealq health`.
+    #[arg(long, env = "SEALQ_ENDPOINT")]
+    endpoint: Option<String>,
+}
+
+/// `KEY=VALUE` of `--context`.
+fn parse_context(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -368,6 +403,33 @@ async fn main() -> std::process::ExitCode {
                 Err(e) => {
                     eprintln!("sealq envelopes: {e}");
                     std::process::ExitCode::from(1)
+                }
+            };
+        }
+        Some(Command::ExplainAccess(a)) => {
+            let endpoint = match endpoint_or_local(a.endpoint) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("sealq explain-access: {e}");
+                    return std::process::ExitCode::from(BAD_CONFIG);
+                }
+            };
+            return match sealq::admin::inspect::explain_access(
+                &endpoint,
+                &a.principal,
+                &a.action,
+                &a.resource,
+                &a.context,
+            )
+            .await
+            {
+                Ok((allowed, trail)) => {
+                    println!("{trail}");
+                    std::process::ExitCode::from(u8::from(!allowed))
+                }
+                Err(e) => {
+                    eprintln!("sealq explain-access: {e}");
+                    std::process::ExitCode::from(2)
                 }
             };
         }

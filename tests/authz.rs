@@ -392,3 +392,137 @@ async fn malformed_queue_policies_are_refused_where_they_are_set() {
         .await
         .unwrap();
 }
+
+/// Runs `sealq explain-access` against `s` with `args`: exit code, stdout,
+/// stderr.
+async fn explain_access(s: &common::Server, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealq"))
+        .arg("explain-access")
+        .args(["--endpoint", &s.endpoint])
+        .args(args)
+        .output()
+        .await
+        .expect("run sealq explain-access");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn explain_access_simulates_a_request_against_the_current_policies() {
+    let s = server().await;
+    let producer = "arn:aws:iam::000000000000:user/producer";
+    // Over plain HTTP (the default context) the queue policy denies.
+    let (code, out, err) = explain_access(
+        &s,
+        &[
+            "--principal",
+            producer,
+            "--action",
+            "sqs:SendMessage",
+            "--resource",
+            "orders",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.starts_with("decision:  explicit_deny\n"), "{out}");
+    assert!(
+        out.contains("resource:  arn:aws:sqs:us-east-1:000000000000:orders"),
+        "{out}"
+    );
+    assert!(
+        out.contains("queue policy, statement 0 (Sid DenyInsecureTransport): Deny"),
+        "{out}"
+    );
+    assert!(out.contains("aws:securetransport = false"), "{out}");
+    // Over TLS the identity policy allows it.
+    let (code, out, _) = explain_access(
+        &s,
+        &[
+            "--principal",
+            producer,
+            "--action",
+            "sqs:SendMessage",
+            "--resource",
+            &format!("{}/000000000000/orders", s.endpoint),
+            "--context",
+            "aws:SecureTransport=true",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("identity policy send, statement 0 (Sid SendWork): Allow"),
+        "{out}"
+    );
+    assert!(out.contains("aws:securetransport = true"), "{out}");
+    // Nothing allows the consumer to send; anonymous callers neither.
+    let (code, out, _) = explain_access(
+        &s,
+        &[
+            "--principal",
+            "arn:aws:iam::000000000000:user/consumer",
+            "--action",
+            "sqs:SendMessage",
+            "--resource",
+            "arn:aws:sqs:us-east-1:000000000000:jobs",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("decision:  implicit_deny") && out.contains("deciding statements: none"),
+        "{out}"
+    );
+    let (code, _, _) = explain_access(
+        &s,
+        &[
+            "--principal",
+            "anonymous",
+            "--action",
+            "sqs:ReceiveMessage",
+            "--resource",
+            "jobs",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1));
+    // Simulating records nothing.
+    assert!(decisions(&s, "").await.is_empty());
+    // What cannot be simulated exits 2 with a message.
+    for (args, needle) in [
+        (
+            vec!["--action", "kms:Decrypt", "--resource", "orders"],
+            "not an SQS action",
+        ),
+        (
+            vec!["--action", "sqs:SendMessage", "--resource", "ghost"],
+            "no queue ghost",
+        ),
+    ] {
+        let mut all = vec!["--principal", producer];
+        all.extend(args);
+        let (code, _, err) = explain_access(&s, &all).await;
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    let (code, _, err) = explain_access(
+        &s,
+        &[
+            "--principal",
+            producer,
+            "--action",
+            "sqs:SendMessage",
+            "--resource",
+            "jobs",
+            "--context",
+            "novalue",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("KEY=VALUE"), "{err}");
+}

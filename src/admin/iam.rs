@@ -243,3 +243,82 @@ pub(super) async fn decisions(
         .collect();
     Json(Value::Array(list)).into_response()
 }
+
+/// `POST /_sealq/authz/explain` with `{"principal": ARN | "anonymous",
+/// "action": "sqs:SendMessage", "resource": QUEUE (name, URL or ARN),
+/// "context": {"aws:SecureTransport": "true"}}`: the decision the request
+/// would get from the current policies, like IAM's policy simulator
+/// (records nothing).
+pub(super) async fn explain(State(state): State<AppState>, body: Bytes) -> Response {
+    let shape = "the body must be {\"principal\": ARN or \"anonymous\", \"action\": \"sqs:...\", \"resource\": QUEUE, \"context\": {KEY: VALUE}}";
+    let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request(shape);
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !matches!(k.as_str(), "principal" | "action" | "resource" | "context"))
+    {
+        return bad_request(&format!("unknown field `{k}`; {shape}"));
+    }
+    let (Some(Value::String(principal)), Some(Value::String(action)), Some(Value::String(resource))) =
+        (m.get("principal"), m.get("action"), m.get("resource"))
+    else {
+        return bad_request(shape);
+    };
+    let mut extra = Vec::new();
+    match m.get("context") {
+        None => {}
+        Some(Value::Object(c)) => {
+            for (k, v) in c {
+                let Value::String(v) = v else {
+                    return bad_request(&format!("context value of {k} must be a string"));
+                };
+                extra.push((k.to_ascii_lowercase(), v.clone()));
+            }
+        }
+        Some(_) => return bad_request(shape),
+    }
+    let who = (principal != "anonymous").then_some(principal.as_str());
+    match crate::authz::explain(&state, who, action, resource, &extra) {
+        Ok(x) => {
+            let deciding: Vec<Value> = x
+                .evaluation
+                .deciding
+                .iter()
+                .map(|d| {
+                    json!({
+                        "policy": d.policy,
+                        "statement": d.index,
+                        "sid": d.sid,
+                        "effect": match d.effect {
+                            crate::iam::policy::Effect::Allow => "Allow",
+                            crate::iam::policy::Effect::Deny => "Deny",
+                        },
+                    })
+                })
+                .collect();
+            let context: serde_json::Map<String, Value> = x
+                .context
+                .iter()
+                .map(|(k, v)| {
+                    let value = match v.as_slice() {
+                        [one] => Value::String(one.clone()),
+                        many => json!(many),
+                    };
+                    (k.clone(), value)
+                })
+                .collect();
+            Json(json!({
+                "principal": principal,
+                "action": action,
+                "resource": x.resource,
+                "decision": x.evaluation.outcome.label(),
+                "reason": x.evaluation.reason,
+                "deciding_statements": deciding,
+                "context": context,
+            }))
+            .into_response()
+        }
+        Err(e) => bad_request(&e),
+    }
+}

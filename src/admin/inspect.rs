@@ -1,6 +1,8 @@
 //! The client side of the admin API, for the `sealq` subcommands that ask a
 //! running server: `sealq envelopes QUEUE` fetches the envelope view
-//! (`GET /_sealq/queues/QUEUE/messages`) and prints it; `sealq health`
+//! (`GET /_sealq/queues/QUEUE/messages`) and prints it; `sealq
+//! explain-access` asks `POST /_sealq/authz/explain` and prints the trail;
+//! `sealq health`
 //! checks `GET /_sealq/health` (for container health checks, which may have
 //! no shell or curl), once or, with `--wait`, until it answers 200. Both speak plain HTTP/1.1 over one TCP connection, so
 //! the binary needs no HTTP client library. It shows what the server shows:
@@ -25,11 +27,19 @@ fn authority(endpoint: &str) -> Result<&str, String> {
 
 /// `GET path` on the server at `endpoint`; its status and body.
 async fn get(endpoint: &str, path: &str) -> Result<(u16, String), String> {
+    exchange(endpoint, "GET", path, "").await
+}
+
+/// One request on the server at `endpoint`; its status and body.
+async fn exchange(endpoint: &str, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
     let authority = authority(endpoint)?;
     let mut stream = TcpStream::connect(authority)
         .await
         .map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream
         .write_all(request.as_bytes())
         .await
@@ -77,6 +87,84 @@ pub async fn envelopes(endpoint: &str, queue: &str, limit: usize) -> Result<Stri
         return Err(format!("{endpoint} answered {status}: {message}"));
     }
     serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
+}
+
+/// Asks the server at `endpoint` how it would decide `action` by
+/// `principal` (an ARN, or `anonymous`) on `resource` with the extra
+/// `context` keys; whether it would be allowed, and the trail to print.
+///
+/// # Errors
+/// A message for the user when the endpoint is malformed or unreachable,
+/// or the server cannot simulate the request (its message).
+pub async fn explain_access(
+    endpoint: &str,
+    principal: &str,
+    action: &str,
+    resource: &str,
+    context: &[(String, String)],
+) -> Result<(bool, String), String> {
+    let context: serde_json::Map<String, serde_json::Value> = context
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let body = serde_json::json!({
+        "principal": principal,
+        "action": action,
+        "resource": resource,
+        "context": context,
+    })
+    .to_string();
+    let (status, answer) = exchange(endpoint, "POST", "/_sealq/authz/explain", &body).await?;
+    let v: serde_json::Value =
+        serde_json::from_str(&answer).map_err(|_| format!("{endpoint} answered {status} without JSON"))?;
+    if status != 200 {
+        return Err(v["message"].as_str().unwrap_or("error").to_owned());
+    }
+    let decision = v["decision"].as_str().unwrap_or_default();
+    let mut out = String::new();
+    out.push_str(&format!("decision:  {decision}\n"));
+    out.push_str(&format!(
+        "principal: {}\n",
+        v["principal"].as_str().unwrap_or_default()
+    ));
+    out.push_str(&format!(
+        "action:    {}\n",
+        v["action"].as_str().unwrap_or_default()
+    ));
+    out.push_str(&format!(
+        "resource:  {}\n",
+        v["resource"].as_str().unwrap_or_default()
+    ));
+    out.push_str(&format!(
+        "reason:    {}\n",
+        v["reason"].as_str().unwrap_or_default()
+    ));
+    let deciding = v["deciding_statements"].as_array().cloned().unwrap_or_default();
+    if deciding.is_empty() {
+        out.push_str("deciding statements: none\n");
+    } else {
+        out.push_str("deciding statements:\n");
+        for d in deciding {
+            let sid = d["sid"]
+                .as_str()
+                .map(|s| format!(" (Sid {s})"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {}, statement {}{sid}: {}\n",
+                d["policy"].as_str().unwrap_or_default(),
+                d["statement"],
+                d["effect"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    out.push_str("context:\n");
+    if let Some(c) = v["context"].as_object() {
+        for (k, val) in c {
+            let shown = val.as_str().map_or_else(|| val.to_string(), str::to_owned);
+            out.push_str(&format!("  {k} = {shown}\n"));
+        }
+    }
+    Ok((decision == "allow", out.trim_end().to_owned()))
 }
 
 /// Checks that the server at `endpoint` is up and ready: `GET

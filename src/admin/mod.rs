@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
             axum::routing::put(iam::put_role_policies),
         )
         .route("/authz/decisions", get(iam::decisions))
+        .route("/authz/explain", axum::routing::post(iam::explain))
 }
 
 /// `GET /_sealq/health`: 200 `{"status":"ok"}` once the server is ready
