@@ -160,6 +160,39 @@ mod tests {
     }
 }
 
+/// The deciding statements of a decision, as the admin API shows them.
+fn deciding_json(deciding: &[crate::iam::Deciding]) -> Vec<Value> {
+    deciding
+        .iter()
+        .map(|d| {
+            json!({
+                "policy": d.policy,
+                "statement": d.index,
+                "sid": d.sid,
+                "effect": match d.effect {
+                    crate::iam::policy::Effect::Allow => "Allow",
+                    crate::iam::policy::Effect::Deny => "Deny",
+                },
+            })
+        })
+        .collect()
+}
+
+/// A request context as a JSON object: one value as a string, several as
+/// a list.
+fn context_json(entries: impl Iterator<Item = (String, Vec<String>)>) -> serde_json::Map<String, Value> {
+    entries
+        .map(|(k, mut v)| {
+            let value = if v.len() == 1 {
+                Value::String(v.remove(0))
+            } else {
+                json!(v)
+            };
+            (k, value)
+        })
+        .collect()
+}
+
 /// Filters of `GET /_sealq/authz/decisions`; several given means all must
 /// match.
 #[derive(Debug, serde::Deserialize)]
@@ -202,32 +235,12 @@ pub(super) async fn decisions(
         })
         .filter(|r| f.decision.as_deref().is_none_or(|d| d == r.outcome.label()))
         .map(|r| {
-            let deciding: Vec<Value> = r
-                .deciding
-                .iter()
-                .map(|d| {
-                    json!({
-                        "policy": d.policy,
-                        "statement": d.index,
-                        "sid": d.sid,
-                        "effect": match d.effect {
-                            crate::iam::policy::Effect::Allow => "Allow",
-                            crate::iam::policy::Effect::Deny => "Deny",
-                        },
-                    })
-                })
-                .collect();
-            let context: serde_json::Map<String, Value> = r
-                .context()
-                .entries()
-                .map(|(k, v)| {
-                    let value = match v {
-                        [one] => Value::String(one.to_string()),
-                        many => json!(many.iter().map(ToString::to_string).collect::<Vec<_>>()),
-                    };
-                    (k.to_owned(), value)
-                })
-                .collect();
+            let deciding = deciding_json(&r.deciding);
+            let context = context_json(
+                r.context()
+                    .entries()
+                    .map(|(k, v)| (k.to_owned(), v.iter().map(ToString::to_string).collect())),
+            );
             json!({
                 "time": crate::clock::rfc3339(r.facts.time_ms),
                 "principal": r.principal(),
@@ -281,33 +294,8 @@ pub(super) async fn explain(State(state): State<AppState>, body: Bytes) -> Respo
     let who = (principal != "anonymous").then_some(principal.as_str());
     match crate::authz::explain(&state, who, action, resource, &extra) {
         Ok(x) => {
-            let deciding: Vec<Value> = x
-                .evaluation
-                .deciding
-                .iter()
-                .map(|d| {
-                    json!({
-                        "policy": d.policy,
-                        "statement": d.index,
-                        "sid": d.sid,
-                        "effect": match d.effect {
-                            crate::iam::policy::Effect::Allow => "Allow",
-                            crate::iam::policy::Effect::Deny => "Deny",
-                        },
-                    })
-                })
-                .collect();
-            let context: serde_json::Map<String, Value> = x
-                .context
-                .iter()
-                .map(|(k, v)| {
-                    let value = match v.as_slice() {
-                        [one] => Value::String(one.clone()),
-                        many => json!(many),
-                    };
-                    (k.clone(), value)
-                })
-                .collect();
+            let deciding = deciding_json(&x.evaluation.deciding);
+            let context = context_json(x.context.into_iter());
             Json(json!({
                 "principal": principal,
                 "action": action,
