@@ -239,7 +239,7 @@ fn assume_role(
     if let Some(e) = &input.external_id {
         context.set("sts:externalid", e.as_str());
     }
-    let decision = role.trust_policy.evaluate(&policy::Request {
+    let req = policy::Request {
         caller: Caller {
             arn: Some(&caller.arn),
             service: None,
@@ -247,8 +247,46 @@ fn assume_role(
         action: "sts:AssumeRole",
         resource: &role.arn,
         context: &context,
-    });
-    if decision != Decision::Allow {
+    };
+    let allowed = if state.config.auth == crate::auth::AuthMode::Open {
+        // Open mode checks the trust policy alone.
+        role.trust_policy.evaluate(&req) == Decision::Allow
+    } else {
+        // IAM's logic: a trust policy that names the caller allows it; one
+        // that names its account delegates, and the caller's identity
+        // policies must allow sts:AssumeRole too (across accounts always).
+        let identity = state.principals.identity_policies(&caller.arn);
+        let attached: Vec<crate::iam::Attached<'_>> = identity
+            .iter()
+            .flat_map(|p| p.iter())
+            .map(|p| crate::iam::Attached {
+                source: crate::iam::Source::Identity(&p.name),
+                document: &p.document,
+            })
+            .collect();
+        let evaluation = crate::iam::authorize(
+            &req,
+            policy::account_of(&caller.arn),
+            policy::account_of(&role.arn).unwrap_or_default(),
+            crate::iam::ResourceKind::Key,
+            &attached,
+            Some(crate::iam::Attached {
+                source: crate::iam::Source::Trust,
+                document: &role.trust_policy,
+            }),
+        );
+        if evaluation.outcome != crate::iam::Outcome::Allow {
+            tracing::info!(
+                principal = %caller.arn,
+                role = %role.arn,
+                decision = evaluation.outcome.label(),
+                reason = evaluation.reason,
+                "AssumeRole denied"
+            );
+        }
+        evaluation.outcome == crate::iam::Outcome::Allow
+    };
+    if !allowed {
         return Err(denied());
     }
     let chained = caller.arn.contains(":assumed-role/");

@@ -774,6 +774,7 @@ async fn temporary_credentials_survive_a_restart_and_old_data_dirs_are_upgraded(
     std::fs::write(
         &config,
         "[[principals]]\naccess_key_id = \"AKIDALICE\"\nname = \"alice\"\nsecret_access_key = \"alice-secret\"\n\
+         [[principals.policies]]\nname = \"assume\"\ndocument = { Statement = { Effect = \"Allow\", Action = \"sts:AssumeRole\", Resource = \"*\" } }\n\
          [[roles]]\nname = \"app\"\ntrust_policy = { Statement = { Effect = \"Allow\", Principal = { AWS = \"000000000000\" }, Action = \"sts:AssumeRole\" } }\n",
     )
     .unwrap();

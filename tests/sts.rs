@@ -41,7 +41,7 @@ name = "alice"
 secret_access_key = "{ALICE_SECRET}"
 [[principals.policies]]
 name = "sqs"
-document = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Action = "sqs:*", Resource = "*" }}] }}
+document = {{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Action = ["sqs:*", "sts:AssumeRole"], Resource = "*" }}] }}
 
 [[principals]]
 access_key_id = "{MALLORY}"
@@ -68,6 +68,9 @@ Action = "sts:AssumeRole"
 Effect = "Deny"
 Principal = {{ AWS = "arn:aws:iam::000000000000:user/mallory" }}
 Action = "sts:*"
+[[roles.policies]]
+name = "chain"
+document = {{ Statement = [{{ Effect = "Allow", Action = "sts:AssumeRole", Resource = "arn:aws:iam::000000000000:role/ci" }}] }}
 "#
     )
 }
@@ -312,6 +315,38 @@ async fn trust_policies_decide_who_may_assume_a_role() {
         error_of(&e)
             .1
             .ends_with("on resource: arn:aws:iam::000000000000:role/ghost")
+    );
+    // A trust policy that names the account only delegates: without an
+    // identity policy allowing sts:AssumeRole, alice may not assume `ci`.
+    let put = |body: &'static str| {
+        reqwest::Client::new()
+            .put(format!("{}/_sealq/iam/principals/{ALICE}/policies", s.endpoint))
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        put(
+            r#"[{"name":"sqs","document":{"Statement":{"Effect":"Allow","Action":"sqs:*","Resource":"*"}}}]"#
+        )
+        .await
+        .unwrap()
+        .status(),
+        200
+    );
+    let e = assume(&alice, "arn:aws:iam::000000000000:role/ci", "build", None)
+        .await
+        .unwrap_err();
+    assert_eq!(error_of(&e).0, "AccessDenied");
+    // `app` names alice herself: no identity permission needed.
+    assume(&alice, ROLE, "direct", None)
+        .await
+        .expect("named directly");
+    assert_eq!(
+        put(r#"[{"name":"assume","document":{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::000000000000:role/ci"}}}]"#)
+            .await
+            .unwrap()
+            .status(),
+        200
     );
     // The account-wide trust lets alice into `ci` for up to its 2 hours.
     let out = assume(&alice, "arn:aws:iam::000000000000:role/ci", "build", Some(7200))

@@ -55,6 +55,8 @@ pub enum Source<'a> {
     Queue,
     /// The KMS key's policy.
     Key,
+    /// A role's trust policy.
+    Trust,
 }
 
 impl Source<'_> {
@@ -64,6 +66,7 @@ impl Source<'_> {
             Self::Identity(name) => format!("identity policy {name}"),
             Self::Queue => "queue policy".to_owned(),
             Self::Key => "key policy".to_owned(),
+            Self::Trust => "trust policy".to_owned(),
         }
     }
 }
@@ -83,7 +86,8 @@ pub enum ResourceKind {
     /// An SQS queue: its policy is optional; within one account an
     /// identity policy alone may allow.
     Queue,
-    /// A KMS key: its policy must allow, directly or by delegation.
+    /// A KMS key, or a role (its trust policy): the resource's policy
+    /// must allow, directly or by delegation.
     Key,
 }
 
