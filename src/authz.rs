@@ -383,3 +383,142 @@ pub fn sqs(
     }
     Ok(())
 }
+
+/// KMS's `AccessDeniedException` for `action` by `principal` on `key`, in
+/// KMS's words for why.
+fn kms_denied(
+    principal: &str,
+    action: &str,
+    key: Option<&str>,
+    evaluation: &crate::iam::Evaluation,
+) -> crate::error::Error {
+    let on = key.map(|k| format!(" on resource: {k}")).unwrap_or_default();
+    let deny_in_key = evaluation
+        .deciding
+        .iter()
+        .any(|d| d.policy == Source::Key.label());
+    let why = match (evaluation.outcome, key) {
+        (Outcome::ExplicitDeny, _) if deny_in_key => {
+            " with an explicit deny in a resource-based policy".to_owned()
+        }
+        (Outcome::ExplicitDeny, _) => " with an explicit deny in an identity-based policy".to_owned(),
+        (_, Some(_)) if evaluation.reason.starts_with("no resource-based policy") => {
+            format!(" because no resource-based policy allows the {action} action")
+        }
+        _ => format!(" because no identity-based policy allows the {action} action"),
+    };
+    crate::error::Error::AccessDeniedException(
+        format!("User: {principal} is not authorized to perform: {action}{on}{why}").into(),
+    )
+}
+
+/// Decides the KMS API `action` (`kms:Decrypt`) by a signed `principal` on
+/// `key` (its ARN and key policy; `None` for actions on no key: CreateKey,
+/// ListKeys, GenerateRandom), and records it. A key's policy must allow,
+/// directly or by delegating to the caller's account (then an identity
+/// policy must allow too); an action on no key needs an identity policy.
+///
+/// # Errors
+/// `AccessDeniedException` in KMS's words when the decision is a denial and
+/// `--auth` enforces it (`verify`, `strict`).
+pub fn kms(
+    state: &AppState,
+    principal: &Principal,
+    tls: bool,
+    action: &'static str,
+    key: Option<(&str, Option<&PolicyDocument>)>,
+) -> crate::error::Result<()> {
+    let facts = Facts {
+        principal: principal.clone(),
+        tls,
+        client_ip: None,
+        time_ms: state.clock.now_ms(),
+    };
+    let arn = principal.arn();
+    let resource = key.map_or("*", |(k, _)| k);
+    let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
+    let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
+    let attached: Vec<Attached<'_>> = identity_policies
+        .iter()
+        .flat_map(|p| p.iter())
+        .map(|p| Attached {
+            source: Source::Identity(&p.name),
+            document: &p.document,
+        })
+        .collect();
+    let key_policy = key.and_then(|(_, p)| p);
+    let needs_context = attached.iter().any(|a| a.document.needs_context())
+        || key_policy.is_some_and(PolicyDocument::needs_context);
+    let mut context = if needs_context {
+        facts.context(resource_account)
+    } else {
+        Context::new()
+    };
+    if needs_context && let Some(a) = arn.and_then(account_of) {
+        context.set("kms:calleraccount", a);
+    }
+    let req = Request {
+        caller: Caller { arn, service: None },
+        action,
+        resource,
+        context: &context,
+    };
+    let evaluation = match key {
+        // A key: its policy must allow (an unreadable stored one allows
+        // nothing).
+        Some(_) => crate::iam::authorize(
+            &req,
+            arn.and_then(account_of),
+            resource_account,
+            ResourceKind::Key,
+            &attached,
+            Some(Attached {
+                source: Source::Key,
+                document: key_policy.unwrap_or(&NO_POLICY),
+            }),
+        ),
+        None => crate::iam::authorize(
+            &req,
+            arn.and_then(account_of),
+            resource_account,
+            ResourceKind::Queue,
+            &attached,
+            None,
+        ),
+    };
+    let denied = evaluation.outcome != Outcome::Allow;
+    let enforced = state.config.auth != crate::auth::AuthMode::Open;
+    let who = arn.unwrap_or("anonymous");
+    if denied && enforced {
+        tracing::info!(
+            principal = who,
+            action,
+            resource,
+            decision = evaluation.outcome.label(),
+            reason = evaluation.reason,
+            "access denied"
+        );
+    }
+    let error = (denied && enforced).then(|| kms_denied(who, action, key.map(|(k, _)| k), &evaluation));
+    state.decisions.record(Record {
+        seq: 0,
+        facts,
+        action,
+        resource: resource.to_owned(),
+        outcome: evaluation.outcome,
+        enforced,
+        deciding: evaluation.deciding,
+        reason: evaluation.reason,
+    });
+    error.map_or(Ok(()), Err)
+}
+
+/// A key policy with no statement that allows anything (for a stored
+/// policy this build cannot read).
+static NO_POLICY: std::sync::LazyLock<PolicyDocument> = std::sync::LazyLock::new(|| {
+    PolicyDocument::parse_json(
+        r#"{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"*"},"Action":"*"}]}"#,
+        crate::iam::policy::PolicyKind::Resource,
+    )
+    .expect("a fixed policy")
+});

@@ -526,3 +526,124 @@ async fn explain_access_simulates_a_request_against_the_current_policies() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("KEY=VALUE"), "{err}");
 }
+
+#[tokio::test]
+async fn kms_api_calls_need_the_key_policy_and_identity_policies() {
+    let config = r#"
+[server]
+auth = "verify"
+
+[[keys]]
+key_id = "22222222-3333-4444-5555-666666666666"
+aliases = ["alias/mine"]
+
+[[principals]]
+access_key_id = "AKIDKMSUSER"
+name = "kms-user"
+secret_access_key = "kms-secret"
+[[principals.policies]]
+name = "all"
+document = { Statement = [{ Effect = "Allow", Action = ["kms:*", "sqs:*"], Resource = "*" }] }
+
+[[principals]]
+access_key_id = "AKIDNOKMS"
+name = "no-kms"
+secret_access_key = "no-kms-secret"
+"#;
+    let s = server_in(config).await;
+    let user = common::kms_signing(&s.endpoint, "AKIDKMSUSER", "kms-secret");
+    let nobody = common::kms_signing(&s.endpoint, "AKIDNOKMS", "no-kms-secret");
+    let key_arn = "arn:aws:kms:us-east-1:000000000000:key/22222222-3333-4444-5555-666666666666";
+    // The default key policy delegates to the account: IAM decides.
+    let blob = user
+        .encrypt()
+        .key_id("alias/mine")
+        .plaintext(aws_sdk_kms::primitives::Blob::new("secret"))
+        .send()
+        .await
+        .expect("allowed by the identity policy");
+    let e = nobody
+        .decrypt()
+        .ciphertext_blob(blob.ciphertext_blob().unwrap().clone())
+        .send()
+        .await
+        .unwrap_err();
+    let meta = e
+        .as_service_error()
+        .map(|s| (s.meta().code(), s.meta().message()));
+    assert_eq!(
+        meta,
+        Some((
+            Some("AccessDeniedException"),
+            Some(
+                format!(
+                    "User: arn:aws:iam::000000000000:user/no-kms is not authorized to perform: kms:Decrypt on resource: {key_arn} because no identity-based policy allows the kms:Decrypt action"
+                )
+                .as_str()
+            )
+        ))
+    );
+    // Actions on no key need an identity policy.
+    let e = nobody.list_keys().send().await.unwrap_err();
+    assert_eq!(
+        e.as_service_error().and_then(|s| s.meta().message()),
+        Some(
+            "User: arn:aws:iam::000000000000:user/no-kms is not authorized to perform: kms:ListKeys because no identity-based policy allows the kms:ListKeys action"
+        )
+    );
+    // A key policy that names neither the user nor the account: the
+    // identity policy alone is not enough.
+    user.put_key_policy()
+        .key_id(key_arn)
+        .policy_name("default")
+        .policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyAdmin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/admin"},"Action":"kms:*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .expect("allowed before the change");
+    let e = user.describe_key().key_id(key_arn).send().await.unwrap_err();
+    assert_eq!(
+        e.as_service_error().and_then(|s| s.meta().message()),
+        Some(
+            format!(
+                "User: arn:aws:iam::000000000000:user/kms-user is not authorized to perform: kms:DescribeKey on resource: {key_arn} because no resource-based policy allows the kms:DescribeKey action"
+            )
+            .as_str()
+        )
+    );
+    let d = decisions(&s, "?action=kms:DescribeKey").await;
+    assert_eq!(d[0]["decision"], "implicit_deny");
+    assert_eq!(d[0]["enforced"], true);
+
+    // The AWS-managed key for SQS may be used only through SQS.
+    let sqs = common::sqs_signing(&s.endpoint, "AKIDKMSUSER", "kms-secret", "us-east-1");
+    let url = common::create_queue_with(&sqs, "managed", &[(A::KmsMasterKeyId, "alias/aws/sqs")]).await;
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("through SQS")
+        .send()
+        .await
+        .unwrap();
+    user.describe_key()
+        .key_id("alias/aws/sqs")
+        .send()
+        .await
+        .expect("metadata is readable by the account");
+    let e = user
+        .encrypt()
+        .key_id("alias/aws/sqs")
+        .plaintext(aws_sdk_kms::primitives::Blob::new("direct"))
+        .send()
+        .await
+        .unwrap_err();
+    let message = e
+        .as_service_error()
+        .and_then(|s| s.meta().message())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.ends_with("because no resource-based policy allows the kms:Encrypt action"),
+        "{message}"
+    );
+}

@@ -948,7 +948,23 @@ async fn key_policies_default_get_put_list() {
     assert_eq!(st["Action"], "kms:*");
     assert_eq!(st["Resource"], "*");
 
-    let new_policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    // A policy with no statement is refused (it would lock everyone out).
+    let e = c
+        .put_key_policy()
+        .key_id(&arn)
+        .policy_name("default")
+        .policy(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().and_then(|s| s.meta().code()),
+        Some("MalformedPolicyDocumentException")
+    );
+    let new_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Root","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    let new_policy = new_policy.as_str();
     c.put_key_policy()
         .key_id(&arn)
         .policy_name("default")

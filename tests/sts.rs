@@ -53,7 +53,7 @@ name = "app"
 trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:user/alice"}},"Action":"sts:AssumeRole"}}]}}'''
 [[roles.policies]]
 name = "work-orders"
-document = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["sqs:GetQueueUrl","sqs:SendMessage","sqs:ReceiveMessage","sqs:ListQueues"],"Resource":"*"}}]}}'''
+document = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["sqs:GetQueueUrl","sqs:SendMessage","sqs:ReceiveMessage","sqs:ListQueues","kms:DescribeKey"],"Resource":"*"}}]}}'''
 
 [[roles]]
 name = "ci"
@@ -275,14 +275,29 @@ async fn an_assumed_role_sends_and_receives_as_its_session() {
         .collect();
     assert!(ops.contains(&"GenerateDataKey"), "{calls}");
 
-    // A second session of the same name is the same principal; KMS sees
-    // the session too.
+    // KMS sees the session too: the key's default policy delegates to the
+    // account, and the role's policy allows DescribeKey but not Encrypt.
     let kms = kms_with(&s.endpoint, session);
     kms.describe_key()
         .key_id("alias/orders")
         .send()
         .await
         .expect("KMS with session credentials");
+    let e = kms
+        .encrypt()
+        .key_id("alias/orders")
+        .plaintext(aws_sdk_kms::primitives::Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    let (code, message, status) = error_of(&e);
+    assert_eq!((code.as_str(), status), ("AccessDeniedException", 400));
+    assert_eq!(
+        message,
+        "User: arn:aws:sts::000000000000:assumed-role/app/worker-1 is not authorized to perform: kms:Encrypt \
+         on resource: arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555 \
+         because no identity-based policy allows the kms:Encrypt action"
+    );
 }
 
 #[tokio::test]

@@ -390,6 +390,17 @@ impl Kms {
         self.resolve(key_id, Forms::WithAlias).ok().map(|k| k.arn.clone())
     }
 
+    /// The ARN and the key policy (read when it was set) of the key the KMS
+    /// API names by `key_id`, if it exists; for authorization.
+    pub fn api_key_policy(
+        &self,
+        key_id: &str,
+    ) -> Option<(Arc<str>, Option<Arc<crate::iam::policy::PolicyDocument>>)> {
+        let key = self.resolve(key_id, Forms::WithAlias).ok()?;
+        let policy = key.read().policy_document.clone();
+        Some((key.arn.clone(), policy))
+    }
+
     /// The ARN of the key SQS names by `key_id` (any of the four forms,
     /// service-owned keys included), if it exists; for the ledger and
     /// metrics of the KMS calls SQS makes, whose failures may happen

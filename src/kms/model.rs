@@ -289,8 +289,11 @@ pub(crate) struct KeyInner {
     pub(crate) versions: Vec<Material>,
     /// Rotations done: (epoch ms, kind), oldest first.
     pub(crate) rotations: Vec<(u64, RotationKind)>,
-    /// The key policy document, stored verbatim (not enforced yet).
+    /// The key policy document, stored verbatim.
     pub(crate) policy: String,
+    /// The key policy, read once when it is set (`None`: a stored policy
+    /// this build cannot read; no statement of it then allows anything).
+    pub(crate) policy_document: Option<Arc<crate::iam::policy::PolicyDocument>>,
     /// Automatic rotation period in days, when rotation is enabled.
     pub(crate) rotation_period_days: Option<u32>,
     /// When automatic rotation next comes due (epoch ms).
@@ -413,6 +416,7 @@ impl Key {
                 state: KeyState::Enabled,
                 versions,
                 rotations: Vec::new(),
+                policy_document: read_policy(&policy),
                 policy,
                 rotation_period_days: None,
                 next_rotation_ms: None,
@@ -574,6 +578,14 @@ impl Key {
         let material = g.versions.get(usize::try_from(version).ok()?)?;
         blob::open(&material.0, blob, context)
     }
+}
+
+/// A key policy read as the resource policy it is; `None` when it cannot
+/// be read (checked where policies are set, so only a stored one).
+pub(crate) fn read_policy(text: &str) -> Option<Arc<crate::iam::policy::PolicyDocument>> {
+    crate::iam::policy::PolicyDocument::parse_json(text, crate::iam::policy::PolicyKind::Resource)
+        .ok()
+        .map(Arc::new)
 }
 
 #[cfg(test)]

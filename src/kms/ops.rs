@@ -374,6 +374,13 @@ fn check_policy(policy: &PolicyDocument) -> Result<()> {
             "The policy is not a valid JSON document.".into(),
         ));
     }
+    if let Err(e) =
+        crate::iam::policy::PolicyDocument::parse_json(&policy.text, crate::iam::policy::PolicyKind::Resource)
+    {
+        return Err(Error::MalformedPolicyDocumentException(
+            format!("The key policy is not a valid policy: {e}").into(),
+        ));
+    }
     if policy.text.len() > 32_768 {
         return Err(Error::LimitExceededException(
             "The key policy size exceeds the quota of 32768 bytes.".into(),
@@ -923,7 +930,10 @@ fn put_key_policy(kms: &Kms, caller: &Principal, r: PutKeyPolicyRequest) -> Resu
     let key = customer_key(kms, caller, &r.key_id, "PutKeyPolicy")?;
     not_pending(&key)?;
     check_policy(&r.policy)?;
-    key.write().policy = r.policy.text;
+    let document = super::model::read_policy(&r.policy.text);
+    let mut w = key.write();
+    w.policy = r.policy.text;
+    w.policy_document = document;
     Ok(KmsOutput::Empty)
 }
 

@@ -181,6 +181,7 @@ fn decode(region: &str, account_id: &str, bytes: &[u8]) -> std::result::Result<K
             state,
             versions,
             rotations,
+            policy_document: super::model::read_policy(&policy),
             policy,
             rotation_period_days,
             next_rotation_ms,

@@ -55,6 +55,39 @@ pub(super) const ACTIONS: [&str; 29] = [
     "ListResourceTags",
 ];
 
+/// The IAM action of each of [`ACTIONS`], in the same order (`kms:NAME`).
+pub(super) const IAM_ACTIONS: [&str; 29] = [
+    "kms:CreateKey",
+    "kms:DescribeKey",
+    "kms:ListKeys",
+    "kms:CreateAlias",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
+    "kms:ListAliases",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateRandom",
+    "kms:GenerateMac",
+    "kms:VerifyMac",
+    "kms:EnableKey",
+    "kms:DisableKey",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:GetKeyPolicy",
+    "kms:PutKeyPolicy",
+    "kms:ListKeyPolicies",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:GetKeyRotationStatus",
+    "kms:RotateKeyOnDemand",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ListResourceTags",
+];
+
 fn serialization(member: &str, expected: &str) -> Error {
     Error::SerializationException(format!("Member {member} must be {expected}.").into())
 }
@@ -539,6 +572,13 @@ pub fn policy_document(text: String) -> PolicyDocument {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_action_has_its_iam_action() {
+        for (a, iam) in super::ACTIONS.iter().zip(super::IAM_ACTIONS) {
+            assert_eq!(format!("kms:{a}"), iam);
+        }
+    }
+
     use super::*;
 
     #[test]

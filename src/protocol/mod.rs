@@ -460,6 +460,22 @@ fn serve_kms(
         .copied()
         .unwrap_or("unknown");
     let named_key = input.named_key();
+    if operation != "unknown" {
+        let key = named_key.as_deref().and_then(|k| state.kms.api_key_policy(k));
+        // The IAM action is the operation's name under `kms:`.
+        let iam_action = kms::IAM_ACTIONS
+            .iter()
+            .find(|a| a[4..] == *operation)
+            .copied()
+            .unwrap_or("kms:*");
+        crate::authz::kms(
+            state,
+            &principal,
+            facts.tls,
+            iam_action,
+            key.as_ref().map(|(arn, p)| (&**arn, p.as_deref())),
+        )?;
+    }
     let out = crate::kms::ops::dispatch(&state.kms, &principal, input);
     // The key label is an existing key's ARN (never a made-up identifier a
     // client sent), or empty.
