@@ -188,14 +188,7 @@ fn evaluate_sqs(
             reason: "no identity policy and no queue policy applies",
         };
     }
-    let attached: Vec<Attached<'_>> = identity_policies
-        .iter()
-        .flat_map(|p| p.iter())
-        .map(|p| Attached {
-            source: Source::Identity(&p.name),
-            document: &p.document,
-        })
-        .collect();
+    let attached = crate::iam::attach_identity(identity_policies.as_deref());
     let needs_context = !extra.is_empty()
         || attached.iter().any(|a| a.document.needs_context())
         || queue_policy.is_some_and(PolicyDocument::needs_context);
@@ -316,6 +309,27 @@ pub fn explain(
     })
 }
 
+/// Keeps a decision in the ring.
+fn record(
+    state: &AppState,
+    facts: Facts,
+    action: &'static str,
+    resource: &str,
+    evaluation: crate::iam::Evaluation,
+    enforced: bool,
+) {
+    state.decisions.record(Record {
+        seq: 0,
+        facts,
+        action,
+        resource: resource.to_owned(),
+        outcome: evaluation.outcome,
+        enforced,
+        deciding: evaluation.deciding,
+        reason: evaluation.reason,
+    });
+}
+
 /// SQS's message for a denied request (AWS's text).
 fn sqs_denied(region: &str) -> crate::error::Error {
     crate::error::Error::AccessDenied(
@@ -368,16 +382,7 @@ pub fn sqs(
             "authorization"
         );
     }
-    state.decisions.record(Record {
-        seq: 0,
-        facts,
-        action,
-        resource: resource.to_owned(),
-        outcome: evaluation.outcome,
-        enforced,
-        deciding: evaluation.deciding,
-        reason: evaluation.reason,
-    });
+    record(state, facts, action, resource, evaluation, enforced);
     if denied && enforced {
         return Err(sqs_denied(&state.config.region));
     }
@@ -438,14 +443,7 @@ pub fn kms(
     let resource = key.map_or("*", |(k, _)| k);
     let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
     let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
-    let attached: Vec<Attached<'_>> = identity_policies
-        .iter()
-        .flat_map(|p| p.iter())
-        .map(|p| Attached {
-            source: Source::Identity(&p.name),
-            document: &p.document,
-        })
-        .collect();
+    let attached = crate::iam::attach_identity(identity_policies.as_deref());
     let key_policy = key.and_then(|(_, p)| p);
     let needs_context = attached.iter().any(|a| a.document.needs_context())
         || key_policy.is_some_and(PolicyDocument::needs_context);
@@ -500,16 +498,7 @@ pub fn kms(
         );
     }
     let error = (denied && enforced).then(|| kms_denied(who, action, key.map(|(k, _)| k), &evaluation));
-    state.decisions.record(Record {
-        seq: 0,
-        facts,
-        action,
-        resource: resource.to_owned(),
-        outcome: evaluation.outcome,
-        enforced,
-        deciding: evaluation.deciding,
-        reason: evaluation.reason,
-    });
+    record(state, facts, action, resource, evaluation, enforced);
     error.map_or(Ok(()), Err)
 }
 

@@ -256,14 +256,7 @@ fn assume_role(
         // that names its account delegates, and the caller's identity
         // policies must allow sts:AssumeRole too (across accounts always).
         let identity = state.principals.identity_policies(&caller.arn);
-        let attached: Vec<crate::iam::Attached<'_>> = identity
-            .iter()
-            .flat_map(|p| p.iter())
-            .map(|p| crate::iam::Attached {
-                source: crate::iam::Source::Identity(&p.name),
-                document: &p.document,
-            })
-            .collect();
+        let attached = crate::iam::attach_identity(identity.as_deref());
         let evaluation = crate::iam::authorize(
             &req,
             policy::account_of(&caller.arn),

@@ -46,6 +46,18 @@ pub fn policy_holder(principal_arn: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A caller's inline identity policies as policies that apply.
+pub fn attach_identity(policies: Option<&[NamedPolicy]>) -> Vec<Attached<'_>> {
+    policies
+        .into_iter()
+        .flatten()
+        .map(|p| Attached {
+            source: Source::Identity(&p.name),
+            document: &p.document,
+        })
+        .collect()
+}
+
 /// Where a policy is attached, as a decision's explanation names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source<'a> {
