@@ -225,12 +225,12 @@ fn assume_role(
     };
     let role = state.principals.role(&input.role_arn).ok_or_else(denied)?;
     // The caller's ARN as trust policies see it: a role session is its role.
-    let principal_arn = role_of_session(&caller.arn).unwrap_or_else(|| caller.arn.clone());
+    let principal_arn = crate::iam::policy_holder(&caller.arn);
     let account = policy::account_of(&caller.arn).unwrap_or_default();
     let secure = if tls { "true" } else { "false" };
     let mut context = Context::new();
     context
-        .set("aws:principalarn", principal_arn.as_str())
+        .set("aws:principalarn", principal_arn.as_ref())
         .set("aws:principalaccount", account)
         .set("aws:securetransport", secure)
         .set("sts:rolesessionname", input.role_session_name.as_str())
@@ -315,15 +315,6 @@ fn assume_role(
     })
 }
 
-/// `arn:aws:iam::ACCOUNT:role/NAME` for a session
-/// `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`.
-fn role_of_session(arn: &str) -> Option<String> {
-    let rest = arn.strip_prefix("arn:aws:sts::")?;
-    let (account, rest) = rest.split_once(":assumed-role/")?;
-    let (role, _) = rest.split_once('/')?;
-    Some(format!("arn:aws:iam::{account}:role/{role}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,15 +326,6 @@ mod tests {
             let e = check_session_name(bad).unwrap_err();
             assert!(matches!(e, Error::ValidationError(_)), "{bad}");
         }
-    }
-
-    #[test]
-    fn a_session_acts_as_its_role_in_trust_policies() {
-        assert_eq!(
-            role_of_session("arn:aws:sts::1:assumed-role/app/s").as_deref(),
-            Some("arn:aws:iam::1:role/app")
-        );
-        assert_eq!(role_of_session("arn:aws:iam::1:user/a"), None);
     }
 
     #[test]

@@ -137,6 +137,14 @@ async fn every_sqs_request_is_decided_explained_and_enforced() {
         .await
         .expect_err("the consumer may not send");
     assert_eq!(e.code(), Some("AccessDenied"));
+    // GetQueueUrl is authorized too: the producer may only send.
+    let e = producer
+        .get_queue_url()
+        .queue_name("jobs")
+        .send()
+        .await
+        .expect_err("GetQueueUrl is not in the producer's policy");
+    assert_eq!(e.code(), Some("AccessDenied"));
     let got = consumer.receive_message().queue_url(&jobs).send().await.unwrap();
     assert_eq!(got.messages().len(), 1);
     assert_eq!(got.messages()[0].body(), Some("j-1"));

@@ -34,11 +34,7 @@ fn policies(body: &[u8]) -> Result<Vec<NamedPolicy>, String> {
         let Some(Value::String(name)) = m.get("name") else {
             return Err(format!("[{i}].name must be a string"));
         };
-        let name_ok = (1..=128).contains(&name.chars().count())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c));
-        if !name_ok {
+        if !crate::iam::is_iam_name(name, 128) {
             return Err(format!(
                 "[{i}].name: `{name}` is not a policy name (1 to 128 of letters, digits and +=,.@-_)"
             ));

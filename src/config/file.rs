@@ -763,7 +763,7 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
             _ => {}
         }
         if let Some(a) = &p.account {
-            if !is_account_id(a) {
+            if !crate::iam::is_account_id(a) {
                 return Err(src.error(
                     &field!["principals", i, "account"],
                     format!("`{a}` is not an AWS account id (12 digits)"),
@@ -780,11 +780,7 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
     }
     let mut roles = HashSet::new();
     for (i, r) in cfg.roles.iter().enumerate() {
-        let name_ok = (1..=64).contains(&r.name.chars().count())
-            && r.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
-        if !name_ok {
+        if !crate::iam::is_iam_name(&r.name, 64) {
             return Err(src.error(
                 &field!["roles", i, "name"],
                 format!(
@@ -794,7 +790,7 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
             ));
         }
         if let Some(a) = &r.account
-            && !is_account_id(a)
+            && !crate::iam::is_account_id(a)
         {
             return Err(src.error(
                 &field!["roles", i, "account"],
@@ -823,10 +819,6 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn is_account_id(a: &str) -> bool {
-    a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Checks the inline identity policies of `section[i]`: names and
 /// documents.
 fn check_policies(
@@ -837,11 +829,7 @@ fn check_policies(
 ) -> Result<(), ConfigError> {
     let mut names = HashSet::new();
     for (j, p) in policies.iter().enumerate() {
-        let name_ok = (1..=128).contains(&p.name.chars().count())
-            && p.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c));
-        if !name_ok {
+        if !crate::iam::is_iam_name(&p.name, 128) {
             return Err(src.error(
                 &field![section, i, "policies", j, "name"],
                 format!(

@@ -46,6 +46,19 @@ pub fn policy_holder(principal_arn: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Whether `s` is an AWS account id (12 digits).
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `s` is an IAM name of at most `max` characters: letters,
+/// digits and `+=,.@-_` (policy names: 128; role names: 64).
+pub fn is_iam_name(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.chars().count())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
+}
+
 /// A caller's inline identity policies as policies that apply.
 pub fn attach_identity(policies: Option<&[NamedPolicy]>) -> Vec<Attached<'_>> {
     policies
@@ -340,6 +353,15 @@ mod tests {
             &attached,
             r,
         )
+    }
+
+    #[test]
+    fn a_session_acts_as_its_role() {
+        assert_eq!(
+            policy_holder("arn:aws:sts::1:assumed-role/app/s"),
+            "arn:aws:iam::1:role/app"
+        );
+        assert_eq!(policy_holder("arn:aws:iam::1:user/a"), "arn:aws:iam::1:user/a");
     }
 
     #[test]

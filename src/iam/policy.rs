@@ -128,7 +128,7 @@ fn principal_matches(p: &str, arn: &str) -> Option<Named> {
     if p == "*" || p == arn {
         return Some(Named::Directly);
     }
-    let account = if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
+    let account = if super::is_account_id(p) {
         Some(p)
     } else {
         p.strip_prefix("arn:aws:iam::")
@@ -260,7 +260,7 @@ fn principals(v: &Value, negated: bool, what: &str) -> Result<Principals, String
                         "{what}: `{a}`: wildcards are not allowed in principal ARNs"
                     ));
                 }
-                let account = a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+                let account = super::is_account_id(a);
                 if a != "*" && !account && !a.starts_with("arn:aws:iam::") && !a.starts_with("arn:aws:sts::")
                 {
                     return Err(format!("{what}: `{a}` is not an account id or an IAM or STS ARN"));

@@ -454,25 +454,16 @@ fn serve_kms(
         ));
     }
     let input = kms::kms_action(action, body)?;
-    let operation = kms::ACTIONS
-        .iter()
-        .find(|a| **a == action)
-        .copied()
-        .unwrap_or("unknown");
+    let known = kms::ACTIONS.iter().position(|a| *a == action);
+    let operation = known.map_or("unknown", |i| kms::ACTIONS[i]);
     let named_key = input.named_key();
-    if operation != "unknown" {
+    if let Some(i) = known {
         let key = named_key.as_deref().and_then(|k| state.kms.api_key_policy(k));
-        // The IAM action is the operation's name under `kms:`.
-        let iam_action = kms::IAM_ACTIONS
-            .iter()
-            .find(|a| a[4..] == *operation)
-            .copied()
-            .unwrap_or("kms:*");
         crate::authz::kms(
             state,
             &principal,
             facts.tls,
-            iam_action,
+            kms::IAM_ACTIONS[i],
             key.as_ref().map(|(arn, p)| (&**arn, p.as_deref())),
         )?;
     }

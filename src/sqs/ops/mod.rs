@@ -18,7 +18,7 @@ pub(crate) use queue::{create_queue, set_queue_attributes, tag_queue};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::sqs::model::queue::Queue;
-use crate::sqs::types::{ListMessageMoveTasksInput, SqsAction, SqsOutput, StartMessageMoveTaskInput};
+use crate::sqs::types::{SqsAction, SqsOutput};
 use crate::state::AppState;
 
 /// Per-request facts the actions need besides their input.
@@ -66,17 +66,13 @@ pub async fn dispatch(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<
 
 async fn run(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput> {
     use SqsAction as A;
-    // Actions that name no queue URL are authorized here; the others when
-    // their queue is resolved.
+    // Actions on no existing queue are authorized here; the others when
+    // their queue is found (`admit`).
     if !ctx.iam_action.is_empty() {
         let (region, account) = (&state.config.region, &state.config.account_id);
         let resource = match &action {
             A::CreateQueue(i) => Some(format!("arn:aws:sqs:{region}:{account}:{}", i.queue_name)),
             A::ListQueues(_) => Some(format!("arn:aws:sqs:{region}:{account}:*")),
-            A::StartMessageMoveTask(StartMessageMoveTaskInput { source_arn, .. })
-            | A::ListMessageMoveTasks(ListMessageMoveTasksInput { source_arn, .. }) => {
-                Some(source_arn.clone())
-            }
             _ => None,
         };
         if let Some(r) = resource {
@@ -170,12 +166,24 @@ pub fn resolve(state: &AppState, ctx: &Ctx, url: &str) -> Result<Arc<Queue>> {
         account
     };
     let q = state.store.get(account, name).ok_or(Error::QueueDoesNotExist)?;
-    check_security(ctx, &q)?;
+    admit(state, ctx, &q)?;
+    Ok(q)
+}
+
+/// Admits a request to the queue `q` it names: the rule of encrypted
+/// queues ([`check_security`]), then authorization of the request's IAM
+/// action on the queue (its policy with the caller's). Every action that
+/// names an existing queue passes here, whichever way it names it.
+///
+/// # Errors
+/// `InvalidSecurity`, or `AccessDenied` when `--auth` enforces a denial.
+pub fn admit(state: &AppState, ctx: &Ctx, q: &Queue) -> Result<()> {
+    check_security(ctx, q)?;
     if !ctx.iam_action.is_empty() {
         let policy = q.lock().attrs.policy_document.clone();
         crate::authz::sqs(state, ctx, ctx.iam_action, &q.arn, policy.as_deref())?;
     }
-    Ok(q)
+    Ok(())
 }
 
 /// The queue policy of the queue with this ARN, if it exists and has one.

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::{Ctx, check_security};
+use super::{Ctx, admit};
 use crate::error::{Error, Result};
 use crate::sqs::move_tasks::{self, DEFAULT_RATE, queue_of_arn};
 
@@ -26,7 +26,7 @@ fn not_found(what: &str) -> Error {
 /// StartMessageMoveTask.
 pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInput) -> Result<SqsOutput> {
     let source = queue_of_arn(state, &input.source_arn).ok_or_else(|| not_found("SourceArn"))?;
-    check_security(ctx, &source)?;
+    admit(state, ctx, &source)?;
     let is_dlq = state.store.list(&source.account_id).iter().any(|q| {
         q.lock()
             .attrs
@@ -112,7 +112,7 @@ pub(super) fn cancel(state: &AppState, input: &CancelMessageMoveTaskInput) -> Re
 /// ListMessageMoveTasks.
 pub(super) fn list(state: &AppState, ctx: &Ctx, input: &ListMessageMoveTasksInput) -> Result<SqsOutput> {
     let source = queue_of_arn(state, &input.source_arn).ok_or_else(|| not_found("SourceArn"))?;
-    check_security(ctx, &source)?;
+    admit(state, ctx, &source)?;
     let max = match input.max_results {
         None => 1,
         Some(n) if (1..=10).contains(&n) => usize::try_from(n).unwrap_or(1),

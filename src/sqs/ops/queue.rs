@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{Ctx, check_security, queue_url, resolve};
+use super::{Ctx, admit, check_security, queue_url, resolve};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::limits::{
@@ -151,7 +151,7 @@ pub(super) fn get_queue_url(state: &AppState, ctx: &Ctx, input: GetQueueUrlInput
         .store
         .get(&account, &input.queue_name)
         .ok_or(Error::QueueDoesNotExist)?;
-    check_security(ctx, &q)?;
+    admit(state, ctx, &q)?;
     Ok(SqsOutput::QueueUrl(queue_url(ctx, &q)))
 }
 
