@@ -37,6 +37,23 @@ pub struct Facts {
     pub client_ip: Option<std::net::IpAddr>,
     /// The virtual clock's time, epoch ms.
     pub time_ms: u64,
+    /// What kind of call: the caller's own request to SQS or KMS, or a KMS
+    /// call SQS made for it.
+    pub call: Call,
+}
+
+/// What kind of call a decision was about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// A request to SQS (or a simulation of one).
+    Sqs,
+    /// A request to the KMS API.
+    Kms,
+    /// A data-key call (GenerateDataKey, Decrypt) SQS made as the caller of
+    /// a request to the queue whose ARN is in the encryption context
+    /// (`aws:sqs:arn`): for a dead-letter queue's reader, the source
+    /// queue's.
+    KmsViaSqs(Arc<str>),
 }
 
 /// One decision, as recorded.
@@ -66,10 +83,10 @@ impl Record {
         self.facts.principal.arn().unwrap_or("anonymous")
     }
 
-    /// The request context the decision was made with.
-    pub fn context(&self) -> Context<'_> {
+    /// The request context the decision was made with, in `region`.
+    pub fn context(&self, region: &str) -> Context<'_> {
         let account = account_of(&self.resource).unwrap_or_default();
-        self.facts.context(account)
+        self.facts.context(account, region)
     }
 }
 
@@ -135,15 +152,30 @@ impl Facts {
     /// The request context: `aws:SecureTransport`, `aws:CurrentTime`,
     /// `aws:EpochTime`, `aws:ResourceAccount`, `aws:SourceIp`, and for a
     /// signed caller `aws:PrincipalArn` (a session's role), `aws:PrincipalType`,
-    /// `aws:PrincipalAccount`, `aws:username` (users), `aws:userid`.
-    pub fn context<'a>(&'a self, resource_account: &'a str) -> Context<'a> {
+    /// `aws:PrincipalAccount`, `aws:username` (users), `aws:userid`; for KMS
+    /// `kms:CallerAccount`; for a KMS call SQS makes for its caller
+    /// `kms:ViaService`, `aws:ViaAWSService`, `kms:EncryptionContextKeys`
+    /// and `kms:EncryptionContext:aws:sqs:arn`, and no `aws:SourceIp` (the
+    /// call comes from SQS, not from the caller's address).
+    pub fn context<'a>(&'a self, resource_account: &'a str, region: &str) -> Context<'a> {
         let mut c = Context::new();
         c.set("aws:securetransport", if self.tls { "true" } else { "false" })
             .set("aws:currenttime", crate::clock::rfc3339(self.time_ms))
             .set("aws:epochtime", (self.time_ms / 1000).to_string())
             .set("aws:resourceaccount", resource_account);
-        if let Some(ip) = self.client_ip {
-            c.set("aws:sourceip", ip.to_string());
+        match &self.call {
+            Call::KmsViaSqs(queue_arn) => {
+                c.set("kms:viaservice", format!("sqs.{region}.amazonaws.com"))
+                    .set("aws:viaawsservice", "true")
+                    .set("kms:encryptioncontextkeys", crate::crypto::envelope::CONTEXT_KEY)
+                    .set("kms:encryptioncontext:aws:sqs:arn", Cow::Borrowed(&**queue_arn));
+            }
+            Call::Sqs | Call::Kms => {
+                if let Some(ip) = self.client_ip {
+                    c.set("aws:sourceip", ip.to_string());
+                }
+                c.set("aws:viaawsservice", "false");
+            }
         }
         if let Principal::Signed(id) = &self.principal {
             let arn = id.arn.as_str();
@@ -151,6 +183,9 @@ impl Facts {
                 .set("aws:principaltype", principal_type(arn));
             if let Some(account) = account_of(arn) {
                 c.set("aws:principalaccount", account);
+                if self.call != Call::Sqs {
+                    c.set("kms:calleraccount", account);
+                }
             }
             if let Some((_, path)) = arn.split_once(":user/") {
                 c.set("aws:username", path.rsplit('/').next().unwrap_or(path));
@@ -193,7 +228,7 @@ fn evaluate_sqs(
         || attached.iter().any(|a| a.document.needs_context())
         || queue_policy.is_some_and(PolicyDocument::needs_context);
     let mut context = if needs_context {
-        facts.context(resource_account)
+        facts.context(resource_account, &state.config.region)
     } else {
         Context::new()
     };
@@ -291,10 +326,11 @@ pub fn explain(
         tls: false,
         client_ip: None,
         time_ms: state.clock.now_ms(),
+        call: Call::Sqs,
     };
     let evaluation = evaluate_sqs(state, &facts, action, &arn, policy.as_deref(), extra);
     let resource_account = account_of(&arn).unwrap_or(account);
-    let mut context = facts.context(resource_account);
+    let mut context = facts.context(resource_account, region);
     for (k, v) in extra {
         context.set(k, v.as_str());
     }
@@ -356,6 +392,7 @@ pub fn sqs(
         tls: ctx.tls,
         client_ip: ctx.client_ip,
         time_ms: state.clock.now_ms(),
+        call: Call::Sqs,
     };
     let arn = ctx.principal.arn();
     let evaluation = evaluate_sqs(state, &facts, action, resource, queue_policy, &[]);
@@ -438,7 +475,44 @@ pub fn kms(
         tls,
         client_ip: None,
         time_ms: state.clock.now_ms(),
+        call: Call::Kms,
     };
+    decide_kms(state, facts, action, key)
+}
+
+/// Decides a data-key call (`kms:GenerateDataKey`, `kms:Decrypt`) SQS makes
+/// on `key` (ARN and policy) for the caller of the request `ctx`, as that
+/// caller, through SQS (`kms:ViaService`), with the encryption context of
+/// `queue_arn`; records it like any other decision.
+///
+/// # Errors
+/// `AccessDeniedException` in KMS's words (SQS relays it as
+/// `KmsAccessDenied`) when the decision is a denial and `--auth` enforces
+/// it.
+pub fn kms_via_sqs(
+    state: &AppState,
+    ctx: &Ctx,
+    action: &'static str,
+    key: (&str, Option<&PolicyDocument>),
+    queue_arn: &Arc<str>,
+) -> crate::error::Result<()> {
+    let facts = Facts {
+        principal: ctx.principal.clone(),
+        tls: ctx.tls,
+        client_ip: None,
+        time_ms: state.clock.now_ms(),
+        call: Call::KmsViaSqs(queue_arn.clone()),
+    };
+    decide_kms(state, facts, action, Some(key))
+}
+
+fn decide_kms(
+    state: &AppState,
+    facts: Facts,
+    action: &'static str,
+    key: Option<(&str, Option<&PolicyDocument>)>,
+) -> crate::error::Result<()> {
+    let principal = facts.principal.clone();
     let arn = principal.arn();
     let resource = key.map_or("*", |(k, _)| k);
     let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
@@ -447,14 +521,11 @@ pub fn kms(
     let key_policy = key.and_then(|(_, p)| p);
     let needs_context = attached.iter().any(|a| a.document.needs_context())
         || key_policy.is_some_and(PolicyDocument::needs_context);
-    let mut context = if needs_context {
-        facts.context(resource_account)
+    let context = if needs_context {
+        facts.context(resource_account, &state.config.region)
     } else {
         Context::new()
     };
-    if needs_context && let Some(a) = arn.and_then(account_of) {
-        context.set("kms:calleraccount", a);
-    }
     let req = Request {
         caller: Caller { arn, service: None },
         action,
@@ -484,6 +555,7 @@ pub fn kms(
             None,
         ),
     };
+    drop(context);
     let denied = evaluation.outcome != Outcome::Allow;
     let enforced = state.config.auth != crate::auth::AuthMode::Open;
     let who = arn.unwrap_or("anonymous");
@@ -492,8 +564,10 @@ pub fn kms(
             principal = who,
             action,
             resource,
+            via = if matches!(facts.call, Call::KmsViaSqs(_)) { "sqs" } else { "" },
             decision = evaluation.outcome.label(),
             reason = evaluation.reason,
+            deciding = ?evaluation.deciding.iter().map(|d| (&d.policy, d.index, &d.sid)).collect::<Vec<_>>(),
             "access denied"
         );
     }

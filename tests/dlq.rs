@@ -146,6 +146,13 @@ async fn an_encrypted_message_moves_to_an_unencrypted_dlq_with_its_envelope_inta
         .unwrap_err();
     assert_eq!(err.code(), Some("KMS.DisabledException"));
     assert_eq!(envelopes(&server, &dlq).await.len(), 1, "nothing lost");
+    // As on AWS, the failed receive counted: the message is in flight until
+    // the visibility timeout (30 s) passes.
+    assert!(
+        receive(&reader, &dlq).await.is_empty(),
+        "in flight after a failed receive"
+    );
+    server.advance(30);
     // The consumer that already read it keeps its cached key until the
     // reuse period passes; then it must call KMS and fails too.
     let got = receive(&reader, &dlq).await;

@@ -433,7 +433,7 @@ async fn service_owned_keys_are_invisible_to_the_api() {
         .state
         .kms
         .generate_data_key(
-            &sealq::auth::Principal::Anonymous,
+            &|_, _| Ok(()),
             &owned,
             sealq::kms::DataKeySpec::Aes256,
             &sealq::kms::EncryptionContext::new(),

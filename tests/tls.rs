@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName as A;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use common::{Binary, Server, free_port, launch_with_tls, unique};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -76,18 +75,8 @@ async fn start_tls_with(
     }
 }
 
-/// An SQS client for `endpoint` whose HTTPS trusts only `ca_pem` (the
-/// way to trust a private CA with the Rust SDK).
+/// An SQS client for `endpoint` whose HTTPS trusts only `ca_pem`.
 fn sqs_trusting(endpoint: &str, ca_pem: &str) -> aws_sdk_sqs::Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(
-            TlsContext::builder()
-                .with_trust_store(TrustStore::empty().with_pem_certificate(ca_pem.as_bytes()))
-                .build()
-                .expect("TLS context"),
-        )
-        .build_https();
     let conf = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_sdk_sqs::config::Region::new("us-east-1"))
@@ -95,7 +84,7 @@ fn sqs_trusting(endpoint: &str, ca_pem: &str) -> aws_sdk_sqs::Client {
             "AKIDTLS", "secret", None, None, "test",
         ))
         .endpoint_url(endpoint)
-        .http_client(http)
+        .http_client(common::https_trusting(ca_pem))
         .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_sqs::Client::from_conf(conf)

@@ -233,7 +233,7 @@ pub(super) async fn decisions(
         .map(|r| {
             let deciding = deciding_json(&r.deciding);
             let context = context_json(
-                r.context()
+                r.context(&state.config.region)
                     .entries()
                     .map(|(k, v)| (k.to_owned(), v.iter().map(ToString::to_string).collect())),
             );
@@ -244,6 +244,10 @@ pub(super) async fn decisions(
                 "resource": r.resource,
                 "decision": r.outcome.label(),
                 "enforced": r.enforced,
+                "via_service": match &r.facts.call {
+                    crate::authz::Call::KmsViaSqs(_) => Value::from(format!("sqs.{}.amazonaws.com", state.config.region)),
+                    _ => Value::Null,
+                },
                 "reason": r.reason,
                 "deciding_statements": deciding,
                 "context": context,

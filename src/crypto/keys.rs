@@ -30,10 +30,20 @@ use dashmap::DashMap;
 use tokio::sync::Notify;
 
 use super::envelope::{self, Cipher, Envelope, SealedDataKey, SseKind};
-use crate::auth::{Identity, Principal};
+use crate::auth::Identity;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::kms::{DataKeySpec, EncryptionContext, Kms};
+
+/// Authorizes a KMS call SQS makes for the caller of a request: given the
+/// IAM action (`kms:GenerateDataKey`, `kms:Decrypt`), the key's ARN and
+/// policy, and the ARN of the queue in the call's encryption context. Only
+/// calls on customer or AWS-managed keys (SSE-KMS) ask; SSE-SQS's
+/// service-owned key needs no permission.
+pub type Gate<'a> = &'a (
+        dyn Fn(&'static str, &str, Option<&crate::iam::policy::PolicyDocument>, &Arc<str>) -> Result<()>
+            + Sync
+    );
 
 /// How many ledger entries are kept (oldest dropped first).
 pub const LEDGER_CAPACITY: usize = 100_000;
@@ -179,6 +189,7 @@ impl std::fmt::Debug for Sealer {
 /// lookup per request.
 pub struct Opener<'a> {
     keys: &'a Encryption,
+    gate: Gate<'a>,
     who: Arc<Identity>,
     reuse_ms: u64,
     seen: Vec<Arc<LiveKey>>,
@@ -193,7 +204,9 @@ impl Opener<'_> {
         if let Some(live) = self.seen.iter().find(|l| l.sealed.id == envelope.data_key.id) {
             return envelope::open(&live.cipher, envelope);
         }
-        let (body, live) = self.keys.open_one(&self.who, envelope, self.reuse_ms)?;
+        let (body, live) = self
+            .keys
+            .open_one(&self.who, envelope, self.reuse_ms, self.gate)?;
         self.seen.push(live);
         Ok(body)
     }
@@ -253,13 +266,20 @@ impl Encryption {
 
     /// The data key `who` seals with on the queue `queue_uid`/`queue_arn`
     /// with settings `sse`: the cached one, or a new one from KMS when there
-    /// is none or its reuse period has passed. One per request: a batch
-    /// seals all its bodies with it.
+    /// is none or its reuse period has passed, its calls authorized by
+    /// `gate`. One per request: a batch seals all its bodies with it.
     ///
     /// # Errors
     /// The SQS `Kms*` error of a failed KMS call (only on a cache miss or
-    /// expiry).
-    pub fn sealer(&self, who: &Arc<Identity>, queue_uid: u64, queue_arn: &str, sse: &Sse) -> Result<Sealer> {
+    /// expiry), `KmsAccessDenied` among them.
+    pub fn sealer(
+        &self,
+        who: &Arc<Identity>,
+        queue_uid: u64,
+        queue_arn: &str,
+        sse: &Sse,
+        gate: Gate<'_>,
+    ) -> Result<Sealer> {
         let now = self.clock.now_ms();
         let key = ProducerKey(Who(who.clone()), queue_uid, sse.key_id.clone());
         if let Some(live) = self.producers.get(&key)
@@ -269,7 +289,7 @@ impl Encryption {
             return Ok(Sealer(live.clone()));
         }
         self.producer_misses.fetch_add(1, Ordering::Relaxed);
-        let live = self.new_data_key(who, queue_arn, sse, now)?;
+        let live = self.new_data_key(who, queue_arn, sse, now, gate)?;
         self.producers.insert(key, live.clone());
         Ok(Sealer(live))
     }
@@ -281,10 +301,11 @@ impl Encryption {
     }
 
     /// Opens envelopes for `who` within one request, on a queue whose reuse
-    /// period is `reuse_ms`.
-    pub fn opener(&self, who: &Arc<Identity>, reuse_ms: u64) -> Opener<'_> {
+    /// period is `reuse_ms`, its KMS calls authorized by `gate`.
+    pub fn opener<'a>(&'a self, who: &Arc<Identity>, reuse_ms: u64, gate: Gate<'a>) -> Opener<'a> {
         Opener {
             keys: self,
+            gate,
             who: who.clone(),
             reuse_ms,
             seen: Vec::new(),
@@ -298,6 +319,7 @@ impl Encryption {
         who: &Arc<Identity>,
         envelope: &Envelope,
         reuse_ms: u64,
+        gate: Gate<'_>,
     ) -> Result<(String, Arc<LiveKey>)> {
         let now = self.clock.now_ms();
         let dk = &envelope.data_key;
@@ -315,7 +337,7 @@ impl Encryption {
         }
         self.consumer_misses.fetch_add(1, Ordering::Relaxed);
         // Decrypt as the consumer: key state applies to it.
-        let plain = self.decrypt_as(who, dk, dk.kind)?;
+        let plain = self.decrypt_as(who, dk, dk.kind, gate)?;
         let cipher = Cipher::new(&plain)?;
         self.consumers.insert(grant, now + reuse_ms);
         let live = match held {
@@ -341,8 +363,8 @@ impl Encryption {
         queue_arn: &str,
         sse: &Sse,
         now: u64,
+        gate: Gate<'_>,
     ) -> Result<Arc<LiveKey>> {
-        let principal = Principal::Signed(who.clone());
         let queue_arn: Arc<str> = Arc::from(queue_arn);
         let context = envelope::context_for(&queue_arn);
         let key_id: Arc<str> = match sse.kind {
@@ -350,9 +372,13 @@ impl Encryption {
             SseKind::Kms if self.is_aws_managed_alias(&sse.key_id) => self.kms.aws_managed_key("sqs"),
             SseKind::Kms => sse.key_id.clone(),
         };
+        let authorize = |key_arn: &str, policy: Option<&crate::iam::policy::PolicyDocument>| match sse.kind {
+            SseKind::SqsManaged => Ok(()),
+            SseKind::Kms => gate("kms:GenerateDataKey", key_arn, policy, &queue_arn),
+        };
         let generated = self
             .kms
-            .generate_data_key(&principal, &key_id, DataKeySpec::Aes256, &context);
+            .generate_data_key(&authorize, &key_id, DataKeySpec::Aes256, &context);
         // A failed call may name the key by alias: it is recorded under the
         // key's ARN when the key exists, so the ledger and the metrics
         // label show one name per key.
@@ -378,7 +404,7 @@ impl Encryption {
             queue_arn,
         });
         // SQS decrypts a new data key once to verify it before use.
-        let check = self.decrypt_as(who, &sealed, sse.kind)?;
+        let check = self.decrypt_as(who, &sealed, sse.kind, gate)?;
         if !same_bytes(&check, &generated.plaintext) {
             tracing::error!("KMS returned a data key that did not verify");
             return Err(Error::InternalFailure);
@@ -399,11 +425,15 @@ impl Encryption {
         who: &Arc<Identity>,
         dk: &SealedDataKey,
         kind: SseKind,
+        gate: Gate<'_>,
     ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-        let principal = Principal::Signed(who.clone());
+        let authorize = |key_arn: &str, policy: Option<&crate::iam::policy::PolicyDocument>| match kind {
+            SseKind::SqsManaged => Ok(()),
+            SseKind::Kms => gate("kms:Decrypt", key_arn, policy, &dk.queue_arn),
+        };
         let got = self
             .kms
-            .decrypt(&principal, &dk.encrypted_data_key, &dk.context(), None);
+            .decrypt(&authorize, &dk.encrypted_data_key, &dk.context(), None);
         // The envelope names its key by ARN; after a failure the key may be
         // gone (deleted), and then the metrics label is empty.
         let resolved = match &got {

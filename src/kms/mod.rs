@@ -35,7 +35,6 @@ use dashmap::DashMap;
 use rand::RngCore as _;
 use zeroize::Zeroizing;
 
-use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
@@ -44,6 +43,11 @@ pub use persist::{AliasRecord, KeyRecord, KeyVault, KmsImage};
 
 /// An encryption context: string pairs bound to a ciphertext as AAD.
 pub type EncryptionContext = BTreeMap<String, String>;
+
+/// Decides whether the caller of a service's KMS call may use a key, given
+/// the key's ARN and policy (`None`: a stored policy this build cannot
+/// read); an `Err` is the call's answer (AccessDeniedException).
+pub type Authorize<'a> = &'a dyn Fn(&str, Option<&crate::iam::policy::PolicyDocument>) -> Result<()>;
 
 /// What the fault switch makes KMS do (`POST /_sealq/faults`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -167,44 +171,52 @@ impl Kms {
         }
     }
 
-    /// GenerateDataKey as `caller`: `key_id` in any form GenerateDataKey accepts.
+    /// GenerateDataKey for a service: `key_id` in any form GenerateDataKey
+    /// accepts; `authorize` decides, once the key is known and before its
+    /// state is looked at, whether the caller may use it.
     ///
     /// # Errors
-    /// As the KMS API: NotFoundException, DisabledException,
-    /// KMSInvalidStateException, InvalidKeyUsageException, ThrottlingException,
-    /// and the fault switch's errors (`DependencyTimeoutException` when
-    /// [`KmsFault::Unavailable`]).
+    /// As the KMS API: NotFoundException, `authorize`'s refusal
+    /// (AccessDeniedException), DisabledException, KMSInvalidStateException,
+    /// InvalidKeyUsageException, ThrottlingException, and the fault switch's
+    /// errors (`DependencyTimeoutException` when [`KmsFault::Unavailable`]).
     pub fn generate_data_key(
         &self,
-        caller: &Principal,
+        authorize: Authorize<'_>,
         key_id: &str,
         spec: DataKeySpec,
         context: &EncryptionContext,
     ) -> Result<DataKey> {
-        // Key policies are stored, not enforced yet: the caller is not checked.
-        let _ = caller;
         self.check_fault()?;
         let key = self.resolve_in(key_id, Forms::WithAlias, Scope::Internal)?;
+        authorize(&key.arn, key.read().policy_document.as_deref())?;
         self.generate_with(&key, spec, context, "GenerateDataKey")
     }
 
-    /// Decrypt as `caller`. `key_id`, when given, must name the key the blob
-    /// was made with (IncorrectKeyException otherwise) and be an encryption
-    /// key (InvalidKeyUsageException otherwise).
+    /// Decrypt for a service, `authorize` deciding as for
+    /// [`Self::generate_data_key`]. `key_id`, when given, must name the key
+    /// the blob was made with (IncorrectKeyException otherwise) and be an
+    /// encryption key (InvalidKeyUsageException otherwise).
     ///
     /// # Errors
     /// As the KMS API, with InvalidCiphertextException (empty message) for a
     /// blob that is not ours, altered, or bound to another context.
     pub fn decrypt(
         &self,
-        caller: &Principal,
+        authorize: Authorize<'_>,
         ciphertext_blob: &[u8],
         context: &EncryptionContext,
         key_id: Option<&str>,
     ) -> Result<Decrypted> {
-        let _ = caller;
         self.check_fault()?;
-        let (key, plaintext) = self.open_in(ciphertext_blob, context, key_id, Scope::Internal, "Decrypt")?;
+        let (key, plaintext) = self.open_in(
+            ciphertext_blob,
+            context,
+            key_id,
+            Scope::Internal,
+            "Decrypt",
+            authorize,
+        )?;
         Ok(Decrypted {
             key_arn: key.arn.clone(),
             plaintext,
@@ -550,7 +562,8 @@ impl Kms {
         key_id: Option<&str>,
         operation: &str,
     ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
-        self.open_in(blob, context, key_id, Scope::Api, operation)
+        // The API authorized the request before it got here.
+        self.open_in(blob, context, key_id, Scope::Api, operation, &|_, _| Ok(()))
     }
 
     fn open_in(
@@ -560,6 +573,7 @@ impl Kms {
         key_id: Option<&str>,
         scope: Scope,
         operation: &str,
+        authorize: Authorize<'_>,
     ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
         let bad = || Error::InvalidCiphertextException("".into());
         let header = blob::header(blob).ok_or_else(bad)?;
@@ -581,6 +595,7 @@ impl Kms {
             Scope::Api => None,
         };
         let key = key.or_else(|| self.live(&blob_id)).ok_or_else(bad)?;
+        authorize(&key.arn, key.read().policy_document.as_deref())?;
         Self::usable(&key)?;
         // A blob whose header names an HMAC key was not made by KMS: the HMAC
         // key has no backing-key versions, so it does not open (invalid

@@ -105,6 +105,21 @@ pub async fn start_with_file(file: &sealq::config::FileConfig, clock: Arc<Clock>
     launch(listener, state)
 }
 
+/// An HTTP client for the SDKs whose HTTPS trusts only `ca_pem` (the way
+/// to trust a private CA with the Rust SDK).
+pub fn https_trusting(ca_pem: &str) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(TrustStore::empty().with_pem_certificate(ca_pem.as_bytes()))
+                .build()
+                .expect("TLS context"),
+        )
+        .build_https()
+}
+
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);

@@ -205,7 +205,13 @@ impl<'a> Sealing<'a> {
                         "All requests to this queue must use HTTPS and SigV4.".into(),
                     ));
                 };
-                let s = self.state.encryption.sealer(who, self.q.uid, &self.q.arn, sse)?;
+                let (state, ctx) = (self.state, self.ctx);
+                let gate = |action, key: &str, policy: Option<&_>, queue: &Arc<str>| {
+                    crate::authz::kms_via_sqs(state, ctx, action, (key, policy), queue)
+                };
+                let s = state
+                    .encryption
+                    .sealer(who, self.q.uid, &self.q.arn, sse, &gate)?;
                 self.sealer.insert(s)
             }
         };
@@ -841,6 +847,11 @@ pub(super) async fn receive_message(
         if !got.is_empty() || now >= deadline || q.is_deleted() || state.shutdown.is_cancelled() {
             let bodies = match open_bodies(state, ctx, &got, reuse_ms) {
                 Ok(b) => b,
+                // As on AWS, a receive that KMS failed (a consumer without
+                // kms:Decrypt, a disabled key) counted as a receive: its
+                // messages stay in flight until the visibility timeout, and
+                // may reach the dead-letter queue that way.
+                Err(e) if e.meta().query_code.starts_with("KMS.") => return Err(e),
                 Err(e) => {
                     ctx.after(release(state, &q, now, &got));
                     return Err(e);
@@ -871,6 +882,9 @@ pub(super) async fn receive_message(
 /// The plaintext bodies of received messages, opening envelopes as the
 /// receiving principal (outside the queue's lock).
 fn open_bodies(state: &AppState, ctx: &Ctx, got: &[Delivery], reuse_ms: u64) -> Result<Vec<String>> {
+    let gate = |action, key: &str, policy: Option<&_>, queue: &Arc<str>| {
+        crate::authz::kms_via_sqs(state, ctx, action, (key, policy), queue)
+    };
     let mut opener = None;
     got.iter()
         .map(|d| match &d.body {
@@ -884,7 +898,7 @@ fn open_bodies(state: &AppState, ctx: &Ctx, got: &[Delivery], reuse_ms: u64) -> 
                                 "All requests to this queue must use HTTPS and SigV4.".into(),
                             ));
                         };
-                        opener.insert(state.encryption.opener(who, reuse_ms))
+                        opener.insert(state.encryption.opener(who, reuse_ms, &gate))
                     }
                 };
                 opener.open(envelope)
@@ -893,8 +907,8 @@ fn open_bodies(state: &AppState, ctx: &Ctx, got: &[Delivery], reuse_ms: u64) -> 
         .collect()
 }
 
-/// Makes messages of a receive that failed visible again, so a KMS failure
-/// loses nothing.
+/// Makes messages of a receive that failed for another reason than KMS
+/// visible again at once.
 fn release(state: &AppState, q: &Queue, now: u64, got: &[Delivery]) -> u64 {
     let mut s = q.lock();
     for d in got {
