@@ -18,7 +18,10 @@
 //! `--repeat N`), `--tls-compare` (instead of the matrix: SendMessage at c16
 //! over plain HTTP and over HTTPS with keep-alive, on the two ports of one
 //! server started with `--tls-port`, alternating within each round; medians
-//! of 5 rounds or `--repeat N`).
+//! of 5 rounds or `--repeat N`), `--authz-compare` (instead of the matrix:
+//! SendMessage at c16 over HTTPS to an SSE-KMS queue, on a server with
+//! `--auth open` and no policy against one with `--auth strict` and an
+//! identity, a queue and a key policy; medians of 5 rounds or `--repeat N`).
 //!
 //! The "other CPU %" column is the machine's busy time used by neither the
 //! server nor the load generator during the measured interval, as a share of
@@ -121,6 +124,11 @@ struct Opts {
     /// Instead of the matrix: SendMessage at c16 over HTTP and HTTPS on
     /// one server, alternating, `repeat` rounds (default 5).
     tls_compare: bool,
+    /// Instead of the matrix: SendMessage at c16 over HTTPS to an SSE-KMS
+    /// queue, `--auth open` without policies against `--auth strict` with
+    /// an identity, a queue and a key policy, alternating, `repeat` rounds
+    /// (default 5).
+    authz_compare: bool,
 }
 
 /// Where the server under test keeps its state.
@@ -152,6 +160,7 @@ fn parse_args() -> Opts {
     let mut storages = vec![Storage::Memory, Storage::Disk];
     let mut auth_compare = false;
     let mut tls_compare = false;
+    let mut authz_compare = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -167,6 +176,7 @@ fn parse_args() -> Opts {
             "--quick" => quick = true,
             "--auth-compare" => auth_compare = true,
             "--tls-compare" => tls_compare = true,
+            "--authz-compare" => authz_compare = true,
             "--repeat" => {
                 repeat = args
                     .next()
@@ -193,7 +203,7 @@ fn parse_args() -> Opts {
             "--bench" => {}
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both] [--auth-compare] [--tls-compare]"
+                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both] [--auth-compare] [--tls-compare] [--authz-compare]"
                 );
                 std::process::exit(0);
             }
@@ -213,6 +223,7 @@ fn parse_args() -> Opts {
         storages,
         auth_compare,
         tls_compare,
+        authz_compare,
     }
 }
 
@@ -1604,6 +1615,145 @@ async fn tls_compare(opts: &Opts, tck: f64, out: &mut String) {
     );
 }
 
+/// The servers `--authz-compare` starts: the bench's key with its secret
+/// (so both verify signatures), an SSE-KMS queue `bench` under a key of its
+/// own and, with `policies`, the typical three: the producer's identity
+/// policy, a queue policy denying plain HTTP, and a key policy letting the
+/// producer use the key through SQS only.
+fn authz_config(policies: bool) -> String {
+    let mut c = String::from(
+        "[[principals]]\naccess_key_id = \"AKIDBENCH\"\nname = \"bench\"\nsecret_access_key = \"benchsecret\"\n",
+    );
+    if policies {
+        c.push_str(
+            "[[principals.policies]]\nname = \"produce\"\ndocument = { Version = \"2012-10-17\", Statement = [{ Sid = \"Send\", Effect = \"Allow\", \
+             Action = [\"sqs:SendMessage\", \"sqs:GetQueueUrl\"], Resource = \"arn:aws:sqs:us-east-1:000000000000:bench\" }] }\n",
+        );
+    }
+    c.push_str("[[keys]]\nkey_id = \"8e1f0c9a-6b2d-4e3f-9a1b-2c3d4e5f6a7b\"\naliases = [\"alias/bench\"]\n");
+    if policies {
+        c.push_str(
+            "policy = '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"Admin\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::000000000000:root\"},\"Action\":[\"kms:Describe*\",\"kms:Get*\",\"kms:PutKeyPolicy\"],\"Resource\":\"*\"},\
+             {\"Sid\":\"Producer\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::000000000000:user/bench\"},\"Action\":[\"kms:GenerateDataKey\",\"kms:Decrypt\"],\"Resource\":\"*\",\
+             \"Condition\":{\"StringEquals\":{\"kms:ViaService\":\"sqs.us-east-1.amazonaws.com\"}}}]}'\n",
+        );
+    }
+    c.push_str("[[queues]]\nname = \"bench\"\nattributes = { KmsMasterKeyId = \"alias/bench\"");
+    if policies {
+        c.push_str(
+            ", Policy = '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"DenyInsecureTransport\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"sqs:*\",\"Resource\":\"arn:aws:sqs:us-east-1:000000000000:bench\",\"Condition\":{\"Bool\":{\"aws:SecureTransport\":\"false\"}}}]}'",
+        );
+    }
+    c.push_str(" }\n");
+    c
+}
+
+/// SendMessage at concurrency 16 (JSON, 1 KiB bodies, over HTTPS, in
+/// memory) to an SSE-KMS queue on a server with `--auth open` and no policy
+/// (signatures verified, nothing to evaluate) and on one with `--auth
+/// strict` and the typical three policies ([`authz_config`]), alternating
+/// which goes first; medians of `--repeat` rounds (5 unless given).
+async fn authz_compare(opts: &Opts, tck: f64, out: &mut String) {
+    let rounds = if opts.repeat > 1 { opts.repeat } else { 5 };
+    let dir = std::env::temp_dir();
+    let pid = std::process::id();
+    let configs = [false, true].map(|policies| {
+        let path = dir.join(format!("sealq-bench-authz-{pid}-{policies}.toml"));
+        std::fs::write(&path, authz_config(policies)).expect("write the bench's config");
+        path
+    });
+    let ca_out = dir.join(format!("sealq-bench-authz-ca-{pid}.pem"));
+    let mut runs: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let mut rates = [0.0; 2];
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let tls_port = {
+                let l = StdListener::bind("127.0.0.1:0").expect("bind a free port");
+                l.local_addr().expect("local addr").port()
+            };
+            let server = Server::spawn_with(
+                None,
+                &[
+                    "--auth",
+                    if i == 0 { "open" } else { "strict" },
+                    "--config",
+                    configs[i].to_str().expect("temp path"),
+                    "--tls-port",
+                    &tls_port.to_string(),
+                    "--tls-ca-out",
+                    ca_out.to_str().expect("temp path"),
+                ],
+            );
+            let ca = std::fs::read_to_string(&ca_out).expect("the CA from --tls-ca-out");
+            let queue_url = format!("http://{}/000000000000/bench", server.addr);
+            let t = Target::new(server.addr, queue_url)
+                .over_tls(SocketAddr::from(([127, 0, 0, 1], tls_port)), &ca);
+            let t = Arc::new(t);
+            let from = Instant::now() + Duration::from_secs_f64(opts.warmup);
+            let until = from + Duration::from_secs_f64(opts.seconds);
+            let (tally, elapsed, cpu) = run_workers(
+                &server,
+                &t,
+                Proto::Json,
+                Op::Send,
+                16,
+                Stop::Timed { from, until },
+                tck,
+            )
+            .await;
+            let name = format!(
+                "json send c16 https sse-kms{}",
+                if i == 1 { " strict+policies" } else { "" }
+            );
+            let row = make_row(name, Op::Send, 16, tally, elapsed, cpu, server.rss());
+            assert_eq!(row.errors, 0, "{} had errors", row.name);
+            rates[i] = row.msgs_per_s;
+            runs[i].push(row);
+        }
+        ratios.push(rates[1] / rates[0]);
+    }
+    for c in &configs {
+        let _ = std::fs::remove_file(c);
+    }
+    let _ = std::fs::remove_file(&ca_out);
+    let median = |rows: &mut Vec<Row>| -> Row {
+        rows.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
+        rows.remove(rows.len() / 2)
+    };
+    let (open, strict) = (median(&mut runs[0]), median(&mut runs[1]));
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let ratio = sorted[sorted.len() / 2];
+    let _ = writeln!(
+        out,
+        "| scenario | open, no policy msgs/s | strict + 3 policies msgs/s | strict / open | p99 ms open / strict | server CPU µs/msg open / strict |\n|---|---:|---:|---:|---|---|"
+    );
+    let _ = writeln!(
+        out,
+        "| json send c16 https sse-kms | {:.0} | {:.0} | {:.0}% {} | {:.3} / {:.3} | {:.1} / {:.1} |",
+        open.msgs_per_s,
+        strict.msgs_per_s,
+        100.0 * ratio,
+        mark(ratio >= 0.90),
+        open.p99_ms,
+        strict.p99_ms,
+        open.server_cpu_us_per_msg,
+        strict.server_cpu_us_per_msg,
+    );
+    let _ = writeln!(
+        out,
+        "\nMedians of {rounds} rounds of {} s each; strict / open is the median of each round's ratio (target 90%). Ratios in round order: {}.",
+        opts.seconds,
+        ratios
+            .iter()
+            .map(|r| format!("{:.0}%", 100.0 * r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
 /// Deep/shallow drain and memory per stored message.
 struct Flatness {
     shallow: Row,
@@ -1823,6 +1973,11 @@ fn main() {
 
     if opts.auth_compare {
         rt.block_on(auth_compare(&opts, tck, &mut out));
+        print!("{out}");
+        return;
+    }
+    if opts.authz_compare {
+        rt.block_on(authz_compare(&opts, tck, &mut out));
         print!("{out}");
         return;
     }

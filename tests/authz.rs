@@ -655,3 +655,120 @@ secret_access_key = "no-kms-secret"
         "{message}"
     );
 }
+
+/// Two accounts in one server: alice in 000000000000, bob in 111111111111,
+/// each allowed every SQS action by an identity policy.
+const TWO_ACCOUNTS: &str = r#"
+[server]
+auth = "verify"
+
+[[principals]]
+access_key_id = "AKIDALICE"
+name = "alice"
+secret_access_key = "alice-secret"
+[[principals.policies]]
+name = "all-sqs"
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "sqs:*", Resource = "*" }] }
+
+[[principals]]
+access_key_id = "AKIDBOB"
+name = "bob"
+account = "111111111111"
+secret_access_key = "bob-secret"
+[[principals.policies]]
+name = "all-sqs"
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "sqs:*", Resource = "*" }] }
+"#;
+
+#[tokio::test]
+async fn queues_live_in_their_creators_account_and_cross_account_access_needs_both_policies() {
+    let s = server_in(TWO_ACCOUNTS).await;
+    let alice = common::sqs_signing(&s.endpoint, "AKIDALICE", "alice-secret", "us-east-1");
+    let bob = common::sqs_signing(&s.endpoint, "AKIDBOB", "bob-secret", "us-east-1");
+    let url = bob
+        .create_queue()
+        .queue_name("shared")
+        .attributes(A::SqsManagedSseEnabled, "false")
+        .send()
+        .await
+        .expect("bob creates a queue")
+        .queue_url
+        .expect("a URL");
+    assert_eq!(url, format!("{}/111111111111/shared", s.endpoint));
+    let arn = common::queue_arn(&bob, &url).await;
+    assert_eq!(arn, "arn:aws:sqs:us-east-1:111111111111:shared");
+    // Each account lists its own queues; GetQueueUrl looks in the caller's
+    // account unless told another.
+    let listed = |c: aws_sdk_sqs::Client| async move {
+        c.list_queues()
+            .send()
+            .await
+            .expect("ListQueues")
+            .queue_urls()
+            .to_vec()
+    };
+    assert_eq!(listed(bob.clone()).await, std::slice::from_ref(&url));
+    assert!(listed(alice.clone()).await.is_empty());
+    let e = alice
+        .get_queue_url()
+        .queue_name("shared")
+        .send()
+        .await
+        .expect_err("not in alice's account");
+    assert_eq!(e.code(), Some("AWS.SimpleQueueService.NonExistentQueue"));
+
+    // Across accounts an identity policy alone is not enough...
+    let send = |body: &'static str| {
+        let (alice, url) = (alice.clone(), url.clone());
+        async move {
+            alice
+                .send_message()
+                .queue_url(url)
+                .message_body(body)
+                .send()
+                .await
+        }
+    };
+    let e = send("no queue policy").await.expect_err("cross-account");
+    assert_eq!((e.code(), e.message()), (Some("AccessDenied"), Some(DENIED)));
+    let d = decisions(
+        &s,
+        "?principal=arn:aws:iam::000000000000:user/alice&action=sqs:SendMessage",
+    )
+    .await;
+    assert_eq!(d[0]["decision"], "implicit_deny");
+    assert_eq!(d[0]["context"]["aws:resourceaccount"], "111111111111");
+    // ...bob's queue policy must grant alice's account too.
+    bob.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(
+            A::Policy,
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"AliceSends","Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:111111111111:shared"}]}"#,
+        )
+        .send()
+        .await
+        .expect("bob sets the queue policy");
+    send("both allow").await.expect("allowed by both");
+    // And an identity policy that does not allow it still denies.
+    let (status, _) = put(
+        &s,
+        "/iam/principals/AKIDALICE/policies",
+        r#"[{"name": "own-account", "document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "arn:aws:sqs:*:000000000000:*"}]}}]"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let e = send("identity denies")
+        .await
+        .expect_err("the identity policy does not allow");
+    assert_eq!(e.code(), Some("AccessDenied"));
+    // Alice's own queues are in her account.
+    let mine = alice
+        .create_queue()
+        .queue_name("shared")
+        .send()
+        .await
+        .expect("alice creates a queue of the same name")
+        .queue_url
+        .expect("a URL");
+    assert_eq!(mine, format!("{}/000000000000/shared", s.endpoint));
+}

@@ -53,7 +53,7 @@ name = "app"
 trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:user/alice"}},"Action":"sts:AssumeRole"}}]}}'''
 [[roles.policies]]
 name = "work-orders"
-document = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["sqs:GetQueueUrl","sqs:SendMessage","sqs:ReceiveMessage","sqs:ListQueues","kms:DescribeKey"],"Resource":"*"}}]}}'''
+document = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["sqs:GetQueueUrl","sqs:SendMessage","sqs:ReceiveMessage","sqs:ListQueues","kms:DescribeKey","kms:GenerateDataKey","kms:Decrypt"],"Resource":"*"}}]}}'''
 
 [[roles]]
 name = "ci"

@@ -45,6 +45,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The caller's account: its ARN's, or the server's for anonymous
+    /// callers. Queues are created and listed in it, and GetQueueUrl looks
+    /// there unless told another account.
+    pub fn account<'a>(&'a self, state: &'a AppState) -> &'a str {
+        self.principal
+            .arn()
+            .and_then(crate::iam::policy::account_of)
+            .unwrap_or(&state.config.account_id)
+    }
+
     /// Notes that the answer must wait for journal unit `n`.
     pub fn after(&self, n: u64) {
         if n > 0 {
@@ -69,7 +79,7 @@ async fn run(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput
     // Actions on no existing queue are authorized here; the others when
     // their queue is found (`admit`).
     if !ctx.iam_action.is_empty() {
-        let (region, account) = (&state.config.region, &state.config.account_id);
+        let (region, account) = (&state.config.region, ctx.account(state));
         let resource = match &action {
             A::CreateQueue(i) => Some(format!("arn:aws:sqs:{region}:{account}:{}", i.queue_name)),
             A::ListQueues(_) => Some(format!("arn:aws:sqs:{region}:{account}:*")),

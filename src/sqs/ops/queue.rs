@@ -99,14 +99,11 @@ pub(crate) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput)
         && matches!(ctx.principal, Principal::Signed(_))
         && (ctx.tls || !ctx.strict);
     attrs.set_all(&input.attributes, true)?;
-    let source_arn = format!(
-        "arn:aws:sqs:{}:{}:{name}",
-        state.config.region, state.config.account_id
-    );
+    let account = ctx.account(state).to_owned();
+    let source_arn = format!("arn:aws:sqs:{}:{account}:{name}", state.config.region);
     check_redrive_target(state, &source_arn, fifo, &attrs, &input.attributes)?;
 
     let now = state.clock.now_ms();
-    let account = state.config.account_id.clone();
     let arn = format!("arn:aws:sqs:{}:{account}:{name}", state.config.region);
     let (q, created) = state.store.get_or_create(&account, &name, || {
         Queue::new(
@@ -146,7 +143,7 @@ pub(super) fn get_queue_url(state: &AppState, ctx: &Ctx, input: GetQueueUrlInput
     }
     let account = input
         .queue_owner_aws_account_id
-        .unwrap_or_else(|| state.config.account_id.clone());
+        .unwrap_or_else(|| ctx.account(state).to_owned());
     let q = state
         .store
         .get(&account, &input.queue_name)
@@ -197,7 +194,7 @@ pub(super) fn list_queues(state: &AppState, ctx: &Ctx, input: ListQueuesInput) -
     let prefix = input.queue_name_prefix.unwrap_or_default();
     let items: Vec<(String, String)> = state
         .store
-        .list(&state.config.account_id)
+        .list(ctx.account(state))
         .iter()
         .filter(|q| q.name.starts_with(&prefix))
         .map(|q| (q.name.clone(), queue_url(ctx, q)))
@@ -314,12 +311,11 @@ fn check_redrive_target(
             format!("Value {value} for parameter RedrivePolicy is invalid. Reason: {reason}").into(),
         )
     };
+    // The dead-letter queue must be in the source queue's account and region.
+    let source_account = super::parse_queue_arn(source_arn).map_or("", |(a, _)| a);
     let same_place = redrive
         .target_arn
-        .strip_prefix(&format!(
-            "arn:aws:sqs:{}:{}:",
-            state.config.region, state.config.account_id
-        ))
+        .strip_prefix(&format!("arn:aws:sqs:{}:{source_account}:", state.config.region))
         .is_some();
     let target = super::parse_queue_arn(&redrive.target_arn)
         .filter(|_| same_place)
