@@ -541,3 +541,75 @@ async fn a_dlq_reader_needs_decrypt_on_the_source_queues_key() {
     assert_eq!(calls[0]["queue_arn"], "arn:aws:sqs:us-east-1:000000000000:orders");
     assert_eq!(calls[0]["error"], "AccessDeniedException");
 }
+
+#[tokio::test]
+async fn a_move_task_into_an_encrypted_queue_needs_its_owner_to_use_the_key() {
+    let lab = lab().await;
+    let orders = lab.url("orders");
+    let producer = lab.assume("orders-producer").await;
+    let consumer = lab.assume("orders-consumer").await;
+    let admin = lab.assume("orders-admin").await;
+    send(&producer, &orders, "redriven").await.expect("sends");
+    for _ in 0..3 {
+        assert_eq!(receive(&consumer, &orders).await.expect("received").len(), 1);
+        lab.server.advance(30);
+    }
+    assert!(receive(&consumer, &orders).await.expect("received").is_empty());
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:orders-dlq";
+
+    // Without kms:GenerateDataKey on the orders key, the task fails.
+    lab.edit_key_policy(&admin, |p| {
+        statement(p, "AdminRedrivesThroughSqs")["Action"] = json!("kms:DescribeKey");
+    })
+    .await;
+    admin
+        .sqs
+        .start_message_move_task()
+        .source_arn(dlq_arn)
+        .send()
+        .await
+        .expect("the task starts");
+    let tasks = admin
+        .sqs
+        .list_message_move_tasks()
+        .source_arn(dlq_arn)
+        .send()
+        .await
+        .expect("ListMessageMoveTasks");
+    let task = &tasks.results()[0];
+    assert_eq!(task.status(), Some("FAILED"));
+    assert_eq!(task.failure_reason(), Some("KMS.AccessDeniedException"));
+    assert_eq!(task.approximate_number_of_messages_moved(), 0);
+
+    // With it, the message moves back and the consumer reads it.
+    lab.edit_key_policy(&admin, |p| {
+        statement(p, "AdminRedrivesThroughSqs")["Action"] = json!("kms:GenerateDataKey");
+    })
+    .await;
+    admin
+        .sqs
+        .start_message_move_task()
+        .source_arn(dlq_arn)
+        .send()
+        .await
+        .expect("the task starts");
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        got = receive(&consumer, &orders).await.expect("received");
+        if !got.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body(), Some("redriven"));
+    // The consumer may not cancel or list the admin's tasks.
+    let e = consumer
+        .sqs
+        .list_message_move_tasks()
+        .source_arn(dlq_arn)
+        .send()
+        .await
+        .expect_err("not the consumer's");
+    assert_eq!(e.code(), Some("AccessDenied"));
+}

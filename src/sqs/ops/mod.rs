@@ -112,7 +112,7 @@ async fn run(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput
         A::ChangeMessageVisibility(i) => message::change_message_visibility(state, ctx, i),
         A::ChangeMessageVisibilityBatch(i) => message::change_message_visibility_batch(state, ctx, i),
         A::StartMessageMoveTask(i) => move_task::start(state, ctx, i),
-        A::CancelMessageMoveTask(i) => move_task::cancel(state, &i),
+        A::CancelMessageMoveTask(i) => move_task::cancel(state, ctx, &i),
         A::ListMessageMoveTasks(i) => move_task::list(state, ctx, &i),
     }
 }

@@ -67,6 +67,37 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
             "There is already a task running. Only one active task is allowed for a source queue arn at a given time.".into(),
         ));
     }
+    // The task moves messages as its owner: where a destination is
+    // encrypted with SSE-KMS, the owner must be able to use its key through
+    // SQS, or the task fails.
+    let destinations = match &destination {
+        Some(d) => vec![d.clone()],
+        None => state
+            .store
+            .list(&source.account_id)
+            .into_iter()
+            .filter(|q| {
+                q.lock()
+                    .attrs
+                    .redrive
+                    .as_ref()
+                    .is_some_and(|r| r.target_arn == source.arn)
+            })
+            .collect(),
+    };
+    let failure = destinations.iter().find_map(|d| {
+        let key_id = d.lock().attrs.kms_master_key_id.clone()?;
+        let (key_arn, policy) = state.kms.api_key_policy(&key_id)?;
+        let queue_arn: std::sync::Arc<str> = std::sync::Arc::from(d.arn.as_str());
+        crate::authz::kms_via_sqs(
+            state,
+            ctx,
+            "kms:GenerateDataKey",
+            (&key_arn, policy.as_deref()),
+            &queue_arn,
+        )
+        .err()
+    });
     let now = state.clock.now_ms();
     let to_move = source.lock().visible_count(now);
     let task_id = uuid::Uuid::new_v4();
@@ -74,18 +105,24 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
         STANDARD.encode(format!("{{\"taskId\":\"{task_id}\",\"sourceArn\":\"{}\"}}", source.arn).as_bytes());
     let info = MessageMoveTask {
         task_handle: None,
-        status: "RUNNING",
+        status: if failure.is_some() { "FAILED" } else { "RUNNING" },
         source_arn: source.arn.clone(),
         destination_arn: input.destination_arn.clone(),
         max_number_of_messages_per_second: input.max_number_of_messages_per_second,
         approximate_number_of_messages_moved: 0,
         approximate_number_of_messages_to_move: Some(i64::try_from(to_move).unwrap_or(i64::MAX)),
-        failure_reason: None,
+        // As SQS words it to requests: KMS.AccessDeniedException.
+        failure_reason: failure
+            .as_ref()
+            .map(|e| crate::crypto::keys::sqs_error_for(e).meta().query_code.to_owned()),
         started_timestamp: i64::try_from(now).unwrap_or(i64::MAX),
     };
     let cancel = state.move_tasks.add(handle.clone(), info);
     if let Some((position, bytes)) = state.move_tasks.encoded(&handle) {
         ctx.after(state.store.save_move_task(&handle, position, bytes));
+    }
+    if failure.is_some() {
+        return Ok(SqsOutput::TaskHandle(handle));
     }
     tokio::spawn(move_tasks::run(
         state.clone(),
@@ -100,8 +137,21 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
     Ok(SqsOutput::TaskHandle(handle))
 }
 
-/// CancelMessageMoveTask.
-pub(super) fn cancel(state: &AppState, input: &CancelMessageMoveTaskInput) -> Result<SqsOutput> {
+/// The source queue a task handle names, if it names one of this server.
+fn source_of_handle(
+    state: &AppState,
+    handle: &str,
+) -> Option<std::sync::Arc<crate::sqs::model::queue::Queue>> {
+    let json = STANDARD.decode(handle).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    queue_of_arn(state, v.get("sourceArn")?.as_str()?)
+}
+
+/// CancelMessageMoveTask: authorized on the task's source queue.
+pub(super) fn cancel(state: &AppState, ctx: &Ctx, input: &CancelMessageMoveTaskInput) -> Result<SqsOutput> {
+    if let Some(source) = source_of_handle(state, &input.task_handle) {
+        admit(state, ctx, &source)?;
+    }
     state
         .move_tasks
         .cancel(&input.task_handle)
