@@ -431,10 +431,14 @@ pub fn sqs(
 fn kms_denied(
     principal: &str,
     action: &str,
-    key: Option<&str>,
+    target: KmsTarget<'_>,
     evaluation: &crate::iam::Evaluation,
 ) -> crate::error::Error {
-    let on = key.map(|k| format!(" on resource: {k}")).unwrap_or_default();
+    let (on, key) = match target {
+        KmsTarget::Account => (String::new(), None),
+        KmsTarget::Alias(a) => (format!(" on resource: {a}"), None),
+        KmsTarget::Key(k, _) => (format!(" on resource: {k}"), Some(k)),
+    };
     let deny_in_key = evaluation
         .deciding
         .iter()
@@ -454,11 +458,24 @@ fn kms_denied(
     )
 }
 
+/// What a KMS action is authorized on.
+#[derive(Debug, Clone, Copy)]
+pub enum KmsTarget<'a> {
+    /// No resource (CreateKey, ListKeys, GenerateRandom): identity policies
+    /// decide.
+    Account,
+    /// An alias, by ARN (CreateAlias, UpdateAlias, DeleteAlias): aliases
+    /// have no policy of their own, so identity policies decide.
+    Alias(&'a str),
+    /// A key: its ARN and its policy (`None`: a stored policy this build
+    /// cannot read, which allows nothing).
+    Key(&'a str, Option<&'a PolicyDocument>),
+}
+
 /// Decides the KMS API `action` (`kms:Decrypt`) by a signed `principal` on
-/// `key` (its ARN and key policy; `None` for actions on no key: CreateKey,
-/// ListKeys, GenerateRandom), and records it. A key's policy must allow,
-/// directly or by delegating to the caller's account (then an identity
-/// policy must allow too); an action on no key needs an identity policy.
+/// `target`, and records it. A key's policy must allow, directly or by
+/// delegating to the caller's account (then an identity policy must allow
+/// too); an action on no key, or on an alias, needs an identity policy.
 ///
 /// # Errors
 /// `AccessDeniedException` in KMS's words when the decision is a denial and
@@ -468,7 +485,7 @@ pub fn kms(
     principal: &Principal,
     tls: bool,
     action: &'static str,
-    key: Option<(&str, Option<&PolicyDocument>)>,
+    target: KmsTarget<'_>,
 ) -> crate::error::Result<()> {
     let facts = Facts {
         principal: principal.clone(),
@@ -477,7 +494,7 @@ pub fn kms(
         time_ms: state.clock.now_ms(),
         call: Call::Kms,
     };
-    decide_kms(state, facts, action, key)
+    decide_kms(state, facts, action, target)
 }
 
 /// Decides a data-key call (`kms:GenerateDataKey`, `kms:Decrypt`) SQS makes
@@ -503,22 +520,25 @@ pub fn kms_via_sqs(
         time_ms: state.clock.now_ms(),
         call: Call::KmsViaSqs(queue_arn.clone()),
     };
-    decide_kms(state, facts, action, Some(key))
+    decide_kms(state, facts, action, KmsTarget::Key(key.0, key.1))
 }
 
 fn decide_kms(
     state: &AppState,
     facts: Facts,
     action: &'static str,
-    key: Option<(&str, Option<&PolicyDocument>)>,
+    target: KmsTarget<'_>,
 ) -> crate::error::Result<()> {
     let principal = facts.principal.clone();
     let arn = principal.arn();
-    let resource = key.map_or("*", |(k, _)| k);
+    let (resource, key_policy) = match target {
+        KmsTarget::Account => ("*", None),
+        KmsTarget::Alias(a) => (a, None),
+        KmsTarget::Key(k, p) => (k, p),
+    };
     let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
     let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
     let attached = crate::iam::attach_identity(identity_policies.as_deref());
-    let key_policy = key.and_then(|(_, p)| p);
     let needs_context = attached.iter().any(|a| a.document.needs_context())
         || key_policy.is_some_and(PolicyDocument::needs_context);
     let context = if needs_context {
@@ -532,10 +552,10 @@ fn decide_kms(
         resource,
         context: &context,
     };
-    let evaluation = match key {
+    let evaluation = match target {
         // A key: its policy must allow (an unreadable stored one allows
         // nothing).
-        Some(_) => crate::iam::authorize(
+        KmsTarget::Key(..) => crate::iam::authorize(
             &req,
             arn.and_then(account_of),
             resource_account,
@@ -546,7 +566,7 @@ fn decide_kms(
                 document: key_policy.unwrap_or(&NO_POLICY),
             }),
         ),
-        None => crate::iam::authorize(
+        KmsTarget::Account | KmsTarget::Alias(_) => crate::iam::authorize(
             &req,
             arn.and_then(account_of),
             resource_account,
@@ -571,7 +591,7 @@ fn decide_kms(
             "access denied"
         );
     }
-    let error = (denied && enforced).then(|| kms_denied(who, action, key.map(|(k, _)| k), &evaluation));
+    let error = (denied && enforced).then(|| kms_denied(who, action, target, &evaluation));
     record(state, facts, action, resource, evaluation, enforced);
     error.map_or(Ok(()), Err)
 }

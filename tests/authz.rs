@@ -772,3 +772,115 @@ async fn queues_live_in_their_creators_account_and_cross_account_access_needs_bo
         .expect("a URL");
     assert_eq!(mine, format!("{}/000000000000/shared", s.endpoint));
 }
+
+#[tokio::test]
+async fn reencrypt_and_alias_actions_need_each_resource_they_touch() {
+    let config = r#"
+[server]
+auth = "verify"
+
+[[keys]]
+key_id = "33333333-4444-5555-6666-777777777777"
+aliases = ["alias/old"]
+
+[[keys]]
+key_id = "44444444-5555-6666-7777-888888888888"
+
+[[principals]]
+access_key_id = "AKIDROTATOR"
+name = "rotator"
+secret_access_key = "rotator-secret"
+[[principals.policies]]
+name = "rotate"
+document = { Statement = [
+  { Effect = "Allow", Action = ["kms:Encrypt", "kms:ReEncryptFrom", "kms:CreateAlias", "kms:DeleteAlias"], Resource = "*" },
+  { Effect = "Deny", Action = "kms:ReEncryptTo", Resource = "arn:aws:kms:us-east-1:000000000000:key/33333333-4444-5555-6666-777777777777" },
+  { Effect = "Allow", Action = "kms:ReEncryptTo", Resource = "arn:aws:kms:us-east-1:000000000000:key/44444444-5555-6666-7777-888888888888" },
+  { Effect = "Deny", Action = "kms:CreateAlias", Resource = "arn:aws:kms:us-east-1:000000000000:alias/reserved-*" },
+] }
+"#;
+    let s = server_in(config).await;
+    let c = common::kms_signing(&s.endpoint, "AKIDROTATOR", "rotator-secret");
+    let (old, new) = (
+        "arn:aws:kms:us-east-1:000000000000:key/33333333-4444-5555-6666-777777777777",
+        "arn:aws:kms:us-east-1:000000000000:key/44444444-5555-6666-7777-888888888888",
+    );
+    let blob = c
+        .encrypt()
+        .key_id("alias/old")
+        .plaintext(aws_sdk_kms::primitives::Blob::new("rotate me"))
+        .send()
+        .await
+        .expect("Encrypt")
+        .ciphertext_blob
+        .expect("a blob");
+    // ReEncrypt needs kms:ReEncryptFrom on the source and kms:ReEncryptTo
+    // on the destination.
+    let moved = c
+        .re_encrypt()
+        .ciphertext_blob(blob.clone())
+        .destination_key_id(new)
+        .send()
+        .await
+        .expect("allowed on both keys");
+    assert_eq!(moved.key_id(), Some(new));
+    assert_eq!(moved.source_key_id(), Some(old));
+    let e = c
+        .re_encrypt()
+        .ciphertext_blob(blob)
+        .destination_key_id(old)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().and_then(|s| s.meta().message()),
+        Some(
+            format!(
+                "User: arn:aws:iam::000000000000:user/rotator is not authorized to perform: kms:ReEncryptTo on resource: {old} with an explicit deny in an identity-based policy"
+            )
+            .as_str()
+        )
+    );
+    let d = decisions(&s, "?action=kms:ReEncryptFrom").await;
+    assert_eq!(d[0]["resource"], old);
+    assert_eq!(d[0]["decision"], "allow");
+
+    // CreateAlias is decided on the alias and on its key.
+    c.create_alias()
+        .alias_name("alias/rotated")
+        .target_key_id(new)
+        .send()
+        .await
+        .expect("allowed");
+    let e = c
+        .create_alias()
+        .alias_name("alias/reserved-one")
+        .target_key_id(new)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().and_then(|s| s.meta().message()),
+        Some(
+            "User: arn:aws:iam::000000000000:user/rotator is not authorized to perform: kms:CreateAlias on resource: arn:aws:kms:us-east-1:000000000000:alias/reserved-one with an explicit deny in an identity-based policy"
+        )
+    );
+    let d = decisions(&s, "?action=kms:CreateAlias").await;
+    let resources: Vec<&str> = d.iter().map(|d| d["resource"].as_str().unwrap()).collect();
+    assert_eq!(
+        resources,
+        [
+            "arn:aws:kms:us-east-1:000000000000:alias/reserved-one",
+            new,
+            "arn:aws:kms:us-east-1:000000000000:alias/rotated",
+        ]
+    );
+    c.delete_alias()
+        .alias_name("alias/rotated")
+        .send()
+        .await
+        .expect("DeleteAlias on the alias and its key");
+    let d = decisions(&s, "?action=kms:DeleteAlias").await;
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[0]["resource"], new);
+}

@@ -318,6 +318,29 @@ pub enum KmsAction {
 }
 
 impl KmsAction {
+    /// For ReEncrypt, the key its ciphertext was made under: `SourceKeyId`,
+    /// else the key the blob's header names.
+    pub fn reencrypt_source(&self) -> Option<String> {
+        let Self::ReEncrypt(r) = self else {
+            return None;
+        };
+        r.source_key_id.clone().or_else(|| {
+            r.ciphertext_blob
+                .as_deref()
+                .and_then(super::blob::header)
+                .map(|h| uuid::Uuid::from_bytes(h.key_id).to_string())
+        })
+    }
+
+    /// The alias CreateAlias, UpdateAlias or DeleteAlias is about.
+    pub fn alias_name(&self) -> Option<&str> {
+        match self {
+            Self::CreateAlias(r) | Self::UpdateAlias(r) => Some(&r.alias_name),
+            Self::DeleteAlias(r) => Some(&r.alias_name),
+            _ => None,
+        }
+    }
+
     /// The key the request names, for the metrics label: [`Self::key_id`],
     /// or for a Decrypt without `KeyId` the id of the key its ciphertext
     /// blob's header names (the key a failed Decrypt was about).

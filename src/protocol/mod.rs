@@ -458,13 +458,13 @@ fn serve_kms(
     let operation = known.map_or("unknown", |i| kms::ACTIONS[i]);
     let named_key = input.named_key();
     if let Some(i) = known {
-        let key = named_key.as_deref().and_then(|k| state.kms.api_key_policy(k));
-        crate::authz::kms(
+        authorize_kms(
             state,
             &principal,
             facts.tls,
+            &input,
             kms::IAM_ACTIONS[i],
-            key.as_ref().map(|(arn, p)| (&**arn, p.as_deref())),
+            named_key.as_deref(),
         )?;
     }
     let out = crate::kms::ops::dispatch(&state.kms, &principal, input);
@@ -479,6 +479,58 @@ fn serve_kms(
         .metrics
         .record_kms_api_call(operation, key.as_deref().unwrap_or(""));
     Ok(kms::encode(out?))
+}
+
+/// Authorizes a KMS API request as IAM does: `iam_action` on the key it
+/// names (`named`; identity policies alone when it names none or none that
+/// exists, so a missing key is still NotFound for those allowed to ask).
+/// ReEncrypt needs `kms:ReEncryptFrom` on the source key and
+/// `kms:ReEncryptTo` on the destination key; CreateAlias, UpdateAlias and
+/// DeleteAlias need their action on the alias (identity policies: aliases
+/// have no policy) and on each key involved (the target; for UpdateAlias
+/// the current one too; for DeleteAlias the alias's key).
+fn authorize_kms(
+    state: &AppState,
+    principal: &Principal,
+    tls: bool,
+    input: &crate::kms::types::KmsAction,
+    iam_action: &'static str,
+    named: Option<&str>,
+) -> Result<()> {
+    use crate::authz::KmsTarget;
+    let key_policy = |id: &str| state.kms.api_key_policy(id);
+    let on_key = |action: &'static str, id: Option<&str>, required: bool| -> Result<()> {
+        match id.and_then(key_policy) {
+            Some((arn, policy)) => crate::authz::kms(
+                state,
+                principal,
+                tls,
+                action,
+                KmsTarget::Key(&arn, policy.as_deref()),
+            ),
+            None if required => crate::authz::kms(state, principal, tls, action, KmsTarget::Account),
+            None => Ok(()),
+        }
+    };
+    if let Some(source) = input.reencrypt_source() {
+        on_key("kms:ReEncryptFrom", Some(&source), false)?;
+        return on_key("kms:ReEncryptTo", named, true);
+    }
+    if let Some(alias) = input.alias_name() {
+        let alias_arn = format!(
+            "arn:aws:kms:{}:{}:{alias}",
+            state.config.region, state.config.account_id
+        );
+        crate::authz::kms(state, principal, tls, iam_action, KmsTarget::Alias(&alias_arn))?;
+        if !matches!(input, crate::kms::types::KmsAction::CreateAlias(_)) {
+            on_key(iam_action, Some(alias), false)?;
+        }
+        return match input {
+            crate::kms::types::KmsAction::DeleteAlias(_) => Ok(()),
+            _ => on_key(iam_action, named, false),
+        };
+    }
+    on_key(iam_action, named, true)
 }
 
 /// Query parameters from the URL and, for form posts, the body.
