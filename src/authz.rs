@@ -158,42 +158,67 @@ impl Facts {
     /// and `kms:EncryptionContext:aws:sqs:arn`, and no `aws:SourceIp` (the
     /// call comes from SQS, not from the caller's address).
     pub fn context<'a>(&'a self, resource_account: &'a str, region: &str) -> Context<'a> {
+        self.context_for(resource_account, region, &|_| true)
+    }
+
+    /// [`Self::context`], with only the keys `wants` (given a lower-case
+    /// key): the policies of a request name the few they read, and the
+    /// others are never computed.
+    pub fn context_for<'a>(
+        &'a self,
+        resource_account: &'a str,
+        region: &str,
+        wants: &dyn Fn(&str) -> bool,
+    ) -> Context<'a> {
         let mut c = Context::new();
-        c.set("aws:securetransport", if self.tls { "true" } else { "false" })
-            .set("aws:currenttime", crate::clock::rfc3339(self.time_ms))
-            .set("aws:epochtime", (self.time_ms / 1000).to_string())
-            .set("aws:resourceaccount", resource_account);
+        let mut set = |key: &'a str, value: &dyn Fn() -> Cow<'a, str>| {
+            if wants(key) {
+                c.set(key, value());
+            }
+        };
+        set("aws:securetransport", &|| {
+            (if self.tls { "true" } else { "false" }).into()
+        });
+        set("aws:currenttime", &|| crate::clock::rfc3339(self.time_ms).into());
+        set("aws:epochtime", &|| (self.time_ms / 1000).to_string().into());
+        set("aws:resourceaccount", &|| resource_account.into());
         match &self.call {
             Call::KmsViaSqs(queue_arn) => {
-                c.set("kms:viaservice", format!("sqs.{region}.amazonaws.com"))
-                    .set("aws:viaawsservice", "true")
-                    .set("kms:encryptioncontextkeys", crate::crypto::envelope::CONTEXT_KEY)
-                    .set("kms:encryptioncontext:aws:sqs:arn", Cow::Borrowed(&**queue_arn));
+                set("kms:viaservice", &|| format!("sqs.{region}.amazonaws.com").into());
+                set("aws:viaawsservice", &|| "true".into());
+                set("kms:encryptioncontextkeys", &|| {
+                    crate::crypto::envelope::CONTEXT_KEY.into()
+                });
+                set("kms:encryptioncontext:aws:sqs:arn", &|| {
+                    Cow::Borrowed(&**queue_arn)
+                });
             }
             Call::Sqs | Call::Kms => {
                 if let Some(ip) = self.client_ip {
-                    c.set("aws:sourceip", ip.to_string());
+                    set("aws:sourceip", &|| ip.to_string().into());
                 }
-                c.set("aws:viaawsservice", "false");
+                set("aws:viaawsservice", &|| "false".into());
             }
         }
         if let Principal::Signed(id) = &self.principal {
             let arn = id.arn.as_str();
-            c.set("aws:principalarn", crate::iam::policy_holder(arn))
-                .set("aws:principaltype", principal_type(arn));
+            set("aws:principalarn", &|| crate::iam::policy_holder(arn));
+            set("aws:principaltype", &|| principal_type(arn).into());
             if let Some(account) = account_of(arn) {
-                c.set("aws:principalaccount", account);
+                set("aws:principalaccount", &|| account.into());
                 if self.call != Call::Sqs {
-                    c.set("kms:calleraccount", account);
+                    set("kms:calleraccount", &|| account.into());
                 }
             }
             if let Some((_, path)) = arn.split_once(":user/") {
-                c.set("aws:username", path.rsplit('/').next().unwrap_or(path));
+                set("aws:username", &|| path.rsplit('/').next().unwrap_or(path).into());
             }
             if arn.contains(":assumed-role/") {
-                c.set("aws:userid", Cow::Borrowed(&*id.sender_id));
+                set("aws:userid", &|| Cow::Borrowed(&*id.sender_id));
             } else {
-                c.set("aws:userid", crate::auth::session::unique_id("AIDA", arn));
+                set("aws:userid", &|| {
+                    crate::auth::session::unique_id("AIDA", arn).into()
+                });
             }
         }
         c
@@ -227,8 +252,13 @@ fn evaluate_sqs(
     let needs_context = !extra.is_empty()
         || attached.iter().any(|a| a.document.needs_context())
         || queue_policy.is_some_and(PolicyDocument::needs_context);
+    let wants = |k: &str| {
+        !extra.is_empty()
+            || attached.iter().any(|a| a.document.reads(k))
+            || queue_policy.is_some_and(|p| p.reads(k))
+    };
     let mut context = if needs_context {
-        facts.context(resource_account, &state.config.region)
+        facts.context_for(resource_account, &state.config.region, &wants)
     } else {
         Context::new()
     };
@@ -282,9 +312,21 @@ pub fn explain(
     resource: &str,
     extra: &[(String, String)],
 ) -> Result<Explained, String> {
+    let principal = match principal_arn {
+        None => Principal::Anonymous,
+        Some(a) => Principal::Signed(std::sync::Arc::new(crate::auth::Identity {
+            access_key_id: String::new(),
+            arn: a.to_owned(),
+            sender_id: std::sync::Arc::from(""),
+            temporary: a.contains(":assumed-role/"),
+        })),
+    };
+    if action.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("kms:")) {
+        return explain_kms(state, principal, action, resource, extra);
+    }
     if !action.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("sqs:")) {
         return Err(format!(
-            "`{action}` is not an SQS action (sqs:SendMessage, ...); KMS permissions are not evaluated yet"
+            "`{action}` is not an SQS or KMS action (sqs:SendMessage, kms:Decrypt, ...)"
         ));
     }
     let (region, account) = (&state.config.region, &state.config.account_id);
@@ -312,15 +354,6 @@ pub fn explain(
         (format!("arn:aws:sqs:{region}:{acct}:{name}"), Some(q))
     };
     let policy = queue.and_then(|q| q.lock().attrs.policy_document.clone());
-    let principal = match principal_arn {
-        None => Principal::Anonymous,
-        Some(a) => Principal::Signed(std::sync::Arc::new(crate::auth::Identity {
-            access_key_id: String::new(),
-            arn: a.to_owned(),
-            sender_id: std::sync::Arc::from(""),
-            temporary: a.contains(":assumed-role/"),
-        })),
-    };
     let facts = Facts {
         principal,
         tls: false,
@@ -331,6 +364,85 @@ pub fn explain(
     let evaluation = evaluate_sqs(state, &facts, action, &arn, policy.as_deref(), extra);
     let resource_account = account_of(&arn).unwrap_or(account);
     let mut context = facts.context(resource_account, region);
+    for (k, v) in extra {
+        context.set(k, v.as_str());
+    }
+    let context = context
+        .entries()
+        .map(|(k, v)| (k.to_owned(), v.iter().map(ToString::to_string).collect()))
+        .collect();
+    Ok(Explained {
+        evaluation,
+        resource: arn,
+        context,
+    })
+}
+
+/// [`explain`] for a KMS action: `resource` is a key (id, ARN, alias name
+/// or alias ARN; an alias action's alias when `action` is one), or `*` for
+/// actions on no key. The context is that of a KMS request now over plain
+/// HTTP, or, when `extra` gives `kms:ViaService`, of a call SQS makes for
+/// the caller (then `kms:EncryptionContext:aws:sqs:arn` may be given too).
+fn explain_kms(
+    state: &AppState,
+    principal: Principal,
+    action: &str,
+    resource: &str,
+    extra: &[(String, String)],
+) -> Result<Explained, String> {
+    let via_sqs = extra
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("kms:ViaService") && v.starts_with("sqs."));
+    let queue = extra
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("kms:EncryptionContext:aws:sqs:arn"))
+        .map_or_else(|| Arc::from(""), |(_, v)| Arc::from(v.as_str()));
+    let facts = Facts {
+        principal,
+        tls: false,
+        client_ip: None,
+        time_ms: state.clock.now_ms(),
+        call: if via_sqs {
+            Call::KmsViaSqs(queue)
+        } else {
+            Call::Kms
+        },
+    };
+    let is_alias_action = ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(action));
+    let key = (resource != "*").then(|| state.kms.api_key_policy(resource));
+    let (arn, evaluation) = match key {
+        None => (
+            "*".to_owned(),
+            evaluate_kms(state, &facts, action, KmsTarget::Account, extra),
+        ),
+        Some(_) if is_alias_action && resource.contains("alias/") => {
+            let arn = if resource.starts_with("arn:") {
+                resource.to_owned()
+            } else {
+                format!(
+                    "arn:aws:kms:{}:{}:{resource}",
+                    state.config.region, state.config.account_id
+                )
+            };
+            let e = evaluate_kms(state, &facts, action, KmsTarget::Alias(&arn), extra);
+            (arn, e)
+        }
+        Some(Some((arn, policy))) => {
+            let e = evaluate_kms(
+                state,
+                &facts,
+                action,
+                KmsTarget::Key(&arn, policy.as_deref()),
+                extra,
+            );
+            (arn.to_string(), e)
+        }
+        Some(None) => return Err(format!("no key {resource} in this server")),
+    };
+    let resource_account = account_of(&arn).unwrap_or(&state.config.account_id);
+    let mut context = facts.context(resource_account, &state.config.region);
     for (k, v) in extra {
         context.set(k, v.as_str());
     }
@@ -523,14 +635,17 @@ pub fn kms_via_sqs(
     decide_kms(state, facts, action, KmsTarget::Key(key.0, key.1))
 }
 
-fn decide_kms(
+/// AWS's evaluation of the KMS `action` on `target` for the request
+/// `facts` describe, with `extra` context keys added (or replacing the
+/// request's own).
+fn evaluate_kms(
     state: &AppState,
-    facts: Facts,
-    action: &'static str,
+    facts: &Facts,
+    action: &str,
     target: KmsTarget<'_>,
-) -> crate::error::Result<()> {
-    let principal = facts.principal.clone();
-    let arn = principal.arn();
+    extra: &[(String, String)],
+) -> crate::iam::Evaluation {
+    let arn = facts.principal.arn();
     let (resource, key_policy) = match target {
         KmsTarget::Account => ("*", None),
         KmsTarget::Alias(a) => (a, None),
@@ -539,20 +654,29 @@ fn decide_kms(
     let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
     let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
     let attached = crate::iam::attach_identity(identity_policies.as_deref());
-    let needs_context = attached.iter().any(|a| a.document.needs_context())
+    let needs_context = !extra.is_empty()
+        || attached.iter().any(|a| a.document.needs_context())
         || key_policy.is_some_and(PolicyDocument::needs_context);
-    let context = if needs_context {
-        facts.context(resource_account, &state.config.region)
+    let wants = |k: &str| {
+        !extra.is_empty()
+            || attached.iter().any(|a| a.document.reads(k))
+            || key_policy.is_some_and(|p| p.reads(k))
+    };
+    let mut context = if needs_context {
+        facts.context_for(resource_account, &state.config.region, &wants)
     } else {
         Context::new()
     };
+    for (k, v) in extra {
+        context.set(k, v.as_str());
+    }
     let req = Request {
         caller: Caller { arn, service: None },
         action,
         resource,
         context: &context,
     };
-    let evaluation = match target {
+    match target {
         // A key: its policy must allow (an unreadable stored one allows
         // nothing).
         KmsTarget::Key(..) => crate::iam::authorize(
@@ -574,8 +698,22 @@ fn decide_kms(
             &attached,
             None,
         ),
+    }
+}
+
+fn decide_kms(
+    state: &AppState,
+    facts: Facts,
+    action: &'static str,
+    target: KmsTarget<'_>,
+) -> crate::error::Result<()> {
+    let principal = facts.principal.clone();
+    let arn = principal.arn();
+    let resource = match target {
+        KmsTarget::Account => "*",
+        KmsTarget::Alias(a) | KmsTarget::Key(a, _) => a,
     };
-    drop(context);
+    let evaluation = evaluate_kms(state, &facts, action, target, &[]);
     let denied = evaluation.outcome != Outcome::Allow;
     let enforced = state.config.auth != crate::auth::AuthMode::Open;
     let who = arn.unwrap_or("anonymous");

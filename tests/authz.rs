@@ -504,7 +504,7 @@ async fn explain_access_simulates_a_request_against_the_current_policies() {
     for (args, needle) in [
         (
             vec!["--action", "kms:Decrypt", "--resource", "orders"],
-            "not an SQS action",
+            "no key orders in this server",
         ),
         (
             vec!["--action", "sqs:SendMessage", "--resource", "ghost"],

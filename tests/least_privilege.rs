@@ -613,3 +613,79 @@ async fn a_move_task_into_an_encrypted_queue_needs_its_owner_to_use_the_key() {
         .expect_err("not the consumer's");
     assert_eq!(e.code(), Some("AccessDenied"));
 }
+
+/// Runs `sealq explain-access` against the lab: exit code and stdout.
+async fn explain_access(lab: &Lab, args: &[&str]) -> (Option<i32>, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sealq"))
+        .arg("explain-access")
+        .args(["--endpoint", &lab.server.endpoint])
+        .args(args)
+        .output()
+        .await
+        .expect("run sealq explain-access");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[tokio::test]
+async fn explain_access_simulates_kms_calls_directly_and_through_sqs() {
+    let lab = lab().await;
+    let producer = "arn:aws:sts::000000000000:assumed-role/orders-producer/lab";
+    let base = [
+        "--principal",
+        producer,
+        "--action",
+        "kms:GenerateDataKey",
+        "--resource",
+        "alias/orders",
+    ];
+    // Directly: the key policy's statement needs kms:ViaService.
+    let (code, out) = explain_access(&lab, &base).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.starts_with("decision:  implicit_deny\n"), "{out}");
+    assert!(out.contains(&format!("resource:  {KEY_ARN}")), "{out}");
+    assert!(out.contains("kms:calleraccount = 000000000000"), "{out}");
+    // Through SQS: allowed by the producer's statement.
+    let mut via = base.to_vec();
+    via.extend([
+        "--context",
+        "kms:ViaService=sqs.us-east-1.amazonaws.com",
+        "--context",
+        "kms:EncryptionContext:aws:sqs:arn=arn:aws:sqs:us-east-1:000000000000:orders",
+    ]);
+    let (code, out) = explain_access(&lab, &via).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("key policy, statement 2 (Sid ProducerThroughSqs): Allow"),
+        "{out}"
+    );
+    assert!(
+        out.contains("kms:viaservice = sqs.us-east-1.amazonaws.com"),
+        "{out}"
+    );
+    // The consumer may not make data keys even through SQS.
+    let mut consumer = via.clone();
+    consumer[1] = "arn:aws:sts::000000000000:assumed-role/orders-consumer/lab";
+    let (code, _) = explain_access(&lab, &consumer).await;
+    assert_eq!(code, Some(1));
+    // An alias action is decided on the alias's ARN.
+    let (code, out) = explain_access(
+        &lab,
+        &[
+            "--principal",
+            "arn:aws:sts::000000000000:assumed-role/orders-admin/lab",
+            "--action",
+            "kms:CreateAlias",
+            "--resource",
+            "alias/orders-next",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("resource:  arn:aws:kms:us-east-1:000000000000:alias/orders-next"),
+        "{out}"
+    );
+}

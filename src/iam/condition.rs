@@ -60,6 +60,17 @@ impl<'a> Context<'a> {
     }
 }
 
+/// The context keys the policy variables of `text` read (`aws:username`
+/// in `${aws:username}` or `${aws:username, 'default'}`; not the escapes
+/// `${*}`, `${?}`, `${$}`), as written.
+pub fn variables(text: &str) -> impl Iterator<Item = &str> {
+    text.split("${").skip(1).filter_map(|after| {
+        let inner = after.split_once('}')?.0;
+        let key = inner.split_once(',').map_or(inner, |(k, _)| k).trim();
+        (!matches!(key, "*" | "?" | "$" | "")).then_some(key)
+    })
+}
+
 /// Resolves the policy variables of `text` (`${aws:username}`, `${*}`,
 /// `${?}`, `${$}`, `${key, 'default'}`) from `ctx`; `None` when a variable
 /// has no value, which makes the element it stands in match nothing.
@@ -422,9 +433,16 @@ impl Condition {
                 .iter()
                 .any(|v| v.eq_ignore_ascii_case(if absent { "true" } else { "false" }));
         }
-        let wanted: Vec<Cow<'_, str>> = self.values.iter().filter_map(|w| resolve(w, ctx)).collect();
-        // One request value against the policy's values, negation applied.
-        let one = |a: &str| wanted.iter().any(|w| self.op.matches(w, a)) != self.op.negated;
+        // One request value against the policy's values (their variables
+        // resolved; a value without one is borrowed, not copied), negation
+        // applied.
+        let one = |a: &str| {
+            self.values
+                .iter()
+                .filter_map(|w| resolve(w, ctx))
+                .any(|w| self.op.matches(&w, a))
+                != self.op.negated
+        };
         match (self.op.set, actual) {
             (Set::All, None) => true,
             (Set::All, Some(values)) => values.iter().all(|a| one(a)),

@@ -28,9 +28,11 @@ pub enum PolicyKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyDocument {
     statements: Vec<Statement>,
-    /// Whether any statement reads the request context (a condition, or a
-    /// policy variable in a resource): callers skip building it otherwise.
-    needs_context: bool,
+    /// The context keys its statements read (conditions' keys, and the
+    /// policy variables of resources and condition values), lower-case,
+    /// sorted: callers build only these, and no context at all when there
+    /// are none.
+    context_keys: Vec<String>,
 }
 
 /// `Allow` or `Deny`.
@@ -430,16 +432,32 @@ impl PolicyDocument {
             Some(s @ Value::Object(_)) => vec![statement(s, kind, "Statement")?],
             _ => return Err("the policy needs a Statement (an object or a non-empty list)".to_owned()),
         };
-        let needs_context = statements.iter().any(|s: &Statement| {
-            !s.conditions.is_empty()
-                || s.resource
-                    .as_ref()
-                    .is_some_and(|r| r.values.iter().any(|v| v.contains("${")))
-        });
+        let mut context_keys = Vec::new();
+        for s in &statements {
+            let s: &Statement = s;
+            for c in &s.conditions {
+                context_keys.push(c.key.clone());
+                for v in &c.values {
+                    context_keys.extend(super::condition::variables(v).map(str::to_ascii_lowercase));
+                }
+            }
+            for r in s.resource.iter().flat_map(|r| &r.values) {
+                context_keys.extend(super::condition::variables(r).map(str::to_ascii_lowercase));
+            }
+        }
+        context_keys.sort_unstable();
+        context_keys.dedup();
         Ok(Self {
             statements,
-            needs_context,
+            context_keys,
         })
+    }
+
+    /// Whether matching it reads the context key `key` (lower-case).
+    pub fn reads(&self, key: &str) -> bool {
+        self.context_keys
+            .binary_search_by(|k| k.as_str().cmp(key))
+            .is_ok()
     }
 
     /// The statements, in document order.
@@ -449,7 +467,7 @@ impl PolicyDocument {
 
     /// Whether matching it reads the request context.
     pub fn needs_context(&self) -> bool {
-        self.needs_context
+        !self.context_keys.is_empty()
     }
 
     /// What this document alone says about `req`, however its statements
@@ -742,5 +760,35 @@ mod tests {
             let e = PolicyDocument::parse_json(doc, kind).unwrap_err();
             assert!(e.contains(needle), "{doc}: {e}");
         }
+    }
+
+    #[test]
+    fn a_document_knows_the_context_keys_it_reads() {
+        let doc = PolicyDocument::parse_json(
+            r#"{"Statement":[
+                {"Effect":"Allow","Action":"sqs:*","Resource":"arn:aws:sqs:*:${aws:PrincipalAccount}:${aws:username}-*"},
+                {"Effect":"Deny","Action":"sqs:*","Resource":"*","Condition":{
+                    "Bool":{"aws:SecureTransport":"false"},
+                    "StringNotLike":{"aws:userid":"${aws:userid, 'x'}${*}"}}}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        assert!(doc.needs_context());
+        for key in [
+            "aws:principalaccount",
+            "aws:username",
+            "aws:securetransport",
+            "aws:userid",
+        ] {
+            assert!(doc.reads(key), "{key}");
+        }
+        assert!(!doc.reads("aws:currenttime"));
+        assert!(!doc.reads("*"));
+        let plain = PolicyDocument::parse_json(
+            r#"{"Statement":{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        assert!(!plain.needs_context());
     }
 }
