@@ -155,8 +155,8 @@ impl Facts {
     /// `aws:PrincipalAccount`, `aws:username` (users), `aws:userid`; for KMS
     /// `kms:CallerAccount`; for a KMS call SQS makes for its caller
     /// `kms:ViaService`, `aws:ViaAWSService`, `kms:EncryptionContextKeys`
-    /// and `kms:EncryptionContext:aws:sqs:arn`, and no `aws:SourceIp` (the
-    /// call comes from SQS, not from the caller's address).
+    /// and `kms:EncryptionContext:aws:sqs:arn`, with the caller's own
+    /// `aws:SourceIp` (as AWS's forward access sessions keep it).
     pub fn context<'a>(&'a self, resource_account: &'a str, region: &str) -> Context<'a> {
         self.context_for(resource_account, region, &|_| true)
     }
@@ -182,6 +182,11 @@ impl Facts {
         set("aws:currenttime", &|| crate::clock::rfc3339(self.time_ms).into());
         set("aws:epochtime", &|| (self.time_ms / 1000).to_string().into());
         set("aws:resourceaccount", &|| resource_account.into());
+        // A call SQS makes for its caller (a forward access session, in
+        // AWS's words) keeps the caller's address.
+        if let Some(ip) = self.client_ip {
+            set("aws:sourceip", &|| ip.to_string().into());
+        }
         match &self.call {
             Call::KmsViaSqs(queue_arn) => {
                 set("kms:viaservice", &|| format!("sqs.{region}.amazonaws.com").into());
@@ -193,12 +198,7 @@ impl Facts {
                     Cow::Borrowed(&**queue_arn)
                 });
             }
-            Call::Sqs | Call::Kms => {
-                if let Some(ip) = self.client_ip {
-                    set("aws:sourceip", &|| ip.to_string().into());
-                }
-                set("aws:viaawsservice", &|| "false".into());
-            }
+            Call::Sqs | Call::Kms => set("aws:viaawsservice", &|| "false".into()),
         }
         if let Principal::Signed(id) = &self.principal {
             let arn = id.arn.as_str();
@@ -628,7 +628,7 @@ pub fn kms_via_sqs(
     let facts = Facts {
         principal: ctx.principal.clone(),
         tls: ctx.tls,
-        client_ip: None,
+        client_ip: ctx.client_ip,
         time_ms: state.clock.now_ms(),
         call: Call::KmsViaSqs(queue_arn.clone()),
     };

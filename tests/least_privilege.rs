@@ -375,6 +375,9 @@ async fn each_role_can_do_its_job_and_nothing_more() {
         via_sqs["context"]["kms:encryptioncontext:aws:sqs:arn"],
         "arn:aws:sqs:us-east-1:000000000000:orders"
     );
+    // As in AWS's forward access sessions, the caller's address is kept.
+    assert_eq!(via_sqs["context"]["aws:sourceip"], "127.0.0.1");
+    assert_eq!(via_sqs["context"]["aws:viaawsservice"], "true");
 }
 
 #[tokio::test]
