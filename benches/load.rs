@@ -1573,14 +1573,7 @@ async fn tls_compare(opts: &Opts, tck: f64, out: &mut String) {
         ratios.push(rates[1] / rates[0]);
     }
     let _ = std::fs::remove_file(&ca_out);
-    let median = |rows: &mut Vec<Row>| -> Row {
-        rows.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
-        rows.remove(rows.len() / 2)
-    };
-    let (plain, https) = (median(&mut runs[0]), median(&mut runs[1]));
-    let mut sorted = ratios.clone();
-    sorted.sort_by(f64::total_cmp);
-    let ratio = sorted[sorted.len() / 2];
+    let (plain, https, ratio) = medians(runs, &ratios);
     let _ = writeln!(
         out,
         "| scenario | HTTP msgs/s | HTTPS msgs/s | HTTPS / HTTP | HTTP p50 / p99 ms | HTTPS p50 / p99 ms | server CPU µs/msg HTTP / HTTPS | client CPU µs/msg HTTP / HTTPS | other CPU % HTTP / HTTPS |\n|---|---:|---:|---:|---|---|---|---|---|"
@@ -1607,12 +1600,30 @@ async fn tls_compare(opts: &Opts, tck: f64, out: &mut String) {
         out,
         "\nMedians of {rounds} rounds of {} s each; HTTPS / HTTP is the median of each round's ratio (both on one server, alternating which goes first; target 70%). Ratios in round order: {}.",
         opts.seconds,
-        ratios
-            .iter()
-            .map(|r| format!("{:.0}%", 100.0 * r))
-            .collect::<Vec<_>>()
-            .join(", ")
+        percents(&ratios)
     );
+}
+
+/// The rows of median throughput of each side's rounds, and the median of
+/// the rounds' ratios (second side / first).
+fn medians(runs: [Vec<Row>; 2], ratios: &[f64]) -> (Row, Row, f64) {
+    let median = |mut rows: Vec<Row>| -> Row {
+        rows.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
+        rows.remove(rows.len() / 2)
+    };
+    let [a, b] = runs;
+    let mut sorted = ratios.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    (median(a), median(b), sorted[sorted.len() / 2])
+}
+
+/// Ratios as `86%, 92%, ...`.
+fn percents(ratios: &[f64]) -> String {
+    ratios
+        .iter()
+        .map(|r| format!("{:.0}%", 100.0 * r))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The servers `--authz-compare` starts: the bench's key with its secret
@@ -1718,14 +1729,7 @@ async fn authz_compare(opts: &Opts, tck: f64, out: &mut String) {
         let _ = std::fs::remove_file(c);
     }
     let _ = std::fs::remove_file(&ca_out);
-    let median = |rows: &mut Vec<Row>| -> Row {
-        rows.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
-        rows.remove(rows.len() / 2)
-    };
-    let (open, strict) = (median(&mut runs[0]), median(&mut runs[1]));
-    let mut sorted = ratios.clone();
-    sorted.sort_by(f64::total_cmp);
-    let ratio = sorted[sorted.len() / 2];
+    let (open, strict, ratio) = medians(runs, &ratios);
     let _ = writeln!(
         out,
         "| scenario | open, no policy msgs/s | strict + 3 policies msgs/s | strict / open | p99 ms open / strict | server CPU µs/msg open / strict |\n|---|---:|---:|---:|---|---|"
@@ -1746,11 +1750,7 @@ async fn authz_compare(opts: &Opts, tck: f64, out: &mut String) {
         out,
         "\nMedians of {rounds} rounds of {} s each; strict / open is the median of each round's ratio (target 90%). Ratios in round order: {}.",
         opts.seconds,
-        ratios
-            .iter()
-            .map(|r| format!("{:.0}%", 100.0 * r))
-            .collect::<Vec<_>>()
-            .join(", ")
+        percents(&ratios)
     );
 }
 

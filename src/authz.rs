@@ -362,8 +362,20 @@ pub fn explain(
         call: Call::Sqs,
     };
     let evaluation = evaluate_sqs(state, &facts, action, &arn, policy.as_deref(), extra);
-    let resource_account = account_of(&arn).unwrap_or(account);
-    let mut context = facts.context(resource_account, region);
+    Ok(explained(state, &facts, evaluation, arn, extra))
+}
+
+/// What [`explain`] answers for `evaluation` of a request on `resource`:
+/// the whole context of `facts`, with `extra` keys added or replacing.
+fn explained(
+    state: &AppState,
+    facts: &Facts,
+    evaluation: crate::iam::Evaluation,
+    resource: String,
+    extra: &[(String, String)],
+) -> Explained {
+    let resource_account = account_of(&resource).unwrap_or(&state.config.account_id);
+    let mut context = facts.context(resource_account, &state.config.region);
     for (k, v) in extra {
         context.set(k, v.as_str());
     }
@@ -371,11 +383,11 @@ pub fn explain(
         .entries()
         .map(|(k, v)| (k.to_owned(), v.iter().map(ToString::to_string).collect()))
         .collect();
-    Ok(Explained {
+    Explained {
         evaluation,
-        resource: arn,
+        resource,
         context,
-    })
+    }
 }
 
 /// [`explain`] for a KMS action: `resource` is a key (id, ARN, alias name
@@ -441,20 +453,7 @@ fn explain_kms(
         }
         Some(None) => return Err(format!("no key {resource} in this server")),
     };
-    let resource_account = account_of(&arn).unwrap_or(&state.config.account_id);
-    let mut context = facts.context(resource_account, &state.config.region);
-    for (k, v) in extra {
-        context.set(k, v.as_str());
-    }
-    let context = context
-        .entries()
-        .map(|(k, v)| (k.to_owned(), v.iter().map(ToString::to_string).collect()))
-        .collect();
-    Ok(Explained {
-        evaluation,
-        resource: arn,
-        context,
-    })
+    Ok(explained(state, &facts, evaluation, arn, extra))
 }
 
 /// Keeps a decision in the ring.

@@ -214,6 +214,34 @@ async fn receive(s: &Session, url: &str) -> Result<Vec<aws_sdk_sqs::types::Messa
         })
 }
 
+/// The queue attribute `name` of `url`, as `s` reads it.
+async fn attribute(s: &Session, url: &str, name: A) -> Option<String> {
+    s.sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes()
+        .and_then(|a| a.get(&name))
+        .cloned()
+}
+
+/// Receives the one message of `url` as `consumer` three times without
+/// deleting it, letting each visibility timeout pass: the orders queue's
+/// redrive policy then moves it to the dead-letter queue.
+async fn fail_three_times(lab: &Lab, consumer: &Session, url: &str) {
+    for _ in 0..3 {
+        assert_eq!(receive(consumer, url).await.expect("received").len(), 1);
+        lab.server.advance(30);
+    }
+    assert!(
+        receive(consumer, url).await.expect("received").is_empty(),
+        "moved"
+    );
+}
+
 fn access_denied() -> (String, String, u16) {
     ("AccessDenied".to_owned(), DENIED.to_owned(), 403)
 }
@@ -294,20 +322,10 @@ async fn each_role_can_do_its_job_and_nothing_more() {
     assert_eq!(send(&consumer, &orders, "x").await.unwrap_err(), access_denied());
 
     // The admin runs the queue but reads nothing and decrypts nothing.
-    let attrs = admin
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&orders)
-        .attribute_names(A::KmsMasterKeyId)
-        .send()
-        .await
-        .expect("the admin reads attributes");
     assert_eq!(
-        attrs
-            .attributes()
-            .and_then(|a| a.get(&A::KmsMasterKeyId))
-            .map(String::as_str),
-        Some("alias/orders")
+        attribute(&admin, &orders, A::KmsMasterKeyId).await.as_deref(),
+        Some("alias/orders"),
+        "the admin reads attributes"
     );
     assert_eq!(receive(&admin, &orders).await.unwrap_err(), access_denied());
     admin
@@ -329,14 +347,7 @@ async fn each_role_can_do_its_job_and_nothing_more() {
     // A message the consumer fails three times moves to the dead-letter
     // queue with the envelope the orders key made; the DLQ reader decrypts
     // it with kms:Decrypt on the SOURCE queue's key.
-    for _ in 0..3 {
-        assert_eq!(receive(&consumer, &orders).await.expect("received").len(), 1);
-        lab.server.advance(30);
-    }
-    assert!(
-        receive(&consumer, &orders).await.expect("received").is_empty(),
-        "moved"
-    );
+    fail_three_times(&lab, &consumer, &orders).await;
     let got = receive(&reader, &dlq).await.expect("the DLQ reader receives");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body(), Some("order-2"));
@@ -470,19 +481,10 @@ async fn a_consumer_that_may_not_decrypt_leaves_the_messages_in_the_queue() {
     assert_eq!(calls[0]["error"], "AccessDeniedException");
 
     // The message stayed, in flight until the visibility timeout.
-    let attrs = admin
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&orders)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .expect("attributes");
     assert_eq!(
-        attrs
-            .attributes()
-            .and_then(|a| a.get(&A::ApproximateNumberOfMessagesNotVisible))
-            .map(String::as_str),
+        attribute(&admin, &orders, A::ApproximateNumberOfMessagesNotVisible)
+            .await
+            .as_deref(),
         Some("1")
     );
     let e = receive(&consumer, &orders).await.expect("nothing visible yet");
@@ -527,11 +529,7 @@ async fn a_dlq_reader_needs_decrypt_on_the_source_queues_key() {
     let reader = lab.assume("orders-dlq-reader").await;
     let admin = lab.assume("orders-admin").await;
     send(&producer, &orders, "poison").await.expect("sends");
-    for _ in 0..3 {
-        assert_eq!(receive(&consumer, &orders).await.expect("received").len(), 1);
-        lab.server.advance(30);
-    }
-    assert!(receive(&consumer, &orders).await.expect("received").is_empty());
+    fail_three_times(&lab, &consumer, &orders).await;
 
     lab.edit_key_policy(&admin, |p| {
         statement(p, "ConsumersThroughSqs")["Principal"] =
@@ -553,11 +551,7 @@ async fn a_move_task_into_an_encrypted_queue_needs_its_owner_to_use_the_key() {
     let consumer = lab.assume("orders-consumer").await;
     let admin = lab.assume("orders-admin").await;
     send(&producer, &orders, "redriven").await.expect("sends");
-    for _ in 0..3 {
-        assert_eq!(receive(&consumer, &orders).await.expect("received").len(), 1);
-        lab.server.advance(30);
-    }
-    assert!(receive(&consumer, &orders).await.expect("received").is_empty());
+    fail_three_times(&lab, &consumer, &orders).await;
     let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:orders-dlq";
 
     // Without kms:GenerateDataKey on the orders key, the task fails.
