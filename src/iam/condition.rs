@@ -177,15 +177,18 @@ pub fn parse_date(text: &str) -> Option<f64> {
     if b.len() == 10 {
         return Some(secs);
     }
-    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 19 || b[13] != b':' || b[16] != b':' {
+    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 16 || b[13] != b':' {
         return None;
     }
-    let (h, m, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Seconds are optional (`2009-01-31T12:00Z`, as the SQS guide writes).
+    let with_seconds = b.get(16) == Some(&b':');
+    let (h, m) = (num(11..13)?, num(14..16)?);
+    let s = if with_seconds { num(17..19)? } else { 0 };
     if h > 23 || m > 59 || s > 60 {
         return None;
     }
     secs += (h * 3600 + m * 60 + s) as f64;
-    let mut rest = &text[19..];
+    let mut rest = &text[if with_seconds { 19 } else { 16 }..];
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
@@ -513,6 +516,14 @@ mod tests {
             )
             .holds(&ctx)
         );
+        // Seconds may be left out; a bad time is not a date.
+        assert_eq!(
+            parse_date("2009-01-31T12:00Z"),
+            parse_date("2009-01-31T12:00:00Z")
+        );
+        assert!(cond("DateLessThan", "aws:CurrentTime", &["2026-12-04T12:01Z"]).holds(&ctx));
+        assert_eq!(parse_date("2009-01-31T12Z"), None);
+        assert_eq!(parse_date("2009-01-31T12:61Z"), None);
         assert!(cond("Bool", "aws:SecureTransport", &["false"]).holds(&ctx));
         assert!(cond("IpAddress", "aws:SourceIp", &["10.0.0.0/8"]).holds(&ctx));
         assert!(cond("NotIpAddress", "aws:SourceIp", &["192.168.0.0/16"]).holds(&ctx));

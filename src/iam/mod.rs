@@ -19,6 +19,8 @@
 //!    that allows as well; `*` names everyone, anonymous callers included.
 
 pub mod condition;
+#[cfg(test)]
+mod examples;
 pub mod policy;
 
 use policy::{Effect, Named, PolicyDocument, Request};
