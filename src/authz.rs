@@ -510,15 +510,7 @@ pub fn sqs(
     let denied = evaluation.outcome != Outcome::Allow;
     let enforced = state.config.auth != crate::auth::AuthMode::Open;
     if denied && enforced {
-        tracing::info!(
-            principal = arn.unwrap_or("anonymous"),
-            action,
-            resource,
-            decision = evaluation.outcome.label(),
-            reason = evaluation.reason,
-            deciding = ?evaluation.deciding.iter().map(|d| (&d.policy, d.index, &d.sid)).collect::<Vec<_>>(),
-            "access denied"
-        );
+        log_denial(state, &facts, action, resource, &evaluation);
     } else {
         tracing::debug!(
             principal = arn.unwrap_or("anonymous"),
@@ -717,20 +709,41 @@ fn decide_kms(
     let enforced = state.config.auth != crate::auth::AuthMode::Open;
     let who = arn.unwrap_or("anonymous");
     if denied && enforced {
-        tracing::info!(
-            principal = who,
-            action,
-            resource,
-            via = if matches!(facts.call, Call::KmsViaSqs(_)) { "sqs" } else { "" },
-            decision = evaluation.outcome.label(),
-            reason = evaluation.reason,
-            deciding = ?evaluation.deciding.iter().map(|d| (&d.policy, d.index, &d.sid)).collect::<Vec<_>>(),
-            "access denied"
-        );
+        log_denial(state, &facts, action, resource, &evaluation);
     }
     let error = (denied && enforced).then(|| kms_denied(who, action, target, &evaluation));
     record(state, facts, action, resource, evaluation, enforced);
     error.map_or(Ok(()), Err)
+}
+
+/// Logs an enforced denial at INFO with the facts `GET
+/// /_sealq/authz/decisions` shows: who, what, on what, through which
+/// service, the decision and why, the deciding statements, and the request
+/// context (never a secret: principals, addresses, times, ARNs).
+fn log_denial(
+    state: &AppState,
+    facts: &Facts,
+    action: &str,
+    resource: &str,
+    evaluation: &crate::iam::Evaluation,
+) {
+    let account = account_of(resource).unwrap_or(&state.config.account_id);
+    let context = facts.context(account, &state.config.region);
+    let context: Vec<String> = context
+        .entries()
+        .map(|(k, v)| format!("{k}={}", v.join(",")))
+        .collect();
+    tracing::info!(
+        principal = facts.principal.arn().unwrap_or("anonymous"),
+        action,
+        resource,
+        via = if matches!(facts.call, Call::KmsViaSqs(_)) { "sqs" } else { "" },
+        decision = evaluation.outcome.label(),
+        reason = evaluation.reason,
+        deciding = ?evaluation.deciding.iter().map(|d| (&d.policy, d.index, &d.sid)).collect::<Vec<_>>(),
+        context = %context.join(" "),
+        "access denied"
+    );
 }
 
 /// A key policy with no statement that allows anything (for a stored

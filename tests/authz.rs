@@ -884,3 +884,77 @@ document = { Statement = [
     assert_eq!(d.len(), 2);
     assert_eq!(d[0]["resource"], new);
 }
+
+#[tokio::test]
+async fn an_enforced_denial_is_logged_at_info_with_its_facts_and_no_secret() {
+    use std::io::BufRead as _;
+    let config = std::env::temp_dir().join(format!("sealq-authz-log-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        "[server]\nauth = \"verify\"\n\n[[principals]]\naccess_key_id = \"AKIDLOGGED\"\nname = \"logged\"\nsecret_access_key = \"logged-SECRET-value\"\n",
+    )
+    .expect("write the config");
+    let port = common::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sealq"))
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--log-format",
+            "json",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sealq");
+    let stderr = child.stderr.take().expect("stderr");
+    let lines = std::thread::spawn(move || {
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    let running = common::Binary(child);
+    common::wait_healthy(port).await;
+    let c = common::sqs_signing(
+        &format!("http://127.0.0.1:{port}"),
+        "AKIDLOGGED",
+        "logged-SECRET-value",
+        "us-east-1",
+    );
+    let e = c
+        .create_queue()
+        .queue_name("nope")
+        .send()
+        .await
+        .expect_err("no policy allows it");
+    assert_eq!(e.code(), Some("AccessDenied"));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(running);
+    let _ = std::fs::remove_file(&config);
+    let lines = tokio::task::spawn_blocking(move || lines.join().expect("reader"))
+        .await
+        .unwrap();
+    for l in &lines {
+        assert!(!l.contains("SECRET"), "a secret was logged: {l}");
+        assert!(!l.contains("Signature="), "a signature was logged: {l}");
+    }
+    let denial: serde_json::Value = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "access denied")
+        .unwrap_or_else(|| panic!("no denial logged: {lines:#?}"));
+    assert_eq!(denial["level"], "INFO");
+    assert_eq!(denial["principal"], "arn:aws:iam::000000000000:user/logged");
+    assert_eq!(denial["action"], "sqs:CreateQueue");
+    assert_eq!(denial["resource"], "arn:aws:sqs:us-east-1:000000000000:nope");
+    assert_eq!(denial["decision"], "implicit_deny");
+    let context = denial["context"].as_str().expect("the context");
+    assert!(context.contains("aws:securetransport=false"), "{context}");
+    assert!(context.contains("aws:sourceip=127.0.0.1"), "{context}");
+}
