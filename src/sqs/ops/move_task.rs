@@ -27,14 +27,20 @@ fn not_found(what: &str) -> Error {
 pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInput) -> Result<SqsOutput> {
     let source = queue_of_arn(state, &input.source_arn).ok_or_else(|| not_found("SourceArn"))?;
     admit(state, ctx, &source)?;
-    let is_dlq = state.store.list(&source.account_id).iter().any(|q| {
-        q.lock()
-            .attrs
-            .redrive
-            .as_ref()
-            .is_some_and(|r| r.target_arn == source.arn)
-    });
-    if !is_dlq {
+    // The queues whose dead-letter queue the source is.
+    let origins: Vec<_> = state
+        .store
+        .list(&source.account_id)
+        .into_iter()
+        .filter(|q| {
+            q.lock()
+                .attrs
+                .redrive
+                .as_ref()
+                .is_some_and(|r| r.target_arn == source.arn)
+        })
+        .collect();
+    if origins.is_empty() {
         return Err(Error::UnsupportedOperation(
             "Source queue must be configured as a Dead Letter Queue.".into(),
         ));
@@ -71,19 +77,8 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
     // encrypted with SSE-KMS, the owner must be able to use its key through
     // SQS, or the task fails.
     let destinations = match &destination {
-        Some(d) => vec![d.clone()],
-        None => state
-            .store
-            .list(&source.account_id)
-            .into_iter()
-            .filter(|q| {
-                q.lock()
-                    .attrs
-                    .redrive
-                    .as_ref()
-                    .is_some_and(|r| r.target_arn == source.arn)
-            })
-            .collect(),
+        Some(d) => std::slice::from_ref(d),
+        None => origins.as_slice(),
     };
     let failure = destinations.iter().find_map(|d| {
         let key_id = d.lock().attrs.kms_master_key_id.clone()?;
