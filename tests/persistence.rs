@@ -850,7 +850,7 @@ async fn temporary_credentials_survive_a_restart_and_old_data_dirs_are_upgraded(
     for file in ["sqs.db", "kms.db"] {
         let conn = rusqlite::Connection::open(dir.0.join(file)).unwrap();
         let v: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, 2, "{file}");
+        assert_eq!(v, 3, "{file}");
     }
     let _ = std::fs::remove_file(&config);
 }
