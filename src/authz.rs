@@ -654,7 +654,13 @@ fn evaluate_kms(
         KmsTarget::Alias(a) => (a, None),
         KmsTarget::Key(k, p) => (k, p),
     };
-    let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
+    // Actions on no key (CreateKey, ListKeys, a key that does not exist)
+    // act in the caller's own account.
+    let resource_account = match target {
+        KmsTarget::Account => arn.and_then(account_of),
+        _ => account_of(resource),
+    }
+    .unwrap_or(&state.config.account_id);
     let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
     let attached = crate::iam::attach_identity(identity_policies.as_deref());
     let needs_context = !extra.is_empty()
