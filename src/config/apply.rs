@@ -629,6 +629,44 @@ mod tests {
     }
 
     #[test]
+    fn a_key_of_another_account_and_its_aliases_live_there() {
+        let s = state();
+        let c = cfg(concat!(
+            "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naccount = \"111111111111\"\n",
+            "aliases = [\"alias/k\"]\n",
+            "[[keys]]\nkey_id = \"7f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naliases = [\"alias/k\"]\n",
+        ));
+        apply(&s, &c).unwrap();
+        apply(&s, &c).expect("applies again");
+        let key = s.kms.key(KEY).unwrap();
+        assert_eq!(key.account(), "111111111111");
+        assert!(key.read().policy.contains("arn:aws:iam::111111111111:root"));
+        let theirs = s
+            .kms
+            .resolve("alias/k", Forms::WithAlias, "111111111111")
+            .unwrap();
+        assert_eq!(theirs.id, key.id);
+        let ours = s
+            .kms
+            .resolve("alias/k", Forms::WithAlias, "000000000000")
+            .unwrap();
+        assert_eq!(&*ours.id, "7f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7");
+        assert_eq!(s.kms.list_keys("000000000000").len(), 1);
+        // A key's account cannot change.
+        let moved = cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n");
+        let e = apply(&s, &moved).unwrap_err();
+        assert_eq!(e.field, "keys[0].key_id", "{e}");
+        assert!(e.message.contains("exists in account 111111111111"), "{e}");
+        // The account is 12 digits.
+        let e = parse(
+            "t.toml",
+            "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naccount = \"12\"\n".to_owned(),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "keys[0].account", "{e}");
+    }
+
+    #[test]
     fn applying_twice_creates_nothing_twice() {
         let s = state();
         let c = cfg(concat!(
