@@ -7,7 +7,11 @@
 //! - [`Kms::generate_data_key`] and [`Kms::decrypt`] behave exactly like the
 //!   KMS API actions of the same name, made as `caller`, and check key state
 //!   and the fault switch the same way.
-//! - [`Kms::aws_managed_key`] creates `alias/aws/<service>` on first use.
+//! - [`Kms::aws_managed_key`] creates `alias/aws/<service>` of an account on
+//!   first use.
+//! - A key id or alias name the service passes resolves in the account it
+//!   names (the queue's); a blob's key is found in whatever account holds
+//!   it.
 //! - [`Kms::service_owned_key`] names a key that the KMS API never lists or
 //!   accepts (SSE-SQS).
 //!
