@@ -409,6 +409,12 @@ fn explain_kms(
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("kms:EncryptionContext:aws:sqs:arn"))
         .map_or_else(|| Arc::from(""), |(_, v)| Arc::from(v.as_str()));
+    // A key id or alias name names a key of the caller's account, or, for
+    // a call SQS makes for a queue, of the queue's account.
+    let account = match crate::iam::policy::account_of(&queue) {
+        Some(a) if via_sqs => a.to_owned(),
+        _ => crate::kms::ops::caller_account(&state.kms, &principal).to_owned(),
+    };
     let facts = Facts {
         principal,
         tls: false,
@@ -423,7 +429,7 @@ fn explain_kms(
     let is_alias_action = ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"]
         .iter()
         .any(|a| a.eq_ignore_ascii_case(action));
-    let key = (resource != "*").then(|| state.kms.api_key_policy(resource));
+    let key = (resource != "*").then(|| state.kms.api_key_policy(resource, &account));
     let (arn, evaluation) = match key {
         None => (
             "*".to_owned(),
@@ -433,10 +439,7 @@ fn explain_kms(
             let arn = if resource.starts_with("arn:") {
                 resource.to_owned()
             } else {
-                format!(
-                    "arn:aws:kms:{}:{}:{resource}",
-                    state.config.region, state.config.account_id
-                )
+                format!("arn:aws:kms:{}:{account}:{resource}", state.config.region)
             };
             let e = evaluate_kms(state, &facts, action, KmsTarget::Alias(&arn), extra);
             (arn, e)
@@ -642,7 +645,13 @@ fn evaluate_kms(
         KmsTarget::Alias(a) => (a, None),
         KmsTarget::Key(k, p) => (k, p),
     };
-    let resource_account = account_of(resource).unwrap_or(&state.config.account_id);
+    // Actions on no key (CreateKey, ListKeys, a key that does not exist)
+    // act in the caller's own account.
+    let resource_account = match target {
+        KmsTarget::Account => arn.and_then(account_of),
+        _ => account_of(resource),
+    }
+    .unwrap_or(&state.config.account_id);
     let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
     let attached = crate::iam::attach_identity(identity_policies.as_deref());
     let needs_context = !extra.is_empty()

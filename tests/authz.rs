@@ -958,3 +958,221 @@ async fn an_enforced_denial_is_logged_at_info_with_its_facts_and_no_secret() {
     assert!(context.contains("aws:securetransport=false"), "{context}");
     assert!(context.contains("aws:sourceip=127.0.0.1"), "{context}");
 }
+
+const TWO_ACCOUNTS_WITH_KMS: &str = r#"
+[server]
+auth = "verify"
+
+[[principals]]
+access_key_id = "AKIDALICE"
+name = "alice"
+secret_access_key = "alice-secret"
+[[principals.policies]]
+name = "all"
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = ["sqs:*", "kms:*"], Resource = "*" }] }
+
+[[principals]]
+access_key_id = "AKIDBOB"
+name = "bob"
+account = "111111111111"
+secret_access_key = "bob-secret"
+[[principals.policies]]
+name = "all"
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = ["sqs:*", "kms:*"], Resource = "*" }] }
+"#;
+
+#[tokio::test]
+async fn keys_and_aliases_live_in_their_creators_account_and_cross_account_use_needs_both_policies() {
+    use aws_sdk_kms::error::ProvideErrorMetadata as _;
+    use aws_sdk_kms::primitives::Blob;
+    let s = server_in(TWO_ACCOUNTS_WITH_KMS).await;
+    let alice = common::kms_signing(&s.endpoint, "AKIDALICE", "alice-secret");
+    let bob = common::kms_signing(&s.endpoint, "AKIDBOB", "bob-secret");
+    let key = bob
+        .create_key()
+        .send()
+        .await
+        .expect("bob creates a key")
+        .key_metadata
+        .expect("metadata");
+    let (id, arn) = (key.key_id().to_owned(), key.arn().expect("an ARN").to_owned());
+    assert_eq!(arn, format!("arn:aws:kms:us-east-1:111111111111:key/{id}"));
+    assert_eq!(key.aws_account_id(), Some("111111111111"));
+    let policy = bob
+        .get_key_policy()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("GetKeyPolicy")
+        .policy
+        .expect("a policy");
+    assert!(policy.contains("arn:aws:iam::111111111111:root"), "{policy}");
+    bob.create_alias()
+        .alias_name("alias/shared")
+        .target_key_id(&id)
+        .send()
+        .await
+        .expect("bob creates alias/shared");
+
+    // A bare id or alias name names a key of the caller's account.
+    let e = alice
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .expect_err("not alice's key");
+    assert_eq!(e.code(), Some("NotFoundException"));
+    assert_eq!(
+        e.message(),
+        Some(format!("Key 'arn:aws:kms:us-east-1:000000000000:key/{id}' does not exist").as_str())
+    );
+    let e = alice
+        .describe_key()
+        .key_id("alias/shared")
+        .send()
+        .await
+        .expect_err("not alice's alias");
+    assert_eq!(e.code(), Some("NotFoundException"));
+    assert_eq!(
+        e.message(),
+        Some("Alias arn:aws:kms:us-east-1:000000000000:alias/shared is not found.")
+    );
+    // Each account lists its own keys and aliases.
+    let keys = |c: aws_sdk_kms::Client| async move {
+        c.list_keys()
+            .send()
+            .await
+            .expect("ListKeys")
+            .keys()
+            .iter()
+            .filter_map(|k| k.key_arn().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(bob.clone()).await, vec![arn.clone()]);
+    assert!(keys(alice.clone()).await.is_empty());
+    let aliases = bob.list_aliases().send().await.expect("ListAliases");
+    assert_eq!(
+        aliases.aliases()[0].alias_arn(),
+        Some("arn:aws:kms:us-east-1:111111111111:alias/shared")
+    );
+    assert!(
+        alice
+            .list_aliases()
+            .send()
+            .await
+            .expect("ListAliases")
+            .aliases()
+            .is_empty()
+    );
+    // Alice's alias/shared is another alias.
+    let hers = alice.create_key().send().await.expect("alice creates a key");
+    let hers = hers.key_metadata.expect("metadata").key_id().to_owned();
+    alice
+        .create_alias()
+        .alias_name("alias/shared")
+        .target_key_id(&hers)
+        .send()
+        .await
+        .expect("the same alias name in another account");
+    let described = alice
+        .describe_key()
+        .key_id("alias/shared")
+        .send()
+        .await
+        .expect("alice's alias")
+        .key_metadata
+        .expect("metadata");
+    assert_eq!(described.key_id(), hers);
+
+    // By ARN, authorization decides: bob's default key policy names only
+    // his account.
+    let blob = bob
+        .encrypt()
+        .key_id("alias/shared")
+        .plaintext(Blob::new("for alice"))
+        .send()
+        .await
+        .expect("bob encrypts")
+        .ciphertext_blob
+        .expect("a blob");
+    let encrypt = |key: String| {
+        let alice = alice.clone();
+        async move { alice.encrypt().key_id(key).plaintext(Blob::new("x")).send().await }
+    };
+    let e = encrypt(arn.clone())
+        .await
+        .expect_err("bob's key policy does not name alice");
+    assert_eq!(e.code(), Some("AccessDeniedException"));
+    let e = encrypt("arn:aws:kms:us-east-1:111111111111:alias/shared".into())
+        .await
+        .expect_err("by alias ARN too");
+    assert_eq!(e.code(), Some("AccessDeniedException"));
+    let decrypt = || {
+        let (alice, blob) = (alice.clone(), blob.clone());
+        async move { alice.decrypt().ciphertext_blob(blob).send().await }
+    };
+    let e = decrypt().await.expect_err("the blob's key is bob's");
+    assert_eq!(e.code(), Some("AccessDeniedException"));
+
+    bob.put_key_policy()
+        .key_id(&id)
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Sid":"Owner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"},{"Sid":"Alice","Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":["kms:Encrypt","kms:Decrypt","kms:DescribeKey"],"Resource":"*"}]}"#)
+        .send()
+        .await
+        .expect("bob names alice's account in his key policy");
+    let done = encrypt(arn.clone()).await.expect("both policies allow");
+    assert_eq!(done.key_id(), Some(arn.as_str()));
+    let opened = decrypt().await.expect("both policies allow");
+    assert_eq!(opened.key_id(), Some(arn.as_str()));
+    assert_eq!(opened.plaintext().map(Blob::as_ref), Some(&b"for alice"[..]));
+    // The bare id still names nothing of alice's account.
+    let e = encrypt(id.clone()).await.expect_err("a bare id");
+    assert_eq!(e.code(), Some("NotFoundException"));
+    // Alice's identity policy must allow it too.
+    let (status, _) = put(
+        &s,
+        "/iam/principals/AKIDALICE/policies",
+        r#"[{"name": "own-account", "document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "arn:aws:kms:*:000000000000:*"}]}}]"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let e = encrypt(arn.clone())
+        .await
+        .expect_err("the identity policy does not allow");
+    assert_eq!(e.code(), Some("AccessDeniedException"));
+
+    // Bob's queue encrypted with alias/shared uses bob's key.
+    let sqs = common::sqs_signing(&s.endpoint, "AKIDBOB", "bob-secret", "us-east-1");
+    let url = sqs
+        .create_queue()
+        .queue_name("sealed")
+        .attributes(A::KmsMasterKeyId, "alias/shared")
+        .send()
+        .await
+        .expect("bob creates an SSE-KMS queue")
+        .queue_url
+        .expect("a URL");
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("sealed with bob's key")
+        .send()
+        .await
+        .expect("SendMessage");
+    let got = sqs
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    assert_eq!(got.messages()[0].body(), Some("sealed with bob's key"));
+    let calls = common::admin_get(&s, "/kms/calls").await;
+    let calls = calls.as_array().expect("a list");
+    let generated: Vec<&serde_json::Value> = calls
+        .iter()
+        .filter(|c| c["operation"] == "GenerateDataKey")
+        .collect();
+    assert!(!generated.is_empty(), "{calls:?}");
+    for c in generated {
+        assert_eq!(c["key_arn"], serde_json::Value::String(arn.clone()), "{c}");
+    }
+}

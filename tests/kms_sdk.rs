@@ -347,7 +347,7 @@ async fn list_aliases_includes_the_aws_managed_sqs_alias_once_created() {
             .iter()
             .all(|a| a.alias_name() != Some("alias/aws/sqs"))
     );
-    let arn = server.state.kms.aws_managed_key("sqs");
+    let arn = server.state.kms.aws_managed_key("sqs", "000000000000");
     let after = c.list_aliases().send().await.unwrap();
     let entry = after
         .aliases()
@@ -368,7 +368,11 @@ async fn list_aliases_includes_the_aws_managed_sqs_alias_once_created() {
 async fn aws_managed_keys_refuse_changes() {
     let server = start().await;
     let c = kms(&server);
-    let arn = server.state.kms.aws_managed_key("sqs").to_string();
+    let arn = server
+        .state
+        .kms
+        .aws_managed_key("sqs", "000000000000")
+        .to_string();
     let e = c
         .put_key_policy()
         .key_id(&arn)
@@ -437,6 +441,7 @@ async fn service_owned_keys_are_invisible_to_the_api() {
             &owned,
             sealq::kms::DataKeySpec::Aes256,
             &sealq::kms::EncryptionContext::new(),
+            "000000000000",
         )
         .unwrap();
     let e = c

@@ -850,7 +850,118 @@ async fn temporary_credentials_survive_a_restart_and_old_data_dirs_are_upgraded(
     for file in ["sqs.db", "kms.db"] {
         let conn = rusqlite::Connection::open(dir.0.join(file)).unwrap();
         let v: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, 2, "{file}");
+        assert_eq!(v, 3, "{file}");
     }
+    let _ = std::fs::remove_file(&config);
+}
+
+#[tokio::test]
+async fn keys_and_aliases_of_every_account_survive_a_restart_and_old_alias_tables_are_the_servers() {
+    use aws_sdk_kms::error::ProvideErrorMetadata as _;
+    let dir = TempDir::new("accounts");
+    let config = dir.0.with_extension("toml");
+    let all = "[[principals.policies]]\nname = \"all\"\ndocument = { Statement = { Effect = \"Allow\", Action = \"kms:*\", Resource = \"*\" } }\n";
+    std::fs::write(
+        &config,
+        format!(
+            "[[principals]]\naccess_key_id = \"AKIDALICE\"\nname = \"alice\"\nsecret_access_key = \"alice-secret\"\n{all}\
+             [[principals]]\naccess_key_id = \"AKIDBOB\"\nname = \"bob\"\naccount = \"111111111111\"\nsecret_access_key = \"bob-secret\"\n{all}"
+        ),
+    )
+    .unwrap();
+    let args = ["--config", config.to_str().unwrap(), "--auth", "verify"];
+    let s = Durable::start_with(&dir.0, &args).await;
+    let alice = common::kms_signing(&s.endpoint(), "AKIDALICE", "alice-secret");
+    let bob = common::kms_signing(&s.endpoint(), "AKIDBOB", "bob-secret");
+    let bobs = bob
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .unwrap();
+    let bobs_arn = bobs.arn().unwrap().to_owned();
+    assert!(
+        bobs_arn.starts_with("arn:aws:kms:us-east-1:111111111111:key/"),
+        "{bobs_arn}"
+    );
+    bob.create_alias()
+        .alias_name("alias/b")
+        .target_key_id(bobs.key_id())
+        .send()
+        .await
+        .expect("CreateAlias");
+    let alices = alice
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .unwrap();
+    alice
+        .create_alias()
+        .alias_name("alias/mine")
+        .target_key_id(alices.key_id())
+        .send()
+        .await
+        .expect("CreateAlias");
+    let blob = encrypt(&bob, "alias/b", "kept").await;
+    s.stop();
+
+    let s = Durable::start_with(&dir.0, &args).await;
+    let alice = common::kms_signing(&s.endpoint(), "AKIDALICE", "alice-secret");
+    let bob = common::kms_signing(&s.endpoint(), "AKIDBOB", "bob-secret");
+    let described = bob
+        .describe_key()
+        .key_id("alias/b")
+        .send()
+        .await
+        .expect("bob's alias survived")
+        .key_metadata
+        .unwrap();
+    assert_eq!(described.arn(), Some(bobs_arn.as_str()));
+    assert_eq!(described.aws_account_id(), Some("111111111111"));
+    assert_eq!(decrypt(&bob, blob.clone()).await, b"kept");
+    let e = alice
+        .describe_key()
+        .key_id("alias/b")
+        .send()
+        .await
+        .expect_err("bob's alias is not alice's");
+    assert_eq!(e.code(), Some("NotFoundException"));
+    let listed = bob.list_keys().send().await.expect("ListKeys");
+    assert_eq!(listed.keys().len(), 1);
+    assert_eq!(listed.keys()[0].key_arn(), Some(bobs_arn.as_str()));
+    s.stop();
+
+    // A key database of schema 2 (aliases without an account): its aliases
+    // are the server's account's.
+    {
+        let conn = rusqlite::Connection::open(dir.0.join("kms.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE old (name TEXT PRIMARY KEY, target TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+             INSERT INTO old SELECT name, target, created_ms, updated_ms FROM aliases WHERE account = '000000000000';
+             DROP TABLE aliases; ALTER TABLE old RENAME TO aliases; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let s = Durable::start_with(&dir.0, &args).await;
+    let alice = common::kms_signing(&s.endpoint(), "AKIDALICE", "alice-secret");
+    let bob = common::kms_signing(&s.endpoint(), "AKIDBOB", "bob-secret");
+    let mine = alice
+        .describe_key()
+        .key_id("alias/mine")
+        .send()
+        .await
+        .expect("the old alias is the server account's")
+        .key_metadata
+        .unwrap();
+    assert_eq!(mine.key_id(), alices.key_id());
+    // Bob's key kept its account (its record names it).
+    assert_eq!(decrypt(&bob, blob).await, b"kept");
+    s.stop();
+    let conn = rusqlite::Connection::open(dir.0.join("kms.db")).unwrap();
+    let v: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, 3);
     let _ = std::fs::remove_file(&config);
 }

@@ -22,7 +22,7 @@ use super::{Config, ConfigError};
 use crate::auth::{Identity, Principal, SecretAccessKey};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::kms::ops::{create_key_fixed, dispatch as kms_dispatch};
+use crate::kms::ops::{create_key_fixed, dispatch_in};
 use crate::kms::types::{
     AliasRequest, CreateKeyRequest, KeyIdRequest, KmsAction, PutKeyPolicyRequest, Tag, TagResourceRequest,
 };
@@ -103,6 +103,18 @@ fn check_existing(state: &AppState, cfg: &FileConfig) -> Result<(), ConfigError>
             return Err(src.error(
                 &field!["keys", i, "key_id"],
                 format!("{} is an AWS managed key; it cannot be configured", key.arn),
+            ));
+        }
+        let account = k.account.as_deref().unwrap_or(&state.config.account_id);
+        if key.account() != account {
+            let field = if k.account.is_some() { "account" } else { "key_id" };
+            return Err(src.error(
+                &field!["keys", i, field],
+                format!(
+                    "key {} exists in account {}; a key's account cannot change",
+                    key.id,
+                    key.account()
+                ),
             ));
         }
         let spec = k.key_spec.as_deref().unwrap_or("SYMMETRIC_DEFAULT");
@@ -250,6 +262,11 @@ fn apply_key(
     k: &KeySection,
 ) -> Result<(), ConfigError> {
     let kms = &*state.kms;
+    // The key and its aliases live in the configured account.
+    let account = k.account.as_deref().unwrap_or(&state.config.account_id);
+    let kms_dispatch = |kms: &crate::kms::Kms, admin: &Principal, action: KmsAction| {
+        dispatch_in(kms, admin, account, action)
+    };
     let at = |field: &str| -> Vec<Seg> { field!["keys", i, field].to_vec() };
     let fail = |field: &str, e: &Error| src.error(&at(field), describe(e));
     let id = k.key_id.to_ascii_lowercase();
@@ -303,7 +320,7 @@ fn apply_key(
                 ..CreateKeyRequest::default()
             };
             let material = k.material();
-            create_key_fixed(kms, r, key_id, material.as_deref().map(Vec::as_slice))
+            create_key_fixed(kms, account, r, key_id, material.as_deref().map(Vec::as_slice))
                 .map_err(|e| fail(key_field(&e), &e))?
         }
     };
@@ -362,7 +379,7 @@ fn apply_key(
     for (j, alias) in k.aliases.iter().enumerate() {
         let here = field!["keys", i, "aliases", j];
         if kms
-            .resolve(alias, Forms::WithAlias)
+            .resolve(alias, Forms::WithAlias, account)
             .is_ok_and(|target| target.id == key.id)
         {
             continue;
@@ -512,8 +529,8 @@ fn apply_queue(
         if name == "KmsMasterKeyId"
             && (value.starts_with("alias/") && !value.starts_with("alias/aws/")
                 || uuid::Uuid::try_parse(value).is_ok())
-            && state.kms.resolve(value, Forms::WithAlias).is_err()
-            && real.kms.resolve(value, Forms::WithAlias).is_err()
+            && state.kms.resolve(value, Forms::WithAlias, account).is_err()
+            && real.kms.resolve(value, Forms::WithAlias, account).is_err()
         {
             return Err(src.error(
                 &field!["queues", i, "attributes", name],
@@ -612,6 +629,44 @@ mod tests {
     }
 
     #[test]
+    fn a_key_of_another_account_and_its_aliases_live_there() {
+        let s = state();
+        let c = cfg(concat!(
+            "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naccount = \"111111111111\"\n",
+            "aliases = [\"alias/k\"]\n",
+            "[[keys]]\nkey_id = \"7f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naliases = [\"alias/k\"]\n",
+        ));
+        apply(&s, &c).unwrap();
+        apply(&s, &c).expect("applies again");
+        let key = s.kms.key(KEY).unwrap();
+        assert_eq!(key.account(), "111111111111");
+        assert!(key.read().policy.contains("arn:aws:iam::111111111111:root"));
+        let theirs = s
+            .kms
+            .resolve("alias/k", Forms::WithAlias, "111111111111")
+            .unwrap();
+        assert_eq!(theirs.id, key.id);
+        let ours = s
+            .kms
+            .resolve("alias/k", Forms::WithAlias, "000000000000")
+            .unwrap();
+        assert_eq!(&*ours.id, "7f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7");
+        assert_eq!(s.kms.list_keys("000000000000").len(), 1);
+        // A key's account cannot change.
+        let moved = cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n");
+        let e = apply(&s, &moved).unwrap_err();
+        assert_eq!(e.field, "keys[0].key_id", "{e}");
+        assert!(e.message.contains("exists in account 111111111111"), "{e}");
+        // The account is 12 digits.
+        let e = parse(
+            "t.toml",
+            "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naccount = \"12\"\n".to_owned(),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "keys[0].account", "{e}");
+    }
+
+    #[test]
     fn applying_twice_creates_nothing_twice() {
         let s = state();
         let c = cfg(concat!(
@@ -628,7 +683,7 @@ mod tests {
         s.clock.advance(1000);
         apply(&s, &c).unwrap();
         assert_eq!(queue_names(&s), ["dlq", "src"]);
-        assert_eq!(s.kms.list_keys().len(), 1);
+        assert_eq!(s.kms.list_keys("000000000000").len(), 1);
         let key = s.kms.key(KEY).unwrap();
         assert_eq!(
             key.read().next_rotation_ms,
@@ -636,7 +691,7 @@ mod tests {
             "a restart keeps the rotation schedule"
         );
         assert_eq!(key.read().versions.len(), 1);
-        assert_eq!(s.kms.list_aliases().len(), 1);
+        assert_eq!(s.kms.list_aliases("000000000000").len(), 1);
         let src = s.store.get("000000000000", "src").unwrap();
         let g = src.lock();
         assert_eq!(
@@ -726,7 +781,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "queues[0].attributes.KmsMasterKeyId", "{e}");
-        assert!(s.kms.list_keys().is_empty());
+        assert!(s.kms.list_keys("000000000000").is_empty());
         assert!(queue_names(&s).is_empty());
     }
 

@@ -414,6 +414,9 @@ fn yes() -> bool {
 pub struct KeySection {
     /// The key id (a UUID), fixed so ARNs and ciphertexts survive restarts.
     pub key_id: String,
+    /// The account that holds the key and its aliases (default: the
+    /// server's).
+    pub account: Option<String>,
     /// Aliases (`alias/...`) pointing to this key.
     #[serde(default)]
     pub aliases: Vec<String>,
@@ -443,6 +446,7 @@ impl fmt::Debug for KeySection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeySection")
             .field("key_id", &self.key_id)
+            .field("account", &self.account)
             .field("aliases", &self.aliases)
             .field("description", &self.description)
             .field("key_spec", &self.key_spec)
@@ -700,6 +704,14 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
                 format!("key id {} is configured twice", k.key_id),
             ));
         }
+        if let Some(a) = &k.account
+            && !crate::iam::is_account_id(a)
+        {
+            return Err(src.error(
+                &field!["keys", i, "account"],
+                format!("`{a}` is not an AWS account id (12 digits)"),
+            ));
+        }
         if k.key_material.is_some() && k.material().is_none() {
             return Err(src.error(
                 &field!["keys", i, "key_material"],
@@ -707,7 +719,8 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
             ));
         }
         for (j, a) in k.aliases.iter().enumerate() {
-            if !aliases.insert(a.as_str()) {
+            // Aliases are per account.
+            if !aliases.insert((k.account.as_deref(), a.as_str())) {
                 return Err(src.error(
                     &field!["keys", i, "aliases", j],
                     format!("alias {a} is configured twice"),

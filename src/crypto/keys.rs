@@ -367,24 +367,28 @@ impl Encryption {
     ) -> Result<Arc<LiveKey>> {
         let queue_arn: Arc<str> = Arc::from(queue_arn);
         let context = envelope::context_for(&queue_arn);
+        // The queue's KmsMasterKeyId names a key of the queue's account.
+        let account = self.account_of_queue(&queue_arn).to_owned();
         let key_id: Arc<str> = match sse.kind {
             SseKind::SqsManaged => self.kms.service_owned_key("sqs"),
-            SseKind::Kms if self.is_aws_managed_alias(&sse.key_id) => self.kms.aws_managed_key("sqs"),
+            SseKind::Kms if self.is_aws_managed_alias(&sse.key_id, &account) => {
+                self.kms.aws_managed_key("sqs", &account)
+            }
             SseKind::Kms => sse.key_id.clone(),
         };
         let authorize = |key_arn: &str, policy: Option<&crate::iam::policy::PolicyDocument>| match sse.kind {
             SseKind::SqsManaged => Ok(()),
             SseKind::Kms => gate("kms:GenerateDataKey", key_arn, policy, &queue_arn),
         };
-        let generated = self
-            .kms
-            .generate_data_key(&authorize, &key_id, DataKeySpec::Aes256, &context);
+        let generated =
+            self.kms
+                .generate_data_key(&authorize, &key_id, DataKeySpec::Aes256, &context, &account);
         // A failed call may name the key by alias: it is recorded under the
         // key's ARN when the key exists, so the ledger and the metrics
         // label show one name per key.
         let resolved = match &generated {
             Ok(d) => Some(d.key_arn.clone()),
-            Err(_) => self.kms.internal_key_arn(&key_id),
+            Err(_) => self.kms.internal_key_arn(&key_id, &account),
         };
         self.record(
             "GenerateDataKey",
@@ -431,14 +435,15 @@ impl Encryption {
             SseKind::SqsManaged => Ok(()),
             SseKind::Kms => gate("kms:Decrypt", key_arn, policy, &dk.queue_arn),
         };
+        let account = self.account_of_queue(&dk.queue_arn);
         let got = self
             .kms
-            .decrypt(&authorize, &dk.encrypted_data_key, &dk.context(), None);
+            .decrypt(&authorize, &dk.encrypted_data_key, &dk.context(), None, account);
         // The envelope names its key by ARN; after a failure the key may be
         // gone (deleted), and then the metrics label is empty.
         let resolved = match &got {
             Ok(d) => Some(d.key_arn.clone()),
-            Err(_) => self.kms.internal_key_arn(&dk.key_arn),
+            Err(_) => self.kms.internal_key_arn(&dk.key_arn, account),
         };
         self.record(
             "Decrypt",
@@ -452,10 +457,16 @@ impl Encryption {
         got.map(|d| d.plaintext).map_err(|e| sqs_error_for(&e))
     }
 
-    /// Whether a configured key id names the AWS-managed key of SQS.
-    fn is_aws_managed_alias(&self, key_id: &str) -> bool {
-        key_id == "alias/aws/sqs"
-            || key_id == format!("arn:aws:kms:{}:{}:alias/aws/sqs", self.region, self.account_id)
+    /// Whether a configured key id names the AWS-managed key of SQS in the
+    /// queue's `account`.
+    fn is_aws_managed_alias(&self, key_id: &str, account: &str) -> bool {
+        key_id == "alias/aws/sqs" || key_id == format!("arn:aws:kms:{}:{account}:alias/aws/sqs", self.region)
+    }
+
+    /// The account of a queue (from its ARN), the server's if the ARN names
+    /// none.
+    fn account_of_queue<'a>(&'a self, queue_arn: &'a str) -> &'a str {
+        crate::iam::policy::account_of(queue_arn).unwrap_or(&self.account_id)
     }
 
     fn hold(&self, live: Arc<LiveKey>) {

@@ -7,7 +7,11 @@
 //! - [`Kms::generate_data_key`] and [`Kms::decrypt`] behave exactly like the
 //!   KMS API actions of the same name, made as `caller`, and check key state
 //!   and the fault switch the same way.
-//! - [`Kms::aws_managed_key`] creates `alias/aws/<service>` on first use.
+//! - [`Kms::aws_managed_key`] creates `alias/aws/<service>` of an account on
+//!   first use.
+//! - A key id or alias name the service passes resolves in the account it
+//!   names (the queue's); a blob's key is found in whatever account holds
+//!   it.
 //! - [`Kms::service_owned_key`] names a key that the KMS API never lists or
 //!   accepts (SSE-SQS).
 //!
@@ -147,8 +151,9 @@ pub struct Kms {
     hidden: DashMap<Arc<str>, Arc<Key>>,
     /// Service name -> id of its service-owned key.
     service_owned: DashMap<String, Arc<str>>,
-    /// Aliases by full name (`alias/...`).
-    aliases: DashMap<String, Alias>,
+    /// Aliases by account and full name (`alias/...`): aliases are per
+    /// account.
+    aliases: DashMap<(String, String), Alias>,
     /// [`KmsFault`] as a byte.
     fault: AtomicU8,
     /// Where changes are saved, with a data directory.
@@ -172,7 +177,8 @@ impl Kms {
     }
 
     /// GenerateDataKey for a service: `key_id` in any form GenerateDataKey
-    /// accepts; `authorize` decides, once the key is known and before its
+    /// accepts, a key id or alias name resolved in `account` (the account of
+    /// the resource the service protects, e.g. the queue); `authorize` decides, once the key is known and before its
     /// state is looked at, whether the caller may use it.
     ///
     /// # Errors
@@ -186,9 +192,10 @@ impl Kms {
         key_id: &str,
         spec: DataKeySpec,
         context: &EncryptionContext,
+        account: &str,
     ) -> Result<DataKey> {
         self.check_fault()?;
-        let key = self.resolve_in(key_id, Forms::WithAlias, Scope::Internal)?;
+        let key = self.resolve_in(key_id, Forms::WithAlias, Scope::Internal, account)?;
         authorize(&key.arn, key.read().policy_document.as_deref())?;
         self.generate_with(&key, spec, context, "GenerateDataKey")
     }
@@ -196,7 +203,9 @@ impl Kms {
     /// Decrypt for a service, `authorize` deciding as for
     /// [`Self::generate_data_key`]. `key_id`, when given, must name the key
     /// the blob was made with (IncorrectKeyException otherwise) and be an
-    /// encryption key (InvalidKeyUsageException otherwise).
+    /// encryption key (InvalidKeyUsageException otherwise); a key id or alias
+    /// name there resolves in `account`. The blob's key is found in whatever
+    /// account holds it.
     ///
     /// # Errors
     /// As the KMS API, with InvalidCiphertextException (empty message) for a
@@ -207,12 +216,13 @@ impl Kms {
         ciphertext_blob: &[u8],
         context: &EncryptionContext,
         key_id: Option<&str>,
+        account: &str,
     ) -> Result<Decrypted> {
         self.check_fault()?;
         let (key, plaintext) = self.open_in(
             ciphertext_blob,
             context,
-            key_id,
+            (key_id, account),
             Scope::Internal,
             "Decrypt",
             authorize,
@@ -223,9 +233,9 @@ impl Kms {
         })
     }
 
-    /// Key ARN of the AWS-managed key `alias/aws/<service>` (e.g. `sqs`),
-    /// creating key and alias on first use (KeyManager AWS).
-    pub fn aws_managed_key(&self, service: &str) -> Arc<str> {
+    /// Key ARN of the AWS-managed key `alias/aws/<service>` (e.g. `sqs`) of
+    /// `account`, creating key and alias on first use (KeyManager AWS).
+    pub fn aws_managed_key(&self, service: &str, account: &str) -> Arc<str> {
         let name = format!("alias/aws/{service}");
         let now = self.now();
         let mut created = false;
@@ -233,7 +243,7 @@ impl Kms {
         // racing create one key.
         let target = self
             .aliases
-            .entry(name)
+            .entry((account.to_owned(), name))
             .or_insert_with(|| {
                 let description = if service == "sqs" {
                     "Default key that protects my SQS messages when no other key is defined".to_owned()
@@ -242,11 +252,11 @@ impl Kms {
                 };
                 let key = Key::new(
                     &self.region,
-                    &self.account_id,
+                    account,
                     now,
                     KeyManager::Aws,
                     description,
-                    self.aws_managed_policy(service),
+                    self.aws_managed_policy(service, account),
                 );
                 {
                     // AWS-managed keys rotate every year.
@@ -275,7 +285,7 @@ impl Kms {
             // The AWS-managed key is never scheduled for deletion (the API
             // refuses), so this is only reached after an alias race; the ARN
             // is still the right name.
-            None => Arc::from(self.key_arn(&target)),
+            None => Arc::from(self.key_arn(account, &target)),
         }
     }
 
@@ -305,9 +315,10 @@ impl Kms {
         if created {
             let _ = self.persist();
         }
-        self.hidden
-            .get(&id)
-            .map_or_else(|| Arc::from(self.key_arn(&id)), |k| k.arn.clone())
+        self.hidden.get(&id).map_or_else(
+            || Arc::from(self.key_arn(&self.account_id, &id)),
+            |k| k.arn.clone(),
+        )
     }
 
     /// Sets the fault switch.
@@ -331,7 +342,8 @@ impl Kms {
 
     // ---- shared by the contract above and the API actions in `ops` ---------
 
-    /// Account of this KMS.
+    /// The server's account: keys of configuration files and data
+    /// directories that name no account live there.
     pub(crate) fn account_id(&self) -> &str {
         &self.account_id
     }
@@ -353,13 +365,13 @@ impl Kms {
     }
 
     /// `arn:aws:kms:REGION:ACCOUNT:key/ID`.
-    pub(crate) fn key_arn(&self, id: &str) -> String {
-        format!("arn:aws:kms:{}:{}:key/{id}", self.region, self.account_id)
+    pub(crate) fn key_arn(&self, account: &str, id: &str) -> String {
+        format!("arn:aws:kms:{}:{account}:key/{id}", self.region)
     }
 
     /// `arn:aws:kms:REGION:ACCOUNT:alias/NAME` for `name` = `alias/NAME`.
-    pub(crate) fn alias_arn(&self, name: &str) -> String {
-        format!("arn:aws:kms:{}:{}:{name}", self.region, self.account_id)
+    pub(crate) fn alias_arn(&self, account: &str, name: &str) -> String {
+        format!("arn:aws:kms:{}:{account}:{name}", self.region)
     }
 
     /// The key with this id if it exists and its deletion window has not
@@ -385,30 +397,42 @@ impl Kms {
         self.aliases.retain(|_, a| &*a.target != id);
     }
 
-    /// NotFoundException for a key id that names no key.
-    pub(crate) fn key_not_found(&self, id: &str) -> Error {
-        Error::NotFoundException(format!("Key '{}' does not exist", self.key_arn(id)).into())
+    /// NotFoundException for a key id that names no key of `account` (the
+    /// caller's), as AWS words it.
+    pub(crate) fn key_not_found(&self, id: &str, account: &str) -> Error {
+        Error::NotFoundException(format!("Key '{}' does not exist", self.key_arn(account, id)).into())
     }
 
-    /// NotFoundException for an alias that does not exist.
-    pub(crate) fn alias_not_found(&self, name: &str) -> Error {
-        Error::NotFoundException(format!("Alias {} is not found.", self.alias_arn(name)).into())
+    /// NotFoundException for an alias that `account` does not have.
+    pub(crate) fn alias_not_found(&self, name: &str, account: &str) -> Error {
+        Error::NotFoundException(format!("Alias {} is not found.", self.alias_arn(account, name)).into())
     }
 
-    /// The ARN of the key a KMS API request names by `key_id` (any of the
-    /// four forms), if it exists; for metrics labels. Never a service-owned
-    /// key.
-    pub fn api_key_arn(&self, key_id: &str) -> Option<Arc<str>> {
-        self.resolve(key_id, Forms::WithAlias).ok().map(|k| k.arn.clone())
+    /// The ARN of the key a KMS API request of a caller of `account` names
+    /// by `key_id` (any of the four forms), if it exists; for metrics
+    /// labels. Never a service-owned key.
+    pub fn api_key_arn(&self, key_id: &str, account: &str) -> Option<Arc<str>> {
+        self.resolve(key_id, Forms::WithAlias, account)
+            .ok()
+            .map(|k| k.arn.clone())
     }
 
-    /// The ARN and the key policy (read when it was set) of the key the KMS
-    /// API names by `key_id`, if it exists; for authorization.
+    /// The ARN of the live key (never a service-owned one) with key id `id`,
+    /// in whatever account holds it: a ciphertext blob names its key by id
+    /// alone, and key ids are unique across accounts.
+    pub fn blob_key_arn(&self, id: &str) -> Option<Arc<str>> {
+        self.live(id).map(|k| k.arn.clone())
+    }
+
+    /// The ARN and the key policy (read when it was set) of the key that a
+    /// KMS API request of a caller of `account` names by `key_id`, if it
+    /// exists; for authorization.
     pub fn api_key_policy(
         &self,
         key_id: &str,
+        account: &str,
     ) -> Option<(Arc<str>, Option<Arc<crate::iam::policy::PolicyDocument>>)> {
-        let key = self.resolve(key_id, Forms::WithAlias).ok()?;
+        let key = self.resolve(key_id, Forms::WithAlias, account).ok()?;
         let policy = key.read().policy_document.clone();
         Some((key.arn.clone(), policy))
     }
@@ -417,25 +441,28 @@ impl Kms {
     /// service-owned keys included), if it exists; for the ledger and
     /// metrics of the KMS calls SQS makes, whose failures may happen
     /// before KMS resolved the key (the fault switch) or after (a disabled
-    /// key).
-    pub fn internal_key_arn(&self, key_id: &str) -> Option<Arc<str>> {
-        self.resolve_in(key_id, Forms::WithAlias, Scope::Internal)
+    /// key). A key id or alias name resolves in `account` (the queue's).
+    pub fn internal_key_arn(&self, key_id: &str, account: &str) -> Option<Arc<str>> {
+        self.resolve_in(key_id, Forms::WithAlias, Scope::Internal, account)
             .ok()
             .map(|k| k.arn.clone())
     }
 
-    /// Resolves a key identifier given to the KMS API in the `forms` the
-    /// action accepts.
+    /// Resolves a key identifier given to the KMS API by a caller of
+    /// `account` in the `forms` the action accepts. A key id or alias name
+    /// resolves in `account` only; a key ARN or alias ARN may name another
+    /// account's key (authorization then decides whether it may be used).
     ///
     /// # Errors
     /// NotFoundException as AWS words it for each form.
-    pub(crate) fn resolve(&self, key_id: &str, forms: Forms) -> Result<Arc<Key>> {
-        self.resolve_in(key_id, forms, Scope::Api)
+    pub(crate) fn resolve(&self, key_id: &str, forms: Forms, account: &str) -> Result<Arc<Key>> {
+        self.resolve_in(key_id, forms, Scope::Api, account)
     }
 
-    fn resolve_in(&self, key_id: &str, forms: Forms, scope: Scope) -> Result<Arc<Key>> {
+    fn resolve_in(&self, key_id: &str, forms: Forms, scope: Scope, caller: &str) -> Result<Arc<Key>> {
         let invalid = || Error::NotFoundException(format!("Invalid keyId '{key_id}'").into());
-        let (id, alias) = if let Some(rest) = key_id.strip_prefix("arn:") {
+        // (key id, alias name, the account named, whether named by ARN)
+        let (id, alias, account, by_arn) = if let Some(rest) = key_id.strip_prefix("arn:") {
             let parts: Vec<&str> = rest.splitn(5, ':').collect();
             let [partition, service, region, account, resource] = parts[..] else {
                 return Err(Error::NotFoundException("Invalid arn".into()));
@@ -447,22 +474,22 @@ impl Kms {
                 return Err(Error::NotFoundException(format!("Invalid arn {region}").into()));
             }
             if let Some(id) = resource.strip_prefix("key/") {
-                if account != self.account_id || !is_key_id(id) {
+                if !crate::iam::is_account_id(account) || !is_key_id(id) {
                     return Err(Error::NotFoundException(
                         format!("Key '{key_id}' does not exist").into(),
                     ));
                 }
-                (Some(id), None)
+                (Some(id), None, account, true)
             } else if resource.starts_with("alias/") {
                 if forms == Forms::KeyOnly {
                     return Err(invalid());
                 }
-                if account != self.account_id {
+                if !crate::iam::is_account_id(account) {
                     return Err(Error::NotFoundException(
                         format!("Alias {key_id} is not found.").into(),
                     ));
                 }
-                (None, Some(resource))
+                (None, Some(resource), account, true)
             } else {
                 return Err(Error::NotFoundException("Invalid arn".into()));
             }
@@ -470,27 +497,48 @@ impl Kms {
             if forms == Forms::KeyOnly {
                 return Err(invalid());
             }
-            (None, Some(key_id))
+            (None, Some(key_id), caller, false)
         } else if is_key_id(key_id) {
-            (Some(key_id), None)
+            (Some(key_id), None, caller, false)
         } else {
             return Err(invalid());
         };
         if let Some(name) = alias {
+            let not_found = || {
+                if by_arn {
+                    Error::NotFoundException(format!("Alias {key_id} is not found.").into())
+                } else {
+                    self.alias_not_found(name, account)
+                }
+            };
             let target = self
                 .aliases
-                .get(name)
+                .get(&(account.to_owned(), name.to_owned()))
                 .map(|a| a.target.clone())
-                .ok_or_else(|| self.alias_not_found(name))?;
-            return self.live(&target).ok_or_else(|| self.alias_not_found(name));
+                .ok_or_else(not_found)?;
+            return self
+                .live(&target)
+                .filter(|k| k.account() == account)
+                .ok_or_else(not_found);
         }
         let id = id.unwrap_or_default();
         if scope == Scope::Internal
             && let Some(k) = self.hidden.get(id)
+            && (!by_arn || k.account() == account)
         {
+            // Service-owned keys serve every account.
             return Ok(k.clone());
         }
-        self.live(id).ok_or_else(|| self.key_not_found(id))
+        let not_found = || {
+            if by_arn {
+                Error::NotFoundException(format!("Key '{key_id}' does not exist").into())
+            } else {
+                self.key_not_found(id, account)
+            }
+        };
+        self.live(id)
+            .filter(|k| k.account() == account)
+            .ok_or_else(not_found)
     }
 
     /// Fails unless `key` may be used for cryptographic operations.
@@ -555,22 +603,32 @@ impl Kms {
 
     /// Opens a blob made by the KMS API (never by a service-owned key) for
     /// `operation` (Decrypt or ReEncrypt).
+    /// `key_id`, when given, resolves in `account` (the caller's); the
+    /// blob's key is found in whatever account holds it.
     pub(crate) fn open_blob(
         &self,
         blob: &[u8],
         context: &EncryptionContext,
         key_id: Option<&str>,
+        account: &str,
         operation: &str,
     ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
         // The API authorized the request before it got here.
-        self.open_in(blob, context, key_id, Scope::Api, operation, &|_, _| Ok(()))
+        self.open_in(
+            blob,
+            context,
+            (key_id, account),
+            Scope::Api,
+            operation,
+            &|_, _| Ok(()),
+        )
     }
 
     fn open_in(
         &self,
         blob: &[u8],
         context: &EncryptionContext,
-        key_id: Option<&str>,
+        (key_id, account): (Option<&str>, &str),
         scope: Scope,
         operation: &str,
         authorize: Authorize<'_>,
@@ -579,7 +637,7 @@ impl Kms {
         let header = blob::header(blob).ok_or_else(bad)?;
         let blob_id = uuid::Uuid::from_bytes(header.key_id).to_string();
         if let Some(named) = key_id {
-            let named = self.resolve_in(named, Forms::WithAlias, scope)?;
+            let named = self.resolve_in(named, Forms::WithAlias, scope, account)?;
             // A blob never names an HMAC key, but KeyId can: that is a usage
             // error before it is a wrong key.
             Self::check_usage(&named, KeyUsage::EncryptDecrypt, operation)?;
@@ -604,22 +662,23 @@ impl Kms {
         Ok((key, plaintext))
     }
 
-    /// Creates a customer-managed key of `spec`.
+    /// Creates a customer-managed key of `spec` in `account`.
     pub(crate) fn create_key(
         &self,
         spec: KeySpec,
         description: String,
         policy: Option<String>,
         tags: BTreeMap<String, String>,
+        account: &str,
     ) -> Arc<Key> {
         let key = Key::with_spec(
             &self.region,
-            &self.account_id,
+            account,
             self.now(),
             KeyManager::Customer,
             spec,
             description,
-            policy.unwrap_or_else(|| self.default_policy()),
+            policy.unwrap_or_else(|| Self::default_policy(account)),
         );
         key.write().tags = tags;
         let key = Arc::new(key);
@@ -627,8 +686,8 @@ impl Kms {
         key
     }
 
-    /// Creates a customer-managed key of `spec` with a chosen id (and
-    /// optionally chosen first material, see [`model::Key::fixed`]).
+    /// Creates a customer-managed key of `spec` in `account` with a chosen
+    /// id (and optionally chosen first material, see [`model::Key::fixed`]).
     ///
     /// # Errors
     /// `AlreadyExistsException` when a key (live or service-owned) has this id.
@@ -639,23 +698,29 @@ impl Kms {
         description: String,
         policy: Option<String>,
         tags: BTreeMap<String, String>,
+        account: &str,
     ) -> Result<Arc<Key>> {
         use dashmap::mapref::entry::Entry;
         let id = fixed.id.to_string();
-        if self.hidden.contains_key(id.as_str()) || self.live(&id).is_some() {
+        if let Some(k) = self
+            .hidden
+            .get(id.as_str())
+            .map(|k| k.clone())
+            .or_else(|| self.live(&id))
+        {
             return Err(Error::AlreadyExistsException(
-                format!("Key '{}' already exists", self.key_arn(&id)).into(),
+                format!("Key '{}' already exists", k.arn).into(),
             ));
         }
         let key = Key::fixed(
             &self.region,
-            &self.account_id,
+            account,
             self.now(),
             KeyManager::Customer,
             spec,
             fixed,
             description,
-            policy.unwrap_or_else(|| self.default_policy()),
+            policy.unwrap_or_else(|| Self::default_policy(account)),
         );
         key.write().tags = tags;
         let key = Arc::new(key);
@@ -675,8 +740,8 @@ impl Kms {
         self.live(id)
     }
 
-    /// The key policy AWS gives a key created without one.
-    pub(crate) fn default_policy(&self) -> String {
+    /// The key policy AWS gives a key of `account` created without one.
+    pub(crate) fn default_policy(account: &str) -> String {
         format!(
             concat!(
                 "{{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"key-default-1\",\n",
@@ -685,14 +750,15 @@ impl Kms {
                 "      \"AWS\" : \"arn:aws:iam::{}:root\"\n    }},\n",
                 "    \"Action\" : \"kms:*\",\n    \"Resource\" : \"*\"\n  }} ]\n}}"
             ),
-            self.account_id
+            account
         )
     }
 
-    /// The policy of the AWS-managed key of `service`: use through the
-    /// service by principals of the account, metadata access for the account.
-    fn aws_managed_policy(&self, service: &str) -> String {
-        let (region, account) = (&self.region, &self.account_id);
+    /// The policy of the AWS-managed key of `service` in `account`: use
+    /// through the service by principals of the account, metadata access
+    /// for the account.
+    fn aws_managed_policy(&self, service: &str, account: &str) -> String {
+        let region = &self.region;
         format!(
             concat!(
                 "{{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"auto-{service}-2\",\n",
@@ -714,38 +780,50 @@ impl Kms {
         )
     }
 
-    /// Every live key of the API (not service-owned), ordered by key id;
-    /// keys whose deletion window has passed are deleted on the way.
-    pub(crate) fn list_keys(&self) -> Vec<Arc<Key>> {
+    /// Every live key of the API (not service-owned) in `account`, ordered
+    /// by key id; keys whose deletion window has passed (in any account)
+    /// are deleted on the way.
+    pub(crate) fn list_keys(&self, account: &str) -> Vec<Arc<Key>> {
         let ids: Vec<Arc<str>> = self.keys.iter().map(|r| r.key().clone()).collect();
-        let mut keys: Vec<Arc<Key>> = ids.iter().filter_map(|id| self.live(id)).collect();
+        let mut keys: Vec<Arc<Key>> = ids
+            .iter()
+            .filter_map(|id| self.live(id))
+            .filter(|k| k.account() == account)
+            .collect();
         keys.sort_by(|a, b| a.id.cmp(&b.id));
         keys
     }
 
-    /// Every alias (name, alias) whose key is live, ordered by name.
-    pub(crate) fn list_aliases(&self) -> Vec<(String, Alias)> {
+    /// Every alias (name, alias) of `account` whose key is live, ordered by
+    /// name.
+    pub(crate) fn list_aliases(&self, account: &str) -> Vec<(String, Alias)> {
         // Deletes lapsed keys (and their aliases) first.
-        let _ = self.list_keys();
+        let _ = self.list_keys(account);
         let mut out: Vec<(String, Alias)> = self
             .aliases
             .iter()
-            .map(|r| (r.key().clone(), r.value().clone()))
+            .filter(|r| r.key().0 == account)
+            .map(|r| (r.key().1.clone(), r.value().clone()))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
-    /// Creates alias `name` for `target`.
+    /// Creates alias `name` for `target`, in the target's account.
     ///
     /// # Errors
-    /// AlreadyExistsException when the name is taken.
+    /// AlreadyExistsException when the name is taken in that account.
     pub(crate) fn insert_alias(&self, name: &str, target: &Key) -> Result<()> {
         use dashmap::mapref::entry::Entry;
         let now = self.now();
-        match self.aliases.entry(name.to_owned()) {
+        let account = target.account();
+        match self.aliases.entry((account.to_owned(), name.to_owned())) {
             Entry::Occupied(_) => Err(Error::AlreadyExistsException(
-                format!("An alias with the name {} already exists", self.alias_arn(name)).into(),
+                format!(
+                    "An alias with the name {} already exists",
+                    self.alias_arn(account, name)
+                )
+                .into(),
             )),
             Entry::Vacant(v) => {
                 v.insert(Alias {
@@ -758,36 +836,39 @@ impl Kms {
         }
     }
 
-    /// Points alias `name` at `target`.
+    /// Points alias `name` of the target's account at `target`.
     ///
     /// # Errors
     /// NotFoundException when the alias does not exist.
     pub(crate) fn retarget_alias(&self, name: &str, target: &Key) -> Result<()> {
         let now = self.now();
+        let account = target.account();
         let mut a = self
             .aliases
-            .get_mut(name)
-            .ok_or_else(|| self.alias_not_found(name))?;
+            .get_mut(&(account.to_owned(), name.to_owned()))
+            .ok_or_else(|| self.alias_not_found(name, account))?;
         a.target = target.id.clone();
         a.updated_ms = now;
         Ok(())
     }
 
-    /// The key alias `name` points to, if the alias exists.
+    /// The key alias `name` of `account` points to, if the alias exists.
     #[cfg(test)]
-    pub(crate) fn alias_target(&self, name: &str) -> Option<Arc<str>> {
-        self.aliases.get(name).map(|a| a.target.clone())
+    pub(crate) fn alias_target(&self, name: &str, account: &str) -> Option<Arc<str>> {
+        self.aliases
+            .get(&(account.to_owned(), name.to_owned()))
+            .map(|a| a.target.clone())
     }
 
-    /// Deletes alias `name`.
+    /// Deletes alias `name` of `account`.
     ///
     /// # Errors
     /// NotFoundException when the alias does not exist.
-    pub(crate) fn remove_alias(&self, name: &str) -> Result<()> {
+    pub(crate) fn remove_alias(&self, name: &str, account: &str) -> Result<()> {
         self.aliases
-            .remove(name)
+            .remove(&(account.to_owned(), name.to_owned()))
             .map(|_| ())
-            .ok_or_else(|| self.alias_not_found(name))
+            .ok_or_else(|| self.alias_not_found(name, account))
     }
 }
 

@@ -325,6 +325,11 @@ pub(crate) struct Key {
 }
 
 impl Key {
+    /// The account that holds the key (from its ARN).
+    pub(crate) fn account(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or_default()
+    }
+
     /// A new enabled symmetric encryption key with one backing-key version.
     pub(crate) fn new(
         region: &str,

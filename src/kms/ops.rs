@@ -33,11 +33,33 @@ const MAX_TAGS: usize = 50;
 /// Most on-demand rotations of one key.
 const MAX_ON_DEMAND_ROTATIONS: usize = 25;
 
-/// Runs one KMS API action as `caller`.
+/// Runs one KMS API action as `caller`, in the caller's account (that of
+/// its ARN; the server's for a caller without one).
 ///
 /// # Errors
 /// The action's errors, as the KMS API returns them.
 pub fn dispatch(kms: &Kms, caller: &Principal, action: KmsAction) -> Result<KmsOutput> {
+    let account = caller_account(kms, caller).to_owned();
+    dispatch_in(kms, caller, &account, action)
+}
+
+/// The account a caller's KMS requests act in: that of its ARN, or the
+/// server's.
+pub fn caller_account<'a>(kms: &'a Kms, caller: &'a Principal) -> &'a str {
+    caller
+        .arn()
+        .and_then(crate::iam::policy::account_of)
+        .filter(|a| crate::iam::is_account_id(a))
+        .unwrap_or(kms.account_id())
+}
+
+/// Runs one KMS API action as `caller` in `account`: bare key ids and alias
+/// names resolve there, and keys and aliases are created there (a
+/// configuration file's keys of another account).
+///
+/// # Errors
+/// The action's errors, as the KMS API returns them.
+pub(crate) fn dispatch_in(kms: &Kms, caller: &Principal, acct: &str, action: KmsAction) -> Result<KmsOutput> {
     kms.check_fault()?;
     let mutates = matches!(
         action,
@@ -56,7 +78,7 @@ pub fn dispatch(kms: &Kms, caller: &Principal, action: KmsAction) -> Result<KmsO
             | KmsAction::TagResource(_)
             | KmsAction::UntagResource(_)
     );
-    let out = run(kms, caller, action)?;
+    let out = run(kms, caller, acct, action)?;
     if mutates {
         // Acknowledged only once saved (with a data directory).
         kms.persist()?;
@@ -64,37 +86,37 @@ pub fn dispatch(kms: &Kms, caller: &Principal, action: KmsAction) -> Result<KmsO
     Ok(out)
 }
 
-fn run(kms: &Kms, caller: &Principal, action: KmsAction) -> Result<KmsOutput> {
+fn run(kms: &Kms, caller: &Principal, acct: &str, action: KmsAction) -> Result<KmsOutput> {
     match action {
-        KmsAction::CreateKey(r) => create_key(kms, r),
-        KmsAction::DescribeKey(r) => describe_key(kms, &r),
-        KmsAction::ListKeys(r) => list_keys(kms, &r),
-        KmsAction::CreateAlias(r) => create_alias(kms, caller, &r),
-        KmsAction::UpdateAlias(r) => update_alias(kms, caller, &r),
-        KmsAction::DeleteAlias(r) => delete_alias(kms, caller, &r),
-        KmsAction::ListAliases(r) => list_aliases(kms, &r),
-        KmsAction::Encrypt(r) => encrypt(kms, &r),
-        KmsAction::Decrypt(r) => decrypt(kms, &r),
-        KmsAction::ReEncrypt(r) => re_encrypt(kms, &r),
-        KmsAction::GenerateDataKey(r) => generate_data_key(kms, &r, true),
-        KmsAction::GenerateDataKeyWithoutPlaintext(r) => generate_data_key(kms, &r, false),
+        KmsAction::CreateKey(r) => create_key(kms, acct, r),
+        KmsAction::DescribeKey(r) => describe_key(kms, acct, &r),
+        KmsAction::ListKeys(r) => list_keys(kms, acct, &r),
+        KmsAction::CreateAlias(r) => create_alias(kms, acct, caller, &r),
+        KmsAction::UpdateAlias(r) => update_alias(kms, acct, caller, &r),
+        KmsAction::DeleteAlias(r) => delete_alias(kms, acct, caller, &r),
+        KmsAction::ListAliases(r) => list_aliases(kms, acct, &r),
+        KmsAction::Encrypt(r) => encrypt(kms, acct, &r),
+        KmsAction::Decrypt(r) => decrypt(kms, acct, &r),
+        KmsAction::ReEncrypt(r) => re_encrypt(kms, acct, &r),
+        KmsAction::GenerateDataKey(r) => generate_data_key(kms, acct, &r, true),
+        KmsAction::GenerateDataKeyWithoutPlaintext(r) => generate_data_key(kms, acct, &r, false),
         KmsAction::GenerateRandom(r) => generate_random(&r),
-        KmsAction::GenerateMac(r) => generate_mac(kms, &r),
-        KmsAction::VerifyMac(r) => verify_mac(kms, &r),
-        KmsAction::EnableKey(r) => enable_key(kms, caller, &r),
-        KmsAction::DisableKey(r) => disable_key(kms, caller, &r),
-        KmsAction::ScheduleKeyDeletion(r) => schedule_key_deletion(kms, caller, &r),
-        KmsAction::CancelKeyDeletion(r) => cancel_key_deletion(kms, caller, &r),
-        KmsAction::GetKeyPolicy(r) => get_key_policy(kms, &r),
-        KmsAction::PutKeyPolicy(r) => put_key_policy(kms, caller, r),
-        KmsAction::ListKeyPolicies(r) => list_key_policies(kms, &r),
-        KmsAction::EnableKeyRotation(r) => enable_key_rotation(kms, &r),
-        KmsAction::DisableKeyRotation(r) => disable_key_rotation(kms, &r),
-        KmsAction::GetKeyRotationStatus(r) => get_key_rotation_status(kms, &r),
-        KmsAction::RotateKeyOnDemand(r) => rotate_key_on_demand(kms, &r),
-        KmsAction::TagResource(r) => tag_resource(kms, caller, r),
-        KmsAction::UntagResource(r) => untag_resource(kms, caller, &r),
-        KmsAction::ListResourceTags(r) => list_resource_tags(kms, &r),
+        KmsAction::GenerateMac(r) => generate_mac(kms, acct, &r),
+        KmsAction::VerifyMac(r) => verify_mac(kms, acct, &r),
+        KmsAction::EnableKey(r) => enable_key(kms, acct, caller, &r),
+        KmsAction::DisableKey(r) => disable_key(kms, acct, caller, &r),
+        KmsAction::ScheduleKeyDeletion(r) => schedule_key_deletion(kms, acct, caller, &r),
+        KmsAction::CancelKeyDeletion(r) => cancel_key_deletion(kms, acct, caller, &r),
+        KmsAction::GetKeyPolicy(r) => get_key_policy(kms, acct, &r),
+        KmsAction::PutKeyPolicy(r) => put_key_policy(kms, acct, caller, r),
+        KmsAction::ListKeyPolicies(r) => list_key_policies(kms, acct, &r),
+        KmsAction::EnableKeyRotation(r) => enable_key_rotation(kms, acct, &r),
+        KmsAction::DisableKeyRotation(r) => disable_key_rotation(kms, acct, &r),
+        KmsAction::GetKeyRotationStatus(r) => get_key_rotation_status(kms, acct, &r),
+        KmsAction::RotateKeyOnDemand(r) => rotate_key_on_demand(kms, acct, &r),
+        KmsAction::TagResource(r) => tag_resource(kms, acct, caller, r),
+        KmsAction::UntagResource(r) => untag_resource(kms, acct, caller, &r),
+        KmsAction::ListResourceTags(r) => list_resource_tags(kms, acct, &r),
     }
 }
 
@@ -270,9 +292,9 @@ fn denied(caller: &Principal, action: &str, resource: &str) -> Error {
 
 /// The customer-managed key named by `key_id` (key id or key ARN only) for
 /// an action that changes it.
-fn customer_key(kms: &Kms, caller: &Principal, key_id: &str, action: &str) -> Result<Arc<Key>> {
+fn customer_key(kms: &Kms, acct: &str, caller: &Principal, key_id: &str, action: &str) -> Result<Arc<Key>> {
     check_key_id(key_id, "keyId")?;
-    let key = kms.resolve(key_id, Forms::KeyOnly)?;
+    let key = kms.resolve(key_id, Forms::KeyOnly, acct)?;
     if key.manager == KeyManager::Aws {
         return Err(denied(caller, action, &key.arn));
     }
@@ -290,7 +312,7 @@ fn not_pending(key: &Key) -> Result<()> {
 }
 
 /// KeyMetadata of `key`.
-fn metadata(kms: &Kms, key: &Key) -> KeyMetadata {
+fn metadata(key: &Key) -> KeyMetadata {
     let g = key.read();
     let (deletion_date_ms, pending_deletion_window_in_days) = match g.state {
         KeyState::PendingDeletion {
@@ -300,7 +322,7 @@ fn metadata(kms: &Kms, key: &Key) -> KeyMetadata {
         _ => (None, None),
     };
     KeyMetadata {
-        aws_account_id: kms.account_id().to_owned(),
+        aws_account_id: key.account().to_owned(),
         key_id: key.id.to_string(),
         arn: key.arn.to_string(),
         creation_date_ms: key.created_ms,
@@ -404,15 +426,16 @@ fn check_policy_name(name: Option<&str>) -> Result<()> {
 
 // ---- actions --------------------------------------------------------------------
 
-fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KmsOutput> {
+fn create_key(kms: &Kms, acct: &str, r: CreateKeyRequest) -> Result<KmsOutput> {
     let key_spec = check_create_key(&r)?;
     let key = kms.create_key(
         key_spec,
         r.description.unwrap_or_default(),
         r.policy.map(|p| p.text),
         tag_map(r.tags),
+        acct,
     );
-    Ok(KmsOutput::KeyMetadata(Box::new(metadata(kms, &key))))
+    Ok(KmsOutput::KeyMetadata(Box::new(metadata(&key))))
 }
 
 /// CreateKey with a chosen key id and, optionally, chosen key material: the
@@ -425,6 +448,7 @@ fn create_key(kms: &Kms, r: CreateKeyRequest) -> Result<KmsOutput> {
 /// exists; `ValidationException` for material of the wrong length.
 pub(crate) fn create_key_fixed(
     kms: &Kms,
+    acct: &str,
     r: CreateKeyRequest,
     key_id: uuid::Uuid,
     material: Option<&[u8]>,
@@ -449,6 +473,7 @@ pub(crate) fn create_key_fixed(
         r.description.unwrap_or_default(),
         r.policy.map(|p| p.text),
         tag_map(r.tags),
+        acct,
     )
 }
 
@@ -559,16 +584,16 @@ fn check_create_key(r: &CreateKeyRequest) -> Result<KeySpec> {
     Ok(key_spec)
 }
 
-fn describe_key(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
+fn describe_key(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
-    let key = kms.resolve(&r.key_id, Forms::WithAlias)?;
-    Ok(KmsOutput::KeyMetadata(Box::new(metadata(kms, &key))))
+    let key = kms.resolve(&r.key_id, Forms::WithAlias, acct)?;
+    Ok(KmsOutput::KeyMetadata(Box::new(metadata(&key))))
 }
 
-fn list_keys(kms: &Kms, r: &ListKeysRequest) -> Result<KmsOutput> {
+fn list_keys(kms: &Kms, acct: &str, r: &ListKeysRequest) -> Result<KmsOutput> {
     let limit = limit(r.limit, 100)?;
     let entries: Vec<KeyListEntry> = kms
-        .list_keys()
+        .list_keys(acct)
         .iter()
         .map(|k| KeyListEntry {
             key_id: k.id.to_string(),
@@ -586,60 +611,73 @@ fn list_keys(kms: &Kms, r: &ListKeysRequest) -> Result<KmsOutput> {
 }
 
 /// The target of CreateAlias/UpdateAlias: a customer key not pending deletion.
-fn alias_target(kms: &Kms, caller: &Principal, target_key_id: &str, alias: &str) -> Result<Arc<Key>> {
+fn alias_target(
+    kms: &Kms,
+    acct: &str,
+    caller: &Principal,
+    target_key_id: &str,
+    alias: &str,
+) -> Result<Arc<Key>> {
     check_key_id(target_key_id, "targetKeyId")?;
-    let key = kms.resolve(target_key_id, Forms::KeyOnly)?;
+    let key = kms.resolve(target_key_id, Forms::KeyOnly, acct)?;
+    // An alias and its key are in the same account: a key of another
+    // account (named by ARN) is not one the caller's account can alias.
+    if key.account() != acct {
+        return Err(Error::NotFoundException(
+            format!("Key '{target_key_id}' does not exist").into(),
+        ));
+    }
     if key.manager == KeyManager::Aws {
-        return Err(denied(caller, "CreateAlias", &kms.alias_arn(alias)));
+        return Err(denied(caller, "CreateAlias", &kms.alias_arn(acct, alias)));
     }
     not_pending(&key)?;
     Ok(key)
 }
 
-fn create_alias(kms: &Kms, caller: &Principal, r: &AliasRequest) -> Result<KmsOutput> {
+fn create_alias(kms: &Kms, acct: &str, caller: &Principal, r: &AliasRequest) -> Result<KmsOutput> {
     check_alias_name(&r.alias_name)?;
     if r.alias_name.starts_with("alias/aws/") {
-        return Err(denied(caller, "CreateAlias", &kms.alias_arn(&r.alias_name)));
+        return Err(denied(caller, "CreateAlias", &kms.alias_arn(acct, &r.alias_name)));
     }
-    let key = alias_target(kms, caller, &r.target_key_id, &r.alias_name)?;
+    let key = alias_target(kms, acct, caller, &r.target_key_id, &r.alias_name)?;
     kms.insert_alias(&r.alias_name, &key)?;
     Ok(KmsOutput::Empty)
 }
 
-fn update_alias(kms: &Kms, caller: &Principal, r: &AliasRequest) -> Result<KmsOutput> {
+fn update_alias(kms: &Kms, acct: &str, caller: &Principal, r: &AliasRequest) -> Result<KmsOutput> {
     check_alias_name(&r.alias_name)?;
     if r.alias_name.starts_with("alias/aws/") {
-        return Err(denied(caller, "UpdateAlias", &kms.alias_arn(&r.alias_name)));
+        return Err(denied(caller, "UpdateAlias", &kms.alias_arn(acct, &r.alias_name)));
     }
-    let key = alias_target(kms, caller, &r.target_key_id, &r.alias_name)?;
+    let key = alias_target(kms, acct, caller, &r.target_key_id, &r.alias_name)?;
     kms.retarget_alias(&r.alias_name, &key)?;
     Ok(KmsOutput::Empty)
 }
 
-fn delete_alias(kms: &Kms, caller: &Principal, r: &DeleteAliasRequest) -> Result<KmsOutput> {
+fn delete_alias(kms: &Kms, acct: &str, caller: &Principal, r: &DeleteAliasRequest) -> Result<KmsOutput> {
     check_alias_name(&r.alias_name)?;
     if r.alias_name.starts_with("alias/aws/") {
-        return Err(denied(caller, "DeleteAlias", &kms.alias_arn(&r.alias_name)));
+        return Err(denied(caller, "DeleteAlias", &kms.alias_arn(acct, &r.alias_name)));
     }
-    kms.remove_alias(&r.alias_name)?;
+    kms.remove_alias(&r.alias_name, acct)?;
     Ok(KmsOutput::Empty)
 }
 
-fn list_aliases(kms: &Kms, r: &ListAliasesRequest) -> Result<KmsOutput> {
+fn list_aliases(kms: &Kms, acct: &str, r: &ListAliasesRequest) -> Result<KmsOutput> {
     let limit = limit(r.limit, 50)?;
     let filter = match &r.key_id {
         Some(id) => {
             check_key_id(id, "keyId")?;
-            Some(kms.resolve(id, Forms::KeyOnly)?.id.clone())
+            Some(kms.resolve(id, Forms::KeyOnly, acct)?.id.clone())
         }
         None => None,
     };
     let entries: Vec<AliasListEntry> = kms
-        .list_aliases()
+        .list_aliases(acct)
         .into_iter()
         .filter(|(_, a)| filter.as_ref().is_none_or(|f| *f == a.target))
         .map(|(name, a)| AliasListEntry {
-            alias_arn: kms.alias_arn(&name),
+            alias_arn: kms.alias_arn(acct, &name),
             alias_name: name,
             target_key_id: a.target.to_string(),
             creation_date_ms: a.created_ms,
@@ -656,7 +694,7 @@ fn list_aliases(kms: &Kms, r: &ListAliasesRequest) -> Result<KmsOutput> {
     Ok(KmsOutput::ListAliases(aliases, page))
 }
 
-fn encrypt(kms: &Kms, r: &EncryptRequest) -> Result<KmsOutput> {
+fn encrypt(kms: &Kms, acct: &str, r: &EncryptRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     if r.plaintext.is_empty() || r.plaintext.len() > 4096 {
         return Err(Error::ValidationException(
@@ -672,7 +710,7 @@ fn encrypt(kms: &Kms, r: &EncryptRequest) -> Result<KmsOutput> {
         ));
     }
     check_algorithm(r.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
-    let key = kms.resolve(&r.key_id, Forms::WithAlias)?;
+    let key = kms.resolve(&r.key_id, Forms::WithAlias, acct)?;
     let ciphertext_blob = Kms::encrypt_with(&key, &r.plaintext, &r.encryption_context, "Encrypt")?;
     Ok(KmsOutput::Encrypt {
         ciphertext_blob,
@@ -680,20 +718,21 @@ fn encrypt(kms: &Kms, r: &EncryptRequest) -> Result<KmsOutput> {
     })
 }
 
-fn decrypt(kms: &Kms, r: &DecryptRequest) -> Result<KmsOutput> {
+fn decrypt(kms: &Kms, acct: &str, r: &DecryptRequest) -> Result<KmsOutput> {
     let blob = blob_member(r.ciphertext_blob.as_deref(), "ciphertextBlob")?;
     if let Some(id) = &r.key_id {
         check_key_id(id, "keyId")?;
     }
     check_algorithm(r.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
-    let (key, plaintext) = kms.open_blob(blob, &r.encryption_context, r.key_id.as_deref(), "Decrypt")?;
+    let (key, plaintext) =
+        kms.open_blob(blob, &r.encryption_context, r.key_id.as_deref(), acct, "Decrypt")?;
     Ok(KmsOutput::Decrypt {
         key_id: key.arn.to_string(),
         plaintext,
     })
 }
 
-fn re_encrypt(kms: &Kms, r: &ReEncryptRequest) -> Result<KmsOutput> {
+fn re_encrypt(kms: &Kms, acct: &str, r: &ReEncryptRequest) -> Result<KmsOutput> {
     let blob = blob_member(r.ciphertext_blob.as_deref(), "ciphertextBlob")?;
     check_key_id(&r.destination_key_id, "destinationKeyId")?;
     if let Some(id) = &r.source_key_id {
@@ -711,9 +750,10 @@ fn re_encrypt(kms: &Kms, r: &ReEncryptRequest) -> Result<KmsOutput> {
         blob,
         &r.source_encryption_context,
         r.source_key_id.as_deref(),
+        acct,
         "ReEncrypt",
     )?;
-    let dest = kms.resolve(&r.destination_key_id, Forms::WithAlias)?;
+    let dest = kms.resolve(&r.destination_key_id, Forms::WithAlias, acct)?;
     let ciphertext_blob =
         Kms::encrypt_with(&dest, &plaintext, &r.destination_encryption_context, "ReEncrypt")?;
     Ok(KmsOutput::ReEncrypt {
@@ -723,10 +763,15 @@ fn re_encrypt(kms: &Kms, r: &ReEncryptRequest) -> Result<KmsOutput> {
     })
 }
 
-fn generate_data_key(kms: &Kms, r: &GenerateDataKeyRequest, with_plaintext: bool) -> Result<KmsOutput> {
+fn generate_data_key(
+    kms: &Kms,
+    acct: &str,
+    r: &GenerateDataKeyRequest,
+    with_plaintext: bool,
+) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     let spec = data_key_spec(r.number_of_bytes, r.key_spec.as_deref())?;
-    let key = kms.resolve(&r.key_id, Forms::WithAlias)?;
+    let key = kms.resolve(&r.key_id, Forms::WithAlias, acct)?;
     let operation = if with_plaintext {
         "GenerateDataKey"
     } else {
@@ -799,11 +844,12 @@ fn check_mac_algorithm(value: &str) -> Result<()> {
 /// Returns the key and the algorithm as the model names it.
 fn mac_key(
     kms: &Kms,
+    acct: &str,
     key_id: &str,
     mac_algorithm: &str,
     operation: &str,
 ) -> Result<(Arc<Key>, &'static str)> {
-    let key = kms.resolve(key_id, Forms::WithAlias)?;
+    let key = kms.resolve(key_id, Forms::WithAlias, acct)?;
     Kms::usable(&key)?;
     Kms::check_usage(&key, KeyUsage::GenerateVerifyMac, operation)?;
     match key.spec.mac_algorithm() {
@@ -818,11 +864,11 @@ fn mac_key(
     }
 }
 
-fn generate_mac(kms: &Kms, r: &GenerateMacRequest) -> Result<KmsOutput> {
+fn generate_mac(kms: &Kms, acct: &str, r: &GenerateMacRequest) -> Result<KmsOutput> {
     let message = mac_message(r.message.as_ref())?;
     check_key_id(&r.key_id, "keyId")?;
     check_mac_algorithm(&r.mac_algorithm)?;
-    let (key, mac_algorithm) = mac_key(kms, &r.key_id, &r.mac_algorithm, "GenerateMac")?;
+    let (key, mac_algorithm) = mac_key(kms, acct, &r.key_id, &r.mac_algorithm, "GenerateMac")?;
     // `mac` is `None` only for a key without an HMAC secret, which
     // `mac_key` has already refused.
     let mac = key.mac(message).ok_or(Error::InternalFailure)?;
@@ -833,12 +879,12 @@ fn generate_mac(kms: &Kms, r: &GenerateMacRequest) -> Result<KmsOutput> {
     })
 }
 
-fn verify_mac(kms: &Kms, r: &VerifyMacRequest) -> Result<KmsOutput> {
+fn verify_mac(kms: &Kms, acct: &str, r: &VerifyMacRequest) -> Result<KmsOutput> {
     let message = mac_message(r.message.as_ref())?;
     check_key_id(&r.key_id, "keyId")?;
     check_mac_algorithm(&r.mac_algorithm)?;
     let mac = blob_member(r.mac.as_deref(), "mac")?;
-    let (key, mac_algorithm) = mac_key(kms, &r.key_id, &r.mac_algorithm, "VerifyMac")?;
+    let (key, mac_algorithm) = mac_key(kms, acct, &r.key_id, &r.mac_algorithm, "VerifyMac")?;
     if !key.verify_mac(message, mac) {
         return Err(Error::KmsInvalidMacException("".into()));
     }
@@ -848,8 +894,8 @@ fn verify_mac(kms: &Kms, r: &VerifyMacRequest) -> Result<KmsOutput> {
     })
 }
 
-fn enable_key(kms: &Kms, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
-    let key = customer_key(kms, caller, &r.key_id, "EnableKey")?;
+fn enable_key(kms: &Kms, acct: &str, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
+    let key = customer_key(kms, acct, caller, &r.key_id, "EnableKey")?;
     let mut g = key.write();
     match g.state {
         KeyState::PendingDeletion { .. } => Err(Error::KmsInvalidStateException(
@@ -862,8 +908,8 @@ fn enable_key(kms: &Kms, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutp
     }
 }
 
-fn disable_key(kms: &Kms, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
-    let key = customer_key(kms, caller, &r.key_id, "DisableKey")?;
+fn disable_key(kms: &Kms, acct: &str, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
+    let key = customer_key(kms, acct, caller, &r.key_id, "DisableKey")?;
     let mut g = key.write();
     match g.state {
         KeyState::PendingDeletion { .. } => Err(Error::KmsInvalidStateException(
@@ -876,11 +922,16 @@ fn disable_key(kms: &Kms, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOut
     }
 }
 
-fn schedule_key_deletion(kms: &Kms, caller: &Principal, r: &ScheduleKeyDeletionRequest) -> Result<KmsOutput> {
+fn schedule_key_deletion(
+    kms: &Kms,
+    acct: &str,
+    caller: &Principal,
+    r: &ScheduleKeyDeletionRequest,
+) -> Result<KmsOutput> {
     let days = r.pending_window_in_days.unwrap_or(30);
     check_range(days, "pendingWindowInDays", 7, 30)?;
     let days = u32::try_from(days).unwrap_or(30);
-    let key = customer_key(kms, caller, &r.key_id, "ScheduleKeyDeletion")?;
+    let key = customer_key(kms, acct, caller, &r.key_id, "ScheduleKeyDeletion")?;
     let mut g = key.write();
     if let KeyState::PendingDeletion { .. } = g.state {
         return Err(Error::KmsInvalidStateException(
@@ -900,8 +951,8 @@ fn schedule_key_deletion(kms: &Kms, caller: &Principal, r: &ScheduleKeyDeletionR
     })
 }
 
-fn cancel_key_deletion(kms: &Kms, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
-    let key = customer_key(kms, caller, &r.key_id, "CancelKeyDeletion")?;
+fn cancel_key_deletion(kms: &Kms, acct: &str, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
+    let key = customer_key(kms, acct, caller, &r.key_id, "CancelKeyDeletion")?;
     let mut g = key.write();
     if !matches!(g.state, KeyState::PendingDeletion { .. }) {
         return Err(Error::KmsInvalidStateException(
@@ -913,10 +964,10 @@ fn cancel_key_deletion(kms: &Kms, caller: &Principal, r: &KeyIdRequest) -> Resul
     Ok(KmsOutput::KeyId(key.arn.to_string()))
 }
 
-fn get_key_policy(kms: &Kms, r: &GetKeyPolicyRequest) -> Result<KmsOutput> {
+fn get_key_policy(kms: &Kms, acct: &str, r: &GetKeyPolicyRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     check_policy_name(r.policy_name.as_deref())?;
-    let key = kms.resolve(&r.key_id, Forms::KeyOnly)?;
+    let key = kms.resolve(&r.key_id, Forms::KeyOnly, acct)?;
     let policy = key.read().policy.clone();
     Ok(KmsOutput::GetKeyPolicy {
         policy,
@@ -924,10 +975,10 @@ fn get_key_policy(kms: &Kms, r: &GetKeyPolicyRequest) -> Result<KmsOutput> {
     })
 }
 
-fn put_key_policy(kms: &Kms, caller: &Principal, r: PutKeyPolicyRequest) -> Result<KmsOutput> {
+fn put_key_policy(kms: &Kms, acct: &str, caller: &Principal, r: PutKeyPolicyRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     check_policy_name(r.policy_name.as_deref())?;
-    let key = customer_key(kms, caller, &r.key_id, "PutKeyPolicy")?;
+    let key = customer_key(kms, acct, caller, &r.key_id, "PutKeyPolicy")?;
     not_pending(&key)?;
     check_policy(&r.policy)?;
     let document = super::model::read_policy(&r.policy.text);
@@ -937,10 +988,10 @@ fn put_key_policy(kms: &Kms, caller: &Principal, r: PutKeyPolicyRequest) -> Resu
     Ok(KmsOutput::Empty)
 }
 
-fn list_key_policies(kms: &Kms, r: &KeyListingRequest) -> Result<KmsOutput> {
+fn list_key_policies(kms: &Kms, acct: &str, r: &KeyListingRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     limit(r.limit, 100)?;
-    kms.resolve(&r.key_id, Forms::KeyOnly)?;
+    kms.resolve(&r.key_id, Forms::KeyOnly, acct)?;
     Ok(KmsOutput::ListKeyPolicies(
         vec![DEFAULT_POLICY.to_owned()],
         Page::default(),
@@ -949,9 +1000,9 @@ fn list_key_policies(kms: &Kms, r: &KeyListingRequest) -> Result<KmsOutput> {
 
 /// Rotation actions (`operation`) need an enabled customer-managed
 /// symmetric encryption key: KMS does not rotate HMAC keys.
-fn rotatable(kms: &Kms, key_id: &str, operation: &str) -> Result<Arc<Key>> {
+fn rotatable(kms: &Kms, acct: &str, key_id: &str, operation: &str) -> Result<Arc<Key>> {
     check_key_id(key_id, "keyId")?;
-    let key = kms.resolve(key_id, Forms::KeyOnly)?;
+    let key = kms.resolve(key_id, Forms::KeyOnly, acct)?;
     if key.manager == KeyManager::Aws {
         return Err(Error::UnsupportedOperationException(
             format!(
@@ -975,28 +1026,28 @@ fn rotatable(kms: &Kms, key_id: &str, operation: &str) -> Result<Arc<Key>> {
     Ok(key)
 }
 
-fn enable_key_rotation(kms: &Kms, r: &EnableKeyRotationRequest) -> Result<KmsOutput> {
+fn enable_key_rotation(kms: &Kms, acct: &str, r: &EnableKeyRotationRequest) -> Result<KmsOutput> {
     let days = r.rotation_period_in_days.unwrap_or(365);
     check_range(days, "rotationPeriodInDays", 90, 2560)?;
     let days = u32::try_from(days).unwrap_or(365);
-    let key = rotatable(kms, &r.key_id, "EnableKeyRotation")?;
+    let key = rotatable(kms, acct, &r.key_id, "EnableKeyRotation")?;
     let mut g = key.write();
     g.rotation_period_days = Some(days);
     g.next_rotation_ms = Some(kms.now() + u64::from(days) * DAY_MS);
     Ok(KmsOutput::Empty)
 }
 
-fn disable_key_rotation(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
-    let key = rotatable(kms, &r.key_id, "DisableKeyRotation")?;
+fn disable_key_rotation(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOutput> {
+    let key = rotatable(kms, acct, &r.key_id, "DisableKeyRotation")?;
     let mut g = key.write();
     g.rotation_period_days = None;
     g.next_rotation_ms = None;
     Ok(KmsOutput::Empty)
 }
 
-fn get_key_rotation_status(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
+fn get_key_rotation_status(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
-    let key = kms.resolve(&r.key_id, Forms::KeyOnly)?;
+    let key = kms.resolve(&r.key_id, Forms::KeyOnly, acct)?;
     let g = key.read();
     let on_demand = g
         .rotations
@@ -1013,8 +1064,8 @@ fn get_key_rotation_status(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
     })
 }
 
-fn rotate_key_on_demand(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
-    let key = rotatable(kms, &r.key_id, "RotateKeyOnDemand")?;
+fn rotate_key_on_demand(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOutput> {
+    let key = rotatable(kms, acct, &r.key_id, "RotateKeyOnDemand")?;
     let mut g = key.write();
     let done = g
         .rotations
@@ -1035,8 +1086,8 @@ fn rotate_key_on_demand(kms: &Kms, r: &KeyIdRequest) -> Result<KmsOutput> {
     Ok(KmsOutput::KeyId(key.arn.to_string()))
 }
 
-fn tag_resource(kms: &Kms, caller: &Principal, r: TagResourceRequest) -> Result<KmsOutput> {
-    let key = customer_key(kms, caller, &r.key_id, "TagResource")?;
+fn tag_resource(kms: &Kms, acct: &str, caller: &Principal, r: TagResourceRequest) -> Result<KmsOutput> {
+    let key = customer_key(kms, acct, caller, &r.key_id, "TagResource")?;
     not_pending(&key)?;
     check_tags(&r.tags)?;
     let mut g = key.write();
@@ -1049,8 +1100,8 @@ fn tag_resource(kms: &Kms, caller: &Principal, r: TagResourceRequest) -> Result<
     Ok(KmsOutput::Empty)
 }
 
-fn untag_resource(kms: &Kms, caller: &Principal, r: &UntagResourceRequest) -> Result<KmsOutput> {
-    let key = customer_key(kms, caller, &r.key_id, "UntagResource")?;
+fn untag_resource(kms: &Kms, acct: &str, caller: &Principal, r: &UntagResourceRequest) -> Result<KmsOutput> {
+    let key = customer_key(kms, acct, caller, &r.key_id, "UntagResource")?;
     not_pending(&key)?;
     for k in &r.tag_keys {
         check_len(k, "tagKeys.member", 1, 128)?;
@@ -1062,10 +1113,10 @@ fn untag_resource(kms: &Kms, caller: &Principal, r: &UntagResourceRequest) -> Re
     Ok(KmsOutput::Empty)
 }
 
-fn list_resource_tags(kms: &Kms, r: &KeyListingRequest) -> Result<KmsOutput> {
+fn list_resource_tags(kms: &Kms, acct: &str, r: &KeyListingRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     let limit = limit(r.limit, 50)?;
-    let key = kms.resolve(&r.key_id, Forms::KeyOnly)?;
+    let key = kms.resolve(&r.key_id, Forms::KeyOnly, acct)?;
     let tags: Vec<Tag> = key
         .read()
         .tags

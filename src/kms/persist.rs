@@ -18,8 +18,12 @@ use super::{Alias, Kms};
 use crate::error::{Error, Result};
 use crate::store::codec::{Malformed, Reader, Writer};
 
-/// Encoding version of a key record.
+/// Encoding version of a key record without its account (read only: such
+/// keys belong to the server's account).
 const KEY_RECORD_V1: u8 = 1;
+/// Encoding version of a key record: V1 with the key's account after the
+/// version tag.
+const KEY_RECORD_V2: u8 = 2;
 
 /// One key as stored.
 #[derive(Debug)]
@@ -35,6 +39,9 @@ pub struct KeyRecord {
 /// One alias as stored.
 #[derive(Debug, Clone)]
 pub struct AliasRecord {
+    /// The account the alias belongs to (empty: the server's, as written
+    /// before aliases were per account).
+    pub account: String,
     /// `alias/...`.
     pub name: String,
     /// Target key id.
@@ -67,7 +74,8 @@ pub trait KeyVault: Send + Sync + std::fmt::Debug {
 fn encode(key: &Key) -> Zeroizing<Vec<u8>> {
     let g = key.read();
     let mut w = Writer::new();
-    w.u8(KEY_RECORD_V1)
+    w.u8(KEY_RECORD_V2)
+        .str(key.account())
         .str(&key.id)
         .u64(key.created_ms)
         .u8(match key.manager {
@@ -114,9 +122,17 @@ fn encode(key: &Key) -> Zeroizing<Vec<u8>> {
 
 fn decode(region: &str, account_id: &str, bytes: &[u8]) -> std::result::Result<Key, Malformed> {
     let mut r = Reader::new(bytes);
-    if r.u8()? != KEY_RECORD_V1 {
-        return Err(Malformed);
-    }
+    let account = match r.u8()? {
+        KEY_RECORD_V1 => account_id.to_owned(),
+        KEY_RECORD_V2 => {
+            let a = r.string()?;
+            if !crate::iam::is_account_id(&a) {
+                return Err(Malformed);
+            }
+            a
+        }
+        _ => return Err(Malformed),
+    };
     let id = r.string()?;
     let uuid = uuid::Uuid::try_parse(&id).map_err(|_| Malformed)?;
     let created_ms = r.u64()?;
@@ -170,7 +186,7 @@ fn decode(region: &str, account_id: &str, bytes: &[u8]) -> std::result::Result<K
     }
     Ok(Key::from_parts(
         region,
-        account_id,
+        &account,
         *uuid.as_bytes(),
         created_ms,
         manager,
@@ -238,7 +254,8 @@ impl Kms {
             .aliases
             .iter()
             .map(|a| AliasRecord {
-                name: a.key().clone(),
+                account: a.key().0.clone(),
+                name: a.key().1.clone(),
                 target: a.target.to_string(),
                 created_ms: a.created_ms,
                 updated_ms: a.updated_ms,
@@ -267,8 +284,13 @@ impl Kms {
             }
         }
         for a in &image.aliases {
+            let account = if a.account.is_empty() {
+                self.account_id.clone()
+            } else {
+                a.account.clone()
+            };
             self.aliases.insert(
-                a.name.clone(),
+                (account, a.name.clone()),
                 Alias {
                     target: Arc::from(a.target.as_str()),
                     created_ms: a.created_ms,
@@ -289,9 +311,21 @@ mod tests {
     fn keys_and_aliases_survive_an_image_round_trip() {
         let clock = Arc::new(Clock::manual(1_000));
         let kms = Kms::new("us-east-1", "000000000000", clock.clone());
-        let key = kms.create_key(KeySpec::SymmetricDefault, "d".into(), None, BTreeMap::new());
+        let key = kms.create_key(
+            KeySpec::SymmetricDefault,
+            "d".into(),
+            None,
+            BTreeMap::new(),
+            "000000000000",
+        );
         kms.insert_alias("alias/a", &key).unwrap();
-        let mac = kms.create_key(KeySpec::Hmac256, String::new(), None, BTreeMap::new());
+        let mac = kms.create_key(
+            KeySpec::Hmac256,
+            String::new(),
+            None,
+            BTreeMap::new(),
+            "000000000000",
+        );
         let sqs = kms.service_owned_key("sqs");
         let ctx = crate::kms::EncryptionContext::new();
         let blob = key.seal(b"secret", &ctx).unwrap();
@@ -305,14 +339,77 @@ mod tests {
                 "alias/a",
                 super::super::Forms::WithAlias,
                 super::super::Scope::Api,
+                "000000000000",
             )
             .unwrap();
         assert_eq!(k2.id, key.id);
         let header = super::super::blob::header(&blob).unwrap();
         assert_eq!(&*k2.open(&blob, header.version, &ctx).unwrap(), b"secret");
-        let m2 = again.resolve(&mac.id, super::super::Forms::KeyOnly).unwrap();
+        let m2 = again
+            .resolve(&mac.id, super::super::Forms::KeyOnly, "000000000000")
+            .unwrap();
         assert!(m2.verify_mac(b"m", &tag));
         assert_eq!(again.service_owned_key("sqs"), sqs);
-        assert!(again.resolve(&key.id, super::super::Forms::KeyOnly).is_ok());
+        assert!(
+            again
+                .resolve(&key.id, super::super::Forms::KeyOnly, "000000000000")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn keys_and_aliases_keep_their_account_and_old_records_are_the_servers() {
+        use super::super::Forms;
+        let clock = Arc::new(Clock::manual(1_000));
+        let kms = Kms::new("us-east-1", "000000000000", clock.clone());
+        let b = kms.create_key(
+            KeySpec::SymmetricDefault,
+            String::new(),
+            None,
+            BTreeMap::new(),
+            "111111111111",
+        );
+        kms.insert_alias("alias/x", &b).unwrap();
+        let mut image = kms.image();
+        // A version-1 record (no account) and an alias written before
+        // aliases had an account: both are the server's.
+        let old = Key::new(
+            "us-east-1",
+            "000000000000",
+            5,
+            KeyManager::Customer,
+            String::new(),
+            String::new(),
+        );
+        let mut v1 = encode(&old);
+        // V2 puts the account (a length-prefixed string) after the tag.
+        let account_len = 4 + "000000000000".len();
+        v1.drain(1..=account_len);
+        v1[0] = KEY_RECORD_V1;
+        image.keys.push(KeyRecord {
+            id: old.id.to_string(),
+            service: None,
+            bytes: v1,
+        });
+        image.aliases.push(AliasRecord {
+            account: String::new(),
+            name: "alias/x".into(),
+            target: old.id.to_string(),
+            created_ms: 5,
+            updated_ms: 5,
+        });
+
+        let again = Kms::new("us-east-1", "000000000000", clock);
+        again.restore(&image).unwrap();
+        let k = again
+            .resolve("alias/x", Forms::WithAlias, "111111111111")
+            .unwrap();
+        assert_eq!(k.arn, b.arn);
+        assert!(again.resolve(&b.id, Forms::KeyOnly, "000000000000").is_err());
+        let o = again
+            .resolve("alias/x", Forms::WithAlias, "000000000000")
+            .unwrap();
+        assert_eq!(o.id, old.id);
+        assert_eq!(o.account(), "000000000000");
     }
 }

@@ -320,7 +320,10 @@ pub enum KmsAction {
 impl KmsAction {
     /// For ReEncrypt, the key its ciphertext was made under: `SourceKeyId`,
     /// else the key the blob's header names.
-    pub fn reencrypt_source(&self) -> Option<String> {
+    ///
+    /// A key id read from the blob's header goes through `from_blob`, which
+    /// may name the key by ARN: a blob's key may be in any account.
+    pub fn reencrypt_source(&self, from_blob: impl Fn(String) -> String) -> Option<String> {
         let Self::ReEncrypt(r) = self else {
             return None;
         };
@@ -328,7 +331,7 @@ impl KmsAction {
             r.ciphertext_blob
                 .as_deref()
                 .and_then(super::blob::header)
-                .map(|h| uuid::Uuid::from_bytes(h.key_id).to_string())
+                .map(|h| from_blob(uuid::Uuid::from_bytes(h.key_id).to_string()))
         })
     }
 
@@ -343,8 +346,9 @@ impl KmsAction {
 
     /// The key the request names, for the metrics label: [`Self::key_id`],
     /// or for a Decrypt without `KeyId` the id of the key its ciphertext
-    /// blob's header names (the key a failed Decrypt was about).
-    pub fn named_key(&self) -> Option<String> {
+    /// blob's header names (the key a failed Decrypt was about), through
+    /// `from_blob` as for [`Self::reencrypt_source`].
+    pub fn named_key(&self, from_blob: impl Fn(String) -> String) -> Option<String> {
         if let Self::Decrypt(r) = self
             && r.key_id.is_none()
         {
@@ -352,7 +356,7 @@ impl KmsAction {
                 .ciphertext_blob
                 .as_deref()
                 .and_then(super::blob::header)
-                .map(|h| uuid::Uuid::from_bytes(h.key_id).to_string());
+                .map(|h| from_blob(uuid::Uuid::from_bytes(h.key_id).to_string()));
         }
         self.key_id().map(str::to_owned)
     }

@@ -456,25 +456,29 @@ fn serve_kms(
     let input = kms::kms_action(action, body)?;
     let known = kms::ACTIONS.iter().position(|a| *a == action);
     let operation = known.map_or("unknown", |i| kms::ACTIONS[i]);
-    let named_key = input.named_key();
+    // Key ids and alias names resolve in the caller's account; a blob's
+    // header names its key by id, found in whatever account holds it.
+    let account = crate::kms::ops::caller_account(&state.kms, &principal).to_owned();
+    let from_blob = |id: String| state.kms.blob_key_arn(&id).map_or(id, |arn| arn.to_string());
+    let named_key = input.named_key(from_blob);
     if let Some(i) = known {
         authorize_kms(
             state,
             &principal,
-            facts.tls,
+            (facts.tls, &account),
             &input,
             kms::IAM_ACTIONS[i],
             named_key.as_deref(),
         )?;
     }
-    let out = crate::kms::ops::dispatch(&state.kms, &principal, input);
+    let out = crate::kms::ops::dispatch_in(&state.kms, &principal, &account, input);
     // The key label is an existing key's ARN (never a made-up identifier a
     // client sent), or empty.
     let key = out
         .as_ref()
         .ok()
         .and_then(|o| o.key_arn().map(Arc::<str>::from))
-        .or_else(|| named_key.and_then(|k| state.kms.api_key_arn(&k)));
+        .or_else(|| named_key.and_then(|k| state.kms.api_key_arn(&k, &account)));
     state
         .metrics
         .record_kms_api_call(operation, key.as_deref().unwrap_or(""));
@@ -492,13 +496,13 @@ fn serve_kms(
 fn authorize_kms(
     state: &AppState,
     principal: &Principal,
-    tls: bool,
+    (tls, account): (bool, &str),
     input: &crate::kms::types::KmsAction,
     iam_action: &'static str,
     named: Option<&str>,
 ) -> Result<()> {
     use crate::authz::KmsTarget;
-    let key_policy = |id: &str| state.kms.api_key_policy(id);
+    let key_policy = |id: &str| state.kms.api_key_policy(id, account);
     let on_key = |action: &'static str, id: Option<&str>, required: bool| -> Result<()> {
         match id.and_then(key_policy) {
             Some((arn, policy)) => crate::authz::kms(
@@ -512,15 +516,14 @@ fn authorize_kms(
             None => Ok(()),
         }
     };
-    if let Some(source) = input.reencrypt_source() {
+    let from_blob = |id: String| state.kms.blob_key_arn(&id).map_or(id, |arn| arn.to_string());
+    if let Some(source) = input.reencrypt_source(from_blob) {
         on_key("kms:ReEncryptFrom", Some(&source), false)?;
         return on_key("kms:ReEncryptTo", named, true);
     }
     if let Some(alias) = input.alias_name() {
-        let alias_arn = format!(
-            "arn:aws:kms:{}:{}:{alias}",
-            state.config.region, state.config.account_id
-        );
+        // Aliases are the caller's account's.
+        let alias_arn = format!("arn:aws:kms:{}:{account}:{alias}", state.config.region);
         crate::authz::kms(state, principal, tls, iam_action, KmsTarget::Alias(&alias_arn))?;
         if !matches!(input, crate::kms::types::KmsAction::CreateAlias(_)) {
             on_key(iam_action, Some(alias), false)?;

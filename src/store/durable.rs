@@ -43,8 +43,9 @@ use crate::sqs::model::queue::Counters;
 pub const APPLICATION_ID: i32 = 0x5345_414C;
 
 /// Schema version this build writes and reads: 2 added `sessions` to the
-/// key database (version 1 directories are brought to 2 when opened).
-pub const SCHEMA_VERSION: i32 = 2;
+/// key database, 3 the account of each alias (aliases are per account);
+/// older directories are brought to 3 when opened.
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// File names inside a data directory.
 pub const SQS_DB: &str = "sqs.db";
@@ -232,10 +233,19 @@ CREATE TABLE aliases (name TEXT PRIMARY KEY, target TEXT NOT NULL,
     created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
 ";
 
-/// What schema 2 added to the key database: STS's temporary credentials.
-/// Run on new databases after the schema, and on version 1 ones when
-/// opened.
-const KMS_UPGRADE: &str = "CREATE TABLE IF NOT EXISTS sessions (access_key_id TEXT PRIMARY KEY, expires_s INTEGER NOT NULL, record BLOB NOT NULL);";
+/// What schemas 2 and 3 changed in the key database: STS's temporary
+/// credentials (2); aliases keyed by account and name (3), those written
+/// before with the empty account, which stands for the server's. Run on new
+/// databases after the schema, and on older ones when opened.
+const KMS_UPGRADE: &str = "
+CREATE TABLE IF NOT EXISTS sessions (access_key_id TEXT PRIMARY KEY, expires_s INTEGER NOT NULL, record BLOB NOT NULL);
+CREATE TABLE aliases_v3 (account TEXT NOT NULL, name TEXT NOT NULL, target TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (account, name));
+INSERT INTO aliases_v3 (account, name, target, created_ms, updated_ms)
+    SELECT '', name, target, created_ms, updated_ms FROM aliases;
+DROP TABLE aliases;
+ALTER TABLE aliases_v3 RENAME TO aliases;
+";
 
 fn open_db(
     dir: &Path,
@@ -1043,15 +1053,16 @@ impl KeyDb {
             img.keys.push(row.map_err(q)?);
         }
         let mut st = conn
-            .prepare("SELECT name, target, created_ms, updated_ms FROM aliases")
+            .prepare("SELECT account, name, target, created_ms, updated_ms FROM aliases")
             .map_err(q)?;
         let rows = st
             .query_map([], |r| {
                 Ok(AliasRecord {
-                    name: r.get(0)?,
-                    target: r.get(1)?,
-                    created_ms: u(r.get(2)?),
-                    updated_ms: u(r.get(3)?),
+                    account: r.get(0)?,
+                    name: r.get(1)?,
+                    target: r.get(2)?,
+                    created_ms: u(r.get(3)?),
+                    updated_ms: u(r.get(4)?),
                 })
             })
             .map_err(q)?;
@@ -1078,8 +1089,8 @@ impl KeyVault for KeyDb {
         }
         for a in &img.aliases {
             tx.execute(
-                "INSERT INTO aliases (name, target, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![a.name, a.target, i(a.created_ms), i(a.updated_ms)],
+                "INSERT INTO aliases (account, name, target, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![a.account, a.name, a.target, i(a.created_ms), i(a.updated_ms)],
             )
             .map_err(|e| e.to_string())?;
         }
