@@ -719,8 +719,13 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
             ));
         }
         for (j, a) in k.aliases.iter().enumerate() {
-            // Aliases are per account.
-            if !aliases.insert((k.account.as_deref(), a.as_str())) {
+            // Aliases are per account; a key without one is in the server's.
+            let account = k
+                .account
+                .clone()
+                .or_else(|| cfg.server.account_id.clone())
+                .unwrap_or_else(|| crate::config::Config::default().account_id);
+            if !aliases.insert((account, a.as_str())) {
                 return Err(src.error(
                     &field!["keys", i, "aliases", j],
                     format!("alias {a} is configured twice"),
@@ -870,6 +875,15 @@ mod tests {
 
     fn err(text: &str) -> ConfigError {
         parse("t.toml", text.to_owned()).unwrap_err()
+    }
+
+    #[test]
+    fn an_alias_is_one_per_account_whether_the_account_is_written_or_not() {
+        let twice = "[[keys]]\nkey_id = \"11111111-2222-3333-4444-555555555555\"\naliases = [\"alias/a\"]\n\
+                     [[keys]]\nkey_id = \"21111111-2222-3333-4444-555555555555\"\naccount = \"000000000000\"\naliases = [\"alias/a\"]\n";
+        assert!(err(twice).message.contains("alias alias/a is configured twice"));
+        let elsewhere = twice.replace("account = \"000000000000\"", "account = \"111111111111\"");
+        assert!(parse("t.toml", elsewhere).is_ok());
     }
 
     #[test]
