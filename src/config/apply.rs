@@ -71,7 +71,7 @@ pub fn check(config: &Config, cfg: &FileConfig) -> Result<(), ConfigError> {
 fn scratch_of(state: &AppState) -> AppState {
     let scratch = AppState::with_clock(state.config.clone(), state.clock.clone());
     let now = state.clock.now_ms();
-    for q in state.store.list(&state.config.account_id) {
+    for q in state.store.all() {
         let (attrs, tags) = {
             let s = q.lock();
             (s.attrs.clone(), s.tags.clone())
@@ -149,10 +149,10 @@ fn check_existing(state: &AppState, cfg: &FileConfig) -> Result<(), ConfigError>
 }
 
 /// The principal configuration changes are made as: the account's root.
-fn config_principal(state: &AppState) -> Principal {
+fn config_principal(account: &str) -> Principal {
     Principal::Signed(Arc::new(Identity {
         access_key_id: "sealq-config".to_owned(),
-        arn: format!("arn:aws:iam::{}:root", state.config.account_id),
+        arn: format!("arn:aws:iam::{account}:root"),
         sender_id: Arc::from("sealq-config"),
         temporary: false,
     }))
@@ -168,7 +168,7 @@ fn describe(e: &Error) -> String {
 /// behind a scratch one), where keys outside the file are looked up.
 fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), ConfigError> {
     let src = &cfg.source;
-    let admin = config_principal(state);
+    let admin = config_principal(&state.config.account_id);
     for (i, k) in cfg.keys.iter().enumerate() {
         apply_key(state, &admin, src, i, k)?;
     }
@@ -183,7 +183,20 @@ fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), C
         journal_unit: std::sync::atomic::AtomicU64::new(0),
     };
     for i in queue_order(state, cfg)? {
-        apply_queue(state, real, &ctx, src, i, &cfg.queues[i])?;
+        let q = &cfg.queues[i];
+        match &q.account {
+            // A queue of another account is created as that account's root.
+            Some(a) if *a != state.config.account_id => {
+                let ctx = Ctx {
+                    principal: config_principal(a),
+                    journal_unit: std::sync::atomic::AtomicU64::new(0),
+                    url_base: ctx.url_base.clone(),
+                    ..ctx
+                };
+                apply_queue(state, real, &ctx, src, i, q)?;
+            }
+            _ => apply_queue(state, real, &ctx, src, i, q)?,
+        }
     }
     for (i, p) in cfg.principals.iter().enumerate() {
         let arn = p.principal_arn(&state.config.account_id);
@@ -404,14 +417,14 @@ fn apply_key(
     Ok(())
 }
 
-/// The queue a `RedrivePolicy` targets, when it is a queue of this server
-/// named by ARN or by bare name.
-fn redrive_target_name(state: &AppState, redrive_policy: &str) -> Option<String> {
+/// The queue a `RedrivePolicy` of a queue of `account` targets, when it is
+/// a queue of that account named by ARN or by bare name.
+fn redrive_target_name(state: &AppState, account: &str, redrive_policy: &str) -> Option<String> {
     let target = policy::redrive_target(redrive_policy)?;
     if !target.starts_with("arn:") {
         return Some(target);
     }
-    let here = format!("arn:aws:sqs:{}:{}:", state.config.region, state.config.account_id);
+    let here = format!("arn:aws:sqs:{}:{account}:", state.config.region);
     target.starts_with(&here).then_some(())?;
     parse_queue_arn(&target).map(|(_, name)| name.to_owned())
 }
@@ -419,16 +432,23 @@ fn redrive_target_name(state: &AppState, redrive_policy: &str) -> Option<String>
 /// Indexes of the file's queues with every dead-letter queue of the file
 /// before its sources; a cycle is an error at one of its `RedrivePolicy`s.
 fn queue_order(state: &AppState, cfg: &FileConfig) -> Result<Vec<usize>, ConfigError> {
-    let by_name: HashMap<&str, usize> = cfg
+    let account_of = |i: usize| {
+        cfg.queues[i]
+            .account
+            .as_deref()
+            .unwrap_or(&state.config.account_id)
+    };
+    let by_name: HashMap<(&str, &str), usize> = cfg
         .queues
         .iter()
         .enumerate()
-        .map(|(i, q)| (q.name.as_str(), i))
+        .map(|(i, q)| ((account_of(i), q.name.as_str()), i))
         .collect();
     let target_of = |i: usize| -> Option<usize> {
         let rp = cfg.queues[i].attributes.get("RedrivePolicy")?;
-        let name = redrive_target_name(state, &rp.0)?;
-        by_name.get(name.as_str()).copied()
+        let account = account_of(i);
+        let name = redrive_target_name(state, account, &rp.0)?;
+        by_name.get(&(account, name.as_str())).copied()
     };
     // 0 = unvisited, 1 = on the current chain, 2 = placed. Each queue has
     // at most one dead-letter queue, so a chain is a path, walked without
@@ -501,7 +521,10 @@ fn apply_queue(
         p.extend(queue_field(e, q).iter().map(Seg::from));
         src.error(&p, describe(e))
     };
-    let (region, account) = (&state.config.region, &state.config.account_id);
+    let (region, account) = (
+        &state.config.region,
+        q.account.as_deref().unwrap_or(&state.config.account_id),
+    );
     let attributes: Vec<(String, String)> = q
         .attributes
         .iter()
@@ -603,6 +626,44 @@ mod tests {
             .iter()
             .map(|q| q.name.clone())
             .collect()
+    }
+
+    #[test]
+    fn queues_of_another_account_live_there_with_their_dead_letter_queue_and_key() {
+        let s = state();
+        let c = cfg(concat!(
+            "[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\naccount = \"111111111111\"\naliases = [\"alias/k\"]\n",
+            "[[queues]]\nname = \"orders\"\naccount = \"111111111111\"\n",
+            "attributes = { KmsMasterKeyId = \"alias/k\", RedrivePolicy = '{\"deadLetterTargetArn\":\"orders-dlq\",\"maxReceiveCount\":3}' }\n",
+            "[[queues]]\nname = \"orders-dlq\"\naccount = \"111111111111\"\n",
+            "[[queues]]\nname = \"orders\"\n",
+        ));
+        apply(&s, &c).expect("applies");
+        let theirs = s
+            .store
+            .get("111111111111", "orders")
+            .expect("orders of 111111111111");
+        assert_eq!(theirs.arn, "arn:aws:sqs:us-east-1:111111111111:orders");
+        assert_eq!(
+            theirs.lock().attrs.redrive.as_ref().map(|r| r.target_arn.clone()),
+            Some("arn:aws:sqs:us-east-1:111111111111:orders-dlq".to_owned())
+        );
+        assert!(s.store.get("111111111111", "orders-dlq").is_some());
+        assert!(s.store.get("000000000000", "orders").is_some());
+        assert!(s.store.get("000000000000", "orders-dlq").is_none());
+        // A bad account, and one name twice in one account, are refused.
+        let e = parse(
+            "t.toml",
+            "[[queues]]\nname = \"q\"\naccount = \"12\"\n".to_owned(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("not an account id"), "{}", e.message);
+        let e = parse(
+            "t.toml",
+            "[[queues]]\nname = \"q\"\n[[queues]]\nname = \"q\"\naccount = \"000000000000\"\n".to_owned(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("configured twice"), "{}", e.message);
     }
 
     #[test]

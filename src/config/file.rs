@@ -474,6 +474,10 @@ impl KeySection {
 pub struct QueueSection {
     /// Queue name (FIFO queues end in `.fifo` and set `FifoQueue = true`).
     pub name: String,
+    /// The queue's account (default: the server's): its URL and ARN name
+    /// it, and a `KmsMasterKeyId` or bare dead-letter name resolves there.
+    #[serde(default)]
+    pub account: Option<String>,
     /// Attributes by their AWS names, as CreateQueue takes them.
     /// `RedrivePolicy`'s `deadLetterTargetArn` may also be the bare name of
     /// a queue of this server.
@@ -735,7 +739,20 @@ fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
     }
     let mut names = HashSet::new();
     for (i, q) in cfg.queues.iter().enumerate() {
-        if !names.insert(q.name.as_str()) {
+        if let Some(a) = &q.account
+            && !crate::iam::is_account_id(a)
+        {
+            return Err(src.error(
+                &field!["queues", i, "account"],
+                format!("`{a}` is not an account id (12 digits)"),
+            ));
+        }
+        let account = q
+            .account
+            .clone()
+            .or_else(|| cfg.server.account_id.clone())
+            .unwrap_or_else(|| crate::config::Config::default().account_id);
+        if !names.insert((account, q.name.as_str())) {
             return Err(src.error(
                 &field!["queues", i, "name"],
                 format!("queue {} is configured twice", q.name),
