@@ -248,16 +248,40 @@ fn evaluate_sqs(
             reason: "no identity policy and no queue policy applies",
         };
     }
-    let attached = crate::iam::attach_identity(identity_policies.as_deref());
-    let needs_context = !extra.is_empty()
-        || attached.iter().any(|a| a.document.needs_context())
-        || queue_policy.is_some_and(PolicyDocument::needs_context);
-    let wants = |k: &str| {
-        !extra.is_empty()
-            || attached.iter().any(|a| a.document.reads(k))
-            || queue_policy.is_some_and(|p| p.reads(k))
+    let queue_policy = queue_policy.map(|document| Attached {
+        source: Source::Queue,
+        document,
+    });
+    let target = (resource, resource_account, ResourceKind::Queue, queue_policy);
+    evaluate(state, facts, action, target, identity_policies.as_deref(), extra)
+}
+
+/// The evaluation both services share: the caller's `identity` policies
+/// and the resource's policy against a context holding only the keys those
+/// policies read (plus `extra`, which replaces the request's own), for
+/// `action` on `target` = (resource ARN, its account, its kind, its
+/// policy).
+fn evaluate(
+    state: &AppState,
+    facts: &Facts,
+    action: &str,
+    target: (&str, &str, ResourceKind, Option<Attached<'_>>),
+    identity: Option<&[crate::iam::NamedPolicy]>,
+    extra: &[(String, String)],
+) -> crate::iam::Evaluation {
+    let (resource, resource_account, kind, resource_policy) = target;
+    let arn = facts.principal.arn();
+    let attached = crate::iam::attach_identity(identity);
+    let policies = || {
+        attached
+            .iter()
+            .chain(resource_policy.as_ref())
+            .map(|a| a.document)
     };
-    let mut context = if needs_context {
+    let mut context = if !extra.is_empty() {
+        facts.context(resource_account, &state.config.region)
+    } else if policies().any(PolicyDocument::needs_context) {
+        let wants = |k: &str| policies().any(|p| p.reads(k));
         facts.context_for(resource_account, &state.config.region, &wants)
     } else {
         Context::new()
@@ -275,12 +299,9 @@ fn evaluate_sqs(
         &req,
         arn.and_then(account_of),
         resource_account,
-        ResourceKind::Queue,
+        kind,
         &attached,
-        queue_policy.map(|document| Attached {
-            source: Source::Queue,
-            document,
-        }),
+        resource_policy,
     )
 }
 
@@ -640,10 +661,19 @@ fn evaluate_kms(
     extra: &[(String, String)],
 ) -> crate::iam::Evaluation {
     let arn = facts.principal.arn();
-    let (resource, key_policy) = match target {
-        KmsTarget::Account => ("*", None),
-        KmsTarget::Alias(a) => (a, None),
-        KmsTarget::Key(k, p) => (k, p),
+    // No key or an alias: identity policies decide. A key: its policy must
+    // allow too (an unreadable stored one allows nothing).
+    let (resource, kind, key_policy) = match target {
+        KmsTarget::Account => ("*", ResourceKind::Queue, None),
+        KmsTarget::Alias(a) => (a, ResourceKind::Queue, None),
+        KmsTarget::Key(k, p) => (
+            k,
+            ResourceKind::Key,
+            Some(Attached {
+                source: Source::Key,
+                document: p.unwrap_or(&NO_POLICY),
+            }),
+        ),
     };
     // Actions on no key (CreateKey, ListKeys, a key that does not exist)
     // act in the caller's own account.
@@ -653,52 +683,8 @@ fn evaluate_kms(
     }
     .unwrap_or(&state.config.account_id);
     let identity_policies = arn.and_then(|a| state.principals.identity_policies(a));
-    let attached = crate::iam::attach_identity(identity_policies.as_deref());
-    let needs_context = !extra.is_empty()
-        || attached.iter().any(|a| a.document.needs_context())
-        || key_policy.is_some_and(PolicyDocument::needs_context);
-    let wants = |k: &str| {
-        !extra.is_empty()
-            || attached.iter().any(|a| a.document.reads(k))
-            || key_policy.is_some_and(|p| p.reads(k))
-    };
-    let mut context = if needs_context {
-        facts.context_for(resource_account, &state.config.region, &wants)
-    } else {
-        Context::new()
-    };
-    for (k, v) in extra {
-        context.set(k, v.as_str());
-    }
-    let req = Request {
-        caller: Caller { arn, service: None },
-        action,
-        resource,
-        context: &context,
-    };
-    match target {
-        // A key: its policy must allow (an unreadable stored one allows
-        // nothing).
-        KmsTarget::Key(..) => crate::iam::authorize(
-            &req,
-            arn.and_then(account_of),
-            resource_account,
-            ResourceKind::Key,
-            &attached,
-            Some(Attached {
-                source: Source::Key,
-                document: key_policy.unwrap_or(&NO_POLICY),
-            }),
-        ),
-        KmsTarget::Account | KmsTarget::Alias(_) => crate::iam::authorize(
-            &req,
-            arn.and_then(account_of),
-            resource_account,
-            ResourceKind::Queue,
-            &attached,
-            None,
-        ),
-    }
+    let target = (resource, resource_account, kind, key_policy);
+    evaluate(state, facts, action, target, identity_policies.as_deref(), extra)
 }
 
 fn decide_kms(
