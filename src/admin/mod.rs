@@ -5,9 +5,11 @@
 //! of encrypted queues or key material. Like `protocol`, this is a wire
 //! surface, so it may use serde_json.
 
+mod console;
 mod iam;
 pub mod inspect;
 pub mod starting;
+mod views;
 
 use axum::Json;
 use axum::Router;
@@ -36,6 +38,13 @@ pub fn router() -> Router<AppState> {
         .route("/clock", get(clock).post(advance_clock))
         .route("/faults", get(faults).post(set_faults))
         .route("/kms/calls", get(kms_calls).delete(clear_kms_calls))
+        .route("/console", get(console::index))
+        .route("/console/", get(console::index))
+        .route("/console/app.js", get(console::script))
+        .route("/console/app.css", get(console::style))
+        .route("/kms/keys", get(views::kms_keys))
+        .route("/queues", get(views::queues))
+        .route("/datakeys", get(views::datakeys))
         .route("/queues/{name}/messages", get(queue_messages))
         .route(
             "/iam/principals/{access_key_id}/policies",
@@ -126,6 +135,8 @@ struct ViewParams {
     limit: Option<usize>,
     /// Owner account (default: the server's).
     account: Option<String>,
+    /// Only this message (its MessageId).
+    message: Option<String>,
 }
 
 /// `GET /_sealq/queues/{name}/messages`: stored messages as they are at
@@ -150,11 +161,19 @@ async fn queue_messages(
     let mut s = q.lock();
     let encrypted = s.attrs.is_encrypted();
     let sse = s.attrs.sse().map(|x| x.kind.label());
-    let messages: Vec<Value> = s
-        .stored(now, params.limit.unwrap_or(100))
-        .into_iter()
-        .map(|m| message_view(m, encrypted))
-        .collect();
+    let messages: Vec<Value> = match &params.message {
+        Some(id) => uuid::Uuid::parse_str(id)
+            .ok()
+            .and_then(|id| s.stored_message(now, id.as_u128()))
+            .map(|m| message_view(m, encrypted))
+            .into_iter()
+            .collect(),
+        None => s
+            .stored(now, params.limit.unwrap_or(100))
+            .into_iter()
+            .map(|m| message_view(m, encrypted))
+            .collect(),
+    };
     drop(s);
     Json(json!({
         "queue_arn": q.arn,
@@ -175,6 +194,10 @@ fn message_view(m: &Message, queue_encrypted: bool) -> Value {
         "state": state,
         "sent_timestamp": m.sent_ms,
         "md5_of_body": hex(&m.md5_of_body),
+        "receive_count": m.receive_count,
+        "sender_id": &*m.sender_id,
+        "message_group_id": m.extra.as_ref().and_then(|x| x.group_id.as_deref()),
+        "dead_letter_source_arn": m.extra.as_ref().and_then(|x| x.dead_letter_source_arn.as_deref()),
     });
     match &m.body {
         Body::Plain(text) => {
@@ -196,6 +219,8 @@ fn message_view(m: &Message, queue_encrypted: bool) -> Value {
             v["nonce"] = json!(B64.encode(e.nonce));
             v["tag"] = json!(B64.encode(e.tag));
             v["sealed_for_message_id"] = json!(uuid::Uuid::from_u128(e.sealed_for).to_string());
+            v["aad"] = json!(hex(&crate::crypto::envelope::aad(&dk.queue_arn, e.sealed_for)));
+            v["sealed_by_queue_arn"] = json!(&*dk.queue_arn);
             v["ciphertext"] = json!(B64.encode(&e.ciphertext));
             v["ciphertext_bytes"] = json!(e.ciphertext.len());
         }
@@ -239,6 +264,10 @@ struct CallFilter {
     /// The principal's ARN, or its last path segment (a user name or an
     /// access key id).
     principal: Option<String>,
+    /// Only calls numbered above this (`seq` of the last call seen).
+    since: Option<u64>,
+    /// Only calls about this data key (`data_key_id` of an envelope).
+    data_key: Option<u64>,
 }
 
 impl CallFilter {
@@ -251,16 +280,16 @@ impl CallFilter {
             .principal
             .as_deref()
             .is_none_or(|p| *call.principal == *p || call.principal.rsplit('/').next() == Some(p));
-        queue_ok && principal_ok
+        queue_ok && principal_ok && self.data_key.is_none_or(|id| call.data_key_id == id)
     }
 }
 
 /// What `/_sealq/kms/calls` says about query parameters it does not take.
-const CALL_PARAMS: &str =
-    "GET /_sealq/kms/calls takes only queue (name or ARN) and principal (ARN or last path segment)";
+const CALL_PARAMS: &str = "GET /_sealq/kms/calls takes only queue (name or ARN), principal (ARN or last path segment), since (a seq number) and data_key (a data_key_id)";
 
-/// `GET /_sealq/kms/calls[?queue=Q][&principal=P]`: the KMS calls SQS made,
-/// oldest first, those of queue `Q` and principal `P` when given.
+/// `GET /_sealq/kms/calls[?queue=Q][&principal=P][&since=N][&data_key=D]`:
+/// the KMS calls SQS made, oldest first, those of queue `Q`, principal `P`,
+/// numbered above `N` and about data key `D` when given.
 async fn kms_calls(
     State(state): State<AppState>,
     filter: std::result::Result<Query<CallFilter>, QueryRejection>,
@@ -276,7 +305,7 @@ async fn kms_calls(
     }
     let calls: Vec<Value> = state
         .encryption
-        .ledger()
+        .ledger_since(filter.since.unwrap_or(0))
         .into_iter()
         .filter(|c| filter.matches(c))
         .map(|c| {
@@ -290,6 +319,8 @@ async fn kms_calls(
                 "time": crate::clock::rfc3339(c.time_ms),
                 "time_ms": c.time_ms,
                 "error": c.error,
+                "data_key_id": c.data_key_id,
+                "seq": c.seq,
             })
         })
         .collect();

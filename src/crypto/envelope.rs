@@ -148,6 +148,12 @@ fn with_aad<R>(queue_arn: &str, message_id: u128, f: impl FnOnce(&[u8]) -> R) ->
     }
 }
 
+/// The additional authenticated data a body of message `message_id` sealed
+/// by `queue_arn` is bound to (for the admin's envelope view).
+pub fn aad(queue_arn: &str, message_id: u128) -> Vec<u8> {
+    with_aad(queue_arn, message_id, <[u8]>::to_vec)
+}
+
 /// Seals `body` of message `message_id` with `cipher` (the data key of
 /// `data_key`) under a fresh random nonce, in place: the body's own buffer
 /// becomes the ciphertext, so the plaintext is overwritten, not copied.

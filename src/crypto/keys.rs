@@ -80,6 +80,50 @@ pub struct KmsCall {
     pub time_ms: u64,
     /// `None` on success, else the KMS error code.
     pub error: Option<&'static str>,
+    /// The data key the call made (GenerateDataKey) or opened (Decrypt):
+    /// the `data_key_id` of the envelopes sealed with it.
+    pub data_key_id: u64,
+    /// Position in the ledger since the server started (1, 2, ...; never
+    /// reused, also after the ledger is cleared), so a reader can ask only
+    /// for calls it has not seen.
+    pub seq: u64,
+}
+
+/// Which cache a [`CacheEntry`] is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheRole {
+    /// A producer's data key, sealing its sends.
+    Producer,
+    /// A consumer's Decrypt grant, opening envelopes of one (queue, KMS key).
+    Consumer,
+}
+
+/// One entry of the data-key caches as the admin API shows it: who, for
+/// which queue and KMS key, since and until when; never the key itself.
+#[derive(Debug, Clone)]
+pub struct CacheEntry {
+    /// Producer or consumer cache.
+    pub role: CacheRole,
+    /// ARN of the principal the entry belongs to.
+    pub principal: Arc<str>,
+    /// ARN of the queue.
+    pub queue_arn: Arc<str>,
+    /// ARN of the KMS key.
+    pub key_arn: Arc<str>,
+    /// SSE-SQS or SSE-KMS.
+    pub sse: SseKind,
+    /// Producer: the data key it seals with. Consumer: none (a grant covers
+    /// every data key of the queue and key that the server holds).
+    pub data_key_id: Option<u64>,
+    /// When the data key was made or the grant's Decrypt happened, epoch ms.
+    pub made_ms: u64,
+    /// When the entry stops being used, epoch ms (server clock).
+    pub expires_ms: u64,
+    /// Lookups this entry answered without calling KMS.
+    pub hits: u64,
+    /// Lookups by this principal for this queue and key that had to call
+    /// KMS since the server started (each made this entry or an earlier one).
+    pub misses: u64,
 }
 
 /// Lookups in the data-key caches since the server started: producer
@@ -102,7 +146,19 @@ pub struct CacheCounts {
 struct LiveKey {
     sealed: Arc<SealedDataKey>,
     cipher: Cipher,
+    made_ms: u64,
     expires_ms: u64,
+    /// Producer lookups it answered (cache hits).
+    hits: AtomicU64,
+}
+
+/// A consumer's Decrypt grant for one (queue, KMS key).
+struct Grant {
+    kind: SseKind,
+    made_ms: u64,
+    until_ms: u64,
+    /// Lookups it answered (cache hits).
+    hits: AtomicU64,
 }
 
 /// A principal compared by identity (principals are interned, so one
@@ -126,6 +182,9 @@ impl Hash for Who {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct ProducerKey(Who, u64, Arc<str>);
 
+/// Whose misses: (cache, principal ARN, queue ARN, KMS key).
+type MissKey = (CacheRole, Arc<str>, Arc<str>, Arc<str>);
+
 /// Consumer cache key: (principal, queue ARN, KMS key ARN).
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct ConsumerKey(Who, Arc<str>, Arc<str>);
@@ -137,8 +196,11 @@ pub struct Encryption {
     region: String,
     account_id: String,
     producers: DashMap<ProducerKey, Arc<LiveKey>>,
-    /// Consumer principals' Decrypt grants: valid until (epoch ms).
-    consumers: DashMap<ConsumerKey, u64>,
+    /// Consumer principals' Decrypt grants.
+    consumers: DashMap<ConsumerKey, Grant>,
+    /// Cache misses by (role, principal ARN, queue ARN, KMS key ARN or the
+    /// configured key id): only written on a miss, which calls KMS anyway.
+    misses: DashMap<MissKey, u64>,
     /// Plaintext data keys held, by data-key id.
     held: DashMap<u64, Arc<LiveKey>>,
     next_id: AtomicU64,
@@ -146,6 +208,8 @@ pub struct Encryption {
     next_expiry: AtomicU64,
     expiry_changed: Notify,
     ledger: Mutex<VecDeque<KmsCall>>,
+    /// Sequence number of the last ledger entry.
+    ledger_seq: AtomicU64,
     /// KMS calls SQS made, by (operation, key ARN): unlike the ledger, never
     /// truncated.
     kms_calls: DashMap<(&'static str, Arc<str>), AtomicU64>,
@@ -251,11 +315,13 @@ impl Encryption {
             account_id: account_id.to_owned(),
             producers: DashMap::new(),
             consumers: DashMap::new(),
+            misses: DashMap::new(),
             held: DashMap::new(),
             next_id: AtomicU64::new(1),
             next_expiry: AtomicU64::new(u64::MAX),
             expiry_changed: Notify::new(),
             ledger: Mutex::new(VecDeque::new()),
+            ledger_seq: AtomicU64::new(0),
             kms_calls: DashMap::new(),
             producer_hits: AtomicU64::new(0),
             producer_misses: AtomicU64::new(0),
@@ -286,9 +352,11 @@ impl Encryption {
             && now < live.expires_ms
         {
             self.producer_hits.fetch_add(1, Ordering::Relaxed);
+            live.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Sealer(live.clone()));
         }
         self.producer_misses.fetch_add(1, Ordering::Relaxed);
+        self.count_miss(CacheRole::Producer, who, queue_arn, &sse.key_id);
         let live = self.new_data_key(who, queue_arn, sse, now, gate)?;
         self.producers.insert(key, live.clone());
         Ok(Sealer(live))
@@ -324,29 +392,43 @@ impl Encryption {
         let now = self.clock.now_ms();
         let dk = &envelope.data_key;
         let grant = ConsumerKey(Who(who.clone()), dk.queue_arn.clone(), dk.key_arn.clone());
-        let granted = self.consumers.get(&grant).is_some_and(|until| now < *until);
         let held = self
             .held
             .get(&dk.id)
             .filter(|l| now < l.expires_ms)
             .map(|l| l.clone());
-        if granted && let Some(live) = held {
+        if let Some(live) = &held
+            && let Some(g) = self.consumers.get(&grant)
+            && now < g.until_ms
+        {
             self.consumer_hits.fetch_add(1, Ordering::Relaxed);
+            g.hits.fetch_add(1, Ordering::Relaxed);
             let body = envelope::open(&live.cipher, envelope)?;
-            return Ok((body, live));
+            return Ok((body, live.clone()));
         }
         self.consumer_misses.fetch_add(1, Ordering::Relaxed);
+        self.count_miss(CacheRole::Consumer, who, &dk.queue_arn, &dk.key_arn);
         // Decrypt as the consumer: key state applies to it.
         let plain = self.decrypt_as(who, dk, dk.kind, gate)?;
         let cipher = Cipher::new(&plain)?;
-        self.consumers.insert(grant, now + reuse_ms);
+        self.consumers.insert(
+            grant,
+            Grant {
+                kind: dk.kind,
+                made_ms: now,
+                until_ms: now + reuse_ms,
+                hits: AtomicU64::new(0),
+            },
+        );
         let live = match held {
             Some(live) => live,
             None => {
                 let live = Arc::new(LiveKey {
                     sealed: dk.clone(),
                     cipher,
+                    made_ms: now,
                     expires_ms: now + reuse_ms,
+                    hits: AtomicU64::new(0),
                 });
                 self.hold(live.clone());
                 live
@@ -380,6 +462,7 @@ impl Encryption {
             SseKind::SqsManaged => Ok(()),
             SseKind::Kms => gate("kms:GenerateDataKey", key_arn, policy, &queue_arn),
         };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let generated =
             self.kms
                 .generate_data_key(&authorize, &key_id, DataKeySpec::Aes256, &context, &account);
@@ -395,13 +478,13 @@ impl Encryption {
             &key_id,
             resolved,
             who,
-            &queue_arn,
+            (&queue_arn, id),
             sse.kind,
             generated.as_ref().err(),
         );
         let generated = generated.map_err(|e| sqs_error_for(&e))?;
         let sealed = Arc::new(SealedDataKey {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            id,
             kind: sse.kind,
             key_arn: generated.key_arn.clone(),
             encrypted_data_key: generated.ciphertext_blob.into_boxed_slice(),
@@ -417,7 +500,9 @@ impl Encryption {
         let live = Arc::new(LiveKey {
             sealed,
             cipher,
+            made_ms: now,
             expires_ms: now + sse.reuse_ms,
+            hits: AtomicU64::new(0),
         });
         self.hold(live.clone());
         Ok(live)
@@ -450,7 +535,7 @@ impl Encryption {
             &dk.key_arn,
             resolved,
             who,
-            &dk.queue_arn,
+            (&dk.queue_arn, dk.id),
             kind,
             got.as_ref().err(),
         );
@@ -491,7 +576,7 @@ impl Encryption {
         named: &Arc<str>,
         resolved: Option<Arc<str>>,
         who: &Identity,
-        queue_arn: &Arc<str>,
+        (queue_arn, data_key_id): (&Arc<str>, u64),
         sse: SseKind,
         error: Option<&Error>,
     ) {
@@ -516,11 +601,18 @@ impl Encryption {
             encryption_context: envelope::context_for(queue_arn),
             time_ms: self.clock.now_ms(),
             error: error.map(|e| e.meta().query_code),
+            data_key_id,
+            seq: 0,
         };
         let mut ledger = self
             .ledger
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Numbered under the lock, so the ledger is in sequence order.
+        let call = KmsCall {
+            seq: self.ledger_seq.fetch_add(1, Ordering::Relaxed) + 1,
+            ..call
+        };
         if ledger.len() == LEDGER_CAPACITY {
             ledger.pop_front();
         }
@@ -529,12 +621,100 @@ impl Encryption {
 
     /// Every KMS call SQS made, oldest first (at most [`LEDGER_CAPACITY`]).
     pub fn ledger(&self) -> Vec<KmsCall> {
-        self.ledger
+        self.ledger_since(0)
+    }
+
+    /// The ledger's calls numbered above `seq`, oldest first: what a reader
+    /// that has seen up to `seq` has not seen yet.
+    pub fn ledger_since(&self, seq: u64) -> Vec<KmsCall> {
+        let ledger = self
+            .ledger
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .cloned()
-            .collect()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let skip = ledger.partition_point(|c| c.seq <= seq);
+        ledger.range(skip..).cloned().collect()
+    }
+
+    /// Sequence number of the last call recorded (0 before the first).
+    pub fn ledger_seq(&self) -> u64 {
+        self.ledger_seq.load(Ordering::Relaxed)
+    }
+
+    /// Counts one cache miss of `who` on a queue and key.
+    fn count_miss(&self, role: CacheRole, who: &Identity, queue_arn: &str, key: &Arc<str>) {
+        let id = (
+            role,
+            Arc::from(who.arn.as_str()),
+            Arc::from(queue_arn),
+            key.clone(),
+        );
+        *self.misses.entry(id).or_default() += 1;
+    }
+
+    /// The entries of both data-key caches that are in use at the server's
+    /// time now (expired ones are not shown even before the sweeper drops
+    /// them), producers first, each cache ordered by principal, queue, key.
+    pub fn cache_entries(&self) -> Vec<CacheEntry> {
+        let now = self.clock.now_ms();
+        let misses = |role, principal: &Arc<str>, queue: &Arc<str>, key: &Arc<str>| {
+            self.misses
+                .get(&(role, principal.clone(), queue.clone(), key.clone()))
+                .map_or(0, |n| *n)
+        };
+        let mut out: Vec<CacheEntry> = Vec::new();
+        for e in &self.producers {
+            let (ProducerKey(who, _, key_id), live) = (e.key(), e.value());
+            if now >= live.expires_ms {
+                continue;
+            }
+            let principal: Arc<str> = Arc::from(who.0.arn.as_str());
+            out.push(CacheEntry {
+                role: CacheRole::Producer,
+                misses: misses(CacheRole::Producer, &principal, &live.sealed.queue_arn, key_id),
+                principal,
+                queue_arn: live.sealed.queue_arn.clone(),
+                key_arn: live.sealed.key_arn.clone(),
+                sse: live.sealed.kind,
+                data_key_id: Some(live.sealed.id),
+                made_ms: live.made_ms,
+                expires_ms: live.expires_ms,
+                hits: live.hits.load(Ordering::Relaxed),
+            });
+        }
+        for e in &self.consumers {
+            let (ConsumerKey(who, queue_arn, key_arn), g) = (e.key(), e.value());
+            if now >= g.until_ms {
+                continue;
+            }
+            let principal: Arc<str> = Arc::from(who.0.arn.as_str());
+            out.push(CacheEntry {
+                role: CacheRole::Consumer,
+                misses: misses(CacheRole::Consumer, &principal, queue_arn, key_arn),
+                principal,
+                queue_arn: queue_arn.clone(),
+                key_arn: key_arn.clone(),
+                sse: g.kind,
+                data_key_id: None,
+                made_ms: g.made_ms,
+                expires_ms: g.until_ms,
+                hits: g.hits.load(Ordering::Relaxed),
+            });
+        }
+        out.sort_by(|a, b| {
+            (
+                a.role == CacheRole::Consumer,
+                &a.principal,
+                &a.queue_arn,
+                &a.key_arn,
+            )
+                .cmp(&(
+                    b.role == CacheRole::Consumer,
+                    &b.principal,
+                    &b.queue_arn,
+                    &b.key_arn,
+                ))
+        });
+        out
     }
 
     /// Empties the ledger; how many calls it held. The counters behind the
@@ -554,7 +734,7 @@ impl Encryption {
         let now = self.clock.now_ms();
         self.producers.retain(|_, l| now < l.expires_ms);
         self.held.retain(|_, l| now < l.expires_ms);
-        self.consumers.retain(|_, until| now < *until);
+        self.consumers.retain(|_, g| now < g.until_ms);
         let next = self.held.iter().map(|l| l.expires_ms).min().unwrap_or(u64::MAX);
         self.next_expiry.store(next, Ordering::Release);
     }

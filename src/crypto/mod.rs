@@ -12,4 +12,4 @@ pub mod envelope;
 pub mod keys;
 
 pub use envelope::{Body, Envelope, SealedDataKey, SseKind};
-pub use keys::{CacheCounts, Encryption, KmsCall, Opener, Sealer, Sse};
+pub use keys::{CacheCounts, CacheEntry, CacheRole, Encryption, KmsCall, Opener, Sealer, Sse};

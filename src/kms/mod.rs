@@ -26,7 +26,7 @@
 //! JSON 1.1 encoding lives in `crate::protocol::kms`.
 
 pub mod blob;
-mod model;
+pub(crate) mod model;
 pub mod ops;
 pub mod persist;
 pub mod types;
@@ -792,6 +792,28 @@ impl Kms {
             .collect();
         keys.sort_by(|a, b| a.id.cmp(&b.id));
         keys
+    }
+
+    /// Every live key of the API in every account, ordered by account and
+    /// key id (for the admin API).
+    pub(crate) fn all_keys(&self) -> Vec<Arc<Key>> {
+        let ids: Vec<Arc<str>> = self.keys.iter().map(|r| r.key().clone()).collect();
+        let mut keys: Vec<Arc<Key>> = ids.iter().filter_map(|id| self.live(id)).collect();
+        keys.sort_by(|a, b| (a.account(), &a.id).cmp(&(b.account(), &b.id)));
+        keys
+    }
+
+    /// Every alias of every account as (account, name, alias), ordered by
+    /// account and name (for the admin API).
+    pub(crate) fn all_aliases(&self) -> Vec<(String, String, Alias)> {
+        let _ = self.all_keys();
+        let mut out: Vec<(String, String, Alias)> = self
+            .aliases
+            .iter()
+            .map(|r| (r.key().0.clone(), r.key().1.clone(), r.value().clone()))
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out
     }
 
     /// Every alias (name, alias) of `account` whose key is live, ordered by

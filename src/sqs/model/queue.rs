@@ -1007,9 +1007,19 @@ impl QueueState {
     pub fn stored(&mut self, now: u64, limit: usize) -> Vec<&Message> {
         self.refresh(now);
         let mut v: Vec<&Message> = self.msgs.iter().map(|(_, m)| m).collect();
+        // The oldest `limit` first, without sorting a deep queue whole.
+        if limit < v.len() {
+            v.select_nth_unstable_by_key(limit, |m| m.serial);
+            v.truncate(limit);
+        }
         v.sort_by_key(|m| m.serial);
-        v.truncate(limit);
         v
+    }
+
+    /// The stored message with MessageId `id`, as it is at rest.
+    pub fn stored_message(&mut self, now: u64, id: u128) -> Option<&Message> {
+        self.refresh(now);
+        self.msgs.iter().map(|(_, m)| m).find(|m| m.id == id)
     }
 
     /// Counts at `now` without looking for expired messages first, so it
