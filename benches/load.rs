@@ -21,7 +21,12 @@
 //! of 5 rounds or `--repeat N`), `--authz-compare` (instead of the matrix:
 //! SendMessage at c16 over HTTPS to an SSE-KMS queue, on a server with
 //! `--auth open` and no policy against one with `--auth strict` and an
-//! identity, a queue and a key policy; medians of 5 rounds or `--repeat N`).
+//! identity, a queue and a key policy; medians of 5 rounds or `--repeat N`),
+//! `--console-compare` (instead of the matrix: SendMessage at c16 to an
+//! SSE-KMS queue with no browser open and with the web console open on
+//! that queue's view in headless Chromium, which polls the server every
+//! 2 s; alternating, medians of 5 rounds or `--repeat N`; needs `chromium`
+//! on PATH or `SEALQ_CHROMIUM`).
 //!
 //! The "other CPU %" column is the machine's busy time used by neither the
 //! server nor the load generator during the measured interval, as a share of
@@ -129,6 +134,9 @@ struct Opts {
     /// an identity, a queue and a key policy, alternating, `repeat` rounds
     /// (default 5).
     authz_compare: bool,
+    /// Instead of the matrix: SendMessage at c16 to an SSE-KMS queue
+    /// without and with the web console open in headless Chromium.
+    console_compare: bool,
 }
 
 /// Where the server under test keeps its state.
@@ -161,6 +169,7 @@ fn parse_args() -> Opts {
     let mut auth_compare = false;
     let mut tls_compare = false;
     let mut authz_compare = false;
+    let mut console_compare = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -177,6 +186,7 @@ fn parse_args() -> Opts {
             "--auth-compare" => auth_compare = true,
             "--tls-compare" => tls_compare = true,
             "--authz-compare" => authz_compare = true,
+            "--console-compare" => console_compare = true,
             "--repeat" => {
                 repeat = args
                     .next()
@@ -203,7 +213,7 @@ fn parse_args() -> Opts {
             "--bench" => {}
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both] [--auth-compare] [--tls-compare] [--authz-compare]"
+                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both] [--auth-compare] [--tls-compare] [--authz-compare] [--console-compare]"
                 );
                 std::process::exit(0);
             }
@@ -224,6 +234,7 @@ fn parse_args() -> Opts {
         auth_compare,
         tls_compare,
         authz_compare,
+        console_compare,
     }
 }
 
@@ -1754,6 +1765,121 @@ async fn authz_compare(opts: &Opts, tck: f64, out: &mut String) {
     );
 }
 
+/// Headless Chromium showing the console's view of queue `bench` (the
+/// queue's settings, findings and its 50 oldest envelopes, fetched every
+/// 2 s); killed on drop.
+struct ConsoleBrowser {
+    child: std::process::Child,
+    profile: std::path::PathBuf,
+}
+
+impl ConsoleBrowser {
+    fn open(addr: SocketAddr) -> Self {
+        let chromium = std::env::var("SEALQ_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+        let profile = std::env::temp_dir().join(format!(
+            "sealq-bench-chromium-{}-{}",
+            std::process::id(),
+            addr.port()
+        ));
+        let child = Command::new(&chromium)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,800",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("http://{addr}/_sealq/console#/queue/000000000000/bench"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("--console-compare needs chromium ({chromium}): {e}"));
+        Self { child, profile }
+    }
+}
+
+impl Drop for ConsoleBrowser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// SendMessage at concurrency 16 (JSON, 1 KiB bodies, in memory) to an
+/// SSE-KMS queue with no browser and with the web console open on the
+/// queue's view in headless Chromium (started 3 s before the warm-up, so
+/// its start-up is not measured; its polling and rendering are, on the
+/// same machine), alternating which goes first; medians of `--repeat`
+/// rounds (5 unless given).
+async fn console_compare(opts: &Opts, tck: f64, out: &mut String) {
+    let rounds = if opts.repeat > 1 { opts.repeat } else { 5 };
+    let mut runs: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let mut rates = [0.0; 2];
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let server = Server::start();
+            let queue_url = create_queue(server.addr, "bench", Enc::SseKms).await;
+            let t = Arc::new(Target::new(server.addr, queue_url));
+            let browser = (i == 1).then(|| ConsoleBrowser::open(server.addr));
+            if browser.is_some() {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            let from = Instant::now() + Duration::from_secs_f64(opts.warmup);
+            let until = from + Duration::from_secs_f64(opts.seconds);
+            let (tally, elapsed, cpu) = run_workers(
+                &server,
+                &t,
+                Proto::Json,
+                Op::Send,
+                16,
+                Stop::Timed { from, until },
+                tck,
+            )
+            .await;
+            drop(browser);
+            let name = format!(
+                "json send c16 sse-kms{}",
+                if i == 1 { " console open" } else { "" }
+            );
+            let row = make_row(name, Op::Send, 16, tally, elapsed, cpu, server.rss());
+            assert_eq!(row.errors, 0, "{} had errors", row.name);
+            rates[i] = row.msgs_per_s;
+            runs[i].push(row);
+        }
+        ratios.push(rates[1] / rates[0]);
+    }
+    let (closed, open, ratio) = medians(runs, &ratios);
+    let _ = writeln!(
+        out,
+        "| scenario | no console msgs/s | console open msgs/s | open / none | p99 ms none / open | server CPU µs/msg none / open | other CPU % none / open |\n|---|---:|---:|---:|---|---|---|"
+    );
+    let _ = writeln!(
+        out,
+        "| json send c16 sse-kms | {:.0} | {:.0} | {:.0}% {} | {:.3} / {:.3} | {:.1} / {:.1} | {:.0} / {:.0} |",
+        closed.msgs_per_s,
+        open.msgs_per_s,
+        100.0 * ratio,
+        mark(ratio >= 0.95),
+        closed.p99_ms,
+        open.p99_ms,
+        closed.server_cpu_us_per_msg,
+        open.server_cpu_us_per_msg,
+        closed.other_cpu_pct,
+        open.other_cpu_pct,
+    );
+    let _ = writeln!(
+        out,
+        "\nMedians of {rounds} rounds of {} s each; open / none is the median of each round's ratio (target 95%: an open console costs under 5%). Ratios in round order: {}.",
+        opts.seconds,
+        percents(&ratios)
+    );
+}
+
 /// Deep/shallow drain and memory per stored message.
 struct Flatness {
     shallow: Row,
@@ -1978,6 +2104,11 @@ fn main() {
     }
     if opts.authz_compare {
         rt.block_on(authz_compare(&opts, tck, &mut out));
+        print!("{out}");
+        return;
+    }
+    if opts.console_compare {
+        rt.block_on(console_compare(&opts, tck, &mut out));
         print!("{out}");
         return;
     }

@@ -61,6 +61,22 @@ async fn exchange(endpoint: &str, method: &str, path: &str, body: &str) -> Resul
     Ok((status, body.to_owned()))
 }
 
+/// `GET path` on the server at `endpoint`, answered 200 with JSON.
+///
+/// # Errors
+/// A message for the user when the endpoint is malformed or unreachable,
+/// or the server answers with an error (its status and message).
+pub async fn get_json(endpoint: &str, path: &str) -> Result<serde_json::Value, String> {
+    let (status, body) = get(endpoint, path).await?;
+    let value: serde_json::Value =
+        serde_json::from_str(&body).map_err(|_| format!("{endpoint} answered {status} without JSON"))?;
+    if status != 200 {
+        let message = value["message"].as_str().unwrap_or("error");
+        return Err(format!("{endpoint}{path} answered {status}: {message}"));
+    }
+    Ok(value)
+}
+
 /// Fetches the envelope view of `queue` from the server at `endpoint`
 /// (`http://host:port`) and returns it as pretty JSON.
 ///

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::QueueAttributeName as Q;
 use common::{Server, kms, sqs, sqs_as};
 use serde_json::Value;
-use webdriver::Browser;
+use webdriver::{Browser, Found, Kind};
 
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 800;
@@ -29,35 +29,44 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let started = Instant::now();
-    let outcome = match webdriver::find_browser() {
-        Err(reason) if std::env::var("SEALQ_REQUIRE_BROWSER").is_ok_and(|v| v == "1") => {
-            Err(format!("SEALQ_REQUIRE_BROWSER=1 but {reason}"))
+    let required = std::env::var("SEALQ_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for (name, kind) in [
+        ("console_views_in_chromium", Kind::Chromium),
+        ("console_views_in_firefox", Kind::Firefox),
+    ] {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
         }
-        Err(reason) => {
-            println!("SKIP console_views_in_chromium: {reason}");
-            println!("0 passed, 0 failed, 1 skipped");
-            return;
+        let started = Instant::now();
+        let outcome = match webdriver::find_browser(kind) {
+            Err(reason) if required => Err(format!("SEALQ_REQUIRE_BROWSER=1 but {reason}")),
+            Err(reason) => {
+                println!("SKIP {name}: {reason}");
+                skipped += 1;
+                continue;
+            }
+            Ok(found) => rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(240), console_views(&found))
+                    .await
+                    .unwrap_or_else(|_| Err("timed out after 240 s".into()))
+            }),
+        };
+        match outcome {
+            Ok(()) => {
+                println!("PASS {name} ({:.1} s)", started.elapsed().as_secs_f64());
+                passed += 1;
+            }
+            Err(e) => {
+                println!("FAIL {name}: {e}");
+                failed += 1;
+            }
         }
-        Ok((chromium, driver)) => rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(240), console_views(&chromium, &driver))
-                .await
-                .unwrap_or_else(|_| Err("timed out after 240 s".into()))
-        }),
-    };
-    match outcome {
-        Ok(()) => {
-            println!(
-                "PASS console_views_in_chromium ({:.1} s)",
-                started.elapsed().as_secs_f64()
-            );
-            println!("1 passed, 0 failed");
-        }
-        Err(e) => {
-            println!("FAIL console_views_in_chromium: {e}");
-            println!("0 passed, 1 failed");
-            std::process::exit(1);
-        }
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if failed > 0 {
+        std::process::exit(1);
     }
 }
 
@@ -68,13 +77,19 @@ fn check(ok: bool, what: impl Into<String>) -> Result<(), String> {
 
 /// Writes a screenshot of the current view for the record.
 async fn shot(b: &Browser, name: &str) -> Result<(), String> {
+    // Chromium's pictures are the record (and README's); Firefox's are
+    // kept beside them for comparison.
+    let name = &match b.kind() {
+        Kind::Chromium => name.to_owned(),
+        Kind::Firefox => format!("firefox-{name}"),
+    };
     let png = b.screenshot().await?;
     check(
         png.starts_with(b"\x89PNG"),
         format!("screenshot {name} is not a PNG"),
     )?;
     let mut dirs = vec![PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../console-screenshots")];
-    if std::env::var("SEALQ_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+    if b.kind() == Kind::Chromium && std::env::var("SEALQ_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
         dirs.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/console"));
     }
     for dir in dirs {
@@ -180,7 +195,7 @@ async fn setup(server: &Server) -> Result<Setup, String> {
     })
 }
 
-async fn console_views(chromium: &str, driver: &str) -> Result<(), String> {
+async fn console_views(found: &Found) -> Result<(), String> {
     let server = common::start().await;
     let q = setup(&server).await?;
     let producer_a = sqs_as(&server, "PRODUCERA");
@@ -206,16 +221,31 @@ async fn console_views(chromium: &str, driver: &str) -> Result<(), String> {
         received += got.messages().len();
     }
 
-    let b = Browser::start(chromium, driver, WIDTH, HEIGHT).await?;
+    let b = Browser::start(found, WIDTH, HEIGHT).await?;
+    // The error detector itself must see an uncaught error in the page.
+    b.goto(&format!("{}/_sealq/console", server.endpoint)).await?;
+    b.js("setTimeout(() => { throw new Error('detector probe'); }, 0); return true;")
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = b.page_errors().await?;
+        if seen.iter().any(|e| e.contains("detector probe")) {
+            break;
+        }
+        check(
+            Instant::now() < deadline,
+            "the page-error detector missed a thrown error",
+        )?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let result = walk_views(&b, &server, &q, &producer_a).await;
     // Whatever happened, the page must not have thrown.
-    let log = b.console_log().await.unwrap_or_default();
+    let errors = b.page_errors().await.unwrap_or_default();
     b.quit().await;
     result?;
-    let errors: Vec<_> = log.iter().filter(|(level, _)| level == "SEVERE").collect();
     check(
         errors.is_empty(),
-        format!("JavaScript errors in the console: {errors:?}"),
+        format!("JavaScript errors in the page: {errors:?}"),
     )
 }
 

@@ -11,43 +11,81 @@ use serde_json::{Value, json};
 /// W3C's key for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// Where Chromium and its driver are, from Debian's `chromium` and
-/// `chromium-driver` packages (or `SEALQ_CHROMIUM` / `SEALQ_CHROMEDRIVER`).
-pub(crate) fn find_browser() -> Result<(String, String), String> {
-    let find = |var: &str, names: &[&str]| -> Option<String> {
-        if let Ok(p) = std::env::var(var) {
-            return Some(p);
-        }
-        let path = std::env::var("PATH").unwrap_or_default();
-        names.iter().find_map(|n| {
-            std::env::split_paths(&path)
-                .map(|d| d.join(n))
-                .find(|p| p.is_file())
-                .map(|p| p.display().to_string())
-        })
+/// Which browser a session drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Chromium through chromedriver.
+    Chromium,
+    /// Firefox through geckodriver.
+    Firefox,
+}
+
+/// A browser binary and its WebDriver server.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub(crate) kind: Kind,
+    pub(crate) binary: String,
+    pub(crate) driver: String,
+}
+
+/// The first of `names` on PATH, or the path in `var`.
+fn on_path(var: &str, names: &[&str]) -> Option<String> {
+    if let Ok(p) = std::env::var(var) {
+        return Some(p);
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    names.iter().find_map(|n| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(n))
+            .find(|p| p.is_file())
+            .map(|p| p.display().to_string())
+    })
+}
+
+/// Where the browser and its driver are: Chromium from Debian's
+/// `chromium` and `chromium-driver` packages (or `SEALQ_CHROMIUM` /
+/// `SEALQ_CHROMEDRIVER`); Firefox from `firefox-esr` with geckodriver
+/// (`cargo install geckodriver`; or `SEALQ_FIREFOX` / `SEALQ_GECKODRIVER`).
+pub(crate) fn find_browser(kind: Kind) -> Result<Found, String> {
+    let (binary, driver) = match kind {
+        Kind::Chromium => (
+            on_path(
+                "SEALQ_CHROMIUM",
+                &["chromium", "chromium-browser", "google-chrome"],
+            )
+            .ok_or("no chromium on PATH (Debian: apt-get install chromium chromium-driver)")?,
+            on_path("SEALQ_CHROMEDRIVER", &["chromedriver"])
+                .ok_or("no chromedriver on PATH (Debian: apt-get install chromium-driver)")?,
+        ),
+        Kind::Firefox => (
+            on_path("SEALQ_FIREFOX", &["firefox-esr", "firefox"])
+                .ok_or("no firefox on PATH (Debian: apt-get install firefox-esr)")?,
+            on_path("SEALQ_GECKODRIVER", &["geckodriver"])
+                .ok_or("no geckodriver on PATH (cargo install --locked geckodriver)")?,
+        ),
     };
-    let chromium = find(
-        "SEALQ_CHROMIUM",
-        &["chromium", "chromium-browser", "google-chrome"],
-    )
-    .ok_or("no chromium on PATH (Debian: apt-get install chromium chromium-driver)")?;
-    let driver = find("SEALQ_CHROMEDRIVER", &["chromedriver"])
-        .ok_or("no chromedriver on PATH (Debian: apt-get install chromium-driver)")?;
-    Ok((chromium, driver))
+    Ok(Found { kind, binary, driver })
 }
 
 /// A running chromedriver and one browser session; both end on drop.
 pub(crate) struct Browser {
+    kind: Kind,
     http: reqwest::Client,
     base: String,
     session: String,
     driver: Child,
+    /// Where the driver's output goes (Firefox prints the page's console
+    /// there).
+    output: std::path::PathBuf,
+    /// How much of `output` [`Self::page_errors`] has read.
+    read: std::sync::atomic::AtomicUsize,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = std::fs::remove_file(&self.output);
     }
 }
 
@@ -61,19 +99,25 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a `width`×`height`
     /// window.
-    pub(crate) async fn start(chromium: &str, driver: &str, width: u32, height: u32) -> Result<Self, String> {
+    pub(crate) async fn start(found: &Found, width: u32, height: u32) -> Result<Self, String> {
         let port = free_port();
-        let child = Command::new(driver)
+        let output = std::env::temp_dir().join(format!("sealq-webdriver-{}-{port}.log", std::process::id()));
+        let log = std::fs::File::create(&output).map_err(|e| format!("{}: {e}", output.display()))?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(&found.driver)
             .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2))
             .spawn()
-            .map_err(|e| format!("cannot start {driver}: {e}"))?;
+            .map_err(|e| format!("cannot start {}: {e}", found.driver))?;
         let mut b = Self {
+            kind: found.kind,
             http: reqwest::Client::new(),
             base: format!("http://127.0.0.1:{port}"),
             session: String::new(),
             driver: child,
+            output,
+            read: std::sync::atomic::AtomicUsize::new(0),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -87,20 +131,40 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         format!("--window-size={width},{height}"), "--hide-scrollbars"],
-            },
-            "goog:loggingPrefs": {"browser": "ALL"},
-        }}});
+        let caps = match found.kind {
+            Kind::Chromium => json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": found.binary,
+                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                             format!("--window-size={width},{height}"), "--hide-scrollbars"],
+                },
+                "goog:loggingPrefs": {"browser": "ALL"},
+            }}}),
+            Kind::Firefox => json!({"capabilities": {"alwaysMatch": {
+                "browserName": "firefox",
+                "moz:firefoxOptions": {
+                    "binary": found.binary,
+                    "args": ["-headless"],
+                    // The page's console (and its errors) go to the driver's output.
+                    "prefs": {"devtools.console.stdout.content": true},
+                },
+            }}}),
+        };
         let v = b.call("POST", "/session", Some(caps)).await?;
         b.session = v["sessionId"]
             .as_str()
             .ok_or_else(|| format!("no session: {v}"))?
             .to_owned();
+        if found.kind == Kind::Firefox {
+            // Headless Firefox takes its window size from WebDriver.
+            b.session(
+                "POST",
+                "/window/rect",
+                Some(json!({ "width": width, "height": height })),
+            )
+            .await?;
+        }
         Ok(b)
     }
 
@@ -128,6 +192,11 @@ impl Browser {
     async fn session(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         self.call(method, &format!("/session/{}{path}", self.session), body)
             .await
+    }
+
+    /// Which browser this is.
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
     }
 
     /// Opens `url`.
@@ -230,8 +299,38 @@ impl Browser {
             .map_err(|e| format!("screenshot: {e}"))
     }
 
+    /// Errors the page reported since the last call: uncaught exceptions
+    /// (both browsers) and failed loads (Chromium's log at SEVERE; Firefox
+    /// prints its `JavaScript error` lines to the driver's output).
+    pub(crate) async fn page_errors(&self) -> Result<Vec<String>, String> {
+        match self.kind {
+            Kind::Chromium => Ok(self
+                .console_log()
+                .await?
+                .into_iter()
+                .filter(|(level, _)| level == "SEVERE")
+                .map(|(_, m)| m)
+                .collect()),
+            Kind::Firefox => {
+                let all = std::fs::read_to_string(&self.output).unwrap_or_default();
+                let from = self
+                    .read
+                    .swap(all.len(), std::sync::atomic::Ordering::Relaxed)
+                    .min(all.len());
+                let out = &all[from..];
+                // Only the page's own errors: Firefox prints its internal
+                // ones there too.
+                Ok(out
+                    .lines()
+                    .filter(|l| l.contains("JavaScript error") && l.contains("/_sealq/"))
+                    .map(str::to_owned)
+                    .collect())
+            }
+        }
+    }
+
     /// The browser console's entries since the last call (level, message).
-    pub(crate) async fn console_log(&self) -> Result<Vec<(String, String)>, String> {
+    async fn console_log(&self) -> Result<Vec<(String, String)>, String> {
         let v = self
             .session("POST", "/se/log", Some(json!({ "type": "browser" })))
             .await?;
