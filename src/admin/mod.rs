@@ -161,20 +161,23 @@ async fn queue_messages(
     let mut s = q.lock();
     let encrypted = s.attrs.is_encrypted();
     let sse = s.attrs.sse().map(|x| x.kind.label());
-    let messages: Vec<Value> = match &params.message {
+    // Copied under the lock, formatted after it: senders wait only for
+    // the copy.
+    let copies: Vec<Stored> = match &params.message {
         Some(id) => uuid::Uuid::parse_str(id)
             .ok()
             .and_then(|id| s.stored_message(now, id.as_u128()))
-            .map(|m| message_view(m, encrypted))
+            .map(Stored::of)
             .into_iter()
             .collect(),
         None => s
             .stored(now, params.limit.unwrap_or(100))
             .into_iter()
-            .map(|m| message_view(m, encrypted))
+            .map(Stored::of)
             .collect(),
     };
     drop(s);
+    let messages: Vec<Value> = copies.iter().map(|m| message_view(m, encrypted)).collect();
     Json(json!({
         "queue_arn": q.arn,
         "sse": sse,
@@ -183,7 +186,36 @@ async fn queue_messages(
     .into_response()
 }
 
-fn message_view(m: &Message, queue_encrypted: bool) -> Value {
+/// What the envelope view shows of one message, copied out of the queue.
+struct Stored {
+    id: u128,
+    state: MsgState,
+    sent_ms: u64,
+    md5_of_body: [u8; 16],
+    receive_count: u32,
+    sender_id: std::sync::Arc<str>,
+    group_id: Option<String>,
+    dead_letter_source_arn: Option<std::sync::Arc<str>>,
+    body: Body,
+}
+
+impl Stored {
+    fn of(m: &Message) -> Self {
+        Self {
+            id: m.id,
+            state: m.state,
+            sent_ms: m.sent_ms,
+            md5_of_body: m.md5_of_body,
+            receive_count: m.receive_count,
+            sender_id: m.sender_id.clone(),
+            group_id: m.extra.as_ref().and_then(|x| x.group_id.clone()),
+            dead_letter_source_arn: m.extra.as_ref().and_then(|x| x.dead_letter_source_arn.clone()),
+            body: m.body.clone(),
+        }
+    }
+}
+
+fn message_view(m: &Stored, queue_encrypted: bool) -> Value {
     let state = match m.state {
         MsgState::Delayed { .. } => "delayed",
         MsgState::Visible => "visible",
@@ -196,8 +228,8 @@ fn message_view(m: &Message, queue_encrypted: bool) -> Value {
         "md5_of_body": hex(&m.md5_of_body),
         "receive_count": m.receive_count,
         "sender_id": &*m.sender_id,
-        "message_group_id": m.extra.as_ref().and_then(|x| x.group_id.as_deref()),
-        "dead_letter_source_arn": m.extra.as_ref().and_then(|x| x.dead_letter_source_arn.as_deref()),
+        "message_group_id": m.group_id,
+        "dead_letter_source_arn": m.dead_letter_source_arn.as_deref(),
     });
     match &m.body {
         Body::Plain(text) => {

@@ -135,6 +135,17 @@ function setStatus(text, isError) {
 /** Replaces the children of `el` (keeps `el` and its focus context). */
 function fill(el, ...children) { el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined)); }
 
+// What each part of a view was last drawn from: a part whose data has not
+// changed is not drawn again (no DOM work, no layout) on the next refresh.
+const drawnFrom = new WeakMap();
+/** Runs `draw` unless `el` was last drawn from the same `data`. */
+function redraw(el, data, draw) {
+  const sig = JSON.stringify(data);
+  if (drawnFrom.get(el) === sig) return;
+  drawnFrom.set(el, sig);
+  draw();
+}
+
 // Findings of the audit, shared by the queue and audit views; refreshed at
 // most once per refresh period.
 let auditCache = { at: 0, value: null };
@@ -166,6 +177,9 @@ views.queues = {
   },
   async refresh(st) {
     const [data, audit] = await Promise.all([getJSON('/queues'), findings()]);
+    redraw(st.body, [data.queues, audit.findings, audit.unavailable], () => this.draw(st, data, audit));
+  },
+  draw(st, data, audit) {
     const rows = data.queues.map((q) => {
       const f = findingsFor(audit, q.arn);
       const enc = h('span', null, sseBadge(q.sse));
@@ -208,6 +222,10 @@ views.queue = {
     const q = list.queues.find((x) => x.account === st.account && x.name === st.name);
     if (!q) throw new Error(`no queue ${st.name} in account ${st.account}`);
     const f = findingsFor(audit, q.arn);
+    redraw(st.head, [q, f], () => this.drawHead(st, q, f));
+    redraw(st.msgs, view.messages, () => this.drawMessages(st, view));
+  },
+  drawHead(st, q, f) {
     fill(st.head, h('dl', { class: 'kv' },
       h('dt', { text: 'ARN' }), h('dd', null, h('code', { text: q.arn })),
       h('dt', { text: 'URL' }), h('dd', null, h('code', { text: q.url })),
@@ -217,6 +235,8 @@ views.queue = {
       h('dt', { text: 'Dead-letter queue' }), h('dd', null, q.dead_letter_queue ? queueLink(q.dead_letter_queue) : '—'),
       h('dt', { text: 'Findings' }), h('dd', null, f.length ? h('ul', null, f.map((x) => h('li', null, sevBadge(x.severity), ' ', h('code', { text: x.rule }), ' ', x.title || ''))) : 'none'),
     ));
+  },
+  drawMessages(st, view) {
     const rows = view.messages.map((m) => h('tr', { 'data-message': m.message_id },
       td(h('a', { href: `#/message/${st.account}/${st.name}/${m.message_id}`, text: m.message_id, title: 'Follow this message' }), 'mono'),
       td(m.state), num(m.receive_count), td(hms(m.sent_timestamp)), td(m.sender_id, 'mono'),
@@ -315,6 +335,9 @@ views.datakeys = {
   },
   async refresh(st) {
     const d = await getJSON('/datakeys');
+    redraw(st.prod, [d.entries, d.totals, d.held_data_keys], () => this.draw(st, d));
+  },
+  draw(st, d) {
     const t = d.totals;
     fill(st.totals, h('span', { text: `Producer lookups: ${t.producer_hits} hits, ${t.producer_misses} misses · Consumer lookups: ${t.consumer_hits} hits, ${t.consumer_misses} misses · Data keys held in memory: ${d.held_data_keys}` }));
     const rows = (role) => d.entries.filter((e) => e.cache === role).map((e) => h('tr', { 'data-principal': e.principal, 'data-queue': queueName(e.queue_arn) },
@@ -380,6 +403,8 @@ views.kms = {
     };
     keep(st.principal, [...new Set(st.calls.map((c) => c.principal))].sort());
     keep(st.queue, [...new Set(st.calls.map((c) => c.queue_arn))].sort());
+    // The timeline's right edge is the server's now, so it moves on even
+    // without new calls; the table and formula change only with them.
     this.draw(st);
   },
   filtered(st) {
@@ -530,6 +555,9 @@ views.keys = {
   },
   async refresh(st) {
     const d = await getJSON('/kms/keys');
+    redraw(st.body, d.keys, () => this.draw(st, d));
+  },
+  draw(st, d) {
     const rows = d.keys.map((k) => {
       let policy = k.policy;
       try { policy = JSON.stringify(JSON.parse(k.policy), null, 2); } catch (_) { /* shown as stored */ }
@@ -554,8 +582,11 @@ views.decisions = {
     return { body };
   },
   async refresh(st) {
-    const list = await getJSON('/authz/decisions');
-    const rows = list.slice(0, 200).map((d) => h('tr', null,
+    const list = (await getJSON('/authz/decisions')).slice(0, 200);
+    redraw(st.body, list, () => this.draw(st, list));
+  },
+  draw(st, list) {
+    const rows = list.map((d) => h('tr', null,
       timeCell(Date.parse(d.time)), td(principalLabel(d.principal), 'mono'), td(d.action, 'mono'), td(h('code', { text: d.resource })),
       td(h('span', { class: d.decision === 'allow' ? 'allow' : 'deny', text: d.decision.replace('_', ' ') })),
       td(d.enforced ? 'yes' : 'no (open mode)'), td(d.via_service || ''),

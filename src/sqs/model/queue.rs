@@ -1006,14 +1006,23 @@ impl QueueState {
     /// envelopes here).
     pub fn stored(&mut self, now: u64, limit: usize) -> Vec<&Message> {
         self.refresh(now);
-        let mut v: Vec<&Message> = self.msgs.iter().map(|(_, m)| m).collect();
-        // The oldest `limit` first, without sorting a deep queue whole.
-        if limit < v.len() {
-            v.select_nth_unstable_by_key(limit, |m| m.serial);
-            v.truncate(limit);
+        // The `limit` lowest serials in one pass, keeping at most `limit`
+        // candidates (a max-heap), so a deep queue costs a scan and no
+        // allocation of its size while the queue's lock is held.
+        let mut oldest: BinaryHeap<(u64, usize)> = BinaryHeap::with_capacity(limit.min(self.msgs.len()) + 1);
+        for (slot, m) in &self.msgs {
+            if oldest.len() < limit {
+                oldest.push((m.serial, slot));
+            } else if oldest.peek().is_some_and(|&(top, _)| m.serial < top) {
+                oldest.pop();
+                oldest.push((m.serial, slot));
+            }
         }
-        v.sort_by_key(|m| m.serial);
-        v
+        oldest
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(_, slot)| &self.msgs[slot])
+            .collect()
     }
 
     /// The stored message with MessageId `id`, as it is at rest.
