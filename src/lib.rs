@@ -21,8 +21,10 @@
 //! [`serve_with_tls`] also over HTTPS.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -43,6 +43,56 @@ enum Command {
     /// and the request context; exit 0 when allowed, 1 when denied, 2 when
     /// the request cannot be simulated.
     ExplainAccess(ExplainArgs),
+    /// Check a running server (--endpoint) or, offline, a configuration
+    /// file (--config) against security posture rules (encryption, public
+    /// and wildcard policies, HTTPS, key rotation, dead-letter queues,
+    /// long-lived keys); exit 1 when a finding reaches --fail-on, 2 on bad
+    /// input.
+    Audit(AuditArgs),
+    /// Walk through one queue of a running server: its encryption, the
+    /// path a message takes through KMS with its real key, context and
+    /// reuse period, the KMS calls made for it, the data keys held for it
+    /// and its audit findings. Plain text for a terminal or a CI log.
+    Explain(QueueExplainArgs),
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// The running server to audit. Default (without --config): as for
+    /// `sealq health`.
+    #[arg(long, env = "SEALQ_ENDPOINT", conflicts_with = "config")]
+    endpoint: Option<String>,
+    /// Audit this configuration file offline instead: it is applied to an
+    /// empty in-memory server (nothing is started or bound).
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+    /// Output: table, json or sarif (SARIF 2.1.0, for GitHub code scanning).
+    #[arg(long, default_value = "table", value_parser = parse_format)]
+    format: sealq::audit::render::Format,
+    /// Exit 1 when any finding is at or above this severity: critical,
+    /// high, medium, low or info. Without it findings never fail.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_severity)]
+    fail_on: Option<sealq::audit::Severity>,
+}
+
+fn parse_format(s: &str) -> Result<sealq::audit::render::Format, String> {
+    sealq::audit::render::Format::parse(s).ok_or_else(|| "one of table, json, sarif".to_owned())
+}
+
+fn parse_severity(s: &str) -> Result<sealq::audit::Severity, String> {
+    sealq::audit::Severity::parse(s).ok_or_else(|| "one of critical, high, medium, low, info".to_owned())
+}
+
+#[derive(Debug, Args)]
+struct QueueExplainArgs {
+    /// The queue: its name, URL or ARN.
+    queue: String,
+    /// The queue's account, when several accounts have a queue of this name.
+    #[arg(long)]
+    account: Option<String>,
+    /// The server to ask. Default: as for `sealq health`.
+    #[arg(long, env = "SEALQ_ENDPOINT")]
+    endpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +453,47 @@ async fn main() -> std::process::ExitCode {
                 Err(e) => {
                     eprintln!("sealq envelopes: {e}");
                     std::process::ExitCode::from(1)
+                }
+            };
+        }
+        Some(Command::Audit(a)) => {
+            let target = match (a.config, a.endpoint) {
+                (Some(path), _) => sealq::cli::audit::Target::Config(path),
+                (None, given) => match endpoint_or_local(given) {
+                    Ok(e) => sealq::cli::audit::Target::Endpoint(e),
+                    Err(e) => {
+                        eprintln!("sealq audit: {e}");
+                        return std::process::ExitCode::from(2);
+                    }
+                },
+            };
+            return match sealq::cli::audit::run(&target, a.format, a.fail_on).await {
+                Ok(report) => {
+                    print!("{}", report.output);
+                    std::process::ExitCode::from(u8::from(report.failed))
+                }
+                Err(e) => {
+                    eprintln!("sealq audit: {e}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Explain(a)) => {
+            let endpoint = match endpoint_or_local(a.endpoint) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("sealq explain: {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            return match sealq::cli::explain::explain(&endpoint, &a.queue, a.account.as_deref()).await {
+                Ok(text) => {
+                    print!("{text}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("sealq explain: {e}");
+                    std::process::ExitCode::from(2)
                 }
             };
         }

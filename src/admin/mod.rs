@@ -5,6 +5,7 @@
 //! of encrypted queues or key material. Like `protocol`, this is a wire
 //! surface, so it may use serde_json.
 
+mod audit;
 mod console;
 mod iam;
 pub mod inspect;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/clock", get(clock).post(advance_clock))
         .route("/faults", get(faults).post(set_faults))
         .route("/kms/calls", get(kms_calls).delete(clear_kms_calls))
+        .route("/audit", get(audit::audit))
         .route("/console", get(console::index))
         .route("/console/", get(console::index))
         .route("/console/app.js", get(console::script))

@@ -92,6 +92,9 @@ impl std::fmt::Debug for SecretAccessKey {
 pub struct Principals {
     account_id: String,
     known: DashMap<String, Arc<Identity>>,
+    /// Access key ids registered ahead of time (the configuration file),
+    /// unlike those merely seen in requests.
+    registered: DashMap<String, ()>,
     /// Secret access keys of registered principals, by access key id.
     secrets: DashMap<String, SecretAccessKey>,
     /// Derived signing keys of the registered secrets and of sessions.
@@ -273,6 +276,7 @@ impl Principals {
         Self {
             account_id: account_id.to_owned(),
             known: DashMap::new(),
+            registered: DashMap::new(),
             secrets: DashMap::new(),
             keys: sigv4::KeyCache::default(),
             anonymous_sender: Arc::from(ANONYMOUS_SENDER_ID),
@@ -305,6 +309,41 @@ impl Principals {
     /// The ARNs of the principals registered for `access_key_id`, if any.
     pub fn registered_arn(&self, access_key_id: &str) -> Option<String> {
         self.known.get(access_key_id).map(|id| id.arn.clone())
+    }
+
+    /// The principals registered ahead of time as (access key id, ARN),
+    /// ordered by access key id: long-lived access keys of IAM users.
+    pub fn registered(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .registered
+            .iter()
+            .filter_map(|r| {
+                self.known
+                    .get(r.key())
+                    .map(|id| (r.key().clone(), id.arn.clone()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Every declared role, ordered by ARN.
+    pub fn all_roles(&self) -> Vec<Arc<session::Role>> {
+        let mut out: Vec<Arc<session::Role>> = self.roles.iter().map(|r| r.clone()).collect();
+        out.sort_by(|a, b| a.arn.cmp(&b.arn));
+        out
+    }
+
+    /// The users and roles that have identity policies, by ARN, with them.
+    pub fn policy_holders(&self) -> Vec<(String, Arc<[crate::iam::NamedPolicy]>)> {
+        let mut out: Vec<(String, Arc<[crate::iam::NamedPolicy]>)> = self
+            .identity_policies
+            .iter()
+            .filter(|r| !r.value().is_empty())
+            .map(|r| (r.key().clone(), r.value().clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// The roles declared with this name (in any account).
@@ -430,6 +469,7 @@ impl Principals {
             temporary: false,
         });
         self.known.insert(access_key_id.to_owned(), id);
+        self.registered.insert(access_key_id.to_owned(), ());
         self.keys.forget(access_key_id);
         match secret {
             Some(s) => {

@@ -61,8 +61,18 @@ pub fn apply(state: &AppState, cfg: &FileConfig) -> Result<(), ConfigError> {
 /// # Errors
 /// The first problem, located in the file.
 pub fn check(config: &Config, cfg: &FileConfig) -> Result<(), ConfigError> {
+    scratch_state(config, cfg).map(drop)
+}
+
+/// A fresh in-memory server with settings `config` and `cfg` applied (the
+/// dry run of [`check`], kept): what `sealq audit --config` inspects.
+///
+/// # Errors
+/// The first problem, located in the file.
+pub fn scratch_state(config: &Config, cfg: &FileConfig) -> Result<AppState, ConfigError> {
     let scratch = AppState::with_clock(config.clone(), Arc::new(Clock::system()));
-    apply_to(&scratch, &scratch, cfg)
+    apply_to(&scratch, &scratch, cfg)?;
+    Ok(scratch)
 }
 
 /// A scratch state with `state`'s settings and clock and a copy of its

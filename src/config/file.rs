@@ -620,6 +620,42 @@ impl FileConfig {
         &self.source.path
     }
 
+    /// Where the file declares each resource it makes: (ARN, line), for
+    /// queues, keys, principals and roles, in file order. `config` gives
+    /// the region and default account.
+    pub fn declarations(&self, config: &Config) -> Vec<(String, usize)> {
+        let line = |path: &[Seg]| self.source.error(path, "").line;
+        let mut out = Vec::new();
+        for (i, k) in self.keys.iter().enumerate() {
+            let account = k.account.as_deref().unwrap_or(&config.account_id);
+            let arn = format!(
+                "arn:aws:kms:{}:{account}:key/{}",
+                config.region,
+                k.key_id.to_ascii_lowercase()
+            );
+            out.push((arn, line(&field!["keys", i, "key_id"])));
+        }
+        for (i, q) in self.queues.iter().enumerate() {
+            let account = q.account.as_deref().unwrap_or(&config.account_id);
+            let arn = format!("arn:aws:sqs:{}:{account}:{}", config.region, q.name);
+            out.push((arn, line(&field!["queues", i, "name"])));
+        }
+        for (i, p) in self.principals.iter().enumerate() {
+            out.push((
+                p.principal_arn(&config.account_id),
+                line(&field!["principals", i, "access_key_id"]),
+            ));
+        }
+        for (i, r) in self.roles.iter().enumerate() {
+            let account = r.account.as_deref().unwrap_or(&config.account_id);
+            out.push((
+                format!("arn:aws:iam::{account}:role/{}", r.name),
+                line(&field!["roles", i, "name"]),
+            ));
+        }
+        out
+    }
+
     /// `base` with every `[server]` setting the file gives put over it
     /// (callers keep flags and environment variables on top: see main.rs).
     pub fn server_config(&self, base: Config) -> Config {

@@ -10,7 +10,7 @@
 mod apply;
 pub mod file;
 
-pub use apply::{apply, check};
+pub use apply::{apply, check, scratch_state};
 pub use file::{AuthSetting, ConfigError, FileConfig, LogFormat, PolicySource, SyncMode, load, parse};
 
 /// Settings of one sealq server.

@@ -190,7 +190,47 @@ impl Principals {
     }
 }
 
+/// How a statement names its principals, for readers that inspect a
+/// policy rather than evaluate it (the posture audit).
+#[derive(Debug, Clone, Copy)]
+pub struct PrincipalView<'a> {
+    /// `"*"` or `{"AWS": "*"}`.
+    pub anyone: bool,
+    /// `AWS` values: ARNs or account ids.
+    pub aws: &'a [String],
+    /// `Service` values.
+    pub services: &'a [String],
+    /// `NotPrincipal`.
+    pub negated: bool,
+}
+
 impl Statement {
+    /// `Action` values (`negated`: `NotAction`).
+    pub fn action_patterns(&self) -> (&[String], bool) {
+        (&self.action.values, self.action.negated)
+    }
+
+    /// `Resource` values (`negated`: `NotResource`); `None` when the
+    /// statement has neither (a trust policy's).
+    pub fn resource_patterns(&self) -> Option<(&[String], bool)> {
+        self.resource.as_ref().map(|r| (r.values.as_slice(), r.negated))
+    }
+
+    /// `Principal` / `NotPrincipal`; `None` in identity policies.
+    pub fn principal_view(&self) -> Option<PrincipalView<'_>> {
+        self.principal.as_ref().map(|p| PrincipalView {
+            anyone: p.any,
+            aws: &p.aws,
+            services: &p.services,
+            negated: p.negated,
+        })
+    }
+
+    /// The statement's conditions.
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+
     /// Whether the statement applies to `req`; for resource policies, how
     /// it names the caller (`Directly` for identity policies).
     pub fn applies(&self, req: &Request<'_>) -> Option<Named> {
