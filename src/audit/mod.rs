@@ -508,34 +508,23 @@ pub fn audit(state: &AppState) -> Vec<Finding> {
                     .map(|(shown, eval)| (shown.as_str(), Some(eval.as_str()))),
             )
             .collect();
-        // Who may read the source's messages: its receivers, and, for an
-        // SSE-KMS source, whoever its key lets decrypt them through SQS
-        // (the key policy is what guards the contents of its messages).
-        let source_key = source
-            .kms_key
-            .as_deref()
-            .and_then(|k| state.kms.internal_key_arn(k, &source.account));
-        let via = format!("sqs.{region}.amazonaws.com");
-        let admitted = |p: Option<&str>| {
-            allowed(state, p, "sqs:ReceiveMessage", &source.arn, &[])
-                || source_key.as_deref().is_some_and(|key| {
-                    allowed(
-                        state,
-                        p,
-                        "kms:Decrypt",
-                        key,
-                        &[
-                            ("kms:ViaService", via.as_str()),
-                            ("kms:EncryptionContext:aws:sqs:arn", source.arn.as_str()),
-                        ],
-                    )
+        // Who may read the source's messages. For an SSE-KMS source the
+        // key decides: a DLQ reader its key lets decrypt was admitted by
+        // the key's owner, and one it does not cannot read the envelopes
+        // (dlq-consumer-cannot-decrypt reports that). Otherwise the
+        // source's receivers are its readers.
+        let extra_readers: Vec<&str> = if source.kms_key.is_some() {
+            Vec::new()
+        } else {
+            readers
+                .iter()
+                .filter(|(_, p)| {
+                    allowed(state, *p, "sqs:ReceiveMessage", &dlq.arn, &[])
+                        && !allowed(state, *p, "sqs:ReceiveMessage", &source.arn, &[])
                 })
+                .map(|(shown, _)| *shown)
+                .collect()
         };
-        let extra_readers: Vec<&str> = readers
-            .iter()
-            .filter(|(_, p)| allowed(state, *p, "sqs:ReceiveMessage", &dlq.arn, &[]) && !admitted(*p))
-            .map(|(shown, _)| *shown)
-            .collect();
         if !extra_readers.is_empty() {
             weaker.push(format!(
                 "{} may receive from it but not from its source",
@@ -558,6 +547,7 @@ pub fn audit(state: &AppState) -> Vec<Finding> {
         let Some(key_arn) = state.kms.internal_key_arn(key, &source.account) else {
             continue;
         };
+        let via = format!("sqs.{region}.amazonaws.com");
         for (shown, eval) in &principals {
             if !allowed(state, Some(eval), "sqs:ReceiveMessage", &dlq.arn, &[]) {
                 continue;

@@ -88,17 +88,18 @@ pub fn from_json(v: &Value) -> Result<Vec<Finding>, String> {
         .collect()
 }
 
-/// Wraps `text` at `width` columns, every line after the first indented
-/// by `indent` spaces.
+/// Wraps `text` at `width` columns for a line that starts at column
+/// `indent` (its label), every line after the first indented as much. A
+/// word longer than the line (an ARN, a policy) gets a line of its own.
 fn wrap(text: &str, width: usize, indent: usize) -> String {
     let mut out = String::new();
-    let mut col = 0;
+    let mut col = indent;
     for word in text.split_whitespace() {
-        if col > 0 && col + 1 + word.len() > width {
+        if col > indent && col + 1 + word.len() > width {
             out.push('\n');
             out.push_str(&" ".repeat(indent));
             col = indent;
-        } else if col > 0 {
+        } else if col > indent {
             out.push(' ');
             col += 1;
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates the virtualenvs the Python tests use: for the compatibility suite
 # (tests/compat/run.py), boto3/botocore/awscli of the current generation (SQS
-# over JSON 1.0) and of the last query/XML generation; for the container
+# over JSON 1.0, with jsonschema, which tests/audit.rs uses to validate SARIF)
+# and of the last query/XML generation; for the container
 # tests, testcontainers with boto3 (README's Python example). Idempotent: a venv that already has the
 # pinned versions is left alone; any other is recreated.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/../.."
 
 # name: pinned requirements (botocore is pinned exactly by both boto3 and awscli)
 declare -A PINS=(
-  [compat-json]="boto3==1.43.11 botocore==1.43.11 awscli==1.45.11"
+  [compat-json]="boto3==1.43.11 botocore==1.43.11 awscli==1.45.11 jsonschema==4.23.0"
   [compat-query]="boto3==1.34.89 botocore==1.34.89 awscli==1.32.89"
   [testcontainers]="testcontainers==4.14.2 boto3==1.43.11 botocore==1.43.11"
 )
