@@ -186,7 +186,7 @@ views.queues = {
       if (q.sse === 'SSE-KMS') enc.append(' ', h('code', { text: q.kms_master_key_id || '', title: q.key_arn || 'the key does not exist' }));
       return h('tr', { 'data-queue': q.name, 'data-account': q.account },
         td(q.account, 'mono'),
-        td(h('a', { href: `#/queue/${q.account}/${q.name}`, text: q.name })),
+        td(h('a', { href: `#/queue/${q.account}/${q.name}`, text: q.name }), 'qname'),
         td(q.fifo ? 'FIFO' : 'standard'),
         td(enc, 'enc'),
         td(q.reuse_period_seconds ? duration(q.reuse_period_seconds * 1000) : ''),
