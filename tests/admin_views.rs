@@ -216,7 +216,14 @@ async fn ledger_filters_by_sequence_and_by_data_key() {
     );
     // AAD: 4-byte length, the queue ARN, the 16-byte message id.
     let arn = "arn:aws:sqs:us-east-1:000000000000:orders";
-    let aad = messages[0]["aad"].as_str().unwrap();
+    let aad: String = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        messages[0]["aad"].as_str().unwrap(),
+    )
+    .expect("base64")
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
     assert!(aad.starts_with(&format!("{:08x}", arn.len())), "{aad}");
     assert!(aad.ends_with(&id.replace('-', "")), "{aad}");
     let dk = messages[0]["data_key_id"].as_u64().unwrap();

@@ -253,7 +253,7 @@ fn message_view(m: &Stored, queue_encrypted: bool) -> Value {
             v["nonce"] = json!(B64.encode(e.nonce));
             v["tag"] = json!(B64.encode(e.tag));
             v["sealed_for_message_id"] = json!(uuid::Uuid::from_u128(e.sealed_for).to_string());
-            v["aad"] = json!(hex(&crate::crypto::envelope::aad(&dk.queue_arn, e.sealed_for)));
+            v["aad"] = json!(B64.encode(crate::crypto::envelope::aad(&dk.queue_arn, e.sealed_for)));
             v["sealed_by_queue_arn"] = json!(&*dk.queue_arn);
             v["ciphertext"] = json!(B64.encode(&e.ciphertext));
             v["ciphertext_bytes"] = json!(e.ciphertext.len());

@@ -288,8 +288,14 @@ async fn walk_views(
     check(dlq == "orders", format!("orders-dlq is the DLQ of: {dlq}"))?;
     // Findings of the audit, per queue: scratch is not encrypted (high),
     // has no HTTPS-only policy (medium) and no dead-letter queue (low).
-    b.wait_for("findings", &format!("return document.querySelector('{} td.findings a')", row("scratch")))
-        .await?;
+    b.wait_for(
+        "findings",
+        &format!(
+            "return document.querySelector('{} td.findings a')",
+            row("scratch")
+        ),
+    )
+    .await?;
     let found = text_of(b, &format!("{} td.findings", row("scratch"))).await?;
     check(found == "high medium low", format!("scratch's findings: {found}"))?;
     let width = number(b, "return document.documentElement.scrollWidth").await?;
@@ -509,12 +515,22 @@ async fn walk_views(
 
     // Audit: the same findings as GET /_sealq/audit, each with why and fix.
     b.click("nav a[data-view=audit]").await?;
-    b.wait_for("the findings", "return document.querySelector('#audit-table tr[data-rule=\"sqs-not-encrypted\"]')")
-        .await?;
+    b.wait_for(
+        "the findings",
+        "return document.querySelector('#audit-table tr[data-rule=\"sqs-not-encrypted\"]')",
+    )
+    .await?;
     let served = common::admin_get(server, "/audit").await;
-    let rows = number(b, "return document.querySelectorAll('#audit-table tr[data-rule]').length").await?;
+    let rows = number(
+        b,
+        "return document.querySelectorAll('#audit-table tr[data-rule]').length",
+    )
+    .await?;
     let want = served["findings"].as_array().map_or(0, Vec::len);
-    check(usize::try_from(rows).ok() == Some(want), format!("{rows} rows for {want} findings"))?;
+    check(
+        usize::try_from(rows).ok() == Some(want),
+        format!("{rows} rows for {want} findings"),
+    )?;
     let unencrypted = text_of(b, "#audit-table tr[data-rule=\"sqs-not-encrypted\"]").await?;
     check(
         unencrypted.contains(":scratch") && unencrypted.contains("SqsManagedSseEnabled=true"),

@@ -300,7 +300,7 @@ views.message = {
         h('dl', { class: 'kv' },
           h('dt', { text: 'Cipher' }), h('dd', { text: 'AES-256-GCM' }),
           h('dt', { text: 'Nonce (96 bits)' }), h('dd', null, h('code', { text: b64ToHex(m.nonce) })),
-          h('dt', { text: 'AAD' }), h('dd', null, h('code', { text: m.aad }), h('div', { class: 'muted', text: `length of the queue ARN (4 bytes), the ARN ${m.sealed_by_queue_arn}, and the message id ${m.sealed_for_message_id} (16 bytes): an envelope only opens for the queue and message it was sealed for` })),
+          h('dt', { text: 'AAD' }), h('dd', null, h('code', { text: b64ToHex(m.aad) }), h('div', { class: 'muted', text: `length of the queue ARN (4 bytes), the ARN ${m.sealed_by_queue_arn}, and the message id ${m.sealed_for_message_id} (16 bytes): an envelope only opens for the queue and message it was sealed for` })),
           h('dt', { text: 'Ciphertext' }), h('dd', null, h('code', { text: clip(m.ciphertext, 64) }), ` (${m.ciphertext_bytes} bytes, as long as the body)`),
           h('dt', { text: 'Tag' }), h('dd', null, h('code', { text: b64ToHex(m.tag) })),
         )),
