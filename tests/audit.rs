@@ -17,18 +17,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `sealq audit ARGS` off the runtime: exit code, stdout, stderr.
+/// Runs `sealq audit ARGS` in the repository: exit code, stdout, stderr.
 async fn audit(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealq"));
-    cmd.current_dir(root()).arg("audit").args(args);
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run sealq audit"))
-        .await
-        .expect("join");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args = std::iter::once("audit")
+        .chain(args.iter().copied())
+        .map(str::to_owned)
+        .collect();
+    common::run_sealq(&root(), args).await
 }
 
 fn json(text: &str) -> Value {

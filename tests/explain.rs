@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 
 use aws_sdk_sqs::types::QueueAttributeName as Q;
@@ -11,19 +10,12 @@ use common::{kms, sqs, sqs_as};
 use sealq::Config;
 use sealq::clock::Clock;
 
-/// Runs `sealq explain ARGS --endpoint ENDPOINT` (off the runtime, which
-/// serves the in-process server meanwhile): exit code, stdout, stderr.
+/// Runs `sealq explain ARGS --endpoint ENDPOINT`: exit code, stdout, stderr.
 async fn explain(endpoint: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealq"));
-    cmd.arg("explain").args(args).args(["--endpoint", endpoint]);
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run sealq explain"))
-        .await
-        .expect("join");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all: Vec<String> = vec!["explain".into()];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    all.extend(["--endpoint".to_owned(), endpoint.to_owned()]);
+    common::run_sealq(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), all).await
 }
 
 #[tokio::test]

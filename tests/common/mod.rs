@@ -666,3 +666,18 @@ pub async fn drain_bodies(c: &aws_sdk_sqs::Client, url: &str) -> std::collection
         left.extend(got.into_iter().filter_map(|m| m.body));
     }
 }
+
+/// Runs the `sealq` binary with `args` in `dir`, off the runtime (which
+/// serves in-process servers meanwhile): exit code, stdout, stderr.
+pub async fn run_sealq(dir: &std::path::Path, args: Vec<String>) -> (Option<i32>, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sealq"));
+    cmd.current_dir(dir).args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run sealq"))
+        .await
+        .expect("join");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

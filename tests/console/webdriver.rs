@@ -244,13 +244,7 @@ impl Browser {
         let el = self.find(css).await?;
         self.session("POST", &format!("/element/{el}/clear"), None)
             .await?;
-        self.session(
-            "POST",
-            &format!("/element/{el}/value"),
-            Some(json!({ "text": text })),
-        )
-        .await
-        .map(drop)
+        self.keys(css, text).await
     }
 
     /// Sends keys to the element `css` selects (e.g. "\u{E007}" for Enter).
