@@ -243,6 +243,13 @@ async fn ledger_filters_by_sequence_and_by_data_key() {
         .await
         .expect("DELETE");
     send(&p, &url, "two").await;
+    // The oldest call still held is the first after the clear.
+    let first = reqwest_client
+        .get(format!("{}/_sealq/kms/calls?since=5", server.endpoint))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(first.headers()["x-sealq-ledger-first-seq"], "4");
     let since = admin_get(&server, "/kms/calls?since=3").await;
     let ops: Vec<(u64, &str)> = since
         .as_array()

@@ -323,7 +323,8 @@ const CALL_PARAMS: &str = "GET /_sealq/kms/calls takes only queue (name or ARN),
 
 /// `GET /_sealq/kms/calls[?queue=Q][&principal=P][&since=N][&data_key=D]`:
 /// the KMS calls SQS made, oldest first, those of queue `Q`, principal `P`,
-/// numbered above `N` and about data key `D` when given.
+/// numbered above `N` and about data key `D` when given. The header
+/// `x-sealq-ledger-first-seq` gives the oldest call still held.
 async fn kms_calls(
     State(state): State<AppState>,
     filter: std::result::Result<Query<CallFilter>, QueryRejection>,
@@ -358,7 +359,17 @@ async fn kms_calls(
             })
         })
         .collect();
-    Json(Value::Array(calls)).into_response()
+    // Calls below this were cleared or dropped: a reader polling with
+    // `since` forgets them.
+    let first = state.encryption.ledger_first_seq().to_string();
+    (
+        [(
+            axum::http::header::HeaderName::from_static("x-sealq-ledger-first-seq"),
+            first,
+        )],
+        Json(Value::Array(calls)),
+    )
+        .into_response()
 }
 
 /// `DELETE /_sealq/kms/calls`: empties the ledger (a walkthrough can start

@@ -635,6 +635,19 @@ impl Encryption {
         ledger.range(skip..).cloned().collect()
     }
 
+    /// Sequence number of the oldest call the ledger still holds (the next
+    /// call's when it is empty): calls numbered below it were cleared or
+    /// dropped for space.
+    pub fn ledger_first_seq(&self) -> u64 {
+        let ledger = self
+            .ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ledger
+            .front()
+            .map_or_else(|| self.ledger_seq.load(Ordering::Relaxed) + 1, |c| c.seq)
+    }
+
     /// Sequence number of the last call recorded (0 before the first).
     pub fn ledger_seq(&self) -> u64 {
         self.ledger_seq.load(Ordering::Relaxed)

@@ -538,6 +538,24 @@ async fn walk_views(
     )?;
     shot(b, "audit").await?;
 
+    // Clearing the ledger empties the KMS view without a reload.
+    b.click("nav a[data-view=kms]").await?;
+    b.wait_for(
+        "the calls",
+        "return document.querySelectorAll('#calls-table tr[data-seq]').length > 0",
+    )
+    .await?;
+    reqwest::Client::new()
+        .delete(format!("{}/_sealq/kms/calls", server.endpoint))
+        .send()
+        .await
+        .map_err(|e| format!("DELETE /_sealq/kms/calls: {e}"))?;
+    b.wait_for(
+        "the cleared ledger",
+        "return document.getElementById('calls-count').textContent.startsWith('0 call(s) shown of 0')",
+    )
+    .await?;
+
     // Nothing was left unexplained in the status line.
     let status: Value = b.js("return document.getElementById('status').className").await?;
     check(

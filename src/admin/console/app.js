@@ -387,10 +387,14 @@ views.kms = {
     return st;
   },
   async refresh(st) {
-    const [fresh, queues] = await Promise.all([getJSON(`/kms/calls?since=${st.seq}`), getJSON('/queues')]);
-    if (fresh.length && fresh[0].seq <= st.seq) st.calls = [];
+    const [r, queues] = await Promise.all([fetch(`${API}/kms/calls?since=${st.seq}`, { cache: 'no-store' }), getJSON('/queues')]);
+    if (!r.ok) throw new Error(`/kms/calls: HTTP ${r.status}`);
+    const fresh = await r.json();
+    // Calls the server no longer holds (the ledger was cleared, or its
+    // oldest dropped for space) go; numbers keep growing, so `since` holds.
+    const first = Number(r.headers.get('x-sealq-ledger-first-seq') || 0);
+    if (st.calls.length && st.calls[0].seq < first) st.calls = st.calls.filter((c) => c.seq >= first);
     if (fresh.length) {
-      // A cleared ledger restarts nothing: sequence numbers keep growing.
       st.calls.push(...fresh);
       st.seq = fresh[fresh.length - 1].seq;
     }
