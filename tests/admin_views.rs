@@ -320,3 +320,83 @@ async fn the_console_is_served_from_the_binary_with_a_strict_policy() {
         assert!(!body.contains("https://"), "{path} refers to another site");
     }
 }
+
+#[tokio::test]
+async fn the_envelope_view_lists_the_oldest_messages_of_a_deep_queue_in_order() {
+    let server = start().await;
+    let c = sqs(&server);
+    let url = c
+        .create_queue()
+        .queue_name("deep")
+        .attributes(Q::SqsManagedSseEnabled, "false")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    // More messages than one step of the scan (4,096 slots) looks at.
+    let mut ids = Vec::new();
+    for batch in 0..430 {
+        let entries: Vec<_> = (0..10)
+            .map(|i| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("m{i}"))
+                    .message_body(format!("b{batch}-{i}"))
+                    .build()
+                    .expect("entry")
+            })
+            .collect();
+        let out = c
+            .send_message_batch()
+            .queue_url(&url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .expect("SendMessageBatch");
+        let mut sent: Vec<_> = out.successful().to_vec();
+        sent.sort_by_key(|e| e.id()[1..].parse::<u32>().unwrap());
+        ids.extend(sent.iter().map(|e| e.message_id().to_owned()));
+    }
+    // Delete the three oldest: their slots are reused by three new
+    // messages, which are the newest though they sit first in storage.
+    let got = c
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(3)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    let received: Vec<String> = got
+        .messages()
+        .iter()
+        .map(|m| m.message_id().unwrap().to_owned())
+        .collect();
+    assert_eq!(received, ids[..3].to_vec());
+    for m in got.messages() {
+        c.delete_message()
+            .queue_url(&url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .expect("DeleteMessage");
+    }
+    for i in 0..3 {
+        c.send_message()
+            .queue_url(&url)
+            .message_body(format!("late {i}"))
+            .send()
+            .await
+            .expect("send");
+    }
+    let v = admin_get(&server, "/queues/deep/messages?limit=5").await;
+    let shown: Vec<&str> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, ids[3..8].iter().map(String::as_str).collect::<Vec<_>>());
+    let last = admin_get(&server, "/queues/deep/messages?limit=5000").await;
+    assert_eq!(last["messages"].as_array().unwrap().len(), 4_300);
+}

@@ -130,6 +130,9 @@ async fn advance_clock(State(state): State<AppState>, body: Bytes) -> Response {
     Json(json!({ "now_ms": state.clock.now_ms() })).into_response()
 }
 
+/// Slots of a queue the envelope view looks at per hold of its lock.
+const SCAN_STEP: usize = 4096;
+
 /// Query parameters of the envelope view.
 #[derive(Debug, serde::Deserialize)]
 struct ViewParams {
@@ -160,25 +163,41 @@ async fn queue_messages(
             .into_response();
     };
     let now = state.clock.now_ms();
-    let mut s = q.lock();
-    let encrypted = s.attrs.is_encrypted();
-    let sse = s.attrs.sse().map(|x| x.kind.label());
-    // Copied under the lock, formatted after it: senders wait only for
-    // the copy.
-    let copies: Vec<Stored> = match &params.message {
-        Some(id) => uuid::Uuid::parse_str(id)
-            .ok()
-            .and_then(|id| s.stored_message(now, id.as_u128()))
-            .map(Stored::of)
-            .into_iter()
-            .collect(),
-        None => s
-            .stored(now, params.limit.unwrap_or(100))
-            .into_iter()
-            .map(Stored::of)
-            .collect(),
+    let (encrypted, sse) = {
+        let s = q.lock();
+        (s.attrs.is_encrypted(), s.attrs.sse().map(|x| x.kind.label()))
     };
-    drop(s);
+    // Copied under the lock, formatted after it. A deep queue is scanned
+    // in steps, the lock released between them, so senders and receivers
+    // wait at most one step; a message that moves meanwhile may be missed.
+    let copies: Vec<Stored> = match &params.message {
+        Some(id) => match uuid::Uuid::parse_str(id) {
+            Ok(id) => q
+                .lock()
+                .stored_message(now, id.as_u128())
+                .map(Stored::of)
+                .into_iter()
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+        None => {
+            let limit = params.limit.unwrap_or(100);
+            let mut oldest = std::collections::BinaryHeap::with_capacity(limit + 1);
+            let mut from = Some(0);
+            while let Some(start) = from {
+                from = q.lock().scan_oldest(now, start, SCAN_STEP, limit, &mut oldest);
+                if from.is_some() {
+                    tokio::task::yield_now().await;
+                }
+            }
+            let s = q.lock();
+            oldest
+                .into_sorted_vec()
+                .into_iter()
+                .filter_map(|(serial, slot)| s.stored_at(slot, serial).map(Stored::of))
+                .collect()
+        }
+    };
     let messages: Vec<Value> = copies.iter().map(|m| message_view(m, encrypted)).collect();
     Json(json!({
         "queue_arn": q.arn,

@@ -1001,16 +1001,27 @@ impl QueueState {
         self.counts.visible
     }
 
-    /// Up to `limit` stored messages, oldest first, as they are at rest
-    /// (for the admin's envelope view; bodies of encrypted messages are
-    /// envelopes here).
-    pub fn stored(&mut self, now: u64, limit: usize) -> Vec<&Message> {
-        self.refresh(now);
-        // The `limit` lowest serials in one pass, keeping at most `limit`
-        // candidates (a max-heap), so a deep queue costs a scan and no
-        // allocation of its size while the queue's lock is held.
-        let mut oldest: BinaryHeap<(u64, usize)> = BinaryHeap::with_capacity(limit.min(self.msgs.len()) + 1);
-        for (slot, m) in &self.msgs {
+    /// One step of a scan for the oldest stored messages that holds the
+    /// queue's lock only briefly: looks at the `chunk` slots from `from`,
+    /// keeping in `oldest` (a max-heap of (serial, slot), at most `limit`)
+    /// the lowest serials seen; returns where the next step starts, or
+    /// `None` when the whole queue has been looked at. The caller releases
+    /// the lock between steps and reads the chosen messages with
+    /// [`Self::stored_at`].
+    pub fn scan_oldest(
+        &mut self,
+        now: u64,
+        from: usize,
+        chunk: usize,
+        limit: usize,
+        oldest: &mut BinaryHeap<(u64, usize)>,
+    ) -> Option<usize> {
+        if from == 0 {
+            self.refresh(now);
+        }
+        let end = (from + chunk).min(self.msgs.capacity());
+        for slot in from..end {
+            let Some(m) = self.msgs.get(slot) else { continue };
             if oldest.len() < limit {
                 oldest.push((m.serial, slot));
             } else if oldest.peek().is_some_and(|&(top, _)| m.serial < top) {
@@ -1018,11 +1029,12 @@ impl QueueState {
                 oldest.push((m.serial, slot));
             }
         }
-        oldest
-            .into_sorted_vec()
-            .into_iter()
-            .map(|(_, slot)| &self.msgs[slot])
-            .collect()
+        (end < self.msgs.capacity()).then_some(end)
+    }
+
+    /// The message in `slot` if it is still the one with `serial`.
+    pub fn stored_at(&self, slot: usize, serial: u64) -> Option<&Message> {
+        self.msgs.get(slot).filter(|m| m.serial == serial)
     }
 
     /// The stored message with MessageId `id`, as it is at rest.
