@@ -929,7 +929,11 @@ async fn garbage_receipt_handle_is_receipt_handle_is_invalid() {
     )
     .await;
     let msg = assert_error(&r, 404, "ReceiptHandleIsInvalid");
-    assert!(msg.contains("<bad&\"handle>"), "{msg}");
+    // AWS quotes the handle it refuses.
+    assert_eq!(
+        msg,
+        "The input receipt handle \"<bad&\"handle>\" is not a valid receipt handle."
+    );
     assert!(!r.body.contains("<bad&"), "{}", r.body);
 }
 
@@ -1277,5 +1281,44 @@ async fn an_empty_entries_list_is_an_empty_batch() {
     assert_eq!(
         xml_text(&r.body, "Code").as_deref(),
         Some("AWS.SimpleQueueService.EmptyBatchRequest")
+    );
+}
+
+#[tokio::test]
+async fn recorded_error_texts_in_the_query_protocol() {
+    let server = start().await;
+    let url = create(&server, &unique("qtexts")).await;
+    // An empty String attribute (AWS recorded: no leading "The").
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "hello"),
+            ("MessageAttribute.1.Name", "ErrorDetails"),
+            ("MessageAttribute.1.Value.DataType", "String"),
+            ("MessageAttribute.1.Value.StringValue", ""),
+        ],
+    )
+    .await;
+    let msg = assert_error(&r, 400, "InvalidParameterValue");
+    assert_eq!(
+        msg,
+        "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'."
+    );
+    // RemovePermission of a label the policy does not have.
+    let r = query(
+        &server,
+        &[
+            ("Action", "RemovePermission"),
+            ("QueueUrl", &url),
+            ("Label", "nope"),
+        ],
+    )
+    .await;
+    let msg = assert_error(&r, 400, "InvalidParameterValue");
+    assert_eq!(
+        msg,
+        "Value nope for parameter Label is invalid. Reason: can't find label."
     );
 }

@@ -724,7 +724,7 @@ async fn visibility_timeout_and_change_message_visibility() {
     assert!(err.is_receipt_handle_is_invalid(), "{err:?}");
     assert_eq!(
         err.message(),
-        Some("The input receipt handle garbage is not a valid receipt handle.")
+        Some(r#"The input receipt handle "garbage" is not a valid receipt handle."#)
     );
 }
 
@@ -1196,6 +1196,39 @@ async fn add_and_remove_permission_edit_the_policy() {
         .unwrap_err()
         .into_service_error();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
+    // AWS's text (recorded).
+    assert_eq!(
+        err.message(),
+        Some("Value send for parameter Label is invalid. Reason: can't find label.")
+    );
+}
+
+#[tokio::test]
+async fn an_empty_string_attribute_is_refused_with_aws_text() {
+    let server = start().await;
+    let c = sqs(&server);
+    let url = new_queue(&c, "emptyattr").await;
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("body")
+        .message_attributes(
+            "ErrorDetails",
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value("")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(
+        err.message(),
+        Some("Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'.")
+    );
 }
 
 #[tokio::test]

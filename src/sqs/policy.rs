@@ -254,7 +254,7 @@ pub fn add_permission(
 /// # Errors
 /// `InvalidParameterValue` when no statement has that label.
 pub fn remove_permission(policy: Option<&str>, label: &str) -> Result<Option<String>> {
-    let not_found = || label_error(label, "can't find label on existing policy.");
+    let not_found = || label_error(label, "can't find label.");
     let mut doc = parse_object("Policy", policy.ok_or_else(not_found)?)?;
     let Some(Value::Array(list)) = doc.get_mut("Statement") else {
         return Err(not_found());

@@ -202,7 +202,7 @@ impl ReceiptHandle {
     pub fn decode(s: &str) -> Result<Self> {
         let invalid = || {
             Error::ReceiptHandleIsInvalid(
-                format!("The input receipt handle {s} is not a valid receipt handle.").into(),
+                format!("The input receipt handle \"{s}\" is not a valid receipt handle.").into(),
             )
         };
         let b = URL_SAFE_NO_PAD.decode(s).map_err(|_| invalid())?;

@@ -87,7 +87,7 @@ fn check_attribute_value(name: &str, v: &MessageAttributeValue, what: &str) -> R
             Some(b) if !b.is_empty() => b.len(),
             _ => {
                 return Err(attribute_error(format!(
-                    "The message ({what}) attribute '{name}' must contain a non-empty value of type '{}'.",
+                    "Message ({what}) attribute '{name}' must contain a non-empty value of type '{}'.",
                     v.data_type
                 )));
             }
@@ -104,7 +104,7 @@ fn check_attribute_value(name: &str, v: &MessageAttributeValue, what: &str) -> R
             }
             _ => {
                 return Err(attribute_error(format!(
-                    "The message ({what}) attribute '{name}' must contain a non-empty value of type '{}'.",
+                    "Message ({what}) attribute '{name}' must contain a non-empty value of type '{}'.",
                     v.data_type
                 )));
             }
@@ -922,7 +922,7 @@ fn handle_for(q: &Queue, raw: &str) -> Result<ReceiptHandle> {
     let h = ReceiptHandle::decode(raw)?;
     if h.queue_uid != q.uid {
         return Err(Error::ReceiptHandleIsInvalid(
-            format!("The input receipt handle {raw} is not a valid receipt handle.").into(),
+            format!("The input receipt handle \"{raw}\" is not a valid receipt handle.").into(),
         ));
     }
     Ok(h)
