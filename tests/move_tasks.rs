@@ -190,14 +190,20 @@ async fn a_task_can_be_cancelled_and_only_one_runs_per_source() {
         t.approximate_number_of_messages_moved() == 1
     })
     .await;
+    // A second task while one runs (AWS recorded: InvalidParameterValue).
     let err = c
         .start_message_move_task()
         .source_arn(&dlq_arn)
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Some("AWS.SimpleQueueService.UnsupportedOperation"));
-    assert!(err.into_service_error().is_unsupported_operation());
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(
+        err.message(),
+        Some(
+            "There is already a task running. Only one active task is allowed for a source queue arn at a given time."
+        )
+    );
 
     let out = c
         .cancel_message_move_task()
@@ -219,6 +225,7 @@ async fn a_task_can_be_cancelled_and_only_one_runs_per_source() {
         .send()
         .await
         .unwrap_err();
+    assert_eq!(err.message(), Some("Task does not exist."));
     assert!(err.into_service_error().is_resource_not_found_exception());
 
     // A new task may start once the old one ended; it moves the rest.
@@ -252,10 +259,52 @@ async fn move_task_errors_are_aws_shaped_in_both_protocols() {
         .send()
         .await
         .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"), "not a DLQ");
     assert_eq!(
-        err.code(),
-        Some("AWS.SimpleQueueService.UnsupportedOperation"),
-        "not a DLQ"
+        err.message(),
+        Some("Source queue must be configured as a Dead Letter Queue.")
+    );
+    // CancelMessageMoveTask: not a task handle; a handle whose source queue
+    // does not exist (AWS recorded texts).
+    let err = c
+        .cancel_message_move_task()
+        .task_handle("not-a-handle")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(err.message(), Some("Value for parameter TaskHandle is invalid."));
+    let gone = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        r#"{"taskId":"x","sourceArn":"arn:aws:sqs:us-east-1:000000000000:nope"}"#,
+    );
+    let err = c
+        .cancel_message_move_task()
+        .task_handle(&gone)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+    assert_eq!(
+        err.message(),
+        Some("The resource that you specified for the SourceArn parameter doesn't exist.")
+    );
+    let r = query(
+        &server,
+        &[
+            ("Action", "CancelMessageMoveTask"),
+            ("TaskHandle", "not-a-handle"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        xml_text(&r.body, "Code").as_deref(),
+        Some("InvalidParameterValue")
+    );
+    assert_eq!(
+        xml_text(&r.body, "Message").as_deref(),
+        Some("Value for parameter TaskHandle is invalid.")
     );
     let missing = "arn:aws:sqs:us-east-1:000000000000:nope";
     let err = c

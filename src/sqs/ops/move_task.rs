@@ -41,7 +41,7 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
         })
         .collect();
     if origins.is_empty() {
-        return Err(Error::UnsupportedOperation(
+        return Err(Error::InvalidParameterValue(
             "Source queue must be configured as a Dead Letter Queue.".into(),
         ));
     }
@@ -69,7 +69,7 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
         }
     };
     if state.move_tasks.active(&source.arn) {
-        return Err(Error::UnsupportedOperation(
+        return Err(Error::InvalidParameterValue(
             "There is already a task running. Only one active task is allowed for a source queue arn at a given time.".into(),
         ));
     }
@@ -134,26 +134,27 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
     Ok(SqsOutput::TaskHandle(handle))
 }
 
-/// The source queue a task handle names, if it names one of this server.
-fn source_of_handle(
-    state: &AppState,
-    handle: &str,
-) -> Option<std::sync::Arc<crate::sqs::model::queue::Queue>> {
+/// The source queue ARN a task handle names (`None`: not a task handle).
+fn source_arn_of_handle(handle: &str) -> Option<String> {
     let json = STANDARD.decode(handle).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
-    queue_of_arn(state, v.get("sourceArn")?.as_str()?)
+    v.get("sourceArn")?.as_str().map(str::to_owned)
 }
 
-/// CancelMessageMoveTask: authorized on the task's source queue.
+/// CancelMessageMoveTask: authorized on the task's source queue. As AWS
+/// answers: a handle that is not a task handle is InvalidParameterValue; one
+/// whose source queue does not exist names SourceArn; an unknown task (or
+/// one no longer running) on an existing queue is "Task does not exist.".
 pub(super) fn cancel(state: &AppState, ctx: &Ctx, input: &CancelMessageMoveTaskInput) -> Result<SqsOutput> {
-    if let Some(source) = source_of_handle(state, &input.task_handle) {
-        admit(state, ctx, &source)?;
-    }
+    let arn = source_arn_of_handle(&input.task_handle)
+        .ok_or_else(|| Error::InvalidParameterValue("Value for parameter TaskHandle is invalid.".into()))?;
+    let source = queue_of_arn(state, &arn).ok_or_else(|| not_found("SourceArn"))?;
+    admit(state, ctx, &source)?;
     state
         .move_tasks
         .cancel(&input.task_handle)
         .map(SqsOutput::MessagesMoved)
-        .ok_or_else(|| not_found("TaskHandle"))
+        .ok_or_else(|| Error::ResourceNotFound("Task does not exist.".into()))
 }
 
 /// ListMessageMoveTasks.
