@@ -359,3 +359,30 @@ async fn a_dead_lettered_standard_message_keeps_its_original_enqueue_time() {
     // 61 s after it was first sent: past the DLQ's 60 s retention.
     assert!(receive(&c, &dlq).await.is_empty());
 }
+
+#[tokio::test]
+async fn redrive_policy_is_returned_normalised_in_both_protocols() {
+    let server = common::start().await;
+    let c = sqs(&server);
+    let dlq = create(&c, &[]).await;
+    let dlq_arn = arn(&c, &dlq).await;
+    // Set with a string count and spaces, as clients do.
+    let set = format!("{{ \"maxReceiveCount\": \"5\", \"deadLetterTargetArn\": \"{dlq_arn}\" }}");
+    let source = create(&c, &[(Q::RedrivePolicy, &set)]).await;
+    let want = format!("{{\"deadLetterTargetArn\":\"{dlq_arn}\",\"maxReceiveCount\":5}}");
+    assert_eq!(
+        common::queue_attr(&c, &source, Q::RedrivePolicy).await.as_deref(),
+        Some(want.as_str())
+    );
+    let r = common::query(
+        &server,
+        &[
+            ("Action", "GetQueueAttributes"),
+            ("QueueUrl", &source),
+            ("AttributeName.1", "RedrivePolicy"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(common::xml_text(&r.body, "Value").as_deref(), Some(want.as_str()));
+}

@@ -503,3 +503,80 @@ async fn fifo_send_errors_have_aws_codes_in_both_protocols() {
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidAttributeValue"));
 }
+
+#[tokio::test]
+async fn fifo_takes_delay_seconds_zero_in_both_protocols_and_refuses_more() {
+    let server = common::start().await;
+    let c = sqs(&server);
+    let url = fifo(&c, &[(Q::ContentBasedDeduplication, "true")]).await;
+    // AWS recorded: 0 is accepted (the message gets the queue's delay).
+    c.send_message()
+        .queue_url(&url)
+        .message_body("zero")
+        .message_group_id("g")
+        .delay_seconds(0)
+        .send()
+        .await
+        .expect("DelaySeconds=0 on a FIFO queue");
+    let r = query(
+        &server,
+        &[
+            ("Action", "SendMessage"),
+            ("QueueUrl", &url),
+            ("MessageBody", "zero by query"),
+            ("MessageGroupId", "g"),
+            ("DelaySeconds", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let batch = c
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id("a")
+                .message_body("zero in a batch")
+                .message_group_id("g")
+                .delay_seconds(0)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(batch.successful().len(), 1, "{batch:?}");
+    let err = c
+        .send_message()
+        .queue_url(&url)
+        .message_body("two")
+        .message_group_id("g")
+        .delay_seconds(2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(
+        err.message(),
+        Some(
+            "Value 2 for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."
+        )
+    );
+    let got = c
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive");
+    let bodies: Vec<&str> = got
+        .messages()
+        .iter()
+        .map(|m| m.body().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["zero", "zero by query", "zero in a batch"],
+        "visible at once, in order"
+    );
+}

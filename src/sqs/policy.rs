@@ -66,12 +66,18 @@ pub fn check_redrive_policy(value: &str) -> Result<Option<String>> {
         Some(Value::String(s)) => s.parse().ok(),
         _ => None,
     };
-    if !count.is_some_and(|c| (1..=1000).contains(&c)) {
+    let Some(count) = count.filter(|c| (1..=1000).contains(c)) else {
         return Err(bad(
             "Invalid value for maxReceiveCount: must be an integer from 1 to 1000.",
         ));
-    }
-    Ok(Some(value.to_owned()))
+    };
+    // Kept as GetQueueAttributes returns it on AWS: compact, in this
+    // order, maxReceiveCount a number even when it was set as a string.
+    let arn = serde_json::to_string(arn.unwrap_or_default())
+        .map_err(|_| bad("Invalid value for deadLetterTargetArn."))?;
+    Ok(Some(format!(
+        "{{\"deadLetterTargetArn\":{arn},\"maxReceiveCount\":{count}}}"
+    )))
 }
 
 /// Target ARN and receive limit of a `RedrivePolicy` that

@@ -242,6 +242,8 @@ fn check_message(
         _ => return Err(Error::missing("MessageBody")),
     };
     let delay = match input.delay_seconds {
+        // FIFO queues take DelaySeconds=0 (AWS recorded): the queue's delay.
+        None | Some(0) if fifo => default_delay,
         None => default_delay,
         Some(d) if fifo => {
             return Err(Error::invalid_value(
