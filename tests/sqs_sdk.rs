@@ -1307,3 +1307,86 @@ async fn deleting_a_queue_releases_its_long_polls_and_forgets_it() {
         .into_service_error();
     assert!(err.is_queue_does_not_exist());
 }
+
+#[tokio::test]
+async fn an_x_amzn_trace_id_header_becomes_the_aws_trace_header_attribute() {
+    let server = start().await;
+    let c = sqs(&server);
+    let url = common::create_queue_with(
+        &c,
+        "trace",
+        &[(QueueAttributeName::SqsManagedSseEnabled, "false")],
+    )
+    .await;
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+    // JSON protocol (an unsigned request, on an unencrypted queue).
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/", server.endpoint))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", "AmazonSQS.SendMessage")
+        .header("x-amzn-trace-id", trace)
+        .body(serde_json::json!({ "QueueUrl": url, "MessageBody": "json" }).to_string())
+        .unwrap();
+    assert_eq!(common::send(req).await.status, 200);
+    // Query protocol.
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "SendMessage")
+        .append_pair("QueueUrl", &url)
+        .append_pair("MessageBody", "query")
+        .finish();
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/", server.endpoint))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-amzn-trace-id", trace)
+        .body(form)
+        .unwrap();
+    assert_eq!(common::send(req).await.status, 200);
+    // MessageSystemAttributes wins over the header; without either, none.
+    c.send_message()
+        .queue_url(&url)
+        .message_body("explicit")
+        .message_system_attributes(
+            aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+            aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+                .data_type("String")
+                .string_value("Root=1-00000000-000000000000000000000000")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.send_message()
+        .queue_url(&url)
+        .message_body("none")
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader)
+        .send()
+        .await
+        .unwrap();
+    let seen: HashMap<&str, Option<&str>> = got
+        .messages()
+        .iter()
+        .map(|m| {
+            (
+                m.body().unwrap(),
+                m.attributes()
+                    .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader))
+                    .map(String::as_str),
+            )
+        })
+        .collect();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(seen["json"], Some(trace));
+    assert_eq!(seen["query"], Some(trace));
+    assert_eq!(seen["explicit"], Some("Root=1-00000000-000000000000000000000000"));
+    assert_eq!(seen["none"], None);
+}

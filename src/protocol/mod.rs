@@ -409,6 +409,39 @@ fn context(
     })
 }
 
+/// SendMessage with an `X-Amzn-Trace-Id` header: the message carries it as
+/// its `AWSTraceHeader` system attribute, as AWS does, unless
+/// `MessageSystemAttributes` sets one.
+fn trace_header_into(input: &mut crate::sqs::types::SqsAction, parts: &axum::http::request::Parts) {
+    let crate::sqs::types::SqsAction::SendMessage(send) = input else {
+        return;
+    };
+    let Some(trace) = parts
+        .headers
+        .get("x-amzn-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+    else {
+        return;
+    };
+    if send
+        .message_system_attributes
+        .iter()
+        .any(|(name, _)| name == "AWSTraceHeader")
+    {
+        return;
+    }
+    send.message_system_attributes.push((
+        "AWSTraceHeader".to_owned(),
+        crate::sqs::types::MessageAttributeValue {
+            data_type: "String".to_owned(),
+            string_value: Some(trace.to_owned()),
+            binary_value: None,
+            has_list_values: false,
+        },
+    ));
+}
+
 async fn serve_json(
     state: &AppState,
     parts: &axum::http::request::Parts,
@@ -431,7 +464,8 @@ async fn serve_json(
         }
     };
     facts.queue_of(&map);
-    let input = decode::sqs_action(action, map)?;
+    let mut input = decode::sqs_action(action, map)?;
+    trace_header_into(&mut input, parts);
     ctx.iam_action = input.iam_action();
     ops::dispatch(state, &ctx, input).await
 }
@@ -611,7 +645,8 @@ async fn serve_query(
     facts.queue_of(&params);
     let result = async {
         let mut ctx = context(state, parts, body, client_ip, facts)?;
-        let input = decode::sqs_action(&action, params)?;
+        let mut input = decode::sqs_action(&action, params)?;
+        trace_header_into(&mut input, parts);
         ctx.iam_action = input.iam_action();
         ops::dispatch(state, &ctx, input).await
     }
