@@ -400,3 +400,24 @@ async fn the_envelope_view_lists_the_oldest_messages_of_a_deep_queue_in_order() 
     let last = admin_get(&server, "/queues/deep/messages?limit=5000").await;
     assert_eq!(last["messages"].as_array().unwrap().len(), 4_300);
 }
+
+#[tokio::test]
+async fn queue_urls_in_the_queues_view_follow_queue_url_base_like_the_api() {
+    let config = Config {
+        queue_url_base: Some("http://sealq:9324".into()),
+        ..Config::default()
+    };
+    let server = common::start_with(config, Arc::new(Clock::manual(1_795_000_000_000))).await;
+    let url = sqs(&server)
+        .create_queue()
+        .queue_name("based")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    assert_eq!(url, "http://sealq:9324/000000000000/based");
+    let v = admin_get(&server, "/queues").await;
+    assert_eq!(by(&v["queues"], "name", "based")[0]["url"], url.as_str());
+}

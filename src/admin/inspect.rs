@@ -72,7 +72,7 @@ pub async fn get_json(endpoint: &str, path: &str) -> Result<serde_json::Value, S
         serde_json::from_str(&body).map_err(|_| format!("{endpoint} answered {status} without JSON"))?;
     if status != 200 {
         let message = value["message"].as_str().unwrap_or("error");
-        return Err(format!("{endpoint}{path} answered {status}: {message}"));
+        return Err(format!("{endpoint} answered {status}: {message}"));
     }
     Ok(value)
 }
@@ -91,17 +91,11 @@ pub async fn envelopes(endpoint: &str, queue: &str, limit: usize) -> Result<Stri
     {
         return Err(format!("not a queue name: {queue}"));
     }
-    let (status, body) = get(
+    let value = get_json(
         endpoint,
         &format!("/_sealq/queues/{queue}/messages?limit={limit}"),
     )
     .await?;
-    let value: serde_json::Value =
-        serde_json::from_str(&body).map_err(|_| format!("{endpoint} answered {status} without JSON"))?;
-    if status != 200 {
-        let message = value["message"].as_str().unwrap_or("error");
-        return Err(format!("{endpoint} answered {status}: {message}"));
-    }
     serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
 }
 

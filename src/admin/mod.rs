@@ -22,6 +22,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
+use std::collections::BinaryHeap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -167,36 +168,46 @@ async fn queue_messages(
         let s = q.lock();
         (s.attrs.is_encrypted(), s.attrs.sse().map(|x| x.kind.label()))
     };
-    // Copied under the lock, formatted after it. A deep queue is scanned
-    // in steps, the lock released between them, so senders and receivers
-    // wait at most one step; a message that moves meanwhile may be missed.
-    let copies: Vec<Stored> = match &params.message {
-        Some(id) => match uuid::Uuid::parse_str(id) {
-            Ok(id) => q
-                .lock()
-                .stored_message(now, id.as_u128())
-                .map(Stored::of)
-                .into_iter()
-                .collect(),
-            Err(_) => Vec::new(),
-        },
+    // Chosen in steps with the lock released between them, so senders and
+    // receivers wait at most one step; copied under the lock, formatted
+    // after it.
+    let wanted = params
+        .message
+        .as_deref()
+        .map(|id| uuid::Uuid::parse_str(id).map(|u| u.as_u128()));
+    let limit = match wanted {
+        Some(Err(_)) => 0,
+        Some(Ok(_)) => 1,
+        None => params.limit.unwrap_or(100),
+    };
+    // The oldest `limit` (or the one message asked for), as a max-heap of
+    // (serial, slot).
+    let mut chosen: BinaryHeap<(u64, usize)> = BinaryHeap::with_capacity(limit + 1);
+    let mut visit = |slot: usize, m: &Message| match wanted {
+        Some(Ok(id)) if m.id == id => chosen.push((m.serial, slot)),
+        Some(_) => {}
+        None if chosen.len() < limit => chosen.push((m.serial, slot)),
         None => {
-            let limit = params.limit.unwrap_or(100);
-            let mut oldest = std::collections::BinaryHeap::with_capacity(limit + 1);
-            let mut from = Some(0);
-            while let Some(start) = from {
-                from = q.lock().scan_oldest(now, start, SCAN_STEP, limit, &mut oldest);
-                if from.is_some() {
-                    tokio::task::yield_now().await;
-                }
+            if chosen.peek().is_some_and(|&(top, _)| m.serial < top) {
+                chosen.pop();
+                chosen.push((m.serial, slot));
             }
-            let s = q.lock();
-            oldest
-                .into_sorted_vec()
-                .into_iter()
-                .filter_map(|(serial, slot)| s.stored_at(slot, serial).map(Stored::of))
-                .collect()
         }
+    };
+    let mut from = (limit > 0).then_some(0);
+    while let Some(start) = from {
+        from = q.lock().scan_step(now, start, SCAN_STEP, &mut visit);
+        if from.is_some() {
+            tokio::task::yield_now().await;
+        }
+    }
+    let copies: Vec<Stored> = {
+        let s = q.lock();
+        chosen
+            .into_sorted_vec()
+            .into_iter()
+            .filter_map(|(serial, slot)| s.stored_at(slot, serial).map(Stored::of))
+            .collect()
     };
     let messages: Vec<Value> = copies.iter().map(|m| message_view(m, encrypted)).collect();
     Json(json!({

@@ -9,30 +9,19 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::crypto::CacheRole;
 use crate::state::AppState;
-
-/// `http://HOST` queue URLs start with, from the admin request's `Host`
-/// (as SQS builds them from the endpoint the client used).
-fn url_base(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty())
-        .map_or_else(|| format!("localhost:{}", state.config.port), str::to_owned);
-    format!("http://{host}")
-}
 
 /// `GET /_sealq/queues`: every queue of every account, ordered by account
 /// and name, with its encryption (`sse`: null, `SSE-SQS` or `SSE-KMS`; the
 /// configured `kms_master_key_id` and the ARN it resolves to), data-key
 /// reuse period, message counts, its dead-letter queue and the queues that
 /// use it as theirs.
-pub(super) async fn queues(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
-    let base = url_base(&state, &headers);
+pub(super) async fn queues(State(state): State<AppState>, parts: axum::http::request::Parts) -> Json<Value> {
+    // As the SQS API would name them to this client.
+    let base = crate::protocol::url_base(&state, &parts);
     let now = state.clock.now_ms();
     let mut queues = state.store.all();
     queues.sort_by(|a, b| (&a.account_id, &a.name).cmp(&(&b.account_id, &b.name)));

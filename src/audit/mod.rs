@@ -16,7 +16,7 @@
 
 pub mod render;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::iam::Outcome;
 use crate::iam::policy::{Effect, PolicyDocument, Statement};
@@ -338,32 +338,29 @@ fn resource_policy_findings(out: &mut Vec<Finding>, resource: &str, kind: &str, 
 /// declared roles (as a session of the role) and other holders of identity
 /// policies, by the ARN findings name and the ARN evaluated.
 fn known_principals(state: &AppState) -> Vec<(String, String)> {
-    let mut seen = BTreeMap::new();
-    for (_, arn) in state.principals.registered() {
-        seen.insert(arn.clone(), arn);
-    }
-    for role in state.principals.all_roles() {
-        let account = crate::iam::policy::account_of(&role.arn)
-            .unwrap_or_default()
-            .to_owned();
-        let session = format!("arn:aws:sts::{account}:assumed-role/{}/sealq-audit", role.name);
-        seen.insert(role.arn.clone(), session);
-    }
-    for (holder, _) in state.principals.policy_holders() {
-        if let Some(role) = holder
-            .split_once(":role/")
-            .map(|(_, r)| r.rsplit('/').next().unwrap_or(r))
-        {
-            let account = crate::iam::policy::account_of(&holder)
-                .unwrap_or_default()
-                .to_owned();
-            let session = format!("arn:aws:sts::{account}:assumed-role/{role}/sealq-audit");
-            seen.entry(holder.clone()).or_insert(session);
-        } else {
-            seen.entry(holder.clone()).or_insert_with(|| holder.clone());
-        }
-    }
-    seen.into_iter().collect()
+    // A role is evaluated as one of its sessions; others as themselves.
+    let evaluated_as = |arn: &str| match arn.split_once(":role/") {
+        Some((_, path)) => format!(
+            "arn:aws:sts::{}:assumed-role/{}/sealq-audit",
+            crate::iam::policy::account_of(arn).unwrap_or_default(),
+            path.rsplit('/').next().unwrap_or(path)
+        ),
+        None => arn.to_owned(),
+    };
+    let arns: BTreeSet<String> = state
+        .principals
+        .registered()
+        .into_iter()
+        .map(|(_, arn)| arn)
+        .chain(state.principals.all_roles().iter().map(|r| r.arn.clone()))
+        .chain(state.principals.policy_holders().into_iter().map(|(arn, _)| arn))
+        .collect();
+    arns.into_iter()
+        .map(|arn| {
+            let eval = evaluated_as(&arn);
+            (arn, eval)
+        })
+        .collect()
 }
 
 /// Whether `principal` (an ARN, `None`: anonymous) may do `action` on
@@ -579,7 +576,8 @@ pub fn audit(state: &AppState) -> Vec<Finding> {
     }
 
     // Keys.
-    for key in state.kms.all_keys() {
+    let keys = state.kms.all_keys();
+    for key in &keys {
         if key.manager != KeyManager::Customer || key.spec != KeySpec::SymmetricDefault {
             continue;
         }
@@ -599,8 +597,9 @@ pub fn audit(state: &AppState) -> Vec<Finding> {
     }
 
     // Identity policies.
-    for (holder, policies) in state.principals.policy_holders() {
-        let admin = is_admin(&holder);
+    let holders = state.principals.policy_holders();
+    for (holder, policies) in &holders {
+        let admin = is_admin(holder);
         for p in policies.iter() {
             for (i, s) in p.document.statements().iter().enumerate() {
                 let wild = wildcard_actions(s);
@@ -622,7 +621,7 @@ pub fn audit(state: &AppState) -> Vec<Finding> {
                 );
                 out.push(finding(
                     "policy-wildcard-action",
-                    &holder,
+                    holder,
                     title,
                     format!(
                         "In identity policy {:?}, list the actions this principal uses and the ARNs of the queues and keys it uses.",
@@ -639,13 +638,7 @@ pub fn audit(state: &AppState) -> Vec<Finding> {
     let named_by_resources: BTreeSet<String> = queues
         .iter()
         .filter_map(|q| q.policy.clone())
-        .chain(
-            state
-                .kms
-                .all_keys()
-                .iter()
-                .filter_map(|k| k.read().policy_document.clone()),
-        )
+        .chain(keys.iter().filter_map(|k| k.read().policy_document.clone()))
         .flat_map(|doc| {
             doc.statements()
                 .iter()
@@ -654,7 +647,6 @@ pub fn audit(state: &AppState) -> Vec<Finding> {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let holders = state.principals.policy_holders();
     for (access_key_id, arn) in state.principals.registered() {
         if !arn.contains(":user/") {
             continue;

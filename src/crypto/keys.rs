@@ -648,11 +648,6 @@ impl Encryption {
             .map_or_else(|| self.ledger_seq.load(Ordering::Relaxed) + 1, |c| c.seq)
     }
 
-    /// Sequence number of the last call recorded (0 before the first).
-    pub fn ledger_seq(&self) -> u64 {
-        self.ledger_seq.load(Ordering::Relaxed)
-    }
-
     /// Counts one cache miss of `who` on a queue and key.
     fn count_miss(&self, role: CacheRole, who: &Identity, queue_arn: &str, key: &Arc<str>) {
         let id = (

@@ -380,6 +380,24 @@ fn authenticate(
     })
 }
 
+/// `scheme://host[:port]` that queue URLs start with for this request:
+/// `--queue-url-base` when set, else the scheme it came over and the `Host`
+/// the client sent (as SQS builds them from the endpoint the client used).
+pub fn url_base(state: &AppState, parts: &axum::http::request::Parts) -> String {
+    let scheme = if parts.extensions.get::<Tls>().is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    match &state.config.queue_url_base {
+        Some(base) => base.trim_end_matches('/').to_owned(),
+        None => match parts.headers.get(HOST).and_then(|h| h.to_str().ok()) {
+            Some(host) => format!("{scheme}://{host}"),
+            None => format!("{scheme}://localhost:{}", state.config.port),
+        },
+    }
+}
+
 fn context(
     state: &AppState,
     parts: &axum::http::request::Parts,
@@ -387,17 +405,9 @@ fn context(
     client_ip: Option<std::net::IpAddr>,
     facts: &mut Facts,
 ) -> Result<Ctx> {
-    let headers = &parts.headers;
     let principal = authenticate(state, parts, body, Service::Sqs, facts)?;
     facts.principal(&principal);
-    let scheme = if facts.tls { "https" } else { "http" };
-    let url_base = match &state.config.queue_url_base {
-        Some(base) => base.trim_end_matches('/').to_owned(),
-        None => match headers.get(HOST).and_then(|h| h.to_str().ok()) {
-            Some(host) => format!("{scheme}://{host}"),
-            None => format!("{scheme}://localhost:{}", state.config.port),
-        },
-    };
+    let url_base = url_base(state, parts);
     Ok(Ctx {
         principal,
         url_base,

@@ -1001,32 +1001,27 @@ impl QueueState {
         self.counts.visible
     }
 
-    /// One step of a scan for the oldest stored messages that holds the
-    /// queue's lock only briefly: looks at the `chunk` slots from `from`,
-    /// keeping in `oldest` (a max-heap of (serial, slot), at most `limit`)
-    /// the lowest serials seen; returns where the next step starts, or
-    /// `None` when the whole queue has been looked at. The caller releases
-    /// the lock between steps and reads the chosen messages with
-    /// [`Self::stored_at`].
-    pub fn scan_oldest(
+    /// One step of a scan of the stored messages that holds the queue's
+    /// lock only briefly: shows `visit` each message in the `chunk` slots
+    /// from `from` (with its slot), and returns where the next step starts,
+    /// or `None` when the whole queue has been seen. The caller releases the
+    /// lock between steps (the admin's envelope view) and reads what it
+    /// chose with [`Self::stored_at`]; messages that move meanwhile may be
+    /// seen twice or not at all.
+    pub fn scan_step(
         &mut self,
         now: u64,
         from: usize,
         chunk: usize,
-        limit: usize,
-        oldest: &mut BinaryHeap<(u64, usize)>,
+        visit: &mut dyn FnMut(usize, &Message),
     ) -> Option<usize> {
         if from == 0 {
             self.refresh(now);
         }
         let end = (from + chunk).min(self.msgs.capacity());
         for slot in from..end {
-            let Some(m) = self.msgs.get(slot) else { continue };
-            if oldest.len() < limit {
-                oldest.push((m.serial, slot));
-            } else if oldest.peek().is_some_and(|&(top, _)| m.serial < top) {
-                oldest.pop();
-                oldest.push((m.serial, slot));
+            if let Some(m) = self.msgs.get(slot) {
+                visit(slot, m);
             }
         }
         (end < self.msgs.capacity()).then_some(end)
@@ -1035,12 +1030,6 @@ impl QueueState {
     /// The message in `slot` if it is still the one with `serial`.
     pub fn stored_at(&self, slot: usize, serial: u64) -> Option<&Message> {
         self.msgs.get(slot).filter(|m| m.serial == serial)
-    }
-
-    /// The stored message with MessageId `id`, as it is at rest.
-    pub fn stored_message(&mut self, now: u64, id: u128) -> Option<&Message> {
-        self.refresh(now);
-        self.msgs.iter().map(|(_, m)| m).find(|m| m.id == id)
     }
 
     /// Counts at `now` without looking for expired messages first, so it
