@@ -496,16 +496,19 @@ impl Error {
                 Sender,
             ),
             Self::InvalidAction(_) => (400, "InvalidAction", sqs_type!("InvalidAction"), Sender),
+            // Errors outside the SQS model are coral's: AWS recorded
+            // `com.amazon.coral.service#InvalidParameterValueException` in
+            // 2025; MissingParameter follows it (not recorded).
             Self::MissingParameter(_) => (
                 400,
                 "MissingParameter",
-                sqs_type!("MissingRequiredParameterException"),
+                "com.amazon.coral.service#MissingRequiredParameterException",
                 Sender,
             ),
             Self::InvalidParameterValue(_) => (
                 400,
                 "InvalidParameterValue",
-                sqs_type!("InvalidParameterValueException"),
+                "com.amazon.coral.service#InvalidParameterValueException",
                 Sender,
             ),
             Self::MalformedQueryString(_) => (

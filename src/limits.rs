@@ -46,6 +46,12 @@ pub const MAX_TAG_VALUE_LEN: usize = 256;
 pub const MAX_LIST_RESULTS: usize = 1_000;
 /// Longest `Label` of AddPermission.
 pub const MAX_PERMISSION_LABEL_LEN: usize = 80;
+
+/// Most statements in a queue policy (SQS quota; `OverLimit`).
+pub const MAX_POLICY_STATEMENTS: usize = 20;
+
+/// Most actions in one statement of a queue policy (SQS quota; `OverLimit`).
+pub const MAX_STATEMENT_ACTIONS: usize = 7;
 /// Most in-flight messages of a standard queue.
 pub const MAX_INFLIGHT_STANDARD: usize = 120_000;
 /// Most in-flight messages of a FIFO queue.

@@ -240,6 +240,9 @@ struct ServeArgs {
     /// Give queues created by signed requests SSE-SQS unless their attributes say otherwise (AWS's default).
     #[arg(long, env = "SEALQ_SSE_SQS_BY_DEFAULT", default_value_t = true, action = clap::ArgAction::Set)]
     sse_sqs_by_default: bool,
+    /// Keep a deleted queue's name taken for 60 seconds of sealq's clock (QueueDeletedRecently), as AWS does. Off by default, so test suites can recreate queues at once.
+    #[arg(long, env = "SEALQ_STRICT_DELETION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    strict_deletion: bool,
     /// Keep queues, messages (encrypted ones as envelopes), KMS keys, move tasks and the virtual clock in this directory across restarts (SQLite). Without it everything stays in memory.
     #[arg(long, env = "SEALQ_DATA_DIR")]
     data_dir: Option<std::path::PathBuf>,
@@ -294,6 +297,7 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
         account_id: args.account_id.clone(),
         queue_url_base: args.queue_url_base.clone(),
         sse_sqs_by_default: args.sse_sqs_by_default,
+        strict_deletion: args.strict_deletion,
         data_dir: args.data_dir.clone(),
         sync: if args.sync == "normal" {
             sealq::store::durable::Sync::Normal
@@ -343,6 +347,11 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
         && let Some(v) = server.sse_sqs_by_default
     {
         config.sse_sqs_by_default = v;
+    }
+    if !given("strict_deletion")
+        && let Some(v) = server.strict_deletion
+    {
+        config.strict_deletion = v;
     }
     if !given("data_dir") && server.data_dir.is_some() {
         config.data_dir.clone_from(&server.data_dir);

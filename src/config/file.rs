@@ -373,6 +373,8 @@ pub struct ServerSection {
     pub queue_url_base: Option<String>,
     /// Whether signed CreateQueue requests get SSE-SQS by default.
     pub sse_sqs_by_default: Option<bool>,
+    /// Whether a deleted queue's name is taken for 60 s (`--strict-deletion`).
+    pub strict_deletion: Option<bool>,
     /// Directory for durable state (`--data-dir`).
     pub data_dir: Option<PathBuf>,
     /// `full` or `normal` (`--sync`).
@@ -667,6 +669,7 @@ impl FileConfig {
             account_id: s.account_id.clone().unwrap_or(base.account_id),
             queue_url_base: s.queue_url_base.clone().or(base.queue_url_base),
             sse_sqs_by_default: s.sse_sqs_by_default.unwrap_or(base.sse_sqs_by_default),
+            strict_deletion: s.strict_deletion.unwrap_or(base.strict_deletion),
             data_dir: s.data_dir.clone().or(base.data_dir),
             sync: s.sync.map_or(base.sync, SyncMode::store_sync),
             auth: s.auth.map_or(base.auth, AuthSetting::mode),

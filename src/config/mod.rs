@@ -39,6 +39,10 @@ pub struct Config {
     pub auth: crate::auth::AuthMode,
     /// The HTTPS listener's settings (off unless `tls.port` is set).
     pub tls: TlsSettings,
+    /// Whether a deleted queue's name stays taken for 60 seconds of the
+    /// virtual clock (`QueueDeletedRecently`), as in AWS. Off by default,
+    /// so test suites can recreate queues at once.
+    pub strict_deletion: bool,
 }
 
 /// Settings of the HTTPS listener (`--tls-*`, `[server] tls_*`).
@@ -72,6 +76,7 @@ impl Default for Config {
             sync: crate::store::durable::Sync::Full,
             auth: crate::auth::AuthMode::Open,
             tls: TlsSettings::default(),
+            strict_deletion: false,
         }
     }
 }

@@ -224,7 +224,6 @@ impl Kms {
             context,
             (key_id, account),
             Scope::Internal,
-            "Decrypt",
             authorize,
         )?;
         Ok(Decrypted {
@@ -500,6 +499,12 @@ impl Kms {
             (None, Some(key_id), caller, false)
         } else if is_key_id(key_id) {
             (Some(key_id), None, caller, false)
+        } else if is_multi_region_key_id(key_id) {
+            // sealq makes no multi-Region keys, so none exists (AWS's
+            // answer for a missing one, recorded).
+            return Err(Error::NotFoundException(
+                format!("Key '{}' does not exist", self.key_arn(caller, key_id)).into(),
+            ));
         } else {
             return Err(invalid());
         };
@@ -602,7 +607,7 @@ impl Kms {
     }
 
     /// Opens a blob made by the KMS API (never by a service-owned key) for
-    /// `operation` (Decrypt or ReEncrypt).
+    /// Decrypt or ReEncrypt.
     /// `key_id`, when given, resolves in `account` (the caller's); the
     /// blob's key is found in whatever account holds it.
     pub(crate) fn open_blob(
@@ -611,17 +616,9 @@ impl Kms {
         context: &EncryptionContext,
         key_id: Option<&str>,
         account: &str,
-        operation: &str,
     ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
         // The API authorized the request before it got here.
-        self.open_in(
-            blob,
-            context,
-            (key_id, account),
-            Scope::Api,
-            operation,
-            &|_, _| Ok(()),
-        )
+        self.open_in(blob, context, (key_id, account), Scope::Api, &|_, _| Ok(()))
     }
 
     fn open_in(
@@ -630,7 +627,6 @@ impl Kms {
         context: &EncryptionContext,
         (key_id, account): (Option<&str>, &str),
         scope: Scope,
-        operation: &str,
         authorize: Authorize<'_>,
     ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
         let bad = || Error::InvalidCiphertextException("".into());
@@ -638,10 +634,10 @@ impl Kms {
         let blob_id = uuid::Uuid::from_bytes(header.key_id).to_string();
         if let Some(named) = key_id {
             let named = self.resolve_in(named, Forms::WithAlias, scope, account)?;
-            // A blob never names an HMAC key, but KeyId can: that is a usage
-            // error before it is a wrong key.
-            Self::check_usage(&named, KeyUsage::EncryptDecrypt, operation)?;
-            if *named.id != *blob_id {
+            // A blob never names an HMAC key, but KeyId can: AWS answers
+            // that it is not the key that can decrypt (recorded), as for
+            // any other key than the blob's.
+            if named.usage() != KeyUsage::EncryptDecrypt || *named.id != *blob_id {
                 return Err(Error::IncorrectKeyException(
                     "The key ID in the request does not identify a CMK that can perform this operation."
                         .into(),
@@ -910,6 +906,13 @@ fn wrong_usage(key: &Key, operation: &str) -> Error {
 /// Whether `s` is a key id in the form KMS issues (a UUID, hyphenated).
 fn is_key_id(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
+}
+
+/// Whether `s` has the form of a multi-Region key id (`mrk-` and 32 hex
+/// digits).
+fn is_multi_region_key_id(s: &str) -> bool {
+    s.strip_prefix("mrk-")
+        .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

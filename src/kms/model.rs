@@ -524,6 +524,33 @@ impl Key {
         self.spec.usage()
     }
 
+    /// `KeyMaterialId` of backing-key version `version`: 64 hex digits, as
+    /// AWS's, derived from the key id and the version (never from the
+    /// material), so it is stable across restarts.
+    pub(crate) fn material_id(&self, version: u32) -> String {
+        let mut h = <Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut h, b"sealq key material\0");
+        sha2::Digest::update(&mut h, self.uuid);
+        sha2::Digest::update(&mut h, version.to_be_bytes());
+        sha2::Digest::finalize(h)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// `CurrentKeyMaterialId`: the newest backing-key version's; `None` for
+    /// an HMAC key (AWS sends it for symmetric encryption keys only).
+    pub(crate) fn current_material_id(&self) -> Option<String> {
+        let newest = self.read().versions.len().checked_sub(1)?;
+        Some(self.material_id(u32::try_from(newest).unwrap_or(u32::MAX)))
+    }
+
+    /// The `KeyMaterialId` of the version a blob of this key was sealed
+    /// under (from its header).
+    pub(crate) fn material_id_of(&self, blob: &[u8]) -> Option<String> {
+        blob::header(blob).map(|h| self.material_id(h.version))
+    }
+
     /// Seals `plaintext` under the newest backing-key version; `None` for a
     /// key without encryption material (an HMAC key).
     pub(crate) fn seal(&self, plaintext: &[u8], context: &EncryptionContext) -> Option<Vec<u8>> {

@@ -265,14 +265,22 @@ fn check_alias_name(name: &str) -> Result<()> {
 }
 
 /// Tags as TagResource and CreateKey accept them.
+/// Length errors name the tag's 1-based index (`tags.1.member.tagKey`);
+/// the `aws:` prefix is reserved in any case; a key may appear once (AWS
+/// recorded).
 fn check_tags(tags: &[Tag]) -> Result<()> {
-    for t in tags {
-        check_len(&t.tag_key, "tags.member.tagKey", 1, 128)?;
-        check_len(&t.tag_value, "tags.member.tagValue", 0, 256)?;
-        if t.tag_key.starts_with("aws:") {
+    let mut seen = std::collections::HashSet::new();
+    for (i, t) in tags.iter().enumerate() {
+        let n = i + 1;
+        check_len(&t.tag_key, &format!("tags.{n}.member.tagKey"), 1, 128)?;
+        check_len(&t.tag_value, &format!("tags.{n}.member.tagValue"), 0, 256)?;
+        if t.tag_key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
             return Err(Error::TagException(
                 "Tags beginning with aws: are reserved".into(),
             ));
+        }
+        if !seen.insert(t.tag_key.as_str()) {
+            return Err(Error::TagException("Duplicate tag keys".into()));
         }
     }
     Ok(())
@@ -342,6 +350,7 @@ fn metadata(key: &Key) -> KeyMetadata {
         },
         mac_algorithms: key.spec.mac_algorithm().into_iter().collect(),
         multi_region: false,
+        current_key_material_id: key.current_material_id(),
     }
 }
 
@@ -724,11 +733,11 @@ fn decrypt(kms: &Kms, acct: &str, r: &DecryptRequest) -> Result<KmsOutput> {
         check_key_id(id, "keyId")?;
     }
     check_algorithm(r.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
-    let (key, plaintext) =
-        kms.open_blob(blob, &r.encryption_context, r.key_id.as_deref(), acct, "Decrypt")?;
+    let (key, plaintext) = kms.open_blob(blob, &r.encryption_context, r.key_id.as_deref(), acct)?;
     Ok(KmsOutput::Decrypt {
         key_id: key.arn.to_string(),
         plaintext,
+        key_material_id: key.material_id_of(blob),
     })
 }
 
@@ -751,12 +760,13 @@ fn re_encrypt(kms: &Kms, acct: &str, r: &ReEncryptRequest) -> Result<KmsOutput> 
         &r.source_encryption_context,
         r.source_key_id.as_deref(),
         acct,
-        "ReEncrypt",
     )?;
     let dest = kms.resolve(&r.destination_key_id, Forms::WithAlias, acct)?;
     let ciphertext_blob =
         Kms::encrypt_with(&dest, &plaintext, &r.destination_encryption_context, "ReEncrypt")?;
     Ok(KmsOutput::ReEncrypt {
+        source_key_material_id: source.material_id_of(blob),
+        destination_key_material_id: dest.material_id_of(&ciphertext_blob),
         ciphertext_blob,
         source_key_id: source.arn.to_string(),
         key_id: dest.arn.to_string(),
@@ -779,6 +789,7 @@ fn generate_data_key(
     };
     let dk = kms.generate_with(&key, spec, &r.encryption_context, operation)?;
     Ok(KmsOutput::GenerateDataKey {
+        key_material_id: key.material_id_of(&dk.ciphertext_blob),
         ciphertext_blob: dk.ciphertext_blob,
         plaintext: with_plaintext.then_some(dk.plaintext),
         key_id: dk.key_arn.to_string(),
@@ -792,9 +803,7 @@ fn generate_random(r: &GenerateRandomRequest) -> Result<KmsOutput> {
         ));
     }
     let Some(n) = r.number_of_bytes else {
-        return Err(Error::ValidationException(
-            "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null".into(),
-        ));
+        return Err(Error::ValidationException("NumberOfBytes is required.".into()));
     };
     check_range(n, "numberOfBytes", 1, 1024)?;
     let mut bytes = Zeroizing::new(vec![0u8; usize::try_from(n).unwrap_or(1)]);
@@ -1049,18 +1058,13 @@ fn get_key_rotation_status(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<Km
     check_key_id(&r.key_id, "keyId")?;
     let key = kms.resolve(&r.key_id, Forms::KeyOnly, acct)?;
     let g = key.read();
-    let on_demand = g
-        .rotations
-        .iter()
-        .rev()
-        .find(|(_, kind)| *kind == RotationKind::OnDemand)
-        .map(|(ms, _)| *ms);
+    // `OnDemandRotationStartDate` is sent only while an on-demand rotation
+    // is in progress (AWS recorded); sealq's complete at once.
     Ok(KmsOutput::GetKeyRotationStatus {
         key_rotation_enabled: g.rotation_period_days.is_some(),
         key_id: key.arn.to_string(),
         rotation_period_in_days: g.rotation_period_days,
         next_rotation_date_ms: g.next_rotation_ms,
-        on_demand_rotation_start_date_ms: on_demand,
     })
 }
 
@@ -1075,7 +1079,7 @@ fn rotate_key_on_demand(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOu
     if done >= MAX_ON_DEMAND_ROTATIONS {
         return Err(Error::LimitExceededException(
             format!(
-                "The on-demand rotations quota of {MAX_ON_DEMAND_ROTATIONS} for {} has been reached.",
+                "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {}",
                 key.arn
             )
             .into(),

@@ -351,7 +351,7 @@ fn service_owned_keys_work_in_process_but_are_invisible_to_the_api() {
         Err(Error::NotFoundException(_))
     ));
     assert!(matches!(
-        k.open_blob(&dk.ciphertext_blob, &c, None, A, "Decrypt"),
+        k.open_blob(&dk.ciphertext_blob, &c, None, A),
         Err(Error::InvalidCiphertextException(_))
     ));
 }
@@ -498,7 +498,7 @@ fn in_process_generate_data_key_with_an_hmac_key_is_invalid_key_usage() {
 }
 
 #[test]
-fn in_process_decrypt_naming_an_hmac_key_is_invalid_key_usage() {
+fn in_process_decrypt_naming_an_hmac_key_is_the_wrong_key() {
     let (k, _) = kms();
     let sym = customer_key(&k);
     let mac = hmac_key(&k, KeySpec::Hmac384);
@@ -509,7 +509,10 @@ fn in_process_decrypt_naming_an_hmac_key_is_invalid_key_usage() {
     assert_eq!(
         k.decrypt(&ME, &dk.ciphertext_blob, &c, Some(&mac.arn), A)
             .unwrap_err(),
-        usage_error(&mac, "GENERATE_VERIFY_MAC", "Decrypt")
+        Error::IncorrectKeyException(
+            "The key ID in the request does not identify a CMK that can perform this operation.".into()
+        ),
+        "AWS recorded"
     );
     // A forged blob whose header names the HMAC key does not open.
     let mut forged = dk.ciphertext_blob;

@@ -429,6 +429,8 @@ pub struct KeyMetadata {
     pub mac_algorithms: Vec<&'static str>,
     /// `MultiRegion`.
     pub multi_region: bool,
+    /// `CurrentKeyMaterialId` (symmetric encryption keys only).
+    pub current_key_material_id: Option<String>,
 }
 
 /// `KeyListEntry`.
@@ -489,6 +491,8 @@ pub enum KmsOutput {
         key_id: String,
         /// `Plaintext`.
         plaintext: Zeroizing<Vec<u8>>,
+        /// `KeyMaterialId` of the backing-key version that opened it.
+        key_material_id: Option<String>,
     },
     /// `ReEncryptResponse`.
     ReEncrypt {
@@ -498,6 +502,10 @@ pub enum KmsOutput {
         source_key_id: String,
         /// `KeyId` (destination key ARN).
         key_id: String,
+        /// `SourceKeyMaterialId`.
+        source_key_material_id: Option<String>,
+        /// `DestinationKeyMaterialId`.
+        destination_key_material_id: Option<String>,
     },
     /// `GenerateDataKeyResponse` (with `Plaintext`) and
     /// `GenerateDataKeyWithoutPlaintextResponse` (without).
@@ -508,6 +516,8 @@ pub enum KmsOutput {
         plaintext: Option<Zeroizing<Vec<u8>>>,
         /// `KeyId` (key ARN).
         key_id: String,
+        /// `KeyMaterialId` of the backing-key version that sealed it.
+        key_material_id: Option<String>,
     },
     /// `GenerateRandomResponse`.
     GenerateRandom(Zeroizing<Vec<u8>>),
@@ -560,8 +570,6 @@ pub enum KmsOutput {
         rotation_period_in_days: Option<u32>,
         /// `NextRotationDate`, when enabled.
         next_rotation_date_ms: Option<u64>,
-        /// `OnDemandRotationStartDate` of the latest on-demand rotation.
-        on_demand_rotation_start_date_ms: Option<u64>,
     },
     /// `ListResourceTagsResponse`.
     ListResourceTags(Vec<Tag>, Page),

@@ -183,14 +183,17 @@ impl Obj {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .into_iter()
-                .map(|v| {
+                .enumerate()
+                .map(|(i, v)| {
                     let Value::Object(m) = v else {
                         return Err(serialization(name, "a list of tags"));
                     };
                     let mut t = Self(m);
+                    // AWS names the member by its 1-based index.
+                    let n = i + 1;
                     Ok(Tag {
-                        tag_key: t.str("TagKey", "tags.member.tagKey")?,
-                        tag_value: t.str("TagValue", "tags.member.tagValue")?,
+                        tag_key: t.str("TagKey", &format!("tags.{n}.member.tagKey"))?,
+                        tag_value: t.str("TagValue", &format!("tags.{n}.member.tagValue"))?,
                     })
                 })
                 .collect(),
@@ -411,6 +414,9 @@ fn key_metadata(m: KeyMetadata) -> Value {
         o.insert("MacAlgorithms".into(), json!(m.mac_algorithms));
     }
     o.insert("MultiRegion".into(), json!(m.multi_region));
+    if let Some(id) = m.current_key_material_id {
+        o.insert("CurrentKeyMaterialId".into(), json!(id));
+    }
     Value::Object(o)
 }
 
@@ -461,26 +467,36 @@ pub(super) fn encode(out: KmsOutput) -> Vec<u8> {
             "KeyId": key_id,
             "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
         }),
-        KmsOutput::Decrypt { key_id, plaintext } => json!({
+        KmsOutput::Decrypt {
+            key_id,
+            plaintext,
+            key_material_id,
+        } => json!({
             "KeyId": key_id,
             "Plaintext": b64(&plaintext),
             "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+            "KeyMaterialId": key_material_id,
         }),
         KmsOutput::ReEncrypt {
             ciphertext_blob,
             source_key_id,
             key_id,
+            source_key_material_id,
+            destination_key_material_id,
         } => json!({
             "CiphertextBlob": b64(&ciphertext_blob),
             "SourceKeyId": source_key_id,
             "KeyId": key_id,
             "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
             "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+            "SourceKeyMaterialId": source_key_material_id,
+            "DestinationKeyMaterialId": destination_key_material_id,
         }),
         KmsOutput::GenerateDataKey {
             ciphertext_blob,
             plaintext,
             key_id,
+            key_material_id,
         } => {
             let mut o = Map::new();
             o.insert("CiphertextBlob".into(), b64(&ciphertext_blob));
@@ -488,6 +504,9 @@ pub(super) fn encode(out: KmsOutput) -> Vec<u8> {
                 o.insert("Plaintext".into(), b64(&p));
             }
             o.insert("KeyId".into(), json!(key_id));
+            if let Some(id) = key_material_id {
+                o.insert("KeyMaterialId".into(), json!(id));
+            }
             Value::Object(o)
         }
         KmsOutput::GenerateRandom(bytes) => json!({ "Plaintext": b64(&bytes) }),
@@ -533,7 +552,6 @@ pub(super) fn encode(out: KmsOutput) -> Vec<u8> {
             key_id,
             rotation_period_in_days,
             next_rotation_date_ms,
-            on_demand_rotation_start_date_ms,
         } => {
             let mut o = Map::new();
             o.insert("KeyRotationEnabled".into(), json!(key_rotation_enabled));
@@ -543,9 +561,6 @@ pub(super) fn encode(out: KmsOutput) -> Vec<u8> {
             }
             if let Some(ms) = next_rotation_date_ms {
                 o.insert("NextRotationDate".into(), seconds(ms));
-            }
-            if let Some(ms) = on_demand_rotation_start_date_ms {
-                o.insert("OnDemandRotationStartDate".into(), seconds(ms));
             }
             Value::Object(o)
         }
@@ -558,6 +573,14 @@ pub(super) fn encode(out: KmsOutput) -> Vec<u8> {
             o.insert("Tags".into(), Value::Array(tags));
             with_page(o, page)
         }
+    };
+    // An optional member that is absent is left out, never sent as null.
+    let v = match v {
+        Value::Object(mut o) => {
+            o.retain(|_, m| !m.is_null());
+            Value::Object(o)
+        }
+        other => other,
     };
     v.to_string().into_bytes()
 }

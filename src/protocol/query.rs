@@ -100,6 +100,22 @@ fn rule(prefix: &str) -> Option<Rule> {
     })
 }
 
+/// Whether `name` is the JSON member a flattened list becomes.
+fn is_list_member(name: &str) -> bool {
+    matches!(
+        name,
+        "AttributeNames"
+            | "MessageAttributeNames"
+            | "MessageSystemAttributeNames"
+            | "TagKeys"
+            | "AWSAccountIds"
+            | "Actions"
+            | "StringListValues"
+            | "BinaryListValues"
+            | "Entries"
+    )
+}
+
 /// A parsed key tree.
 #[derive(Debug)]
 enum Tree {
@@ -169,8 +185,15 @@ fn convert(node: BTreeMap<String, Tree>) -> Map<String, Value> {
                     Value::Array(indexed(items).into_iter().map(to_value).collect()),
                 );
             }
+            // A bare `Prefix=` is how the query protocol sends an empty
+            // list (botocore does so for `[]`).
             (Some(Rule::List(name)), Tree::Leaf(s)) => {
-                out.insert(name.to_owned(), Value::Array(vec![Value::String(s)]));
+                let items = if s.is_empty() {
+                    vec![]
+                } else {
+                    vec![Value::String(s)]
+                };
+                out.insert(name.to_owned(), Value::Array(items));
             }
             (Some(Rule::Map(name, key, value)), Tree::Node(items)) => {
                 let mut m = Map::new();
@@ -185,6 +208,10 @@ fn convert(node: BTreeMap<String, Tree>) -> Map<String, Value> {
                 out.insert(name.to_owned(), Value::Object(m));
             }
             (Some(Rule::Map(..)), Tree::Leaf(_)) => {}
+            // So is a bare `Member=` under the list's JSON-era name.
+            (None, Tree::Leaf(s)) if s.is_empty() && is_list_member(&k) => {
+                out.insert(k, Value::Array(vec![]));
+            }
             (None, t) => {
                 out.insert(k, to_value(t));
             }
@@ -263,6 +290,27 @@ mod tests {
         let v = parse(&q);
         assert_eq!(v["AttributeNames"][1], "n2");
         assert_eq!(v["AttributeNames"][10], "n11");
+    }
+
+    #[test]
+    fn a_bare_list_name_is_the_empty_list() {
+        for q in [
+            "MessageAttributeNames=&AttributeNames=&TagKeys=&Actions=&AWSAccountIds=&MessageSystemAttributeNames=",
+            "MessageAttributeName=&AttributeName=&TagKey=&ActionName=&AWSAccountId=&MessageSystemAttributeName=",
+        ] {
+            let v = parse(q);
+            for name in [
+                "MessageAttributeNames",
+                "AttributeNames",
+                "TagKeys",
+                "Actions",
+                "AWSAccountIds",
+                "MessageSystemAttributeNames",
+            ] {
+                assert_eq!(v[name], json!([]), "{q}: {name}");
+            }
+        }
+        assert_eq!(parse("QueueUrl=")["QueueUrl"], "");
     }
 
     #[test]

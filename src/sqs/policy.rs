@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
 use crate::iam::policy::{PolicyDocument, PolicyKind};
+use crate::limits::{MAX_POLICY_STATEMENTS, MAX_STATEMENT_ACTIONS};
 use crate::sqs::types::ACTIONS;
 
 fn invalid_attr(name: &str) -> Error {
@@ -24,11 +25,14 @@ fn parse_object(name: &str, value: &str) -> Result<Map<String, Value>> {
 }
 
 /// Reads a `Policy` value as the resource policy it is; the empty string
-/// removes the policy.
+/// removes the policy. A queue policy has at most 20 statements of at most
+/// 7 actions each (SQS quotas); AddPermission builds its statement and
+/// comes here too.
 ///
 /// # Errors
 /// `InvalidAttributeValue` naming what is wrong (not JSON, an element or
-/// operator IAM does not know or sealq does not evaluate, ...).
+/// operator IAM does not know or sealq does not evaluate, ...); `OverLimit`
+/// past a quota, in AWS's words (recorded).
 pub fn check_policy(value: &str) -> Result<Option<(String, std::sync::Arc<PolicyDocument>)>> {
     if value.is_empty() {
         return Ok(None);
@@ -36,6 +40,27 @@ pub fn check_policy(value: &str) -> Result<Option<(String, std::sync::Arc<Policy
     let document = PolicyDocument::parse_json(value, PolicyKind::Resource).map_err(|e| {
         Error::InvalidAttributeValue(format!("Invalid value for the parameter Policy. Reason: {e}").into())
     })?;
+    let statements = document.statements();
+    if statements.len() > MAX_POLICY_STATEMENTS {
+        return Err(Error::OverLimit(
+            format!(
+                "{} statements were found in the submitted policy, max allowed is {MAX_POLICY_STATEMENTS}",
+                statements.len()
+            )
+            .into(),
+        ));
+    }
+    for st in statements {
+        let n = st.action_patterns().0.len();
+        if n > MAX_STATEMENT_ACTIONS {
+            return Err(Error::OverLimit(
+                format!(
+                    "{n} actions were found in a statement from the submitted policy, max allowed is {MAX_STATEMENT_ACTIONS}"
+                )
+                .into(),
+            ));
+        }
+    }
     Ok(Some((value.to_owned(), std::sync::Arc::new(document))))
 }
 

@@ -43,7 +43,14 @@ pub struct Store {
     journal: Option<Journal>,
     /// The data directory's lock, held while the store lives.
     _lock: Option<std::fs::File>,
+    /// When each queue was deleted (epoch ms, by account and name), for
+    /// `--strict-deletion`; touched only by CreateQueue and DeleteQueue.
+    deleted: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
 }
+
+/// How long a deleted queue's name stays taken under `--strict-deletion`
+/// (AWS: 60 seconds).
+const DELETED_NAME_MS: u64 = 60_000;
 
 /// Attributes a queue row stores (the settable ones; the rest are derived).
 const STORED_ATTRIBUTES: &[&str] = &[
@@ -131,6 +138,27 @@ impl Store {
             self.flush(&q, &mut s)
         };
         Some((q, n))
+    }
+
+    /// Notes that queue `name` of `account` was deleted at `now` (ms).
+    pub fn note_deleted(&self, account: &str, name: &str, now: u64) {
+        let mut d = self
+            .deleted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        d.retain(|_, at| now.saturating_sub(*at) < DELETED_NAME_MS);
+        d.insert((account.to_owned(), name.to_owned()), now);
+    }
+
+    /// Whether queue `name` of `account` was deleted less than 60 s before
+    /// `now` (ms).
+    pub fn deleted_recently(&self, account: &str, name: &str, now: u64) -> bool {
+        let d = self
+            .deleted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        d.get(&(account.to_owned(), name.to_owned()))
+            .is_some_and(|at| now.saturating_sub(*at) < DELETED_NAME_MS)
     }
 
     /// Every queue of every account, in no particular order (for metrics).

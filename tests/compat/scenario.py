@@ -397,6 +397,27 @@ def _():
     assert isinstance(e, client.exceptions.QueueDoesNotExist), type(e)
 
 
+@case("recorded_bare_name_prefix_filter_and_empty_list")
+def _():
+    # AWS recorded: QueueUrl may be the bare queue name; "Hel.*" is a plain
+    # prefix; an empty MessageAttributeNames list returns no attributes
+    # (the query generation of botocore sends it as a bare name).
+    name = f"compat-rec-{LABEL}-{uuid.uuid4().hex[:10]}"
+    client.create_queue(QueueName=name)
+    attrs = {n: {"DataType": "String", "StringValue": v} for n, v in
+             [("Hello", "1"), ("Help.Me", "2"), ("General", "3")]}
+    client.send_message(QueueUrl=name, MessageBody="filtered", MessageAttributes=attrs)
+    r = client.receive_message(QueueUrl=name, MessageAttributeNames=["Hel.*"], VisibilityTimeout=0)
+    m = r["Messages"][0]
+    want = {k: attrs[k] for k in ("Hello", "Help.Me")}
+    assert m["MessageAttributes"] == want, m
+    assert m["MD5OfMessageAttributes"] == md5_of_attributes(want), m
+    r = client.receive_message(QueueUrl=name, MessageAttributeNames=[], VisibilityTimeout=0)
+    m = r["Messages"][0]
+    assert "MessageAttributes" not in m, m
+    client.delete_queue(QueueUrl=name)
+
+
 @case("delete_queue")
 def _():
     client.delete_queue(QueueUrl=state.get("url") or client.get_queue_url(QueueName=state["name"])["QueueUrl"])

@@ -143,17 +143,18 @@ impl QueueAttributes {
                 self.redrive = self.redrive_policy.as_deref().and_then(policy::redrive_parts);
             }
             "RedriveAllowPolicy" => self.redrive_allow_policy = policy::check_redrive_allow_policy(value)?,
-            "FifoQueue" if creating => {
-                let fifo = boolean(name, value)?;
-                if fifo != self.fifo_queue {
-                    return Err(invalid_value(name));
+            // A FIFO queue takes `FifoQueue=true` again and refuses `false`
+            // (AWS recorded); a standard queue knows no such attribute,
+            // not even `false`.
+            "FifoQueue" if self.fifo_queue => match boolean(name, value)? {
+                true => {}
+                false if creating => return Err(invalid_value(name)),
+                false => {
+                    return Err(Error::InvalidAttributeValue(
+                        "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.".into(),
+                    ));
                 }
-            }
-            "FifoQueue" if self.fifo_queue => {
-                return Err(Error::InvalidAttributeValue(
-                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.".into(),
-                ));
-            }
+            },
             "ContentBasedDeduplication" if self.fifo_queue => {
                 self.content_based_deduplication = boolean(name, value)?;
             }
@@ -354,7 +355,15 @@ mod tests {
             a.set("FifoQueue", "false", false),
             Err(Error::InvalidAttributeName(_))
         ));
-        assert!(a.set("FifoQueue", "false", true).is_ok());
-        assert_eq!(a.get("FifoQueue"), None);
+        assert!(matches!(
+            a.set("FifoQueue", "false", true),
+            Err(Error::InvalidAttributeName(m)) if &*m == "Unknown Attribute FifoQueue."
+        ));
+        let mut f = QueueAttributes::new(true);
+        assert!(f.set("FifoQueue", "true", false).is_ok());
+        assert!(matches!(
+            f.set("FifoQueue", "false", false),
+            Err(Error::InvalidAttributeValue(m)) if m.contains("Modifying queue type is not supported.")
+        ));
     }
 }

@@ -12,7 +12,7 @@
 //! full sweep when counts are read, so nobody ever sees one.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -212,9 +212,11 @@ pub struct QueueState {
     fifo_ready: BTreeMap<u64, u32>,
     /// FIFO: `ReceiveRequestAttemptId` -> (expiry ms, handles it returned).
     attempts: HashMap<String, (u64, Vec<ReceiptHandle>)>,
-    /// FIFO: in-flight messages per message group (a group with any is
-    /// blocked).
-    inflight_groups: HashMap<String, u32>,
+    /// FIFO: serials of the in-flight messages of each message group. A
+    /// group delivers its visible messages that come before its first
+    /// in-flight one (AWS recorded: extending the second of three in-flight
+    /// messages lets the first come back when its timeout passes).
+    inflight_groups: HashMap<String, BTreeSet<u64>>,
     /// FIFO deduplication: key -> (MessageId, SequenceNumber, expiry ms).
     dedup: HashMap<String, (u128, u128, u64)>,
     /// Keys of `dedup` in expiry order.
@@ -328,7 +330,7 @@ impl Queue {
                     s.inflight.push(Reverse((until, serial, slot, seq)));
                     if s.attrs.fifo_queue {
                         let group = QueueState::group_of(&s.msgs[slot as usize]).to_owned();
-                        *s.inflight_groups.entry(group).or_insert(0) += 1;
+                        s.inflight_groups.entry(group).or_default().insert(serial);
                     }
                 }
             }
@@ -416,11 +418,11 @@ impl QueueState {
         m
     }
 
-    /// FIFO: one message of `group` is no longer in flight.
-    fn release_group(&mut self, group: &str) {
-        if let Some(n) = self.inflight_groups.get_mut(group) {
-            *n -= 1;
-            if *n == 0 {
+    /// FIFO: message `serial` of `group` is no longer in flight.
+    fn release_group(&mut self, group: &str, serial: u64) {
+        if let Some(set) = self.inflight_groups.get_mut(group) {
+            set.remove(&serial);
+            if set.is_empty() {
                 self.inflight_groups.remove(group);
             }
         }
@@ -432,7 +434,7 @@ impl QueueState {
             return;
         }
         let group = Self::group_of(m).to_owned();
-        self.release_group(&group);
+        self.release_group(&group, m.serial);
     }
 
     /// Moves delayed and in-flight messages whose time has come to visible.
@@ -467,7 +469,7 @@ impl QueueState {
                 if self.attrs.fifo_queue {
                     let m = &self.msgs[slot as usize];
                     let group = Self::group_of(m).to_owned();
-                    self.release_group(&group);
+                    self.release_group(&group, serial);
                 }
                 self.make_ready(slot, serial, false);
             }
@@ -638,7 +640,7 @@ impl QueueState {
         self.inflight.push(Reverse((until, serial, slot, seq)));
         if self.attrs.fifo_queue {
             let group = Self::group_of(&self.msgs[slot as usize]).to_owned();
-            *self.inflight_groups.entry(group).or_insert(0) += 1;
+            self.inflight_groups.entry(group).or_default().insert(serial);
         }
         d
     }
@@ -703,10 +705,12 @@ impl QueueState {
             .unwrap_or_default()
     }
 
-    /// FIFO receive: messages in send order within each group; a group with
-    /// a message in flight delivers nothing more until that message is
-    /// deleted or visible again, while other groups keep flowing. Costs the
-    /// messages returned plus those of blocked groups ahead of them.
+    /// FIFO receive: messages in send order within each group; a group
+    /// delivers only the visible messages sent before its first in-flight
+    /// one, so a group whose oldest message is in flight delivers nothing
+    /// more until it is deleted or visible again, while other groups keep
+    /// flowing. Costs the messages returned plus those of blocked groups
+    /// ahead of them.
     fn receive_fifo(
         &mut self,
         now: u64,
@@ -724,7 +728,11 @@ impl QueueState {
             }
             match self.msgs.get(slot as usize) {
                 Some(m) if m.serial == serial && m.state == MsgState::Visible => {
-                    if !self.inflight_groups.contains_key(Self::group_of(m)) {
+                    let first_in_flight = self
+                        .inflight_groups
+                        .get(Self::group_of(m))
+                        .and_then(|set| set.first().copied());
+                    if first_in_flight.is_none_or(|f| f > serial) {
                         picked.push((serial, slot));
                     }
                 }
@@ -750,8 +758,33 @@ impl QueueState {
         out
     }
 
-    /// Deletes the message a receipt handle points to. A handle whose message
-    /// is already gone succeeds, as in AWS.
+    /// Deletes the message `handle` was issued for, as DeleteMessage does:
+    /// on a FIFO queue a handle whose receive is over (its visibility
+    /// timeout ran out, or the message was received again) is refused, as
+    /// AWS answers; a standard queue takes it, and a message already gone
+    /// is no error on either.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` "…The receipt handle has expired." (FIFO).
+    pub fn delete_received(&mut self, now: u64, handle: &ReceiptHandle, raw: &str) -> Result<()> {
+        if self.attrs.fifo_queue {
+            self.refresh(now);
+            let expired = self
+                .message(handle.slot, handle.serial)
+                .is_some_and(|m| !matches!(m.state, MsgState::InFlight { seq, .. } if seq == handle.seq));
+            if expired {
+                return Err(Error::invalid_value(
+                    "ReceiptHandle",
+                    raw,
+                    "The receipt handle has expired.",
+                ));
+            }
+        }
+        self.delete(handle);
+        Ok(())
+    }
+
+    /// Deletes the message of `handle` if it is still there.
     pub fn delete(&mut self, handle: &ReceiptHandle) {
         let slot = handle.slot as usize;
         if self.msgs.get(slot).is_some_and(|m| m.serial == handle.serial) {
@@ -811,7 +844,7 @@ impl QueueState {
                 self.counts.visible += 1;
                 if self.attrs.fifo_queue {
                     let group = Self::group_of(&self.msgs[slot]).to_owned();
-                    self.release_group(&group);
+                    self.release_group(&group, handle.serial);
                 }
                 self.make_ready(handle.slot, handle.serial, true);
                 self.note(Change::State {
@@ -887,8 +920,9 @@ impl QueueState {
         self.put_back(m);
     }
 
-    /// Sends to a FIFO queue: a message whose deduplication key was seen in
-    /// the last 5 minutes is accepted but not stored, and the first one's
+    /// Sends to a FIFO queue: a message whose deduplication key (or, per
+    /// group, its id under the queue scope) was seen in the last 5 minutes
+    /// is accepted but not stored, and the first one's
     /// MessageId and SequenceNumber are returned; otherwise the message gets
     /// the next sequence number and is stored.
     pub fn send_fifo(&mut self, now: u64, mut new: NewMessage, dedup_key: String) -> FifoSent {
@@ -902,7 +936,14 @@ impl QueueState {
                 self.dedup.remove(&key);
             }
         }
-        if let Some(&(id, sequence_number, _)) = self.dedup.get(&dedup_key) {
+        // A per-group key is `GROUP\0ID`; an id deduplicated while the
+        // scope was the queue (key `ID`) stays deduplicated for its 5
+        // minutes in every group after the scope changes (AWS recorded).
+        let seen = self
+            .dedup
+            .get(&dedup_key)
+            .or_else(|| dedup_key.split_once('\0').and_then(|(_, id)| self.dedup.get(id)));
+        if let Some(&(id, sequence_number, _)) = seen {
             return FifoSent {
                 id,
                 sequence_number,

@@ -22,7 +22,8 @@ use crate::sqs::types::{
     BatchResultErrorEntry, ChangeMessageVisibilityBatchInput, ChangeMessageVisibilityInput,
     DeleteMessageBatchInput, DeleteMessageInput, MessageAttributeValue, ReceiptBatchEntry,
     ReceiptBatchOutput, ReceiveMessageInput, ReceiveMessageOutput, ReceivedMessage, SendMessageBatchInput,
-    SendMessageBatchOutput, SendMessageBatchResultEntry, SendMessageInput, SendMessageOutput, SqsOutput,
+    SendMessageBatchOutput, SendMessageBatchRequestEntry, SendMessageBatchResultEntry, SendMessageInput,
+    SendMessageOutput, SqsOutput,
 };
 use crate::state::AppState;
 
@@ -224,6 +225,32 @@ impl<'a> Sealing<'a> {
     }
 }
 
+/// A FIFO batch in which an entry lacks its group id, or its deduplication
+/// id without content-based deduplication, fails as a whole (AWS
+/// recorded), where other invalid entries fail alone.
+///
+/// # Errors
+/// `InvalidParameterValue` naming what the first such entry lacks.
+fn check_fifo_batch(rules: &SendRules, entries: &[SendMessageBatchRequestEntry]) -> Result<()> {
+    for e in entries {
+        if e.message.message_group_id.is_none() {
+            return Err(Error::InvalidParameterValue(
+                "The request must contain the parameter MessageGroupId.".into(),
+            ));
+        }
+        if e.message.message_deduplication_id.is_none() && !rules.content_based {
+            return Err(no_dedup_id());
+        }
+    }
+    Ok(())
+}
+
+fn no_dedup_id() -> Error {
+    Error::InvalidParameterValue(
+        "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".into(),
+    )
+}
+
 /// Validates a message and prepares what to store and to answer.
 fn check_message(
     rules: &SendRules,
@@ -350,11 +377,7 @@ fn check_message(
         match input.message_deduplication_id {
             Some(d) => Some(d),
             None if rules.content_based => Some(hex(&Sha256::digest(body.as_bytes()))),
-            None => {
-                return Err(Error::InvalidParameterValue(
-                    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".into(),
-                ));
-            }
+            None => return Err(no_dedup_id()),
         }
     } else {
         None
@@ -538,6 +561,9 @@ pub(super) fn send_message_batch(
     }
     let sender = sender_id(state, ctx);
     let rules = SendRules::of(&q);
+    if rules.fifo {
+        check_fifo_batch(&rules, &input.entries)?;
+    }
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     let mut ready = Vec::new();
@@ -634,16 +660,16 @@ impl SystemSelection {
     }
 }
 
-/// Whether message attribute `name` matches a `MessageAttributeNames` list.
+/// Whether message attribute `name` matches a `MessageAttributeNames` list:
+/// `All`, `.*` and `*` match every name, `prefix.*` every name that starts
+/// with `prefix` as a plain string (`Hel.*` matches `Hello` and `Help.Me`,
+/// as AWS answers), anything else the name itself.
 fn wants_attribute(selectors: &[String], name: &str) -> bool {
     selectors.iter().any(|s| match s.as_str() {
-        "All" | ".*" => true,
-        sel => match sel.strip_suffix(".*") {
-            Some(prefix) => name
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('.')),
-            None => sel == name,
-        },
+        "All" | ".*" | "*" => true,
+        sel => sel
+            .strip_suffix(".*")
+            .map_or(sel == name, |prefix| name.starts_with(prefix)),
     })
 }
 
@@ -937,9 +963,11 @@ pub(super) fn delete_message(state: &AppState, ctx: &Ctx, input: DeleteMessageIn
         return Err(Error::missing("ReceiptHandle"));
     }
     let h = handle_for(&q, &input.receipt_handle)?;
+    let now = state.clock.now_ms();
     let mut s = q.lock();
-    s.delete(&h);
+    let deleted = s.delete_received(now, &h, &input.receipt_handle);
     ctx.after(state.store.flush(&q, &mut s));
+    deleted?;
     Ok(SqsOutput::Empty)
 }
 
@@ -956,16 +984,14 @@ pub(super) fn delete_message_batch(
     )?;
     let mut successful = Vec::new();
     let mut failed = Vec::new();
+    let now = state.clock.now_ms();
     let mut s = q.lock();
     for ReceiptBatchEntry {
         id, receipt_handle, ..
     } in input.entries
     {
-        match handle_for(&q, &receipt_handle) {
-            Ok(h) => {
-                s.delete(&h);
-                successful.push(id);
-            }
+        match handle_for(&q, &receipt_handle).and_then(|h| s.delete_received(now, &h, &receipt_handle)) {
+            Ok(()) => successful.push(id),
             Err(e) => failed.push(failed_entry(id, &e)),
         }
     }
@@ -1051,8 +1077,11 @@ mod tests {
         let sel = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert!(wants_attribute(&sel(&["All"]), "x"));
         assert!(wants_attribute(&sel(&[".*"]), "x"));
+        assert!(wants_attribute(&sel(&["*"]), "x"));
         assert!(wants_attribute(&sel(&["bar.*"]), "bar.baz"));
-        assert!(!wants_attribute(&sel(&["bar.*"]), "barbaz"));
+        assert!(wants_attribute(&sel(&["Hel.*"]), "Hello"));
+        assert!(wants_attribute(&sel(&["Hel.*"]), "Help.Me"));
+        assert!(!wants_attribute(&sel(&["Hel.*"]), "Hi"));
         assert!(wants_attribute(&sel(&["x"]), "x"));
         assert!(!wants_attribute(&sel(&["x"]), "y"));
     }

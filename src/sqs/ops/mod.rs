@@ -160,15 +160,22 @@ pub fn parse_queue_arn(arn: &str) -> Option<(&str, &str)> {
     Some((account, name))
 }
 
-/// The live queue a URL names.
+/// The live queue a `QueueUrl` names: a URL in any form
+/// [`parse_queue_url`] takes, or the bare queue name, which names the
+/// queue in the caller's account (AWS accepts both).
 ///
 /// # Errors
-/// `InvalidAddress` for a malformed URL, `QueueDoesNotExist` for an unknown queue.
+/// `QueueDoesNotExist` for an unknown queue or a URL that names none (AWS
+/// recorded: not InvalidAddress).
 pub fn resolve(state: &AppState, ctx: &Ctx, url: &str) -> Result<Arc<Queue>> {
     if url.is_empty() {
         return Err(Error::missing("QueueUrl"));
     }
-    let (account, name) = parse_queue_url(url)?;
+    let (account, name) = if url.contains('/') {
+        parse_queue_url(url).map_err(|_| Error::QueueDoesNotExist)?
+    } else {
+        (ctx.account(state), url)
+    };
     // `queue` stands for the default account, as in ElasticMQ's `/queue/NAME`.
     let account = if account == "queue" {
         state.config.account_id.as_str()

@@ -104,6 +104,15 @@ pub(crate) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput)
     check_redrive_target(state, &source_arn, fifo, &attrs, &input.attributes)?;
 
     let now = state.clock.now_ms();
+    if state.config.strict_deletion
+        && state.store.get(&account, &name).is_none()
+        && state.store.deleted_recently(&account, &name, now)
+    {
+        return Err(Error::QueueDeletedRecently(
+            "You must wait 60 seconds after deleting a queue before you can create another queue with the same name."
+                .into(),
+        ));
+    }
     let arn = format!("arn:aws:sqs:{}:{account}:{name}", state.config.region);
     let (q, created) = state.store.get_or_create(&account, &name, || {
         Queue::new(
@@ -212,6 +221,11 @@ pub(super) fn delete_queue(state: &AppState, ctx: &Ctx, url: &str) -> Result<Sqs
     if let Some((q, n)) = state.store.remove(&q.account_id, &q.name) {
         ctx.after(n);
         q.mark_deleted();
+        if state.config.strict_deletion {
+            state
+                .store
+                .note_deleted(&q.account_id, &q.name, state.clock.now_ms());
+        }
     }
     Ok(SqsOutput::Empty)
 }
