@@ -279,10 +279,10 @@ fn evaluate(
             .map(|a| a.document)
     };
     let mut context = if !extra.is_empty() {
-        facts.context(resource_account, &state.config.region)
+        facts.context(resource_account, region_of(state, resource))
     } else if policies().any(PolicyDocument::needs_context) {
         let wants = |k: &str| policies().any(|p| p.reads(k));
-        facts.context_for(resource_account, &state.config.region, &wants)
+        facts.context_for(resource_account, region_of(state, resource), &wants)
     } else {
         Context::new()
     };
@@ -353,25 +353,22 @@ pub fn explain(
     let (region, account) = (&state.config.region, &state.config.account_id);
     let (arn, queue) = if resource.starts_with("arn:") {
         let mut parts = resource.splitn(6, ':');
-        let (service, acct, name) = (parts.nth(2), parts.nth(1), parts.next());
-        if service != Some("sqs") {
+        if parts.nth(2) != Some("sqs") {
             return Err(format!("`{resource}` is not an SQS resource ARN"));
         }
-        let q = match (acct, name) {
-            (Some(a), Some(n)) if n != "*" => state.store.get(a, n),
-            _ => None,
-        };
-        (resource.to_owned(), q)
+        (resource.to_owned(), state.store.get_by_arn(resource))
     } else {
-        let (acct, name) = if resource.contains('/') {
-            crate::sqs::ops::parse_queue_url(resource).map_err(|e| e.to_string())?
+        // A URL may name a region; a bare name is in the server's.
+        let (region, acct, name) = if resource.contains('/') {
+            let a = crate::sqs::ops::parse_queue_url(resource).map_err(|e| e.to_string())?;
+            (a.region.unwrap_or(region), a.account, a.name)
         } else {
-            (account.as_str(), resource)
+            (region.as_str(), account.as_str(), resource)
         };
         let q = state
             .store
-            .get(acct, name)
-            .ok_or_else(|| format!("no queue {name} in account {acct}"))?;
+            .get(region, acct, name)
+            .ok_or_else(|| format!("no queue {name} in account {acct} in {region}"))?;
         (format!("arn:aws:sqs:{region}:{acct}:{name}"), Some(q))
     };
     let policy = queue.and_then(|q| q.lock().attrs.policy_document.clone());
@@ -396,7 +393,7 @@ fn explained(
     extra: &[(String, String)],
 ) -> Explained {
     let resource_account = account_of(&resource).unwrap_or(&state.config.account_id);
-    let mut context = facts.context(resource_account, &state.config.region);
+    let mut context = facts.context(resource_account, region_of(state, &resource));
     for (k, v) in extra {
         context.set(k, v.as_str());
     }
@@ -431,10 +428,19 @@ fn explain_kms(
         .find(|(k, _)| k.eq_ignore_ascii_case("kms:EncryptionContext:aws:sqs:arn"))
         .map_or_else(|| Arc::from(""), |(_, v)| Arc::from(v.as_str()));
     // A key id or alias name names a key of the caller's account, or, for
-    // a call SQS makes for a queue, of the queue's account.
-    let account = match crate::iam::policy::account_of(&queue) {
-        Some(a) if via_sqs => a.to_owned(),
-        _ => crate::kms::ops::caller_account(&state.kms, &principal).to_owned(),
+    // a call SQS makes for a queue, of the queue's account (and region); a
+    // key ARN or alias ARN names its region, else the server's.
+    let (region, account) = match crate::kms::Home::of_arn(&queue) {
+        Some(h) if via_sqs => (h.region.to_owned(), h.account.to_owned()),
+        _ => (
+            crate::kms::Home::of_arn(resource)
+                .map_or_else(|| state.config.region.clone(), |h| h.region.to_owned()),
+            crate::kms::ops::caller_account(&state.kms, &principal).to_owned(),
+        ),
+    };
+    let home = crate::kms::Home {
+        region: &region,
+        account: &account,
     };
     let facts = Facts {
         principal,
@@ -450,7 +456,7 @@ fn explain_kms(
     let is_alias_action = ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"]
         .iter()
         .any(|a| a.eq_ignore_ascii_case(action));
-    let key = (resource != "*").then(|| state.kms.api_key_policy(resource, &account));
+    let key = (resource != "*").then(|| state.kms.api_key_policy(resource, home));
     let (arn, evaluation) = match key {
         None => (
             "*".to_owned(),
@@ -460,7 +466,7 @@ fn explain_kms(
             let arn = if resource.starts_with("arn:") {
                 resource.to_owned()
             } else {
-                format!("arn:aws:kms:{}:{account}:{resource}", state.config.region)
+                format!("arn:aws:kms:{region}:{account}:{resource}")
             };
             let e = evaluate_kms(state, &facts, action, KmsTarget::Alias(&arn), extra);
             (arn, e)
@@ -548,7 +554,7 @@ pub fn sqs(
     }
     record(state, facts, action, resource, evaluation, enforced);
     if denied && enforced {
-        return Err(sqs_denied(&state.config.region));
+        return Err(sqs_denied(region_of(state, resource)));
     }
     Ok(())
 }
@@ -712,6 +718,15 @@ fn decide_kms(
 }
 
 /// Logs an enforced denial at INFO with the facts `GET
+/// The region of a resource ARN (that of a request on it: a queue or a
+/// key), the server's for `*` or an ARN without one.
+fn region_of<'a>(state: &'a AppState, resource: &'a str) -> &'a str {
+    crate::kms::Home::of_arn(resource)
+        .map(|h| h.region)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(&state.config.region)
+}
+
 /// /_sealq/authz/decisions` shows: who, what, on what, through which
 /// service, the decision and why, the deciding statements, and the request
 /// context (never a secret: principals, addresses, times, ARNs).
@@ -723,7 +738,7 @@ fn log_denial(
     evaluation: &crate::iam::Evaluation,
 ) {
     let account = account_of(resource).unwrap_or(&state.config.account_id);
-    let context = facts.context(account, &state.config.region);
+    let context = facts.context(account, region_of(state, resource));
     let context: Vec<String> = context
         .entries()
         .map(|(k, v)| format!("{k}={}", v.join(",")))

@@ -530,7 +530,9 @@ async fn the_binary_applies_the_file_under_flags_and_environment() {
     wait_healthy(port).await;
     let conf = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        // Queues are regional: the file's queue is in the environment's
+        // region, where a client of that region finds it.
+        .region(aws_sdk_sqs::config::Region::new("ap-south-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
             "AKIDTEST", "s", None, None, "t",
         ))

@@ -347,7 +347,13 @@ async fn list_aliases_includes_the_aws_managed_sqs_alias_once_created() {
             .iter()
             .all(|a| a.alias_name() != Some("alias/aws/sqs"))
     );
-    let arn = server.state.kms.aws_managed_key("sqs", "000000000000");
+    let arn = server.state.kms.aws_managed_key(
+        "sqs",
+        sealq::kms::Home {
+            region: "us-east-1",
+            account: "000000000000",
+        },
+    );
     let after = c.list_aliases().send().await.unwrap();
     let entry = after
         .aliases()
@@ -371,7 +377,13 @@ async fn aws_managed_keys_refuse_changes() {
     let arn = server
         .state
         .kms
-        .aws_managed_key("sqs", "000000000000")
+        .aws_managed_key(
+            "sqs",
+            sealq::kms::Home {
+                region: "us-east-1",
+                account: "000000000000",
+            },
+        )
         .to_string();
     let e = c
         .put_key_policy()
@@ -422,7 +434,7 @@ async fn aws_managed_keys_refuse_changes() {
 async fn service_owned_keys_are_invisible_to_the_api() {
     let server = start().await;
     let c = kms(&server);
-    let owned = server.state.kms.service_owned_key("sqs").to_string();
+    let owned = server.state.kms.service_owned_key("sqs", "us-east-1").to_string();
     let e = c
         .describe_key()
         .key_id(&owned)
@@ -441,7 +453,10 @@ async fn service_owned_keys_are_invisible_to_the_api() {
             &owned,
             sealq::kms::DataKeySpec::Aes256,
             &sealq::kms::EncryptionContext::new(),
-            "000000000000",
+            sealq::kms::Home {
+                region: "us-east-1",
+                account: "000000000000",
+            },
         )
         .unwrap();
     let e = c

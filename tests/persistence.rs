@@ -965,3 +965,37 @@ async fn keys_and_aliases_of_every_account_survive_a_restart_and_old_alias_table
     assert_eq!(v, 3);
     let _ = std::fs::remove_file(&config);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_and_keys_keep_their_region_across_a_restart() {
+    let dir = TempDir::new("regions");
+    let s = Durable::start(&dir.0).await;
+    let west = common::sqs_signing(&s.endpoint(), "AKIDTEST", "secret", "us-west-2");
+    let kms = common::kms_in(&s.endpoint(), "AKIDTEST", "secret", "us-west-2");
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    kms.create_alias()
+        .alias_name("alias/west")
+        .target_key_id(key.key_id())
+        .send()
+        .await
+        .unwrap();
+    let url = create(&west, "w-sse", &[(Attr::KmsMasterKeyId, "alias/west")]).await;
+    send(&west, &url, "kept in us-west-2").await;
+    s.stop();
+
+    let s = Durable::start(&dir.0).await;
+    let west = common::sqs_signing(&s.endpoint(), "AKIDTEST", "secret", "us-west-2");
+    let url = format!("{}/us-west-2/000000000000/w-sse", s.endpoint());
+    assert_eq!(
+        attrs(&west, &url).await[&Attr::QueueArn],
+        "arn:aws:sqs:us-west-2:000000000000:w-sse"
+    );
+    let got = common::receive_now(&west, &url).await;
+    assert_eq!(got[0].body(), Some("kept in us-west-2"));
+    let kms = common::kms_in(&s.endpoint(), "AKIDTEST", "secret", "us-west-2");
+    let again = kms.describe_key().key_id("alias/west").send().await.unwrap();
+    assert_eq!(again.key_metadata().unwrap().arn(), key.arn());
+    // Still not in the server's region.
+    assert!(queue_urls(&s.sqs()).await.iter().all(|u| !u.ends_with("/w-sse")));
+    s.stop();
+}

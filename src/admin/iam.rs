@@ -232,8 +232,13 @@ pub(super) async fn decisions(
         .filter(|r| f.decision.as_deref().is_none_or(|d| d == r.outcome.label()))
         .map(|r| {
             let deciding = deciding_json(&r.deciding);
+            // The region of the resource the decision was on.
+            let region = crate::kms::Home::of_arn(&r.resource)
+                .map(|h| h.region)
+                .filter(|g| !g.is_empty())
+                .unwrap_or(&state.config.region);
             let context = context_json(
-                r.context(&state.config.region)
+                r.context(region)
                     .entries()
                     .map(|(k, v)| (k.to_owned(), v.iter().map(ToString::to_string).collect())),
             );
@@ -245,7 +250,7 @@ pub(super) async fn decisions(
                 "decision": r.outcome.label(),
                 "enforced": r.enforced,
                 "via_service": match &r.facts.call {
-                    crate::authz::Call::KmsViaSqs(_) => Value::from(format!("sqs.{}.amazonaws.com", state.config.region)),
+                    crate::authz::Call::KmsViaSqs(_) => Value::from(format!("sqs.{region}.amazonaws.com")),
                     _ => Value::Null,
                 },
                 "reason": r.reason,

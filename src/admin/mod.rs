@@ -141,6 +141,8 @@ struct ViewParams {
     limit: Option<usize>,
     /// Owner account (default: the server's).
     account: Option<String>,
+    /// The queue's region (default: the server's).
+    region: Option<String>,
     /// Only this message (its MessageId).
     message: Option<String>,
 }
@@ -156,10 +158,11 @@ async fn queue_messages(
     Query(params): Query<ViewParams>,
 ) -> Response {
     let account = params.account.unwrap_or_else(|| state.config.account_id.clone());
-    let Some(q) = state.store.get(&account, &name) else {
+    let region = params.region.unwrap_or_else(|| state.config.region.clone());
+    let Some(q) = state.store.get(&region, &account, &name) else {
         return (
             StatusCode::NOT_FOUND,
-            Json(json!({ "message": format!("no queue {name} in account {account}") })),
+            Json(json!({ "message": format!("no queue {name} in account {account} in {region}") })),
         )
             .into_response();
     };

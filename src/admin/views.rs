@@ -39,13 +39,14 @@ pub(super) async fn queues(State(state): State<AppState>, parts: axum::http::req
         let key_arn = attrs
             .kms_master_key_id
             .as_deref()
-            .and_then(|k| state.kms.internal_key_arn(k, &q.account_id));
+            .and_then(|k| crate::kms::Home::of_arn(&q.arn).and_then(|h| state.kms.internal_key_arn(k, h)));
         let dlq = attrs.redrive.as_ref().map(|r| r.target_arn.clone());
         let row = json!({
             "account": q.account_id,
+            "region": q.region(),
             "name": q.name,
             "arn": q.arn,
-            "url": format!("{base}/{}/{}", q.account_id, q.name),
+            "url": crate::sqs::ops::queue_url_at(&base, &state.config.region, &q),
             "fifo": attrs.fifo_queue,
             "sse": sse.as_ref().map(|s| s.kind.label()),
             "kms_master_key_id": attrs.kms_master_key_id,
@@ -125,7 +126,7 @@ pub(super) async fn datakeys(State(state): State<AppState>) -> Json<Value> {
 /// point to it. No key material.
 pub(super) async fn kms_keys(State(state): State<AppState>) -> Json<Value> {
     let mut aliases: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for (account, name, alias) in state.kms.all_aliases() {
+    for ((_, account, name), alias) in state.kms.all_aliases() {
         aliases
             .entry((account, alias.target.to_string()))
             .or_default()

@@ -448,7 +448,7 @@ pub fn audit(state: &AppState) -> Vec<Finding> {
         }
         if let Some(key) = &q.kms_key {
             let aws_managed = key == "alias/aws/sqs" || key.ends_with(":alias/aws/sqs");
-            match state.kms.internal_key_arn(key, &q.account) {
+            match crate::kms::Home::of_arn(&q.arn).and_then(|h| state.kms.internal_key_arn(key, h)) {
                 None if aws_managed => {}
                 None => out.push(finding(
                     "kms-key-unusable",
@@ -541,10 +541,15 @@ pub fn audit(state: &AppState) -> Vec<Finding> {
         }
         // Its readers must be able to open the source's envelopes.
         let Some(key) = &source.kms_key else { continue };
-        let Some(key_arn) = state.kms.internal_key_arn(key, &source.account) else {
+        let Some(key_arn) =
+            crate::kms::Home::of_arn(&source.arn).and_then(|h| state.kms.internal_key_arn(key, h))
+        else {
             continue;
         };
-        let via = format!("sqs.{region}.amazonaws.com");
+        let via = format!(
+            "sqs.{}.amazonaws.com",
+            crate::kms::Home::of_arn(&source.arn).map_or(region.as_str(), |h| h.region)
+        );
         for (shown, eval) in &principals {
             if !allowed(state, Some(eval), "sqs:ReceiveMessage", &dlq.arn, &[]) {
                 continue;

@@ -156,8 +156,6 @@ pub struct Expect<'a> {
     pub mode: AuthMode,
     /// The server's clock, seconds since the epoch.
     pub now_secs: u64,
-    /// The server's region.
-    pub region: &'a str,
     /// The service the request is for (`sqs`, `kms`).
     pub service: &'a str,
 }
@@ -177,6 +175,30 @@ pub enum AuthError {
     UnknownKey,
     /// The session token has expired (`ExpiredToken`).
     ExpiredToken,
+}
+
+/// Who a request's caller is, how that was established, and the region
+/// it signed for.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The caller.
+    pub principal: Principal,
+    /// How the caller was established.
+    pub outcome: AuthOutcome,
+    /// The region of the signature's credential scope; `None` for an
+    /// anonymous request (it is served in the server's region).
+    pub region: Option<String>,
+}
+
+/// Whether `s` can name a region: lowercase letters, digits and hyphens,
+/// starting with a letter, at most 50 characters (AWS's names, and the
+/// `local`-style names clients of local emulators sign with).
+pub fn is_region_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 50
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// How a request's caller was established: what metrics and the request
@@ -496,7 +518,7 @@ impl Principals {
         &self,
         req: &SignedRequest<'_>,
         expect: Expect<'_>,
-    ) -> std::result::Result<(Principal, AuthOutcome), AuthError> {
+    ) -> std::result::Result<Authenticated, AuthError> {
         let header = req
             .header("authorization")
             .map(|v| std::str::from_utf8(v).unwrap_or_default());
@@ -524,9 +546,24 @@ impl Principals {
                         Some(p.expires),
                     )
                 }
-                None => return Ok((Principal::Anonymous, AuthOutcome::Anonymous)),
+                None => {
+                    return Ok(Authenticated {
+                        principal: Principal::Anonymous,
+                        outcome: AuthOutcome::Anonymous,
+                        region: None,
+                    });
+                }
             },
         };
+        // Every region is served (the request's is its credential scope's),
+        // but a scope must name one.
+        if !is_region_name(&credential.region) {
+            return Err(AuthError::BadSignature(format!(
+                "Credential should be scoped to a valid region, not '{}'. ",
+                credential.region
+            )));
+        }
+        let region = Some(credential.region.clone());
         // Temporary credentials: the session token must be the one issued
         // with the key, and not expired.
         let session = if credential.access_key_id.starts_with("ASIA") {
@@ -553,7 +590,11 @@ impl Principals {
         let derived = self.keys.get(&credential, |_| ()).is_some();
         if !derived && session.is_none() && !self.secrets.contains_key(&credential.access_key_id) {
             return match expect.mode {
-                AuthMode::Open => Ok((self.principal(&credential.access_key_id), AuthOutcome::Unchecked)),
+                AuthMode::Open => Ok(Authenticated {
+                    principal: self.principal(&credential.access_key_id),
+                    outcome: AuthOutcome::Unchecked,
+                    region,
+                }),
                 AuthMode::Verify | AuthMode::Strict => Err(AuthError::UnknownKey),
             };
         };
@@ -575,12 +616,6 @@ impl Principals {
             return Err(AuthError::BadSignature(format!(
                 "Credential should be scoped to correct service: '{}'. ",
                 expect.service
-            )));
-        }
-        if credential.region != expect.region {
-            return Err(AuthError::BadSignature(format!(
-                "Credential should be scoped to a valid region, not '{}'. ",
-                credential.region
             )));
         }
         match presign_expires {
@@ -648,7 +683,11 @@ impl Principals {
                 Some(id) => Principal::Signed(id),
                 None => self.principal(&credential.access_key_id),
             };
-            return Ok((principal, AuthOutcome::Ok));
+            return Ok(Authenticated {
+                principal,
+                outcome: AuthOutcome::Ok,
+                region,
+            });
         }
         Err(AuthError::BadSignature(SIGNATURE_DOES_NOT_MATCH.to_owned()))
     }
@@ -706,10 +745,9 @@ mod tests {
         let expect = Expect {
             mode: AuthMode::Open,
             now_secs: 1_440_938_160,
-            region: "us-east-1",
             service: "sqs",
         };
-        p.authenticate(&req, expect).map(|(principal, _)| principal)
+        p.authenticate(&req, expect).map(|a| a.principal)
     }
 
     #[test]

@@ -86,16 +86,18 @@ fn scratch_of(state: &AppState) -> AppState {
             let s = q.lock();
             (s.attrs.clone(), s.tags.clone())
         };
-        let (copy, _) = scratch.store.get_or_create(&q.account_id, &q.name, || {
-            Queue::new(
-                q.name.clone(),
-                q.account_id.clone(),
-                q.arn.clone(),
-                scratch.store.next_uid(),
-                now,
-                attrs,
-            )
-        });
+        let (copy, _) = scratch
+            .store
+            .get_or_create((q.region(), &q.account_id), &q.name, || {
+                Queue::new(
+                    q.name.clone(),
+                    q.account_id.clone(),
+                    q.arn.clone(),
+                    scratch.store.next_uid(),
+                    now,
+                    attrs,
+                )
+            });
         copy.lock().tags = tags;
     }
     scratch
@@ -184,6 +186,8 @@ fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), C
     }
     let ctx = Ctx {
         principal: admin,
+        // The file's queues and keys are in the server's region.
+        region: state.config.region.clone(),
         url_base: "http://sealq-config".to_owned(),
         // In-process: no network transport for the strict mode to refuse.
         tls: true,
@@ -201,6 +205,7 @@ fn apply_to(state: &AppState, real: &AppState, cfg: &FileConfig) -> Result<(), C
                     principal: config_principal(a),
                     journal_unit: std::sync::atomic::AtomicU64::new(0),
                     url_base: ctx.url_base.clone(),
+                    region: ctx.region.clone(),
                     ..ctx
                 };
                 apply_queue(state, real, &ctx, src, i, q)?;
@@ -285,11 +290,15 @@ fn apply_key(
     k: &KeySection,
 ) -> Result<(), ConfigError> {
     let kms = &*state.kms;
-    // The key and its aliases live in the configured account.
+    // The key and its aliases live in the configured account, in the
+    // server's region.
     let account = k.account.as_deref().unwrap_or(&state.config.account_id);
-    let kms_dispatch = |kms: &crate::kms::Kms, admin: &Principal, action: KmsAction| {
-        dispatch_in(kms, admin, account, action)
+    let home = crate::kms::Home {
+        region: &state.config.region,
+        account,
     };
+    let kms_dispatch =
+        |kms: &crate::kms::Kms, admin: &Principal, action: KmsAction| dispatch_in(kms, admin, home, action);
     let at = |field: &str| -> Vec<Seg> { field!["keys", i, field].to_vec() };
     let fail = |field: &str, e: &Error| src.error(&at(field), describe(e));
     let id = k.key_id.to_ascii_lowercase();
@@ -343,7 +352,7 @@ fn apply_key(
                 ..CreateKeyRequest::default()
             };
             let material = k.material();
-            create_key_fixed(kms, account, r, key_id, material.as_deref().map(Vec::as_slice))
+            create_key_fixed(kms, home, r, key_id, material.as_deref().map(Vec::as_slice))
                 .map_err(|e| fail(key_field(&e), &e))?
         }
     };
@@ -402,7 +411,7 @@ fn apply_key(
     for (j, alias) in k.aliases.iter().enumerate() {
         let here = field!["keys", i, "aliases", j];
         if kms
-            .resolve(alias, Forms::WithAlias, account)
+            .resolve(alias, Forms::WithAlias, home)
             .is_ok_and(|target| target.id == key.id)
         {
             continue;
@@ -562,8 +571,28 @@ fn apply_queue(
         if name == "KmsMasterKeyId"
             && (value.starts_with("alias/") && !value.starts_with("alias/aws/")
                 || uuid::Uuid::try_parse(value).is_ok())
-            && state.kms.resolve(value, Forms::WithAlias, account).is_err()
-            && real.kms.resolve(value, Forms::WithAlias, account).is_err()
+            && state
+                .kms
+                .resolve(
+                    value,
+                    Forms::WithAlias,
+                    crate::kms::Home {
+                        region: &state.config.region,
+                        account,
+                    },
+                )
+                .is_err()
+            && real
+                .kms
+                .resolve(
+                    value,
+                    Forms::WithAlias,
+                    crate::kms::Home {
+                        region: &state.config.region,
+                        account,
+                    },
+                )
+                .is_err()
         {
             return Err(src.error(
                 &field!["queues", i, "attributes", name],
@@ -571,7 +600,7 @@ fn apply_queue(
             ));
         }
     }
-    match state.store.get(account, &q.name) {
+    match state.store.get(&state.config.region, account, &q.name) {
         Some(existing) => {
             let was_fifo = existing.lock().attrs.fifo_queue;
             if q.attributes.contains_key("FifoQueue") && fifo != was_fifo {
@@ -632,7 +661,7 @@ mod tests {
     fn queue_names(state: &AppState) -> Vec<String> {
         state
             .store
-            .list(&state.config.account_id)
+            .list(&state.config.region, &state.config.account_id)
             .iter()
             .map(|q| q.name.clone())
             .collect()
@@ -651,16 +680,16 @@ mod tests {
         apply(&s, &c).expect("applies");
         let theirs = s
             .store
-            .get("111111111111", "orders")
+            .get("us-east-1", "111111111111", "orders")
             .expect("orders of 111111111111");
         assert_eq!(theirs.arn, "arn:aws:sqs:us-east-1:111111111111:orders");
         assert_eq!(
             theirs.lock().attrs.redrive.as_ref().map(|r| r.target_arn.clone()),
             Some("arn:aws:sqs:us-east-1:111111111111:orders-dlq".to_owned())
         );
-        assert!(s.store.get("111111111111", "orders-dlq").is_some());
-        assert!(s.store.get("000000000000", "orders").is_some());
-        assert!(s.store.get("000000000000", "orders-dlq").is_none());
+        assert!(s.store.get("us-east-1", "111111111111", "orders-dlq").is_some());
+        assert!(s.store.get("us-east-1", "000000000000", "orders").is_some());
+        assert!(s.store.get("us-east-1", "000000000000", "orders-dlq").is_none());
         // A bad account, and one name twice in one account, are refused.
         let e = parse(
             "t.toml",
@@ -714,15 +743,37 @@ mod tests {
         assert!(key.read().policy.contains("arn:aws:iam::111111111111:root"));
         let theirs = s
             .kms
-            .resolve("alias/k", Forms::WithAlias, "111111111111")
+            .resolve(
+                "alias/k",
+                Forms::WithAlias,
+                crate::kms::Home {
+                    region: "us-east-1",
+                    account: "111111111111",
+                },
+            )
             .unwrap();
         assert_eq!(theirs.id, key.id);
         let ours = s
             .kms
-            .resolve("alias/k", Forms::WithAlias, "000000000000")
+            .resolve(
+                "alias/k",
+                Forms::WithAlias,
+                crate::kms::Home {
+                    region: "us-east-1",
+                    account: "000000000000",
+                },
+            )
             .unwrap();
         assert_eq!(&*ours.id, "7f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7");
-        assert_eq!(s.kms.list_keys("000000000000").len(), 1);
+        assert_eq!(
+            s.kms
+                .list_keys(crate::kms::Home {
+                    region: "us-east-1",
+                    account: "000000000000"
+                })
+                .len(),
+            1
+        );
         // A key's account cannot change.
         let moved = cfg("[[keys]]\nkey_id = \"6f1c2a3b-4d5e-4f60-8a71-92b3c4d5e6f7\"\n");
         let e = apply(&s, &moved).unwrap_err();
@@ -754,7 +805,15 @@ mod tests {
         s.clock.advance(1000);
         apply(&s, &c).unwrap();
         assert_eq!(queue_names(&s), ["dlq", "src"]);
-        assert_eq!(s.kms.list_keys("000000000000").len(), 1);
+        assert_eq!(
+            s.kms
+                .list_keys(crate::kms::Home {
+                    region: "us-east-1",
+                    account: "000000000000"
+                })
+                .len(),
+            1
+        );
         let key = s.kms.key(KEY).unwrap();
         assert_eq!(
             key.read().next_rotation_ms,
@@ -762,8 +821,16 @@ mod tests {
             "a restart keeps the rotation schedule"
         );
         assert_eq!(key.read().versions.len(), 1);
-        assert_eq!(s.kms.list_aliases("000000000000").len(), 1);
-        let src = s.store.get("000000000000", "src").unwrap();
+        assert_eq!(
+            s.kms
+                .list_aliases(crate::kms::Home {
+                    region: "us-east-1",
+                    account: "000000000000"
+                })
+                .len(),
+            1
+        );
+        let src = s.store.get("us-east-1", "000000000000", "src").unwrap();
         let g = src.lock();
         assert_eq!(
             g.attrs.redrive.as_ref().map(|r| r.target_arn.as_str()),
@@ -792,7 +859,7 @@ mod tests {
         let key = s.kms.key(KEY).unwrap();
         assert_eq!(key.read().state, KeyState::Disabled);
         assert_eq!(key.read().description, "new");
-        let q = s.store.get("000000000000", "q").unwrap();
+        let q = s.store.get("us-east-1", "000000000000", "q").unwrap();
         assert_eq!(q.lock().attrs.visibility_timeout, 7);
     }
 
@@ -852,7 +919,14 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "queues[0].attributes.KmsMasterKeyId", "{e}");
-        assert!(s.kms.list_keys("000000000000").is_empty());
+        assert!(
+            s.kms
+                .list_keys(crate::kms::Home {
+                    region: "us-east-1",
+                    account: "000000000000"
+                })
+                .is_empty()
+        );
         assert!(queue_names(&s).is_empty());
     }
 

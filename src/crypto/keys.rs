@@ -33,7 +33,7 @@ use super::envelope::{self, Cipher, Envelope, SealedDataKey, SseKind};
 use crate::auth::Identity;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::kms::{DataKeySpec, EncryptionContext, Kms};
+use crate::kms::{DataKeySpec, EncryptionContext, Home, Kms};
 
 /// Authorizes a KMS call SQS makes for the caller of a request: given the
 /// IAM action (`kms:GenerateDataKey`, `kms:Decrypt`), the key's ARN and
@@ -449,12 +449,13 @@ impl Encryption {
     ) -> Result<Arc<LiveKey>> {
         let queue_arn: Arc<str> = Arc::from(queue_arn);
         let context = envelope::context_for(&queue_arn);
-        // The queue's KmsMasterKeyId names a key of the queue's account.
-        let account = self.account_of_queue(&queue_arn).to_owned();
+        // The queue's KmsMasterKeyId names a key of the queue's account
+        // and region.
+        let home = self.home_of_queue(&queue_arn);
         let key_id: Arc<str> = match sse.kind {
-            SseKind::SqsManaged => self.kms.service_owned_key("sqs"),
-            SseKind::Kms if self.is_aws_managed_alias(&sse.key_id, &account) => {
-                self.kms.aws_managed_key("sqs", &account)
+            SseKind::SqsManaged => self.kms.service_owned_key("sqs", home.region),
+            SseKind::Kms if self.is_aws_managed_alias(&sse.key_id, home) => {
+                self.kms.aws_managed_key("sqs", home)
             }
             SseKind::Kms => sse.key_id.clone(),
         };
@@ -463,15 +464,15 @@ impl Encryption {
             SseKind::Kms => gate("kms:GenerateDataKey", key_arn, policy, &queue_arn),
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let generated =
-            self.kms
-                .generate_data_key(&authorize, &key_id, DataKeySpec::Aes256, &context, &account);
+        let generated = self
+            .kms
+            .generate_data_key(&authorize, &key_id, DataKeySpec::Aes256, &context, home);
         // A failed call may name the key by alias: it is recorded under the
         // key's ARN when the key exists, so the ledger and the metrics
         // label show one name per key.
         let resolved = match &generated {
             Ok(d) => Some(d.key_arn.clone()),
-            Err(_) => self.kms.internal_key_arn(&key_id, &account),
+            Err(_) => self.kms.internal_key_arn(&key_id, home),
         };
         self.record(
             "GenerateDataKey",
@@ -520,15 +521,15 @@ impl Encryption {
             SseKind::SqsManaged => Ok(()),
             SseKind::Kms => gate("kms:Decrypt", key_arn, policy, &dk.queue_arn),
         };
-        let account = self.account_of_queue(&dk.queue_arn);
+        let home = self.home_of_queue(&dk.queue_arn);
         let got = self
             .kms
-            .decrypt(&authorize, &dk.encrypted_data_key, &dk.context(), None, account);
+            .decrypt(&authorize, &dk.encrypted_data_key, &dk.context(), None, home);
         // The envelope names its key by ARN; after a failure the key may be
         // gone (deleted), and then the metrics label is empty.
         let resolved = match &got {
             Ok(d) => Some(d.key_arn.clone()),
-            Err(_) => self.kms.internal_key_arn(&dk.key_arn, account),
+            Err(_) => self.kms.internal_key_arn(&dk.key_arn, home),
         };
         self.record(
             "Decrypt",
@@ -543,15 +544,19 @@ impl Encryption {
     }
 
     /// Whether a configured key id names the AWS-managed key of SQS in the
-    /// queue's `account`.
-    fn is_aws_managed_alias(&self, key_id: &str, account: &str) -> bool {
-        key_id == "alias/aws/sqs" || key_id == format!("arn:aws:kms:{}:{account}:alias/aws/sqs", self.region)
+    /// queue's region and account.
+    fn is_aws_managed_alias(&self, key_id: &str, home: Home<'_>) -> bool {
+        key_id == "alias/aws/sqs"
+            || key_id == format!("arn:aws:kms:{}:{}:alias/aws/sqs", home.region, home.account)
     }
 
-    /// The account of a queue (from its ARN), the server's if the ARN names
-    /// none.
-    fn account_of_queue<'a>(&'a self, queue_arn: &'a str) -> &'a str {
-        crate::iam::policy::account_of(queue_arn).unwrap_or(&self.account_id)
+    /// The region and account of a queue (from its ARN), the server's if
+    /// the ARN names none.
+    fn home_of_queue<'a>(&'a self, queue_arn: &'a str) -> Home<'a> {
+        Home::of_arn(queue_arn).unwrap_or(Home {
+            region: &self.region,
+            account: &self.account_id,
+        })
     }
 
     fn hold(&self, live: Arc<LiveKey>) {

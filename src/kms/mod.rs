@@ -139,6 +139,33 @@ pub(crate) struct Alias {
 /// Message of `ThrottlingException`, as AWS words it.
 const RATE_EXCEEDED: &str = "Rate exceeded";
 
+/// Where a key lives and a caller acts: KMS keys and aliases are regional
+/// and per account, as in AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Home<'a> {
+    /// The region (`us-east-1`).
+    pub region: &'a str,
+    /// The account id.
+    pub account: &'a str,
+}
+
+impl<'a> Home<'a> {
+    /// The region and account an ARN names (`arn:aws:SERVICE:REGION:ACCOUNT:…`).
+    pub fn of_arn(arn: &'a str) -> Option<Self> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_), Some(_), Some(region), Some(account)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        Some(Self { region, account })
+    }
+}
+
 /// The KMS model of one server.
 #[derive(Debug)]
 pub struct Kms {
@@ -151,9 +178,9 @@ pub struct Kms {
     hidden: DashMap<Arc<str>, Arc<Key>>,
     /// Service name -> id of its service-owned key.
     service_owned: DashMap<String, Arc<str>>,
-    /// Aliases by account and full name (`alias/...`): aliases are per
-    /// account.
-    aliases: DashMap<(String, String), Alias>,
+    /// Aliases by region, account and full name (`alias/...`): aliases are
+    /// regional and per account.
+    aliases: DashMap<(String, String, String), Alias>,
     /// [`KmsFault`] as a byte.
     fault: AtomicU8,
     /// Where changes are saved, with a data directory.
@@ -192,10 +219,10 @@ impl Kms {
         key_id: &str,
         spec: DataKeySpec,
         context: &EncryptionContext,
-        account: &str,
+        home: Home<'_>,
     ) -> Result<DataKey> {
         self.check_fault()?;
-        let key = self.resolve_in(key_id, Forms::WithAlias, Scope::Internal, account)?;
+        let key = self.resolve_in(key_id, Forms::WithAlias, Scope::Internal, home)?;
         authorize(&key.arn, key.read().policy_document.as_deref())?;
         self.generate_with(&key, spec, context, "GenerateDataKey")
     }
@@ -216,13 +243,13 @@ impl Kms {
         ciphertext_blob: &[u8],
         context: &EncryptionContext,
         key_id: Option<&str>,
-        account: &str,
+        home: Home<'_>,
     ) -> Result<Decrypted> {
         self.check_fault()?;
         let (key, plaintext) = self.open_in(
             ciphertext_blob,
             context,
-            (key_id, account),
+            (key_id, home),
             Scope::Internal,
             authorize,
         )?;
@@ -233,8 +260,8 @@ impl Kms {
     }
 
     /// Key ARN of the AWS-managed key `alias/aws/<service>` (e.g. `sqs`) of
-    /// `account`, creating key and alias on first use (KeyManager AWS).
-    pub fn aws_managed_key(&self, service: &str, account: &str) -> Arc<str> {
+    /// `home`, creating key and alias on first use (KeyManager AWS).
+    pub fn aws_managed_key(&self, service: &str, home: Home<'_>) -> Arc<str> {
         let name = format!("alias/aws/{service}");
         let now = self.now();
         let mut created = false;
@@ -242,7 +269,7 @@ impl Kms {
         // racing create one key.
         let target = self
             .aliases
-            .entry((account.to_owned(), name))
+            .entry((home.region.to_owned(), home.account.to_owned(), name))
             .or_insert_with(|| {
                 let description = if service == "sqs" {
                     "Default key that protects my SQS messages when no other key is defined".to_owned()
@@ -250,12 +277,12 @@ impl Kms {
                     format!("Default key that protects my {service} data when no other key is defined")
                 };
                 let key = Key::new(
-                    &self.region,
-                    account,
+                    home.region,
+                    home.account,
                     now,
                     KeyManager::Aws,
                     description,
-                    self.aws_managed_policy(service, account),
+                    self.aws_managed_policy(service, home),
                 );
                 {
                     // AWS-managed keys rotate every year.
@@ -284,21 +311,28 @@ impl Kms {
             // The AWS-managed key is never scheduled for deletion (the API
             // refuses), so this is only reached after an alias race; the ARN
             // is still the right name.
-            None => Arc::from(self.key_arn(account, &target)),
+            None => Arc::from(self.key_arn(home, &target)),
         }
     }
 
-    /// Identifier of the service-owned key of `service` (SSE-SQS): usable by
-    /// [`Self::generate_data_key`] and [`Self::decrypt`], never listed or
-    /// accepted by the KMS API.
-    pub fn service_owned_key(&self, service: &str) -> Arc<str> {
+    /// Identifier of the service-owned key of `service` (SSE-SQS) in
+    /// `region`: usable by [`Self::generate_data_key`] and
+    /// [`Self::decrypt`], never listed or accepted by the KMS API.
+    pub fn service_owned_key(&self, service: &str, region: &str) -> Arc<str> {
         let mut created = false;
+        // Keyed `service` in the server's region (as stored before keys
+        // were regional), `service@region` elsewhere.
+        let entry = if region == self.region {
+            service.to_owned()
+        } else {
+            format!("{service}@{region}")
+        };
         let id = self
             .service_owned
-            .entry(service.to_owned())
+            .entry(entry)
             .or_insert_with(|| {
                 let key = Key::new(
-                    &self.region,
+                    region,
                     &self.account_id,
                     self.now(),
                     KeyManager::Aws,
@@ -314,10 +348,13 @@ impl Kms {
         if created {
             let _ = self.persist();
         }
-        self.hidden.get(&id).map_or_else(
-            || Arc::from(self.key_arn(&self.account_id, &id)),
-            |k| k.arn.clone(),
-        )
+        let home = Home {
+            region,
+            account: &self.account_id,
+        };
+        self.hidden
+            .get(&id)
+            .map_or_else(|| Arc::from(self.key_arn(home, &id)), |k| k.arn.clone())
     }
 
     /// Sets the fault switch.
@@ -347,6 +384,12 @@ impl Kms {
         &self.account_id
     }
 
+    /// The server's region (`--region`): unsigned callers, and keys of
+    /// configuration files and data directories that name none, are there.
+    pub(crate) fn region(&self) -> &str {
+        &self.region
+    }
+
     /// Now, from the clock (epoch ms).
     pub(crate) fn now(&self) -> u64 {
         self.clock.now_ms()
@@ -364,13 +407,13 @@ impl Kms {
     }
 
     /// `arn:aws:kms:REGION:ACCOUNT:key/ID`.
-    pub(crate) fn key_arn(&self, account: &str, id: &str) -> String {
-        format!("arn:aws:kms:{}:{account}:key/{id}", self.region)
+    pub(crate) fn key_arn(&self, home: Home<'_>, id: &str) -> String {
+        format!("arn:aws:kms:{}:{}:key/{id}", home.region, home.account)
     }
 
     /// `arn:aws:kms:REGION:ACCOUNT:alias/NAME` for `name` = `alias/NAME`.
-    pub(crate) fn alias_arn(&self, account: &str, name: &str) -> String {
-        format!("arn:aws:kms:{}:{account}:{name}", self.region)
+    pub(crate) fn alias_arn(&self, home: Home<'_>, name: &str) -> String {
+        format!("arn:aws:kms:{}:{}:{name}", home.region, home.account)
     }
 
     /// The key with this id if it exists and its deletion window has not
@@ -396,22 +439,22 @@ impl Kms {
         self.aliases.retain(|_, a| &*a.target != id);
     }
 
-    /// NotFoundException for a key id that names no key of `account` (the
+    /// NotFoundException for a key id that names no key of `home` (the
     /// caller's), as AWS words it.
-    pub(crate) fn key_not_found(&self, id: &str, account: &str) -> Error {
-        Error::NotFoundException(format!("Key '{}' does not exist", self.key_arn(account, id)).into())
+    pub(crate) fn key_not_found(&self, id: &str, home: Home<'_>) -> Error {
+        Error::NotFoundException(format!("Key '{}' does not exist", self.key_arn(home, id)).into())
     }
 
-    /// NotFoundException for an alias that `account` does not have.
-    pub(crate) fn alias_not_found(&self, name: &str, account: &str) -> Error {
-        Error::NotFoundException(format!("Alias {} is not found.", self.alias_arn(account, name)).into())
+    /// NotFoundException for an alias that `home` does not have.
+    pub(crate) fn alias_not_found(&self, name: &str, home: Home<'_>) -> Error {
+        Error::NotFoundException(format!("Alias {} is not found.", self.alias_arn(home, name)).into())
     }
 
     /// The ARN of the key a KMS API request of a caller of `account` names
     /// by `key_id` (any of the four forms), if it exists; for metrics
     /// labels. Never a service-owned key.
-    pub fn api_key_arn(&self, key_id: &str, account: &str) -> Option<Arc<str>> {
-        self.resolve(key_id, Forms::WithAlias, account)
+    pub fn api_key_arn(&self, key_id: &str, home: Home<'_>) -> Option<Arc<str>> {
+        self.resolve(key_id, Forms::WithAlias, home)
             .ok()
             .map(|k| k.arn.clone())
     }
@@ -429,9 +472,9 @@ impl Kms {
     pub fn api_key_policy(
         &self,
         key_id: &str,
-        account: &str,
+        home: Home<'_>,
     ) -> Option<(Arc<str>, Option<Arc<crate::iam::policy::PolicyDocument>>)> {
-        let key = self.resolve(key_id, Forms::WithAlias, account).ok()?;
+        let key = self.resolve(key_id, Forms::WithAlias, home).ok()?;
         let policy = key.read().policy_document.clone();
         Some((key.arn.clone(), policy))
     }
@@ -441,8 +484,8 @@ impl Kms {
     /// metrics of the KMS calls SQS makes, whose failures may happen
     /// before KMS resolved the key (the fault switch) or after (a disabled
     /// key). A key id or alias name resolves in `account` (the queue's).
-    pub fn internal_key_arn(&self, key_id: &str, account: &str) -> Option<Arc<str>> {
-        self.resolve_in(key_id, Forms::WithAlias, Scope::Internal, account)
+    pub fn internal_key_arn(&self, key_id: &str, home: Home<'_>) -> Option<Arc<str>> {
+        self.resolve_in(key_id, Forms::WithAlias, Scope::Internal, home)
             .ok()
             .map(|k| k.arn.clone())
     }
@@ -454,11 +497,11 @@ impl Kms {
     ///
     /// # Errors
     /// NotFoundException as AWS words it for each form.
-    pub(crate) fn resolve(&self, key_id: &str, forms: Forms, account: &str) -> Result<Arc<Key>> {
-        self.resolve_in(key_id, forms, Scope::Api, account)
+    pub(crate) fn resolve(&self, key_id: &str, forms: Forms, home: Home<'_>) -> Result<Arc<Key>> {
+        self.resolve_in(key_id, forms, Scope::Api, home)
     }
 
-    fn resolve_in(&self, key_id: &str, forms: Forms, scope: Scope, caller: &str) -> Result<Arc<Key>> {
+    fn resolve_in(&self, key_id: &str, forms: Forms, scope: Scope, caller: Home<'_>) -> Result<Arc<Key>> {
         let invalid = || Error::NotFoundException(format!("Invalid keyId '{key_id}'").into());
         // (key id, alias name, the account named, whether named by ARN)
         let (id, alias, account, by_arn) = if let Some(rest) = key_id.strip_prefix("arn:") {
@@ -469,7 +512,7 @@ impl Kms {
             if partition != "aws" || service != "kms" {
                 return Err(Error::NotFoundException("Invalid arn".into()));
             }
-            if region != self.region {
+            if region != caller.region {
                 return Err(Error::NotFoundException(format!("Invalid arn {region}").into()));
             }
             if let Some(id) = resource.strip_prefix("key/") {
@@ -496,9 +539,9 @@ impl Kms {
             if forms == Forms::KeyOnly {
                 return Err(invalid());
             }
-            (None, Some(key_id), caller, false)
+            (None, Some(key_id), caller.account, false)
         } else if is_key_id(key_id) {
-            (Some(key_id), None, caller, false)
+            (Some(key_id), None, caller.account, false)
         } else if is_multi_region_key_id(key_id) {
             // sealq makes no multi-Region keys, so none exists (AWS's
             // answer for a missing one, recorded).
@@ -508,22 +551,27 @@ impl Kms {
         } else {
             return Err(invalid());
         };
+        // Keys and aliases are the named account's, in the caller's region.
+        let home = Home {
+            region: caller.region,
+            account,
+        };
         if let Some(name) = alias {
             let not_found = || {
                 if by_arn {
                     Error::NotFoundException(format!("Alias {key_id} is not found.").into())
                 } else {
-                    self.alias_not_found(name, account)
+                    self.alias_not_found(name, home)
                 }
             };
             let target = self
                 .aliases
-                .get(&(account.to_owned(), name.to_owned()))
+                .get(&(home.region.to_owned(), account.to_owned(), name.to_owned()))
                 .map(|a| a.target.clone())
                 .ok_or_else(not_found)?;
             return self
                 .live(&target)
-                .filter(|k| k.account() == account)
+                .filter(|k| k.home() == home)
                 .ok_or_else(not_found);
         }
         let id = id.unwrap_or_default();
@@ -538,12 +586,10 @@ impl Kms {
             if by_arn {
                 Error::NotFoundException(format!("Key '{key_id}' does not exist").into())
             } else {
-                self.key_not_found(id, account)
+                self.key_not_found(id, home)
             }
         };
-        self.live(id)
-            .filter(|k| k.account() == account)
-            .ok_or_else(not_found)
+        self.live(id).filter(|k| k.home() == home).ok_or_else(not_found)
     }
 
     /// Fails unless `key` may be used for cryptographic operations.
@@ -608,24 +654,25 @@ impl Kms {
 
     /// Opens a blob made by the KMS API (never by a service-owned key) for
     /// Decrypt or ReEncrypt.
-    /// `key_id`, when given, resolves in `account` (the caller's); the
-    /// blob's key is found in whatever account holds it.
+    /// `key_id`, when given, resolves in `home` (the caller's); the
+    /// blob's key is found in whatever account holds it, in the caller's
+    /// region (ciphertexts are regional).
     pub(crate) fn open_blob(
         &self,
         blob: &[u8],
         context: &EncryptionContext,
         key_id: Option<&str>,
-        account: &str,
+        home: Home<'_>,
     ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
         // The API authorized the request before it got here.
-        self.open_in(blob, context, (key_id, account), Scope::Api, &|_, _| Ok(()))
+        self.open_in(blob, context, (key_id, home), Scope::Api, &|_, _| Ok(()))
     }
 
     fn open_in(
         &self,
         blob: &[u8],
         context: &EncryptionContext,
-        (key_id, account): (Option<&str>, &str),
+        (key_id, home): (Option<&str>, Home<'_>),
         scope: Scope,
         authorize: Authorize<'_>,
     ) -> Result<(Arc<Key>, Zeroizing<Vec<u8>>)> {
@@ -633,7 +680,7 @@ impl Kms {
         let header = blob::header(blob).ok_or_else(bad)?;
         let blob_id = uuid::Uuid::from_bytes(header.key_id).to_string();
         if let Some(named) = key_id {
-            let named = self.resolve_in(named, Forms::WithAlias, scope, account)?;
+            let named = self.resolve_in(named, Forms::WithAlias, scope, home)?;
             // A blob never names an HMAC key, but KeyId can: AWS answers
             // that it is not the key that can decrypt (recorded), as for
             // any other key than the blob's.
@@ -648,7 +695,9 @@ impl Kms {
             Scope::Internal => self.hidden.get(blob_id.as_str()).map(|k| k.clone()),
             Scope::Api => None,
         };
-        let key = key.or_else(|| self.live(&blob_id)).ok_or_else(bad)?;
+        let key = key
+            .or_else(|| self.live(&blob_id).filter(|k| k.region() == home.region))
+            .ok_or_else(bad)?;
         authorize(&key.arn, key.read().policy_document.as_deref())?;
         Self::usable(&key)?;
         // A blob whose header names an HMAC key was not made by KMS: the HMAC
@@ -658,23 +707,23 @@ impl Kms {
         Ok((key, plaintext))
     }
 
-    /// Creates a customer-managed key of `spec` in `account`.
+    /// Creates a customer-managed key of `spec` in `home`.
     pub(crate) fn create_key(
         &self,
         spec: KeySpec,
         description: String,
         policy: Option<String>,
         tags: BTreeMap<String, String>,
-        account: &str,
+        home: Home<'_>,
     ) -> Arc<Key> {
         let key = Key::with_spec(
-            &self.region,
-            account,
+            home.region,
+            home.account,
             self.now(),
             KeyManager::Customer,
             spec,
             description,
-            policy.unwrap_or_else(|| Self::default_policy(account)),
+            policy.unwrap_or_else(|| Self::default_policy(home.account)),
         );
         key.write().tags = tags;
         let key = Arc::new(key);
@@ -682,7 +731,7 @@ impl Kms {
         key
     }
 
-    /// Creates a customer-managed key of `spec` in `account` with a chosen
+    /// Creates a customer-managed key of `spec` in `home` with a chosen
     /// id (and optionally chosen first material, see [`model::Key::fixed`]).
     ///
     /// # Errors
@@ -694,7 +743,7 @@ impl Kms {
         description: String,
         policy: Option<String>,
         tags: BTreeMap<String, String>,
-        account: &str,
+        home: Home<'_>,
     ) -> Result<Arc<Key>> {
         use dashmap::mapref::entry::Entry;
         let id = fixed.id.to_string();
@@ -709,14 +758,14 @@ impl Kms {
             ));
         }
         let key = Key::fixed(
-            &self.region,
-            account,
+            home.region,
+            home.account,
             self.now(),
             KeyManager::Customer,
             spec,
             fixed,
             description,
-            policy.unwrap_or_else(|| Self::default_policy(account)),
+            policy.unwrap_or_else(|| Self::default_policy(home.account)),
         );
         key.write().tags = tags;
         let key = Arc::new(key);
@@ -753,8 +802,8 @@ impl Kms {
     /// The policy of the AWS-managed key of `service` in `account`: use
     /// through the service by principals of the account, metadata access
     /// for the account.
-    fn aws_managed_policy(&self, service: &str, account: &str) -> String {
-        let region = &self.region;
+    fn aws_managed_policy(&self, service: &str, home: Home<'_>) -> String {
+        let (region, account) = (home.region, home.account);
         format!(
             concat!(
                 "{{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"auto-{service}-2\",\n",
@@ -776,70 +825,73 @@ impl Kms {
         )
     }
 
-    /// Every live key of the API (not service-owned) in `account`, ordered
-    /// by key id; keys whose deletion window has passed (in any account)
-    /// are deleted on the way.
-    pub(crate) fn list_keys(&self, account: &str) -> Vec<Arc<Key>> {
+    /// Every live key of the API (not service-owned) in `home`, ordered
+    /// by key id; keys whose deletion window has passed (anywhere) are
+    /// deleted on the way.
+    pub(crate) fn list_keys(&self, home: Home<'_>) -> Vec<Arc<Key>> {
         let ids: Vec<Arc<str>> = self.keys.iter().map(|r| r.key().clone()).collect();
         let mut keys: Vec<Arc<Key>> = ids
             .iter()
             .filter_map(|id| self.live(id))
-            .filter(|k| k.account() == account)
+            .filter(|k| k.home() == home)
             .collect();
         keys.sort_by(|a, b| a.id.cmp(&b.id));
         keys
     }
 
-    /// Every live key of the API in every account, ordered by account and
-    /// key id (for the admin API).
+    /// Every live key of the API in every region and account, ordered by
+    /// account, region and key id (for the admin API).
     pub(crate) fn all_keys(&self) -> Vec<Arc<Key>> {
         let ids: Vec<Arc<str>> = self.keys.iter().map(|r| r.key().clone()).collect();
         let mut keys: Vec<Arc<Key>> = ids.iter().filter_map(|id| self.live(id)).collect();
-        keys.sort_by(|a, b| (a.account(), &a.id).cmp(&(b.account(), &b.id)));
+        keys.sort_by(|a, b| (a.account(), a.region(), &a.id).cmp(&(b.account(), b.region(), &b.id)));
         keys
     }
 
-    /// Every alias of every account as (account, name, alias), ordered by
-    /// account and name (for the admin API).
-    pub(crate) fn all_aliases(&self) -> Vec<(String, String, Alias)> {
+    /// Every alias of every region and account as ((region, account,
+    /// name), alias), ordered by account, region and name (for the admin
+    /// API).
+    pub(crate) fn all_aliases(&self) -> Vec<((String, String, String), Alias)> {
         let _ = self.all_keys();
-        let mut out: Vec<(String, String, Alias)> = self
+        let mut out: Vec<((String, String, String), Alias)> = self
             .aliases
             .iter()
-            .map(|r| (r.key().0.clone(), r.key().1.clone(), r.value().clone()))
+            .map(|r| (r.key().clone(), r.value().clone()))
             .collect();
-        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out.sort_by(|(a, _), (b, _)| (&a.1, &a.0, &a.2).cmp(&(&b.1, &b.0, &b.2)));
         out
     }
 
-    /// Every alias (name, alias) of `account` whose key is live, ordered by
+    /// Every alias (name, alias) of `home` whose key is live, ordered by
     /// name.
-    pub(crate) fn list_aliases(&self, account: &str) -> Vec<(String, Alias)> {
+    pub(crate) fn list_aliases(&self, home: Home<'_>) -> Vec<(String, Alias)> {
         // Deletes lapsed keys (and their aliases) first.
-        let _ = self.list_keys(account);
+        let _ = self.list_keys(home);
         let mut out: Vec<(String, Alias)> = self
             .aliases
             .iter()
-            .filter(|r| r.key().0 == account)
-            .map(|r| (r.key().1.clone(), r.value().clone()))
+            .filter(|r| r.key().0 == home.region && r.key().1 == home.account)
+            .map(|r| (r.key().2.clone(), r.value().clone()))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
-    /// Creates alias `name` for `target`, in the target's account.
+    /// Creates alias `name` for `target`, in the target's region and
+    /// account.
     ///
     /// # Errors
-    /// AlreadyExistsException when the name is taken in that account.
+    /// AlreadyExistsException when the name is taken there.
     pub(crate) fn insert_alias(&self, name: &str, target: &Key) -> Result<()> {
         use dashmap::mapref::entry::Entry;
         let now = self.now();
-        let account = target.account();
-        match self.aliases.entry((account.to_owned(), name.to_owned())) {
+        let home = target.home();
+        let entry = (home.region.to_owned(), home.account.to_owned(), name.to_owned());
+        match self.aliases.entry(entry) {
             Entry::Occupied(_) => Err(Error::AlreadyExistsException(
                 format!(
                     "An alias with the name {} already exists",
-                    self.alias_arn(account, name)
+                    self.alias_arn(home, name)
                 )
                 .into(),
             )),
@@ -860,11 +912,11 @@ impl Kms {
     /// NotFoundException when the alias does not exist.
     pub(crate) fn retarget_alias(&self, name: &str, target: &Key) -> Result<()> {
         let now = self.now();
-        let account = target.account();
+        let home = target.home();
         let mut a = self
             .aliases
-            .get_mut(&(account.to_owned(), name.to_owned()))
-            .ok_or_else(|| self.alias_not_found(name, account))?;
+            .get_mut(&(home.region.to_owned(), home.account.to_owned(), name.to_owned()))
+            .ok_or_else(|| self.alias_not_found(name, home))?;
         a.target = target.id.clone();
         a.updated_ms = now;
         Ok(())
@@ -872,21 +924,21 @@ impl Kms {
 
     /// The key alias `name` of `account` points to, if the alias exists.
     #[cfg(test)]
-    pub(crate) fn alias_target(&self, name: &str, account: &str) -> Option<Arc<str>> {
+    pub(crate) fn alias_target(&self, name: &str, home: Home<'_>) -> Option<Arc<str>> {
         self.aliases
-            .get(&(account.to_owned(), name.to_owned()))
+            .get(&(home.region.to_owned(), home.account.to_owned(), name.to_owned()))
             .map(|a| a.target.clone())
     }
 
-    /// Deletes alias `name` of `account`.
+    /// Deletes alias `name` of `home`.
     ///
     /// # Errors
     /// NotFoundException when the alias does not exist.
-    pub(crate) fn remove_alias(&self, name: &str, account: &str) -> Result<()> {
+    pub(crate) fn remove_alias(&self, name: &str, home: Home<'_>) -> Result<()> {
         self.aliases
-            .remove(&(account.to_owned(), name.to_owned()))
+            .remove(&(home.region.to_owned(), home.account.to_owned(), name.to_owned()))
             .map(|_| ())
-            .ok_or_else(|| self.alias_not_found(name, account))
+            .ok_or_else(|| self.alias_not_found(name, home))
     }
 }
 

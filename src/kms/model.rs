@@ -330,6 +330,19 @@ impl Key {
         self.arn.split(':').nth(4).unwrap_or_default()
     }
 
+    /// The region that holds the key (from its ARN).
+    pub(crate) fn region(&self) -> &str {
+        self.arn.split(':').nth(3).unwrap_or_default()
+    }
+
+    /// The region and account that hold the key.
+    pub(crate) fn home(&self) -> super::Home<'_> {
+        super::Home {
+            region: self.region(),
+            account: self.account(),
+        }
+    }
+
     /// A new enabled symmetric encryption key with one backing-key version.
     pub(crate) fn new(
         region: &str,

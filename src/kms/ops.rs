@@ -20,7 +20,9 @@ use super::types::{
     ReEncryptRequest, ScheduleKeyDeletionRequest, Tag, TagResourceRequest, UntagResourceRequest,
     VerifyMacRequest, tag_map,
 };
-use super::{DAY_MS, DataKeySpec, Forms, Key, KeyManager, KeySpec, KeyState, KeyUsage, Kms, RotationKind};
+use super::{
+    DAY_MS, DataKeySpec, Forms, Home, Key, KeyManager, KeySpec, KeyState, KeyUsage, Kms, RotationKind,
+};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 
@@ -34,13 +36,16 @@ const MAX_TAGS: usize = 50;
 const MAX_ON_DEMAND_ROTATIONS: usize = 25;
 
 /// Runs one KMS API action as `caller`, in the caller's account (that of
-/// its ARN; the server's for a caller without one).
+/// its ARN; the server's for a caller without one) and the server's region.
 ///
 /// # Errors
 /// The action's errors, as the KMS API returns them.
 pub fn dispatch(kms: &Kms, caller: &Principal, action: KmsAction) -> Result<KmsOutput> {
-    let account = caller_account(kms, caller).to_owned();
-    dispatch_in(kms, caller, &account, action)
+    let home = Home {
+        region: kms.region(),
+        account: caller_account(kms, caller),
+    };
+    dispatch_in(kms, caller, home, action)
 }
 
 /// The account a caller's KMS requests act in: that of its ARN, or the
@@ -59,7 +64,12 @@ pub fn caller_account<'a>(kms: &'a Kms, caller: &'a Principal) -> &'a str {
 ///
 /// # Errors
 /// The action's errors, as the KMS API returns them.
-pub(crate) fn dispatch_in(kms: &Kms, caller: &Principal, acct: &str, action: KmsAction) -> Result<KmsOutput> {
+pub(crate) fn dispatch_in(
+    kms: &Kms,
+    caller: &Principal,
+    acct: Home<'_>,
+    action: KmsAction,
+) -> Result<KmsOutput> {
     kms.check_fault()?;
     let mutates = matches!(
         action,
@@ -86,7 +96,7 @@ pub(crate) fn dispatch_in(kms: &Kms, caller: &Principal, acct: &str, action: Kms
     Ok(out)
 }
 
-fn run(kms: &Kms, caller: &Principal, acct: &str, action: KmsAction) -> Result<KmsOutput> {
+fn run(kms: &Kms, caller: &Principal, acct: Home<'_>, action: KmsAction) -> Result<KmsOutput> {
     match action {
         KmsAction::CreateKey(r) => create_key(kms, acct, r),
         KmsAction::DescribeKey(r) => describe_key(kms, acct, &r),
@@ -300,7 +310,13 @@ fn denied(caller: &Principal, action: &str, resource: &str) -> Error {
 
 /// The customer-managed key named by `key_id` (key id or key ARN only) for
 /// an action that changes it.
-fn customer_key(kms: &Kms, acct: &str, caller: &Principal, key_id: &str, action: &str) -> Result<Arc<Key>> {
+fn customer_key(
+    kms: &Kms,
+    acct: Home<'_>,
+    caller: &Principal,
+    key_id: &str,
+    action: &str,
+) -> Result<Arc<Key>> {
     check_key_id(key_id, "keyId")?;
     let key = kms.resolve(key_id, Forms::KeyOnly, acct)?;
     if key.manager == KeyManager::Aws {
@@ -435,7 +451,7 @@ fn check_policy_name(name: Option<&str>) -> Result<()> {
 
 // ---- actions --------------------------------------------------------------------
 
-fn create_key(kms: &Kms, acct: &str, r: CreateKeyRequest) -> Result<KmsOutput> {
+fn create_key(kms: &Kms, acct: Home<'_>, r: CreateKeyRequest) -> Result<KmsOutput> {
     let key_spec = check_create_key(&r)?;
     let key = kms.create_key(
         key_spec,
@@ -457,7 +473,7 @@ fn create_key(kms: &Kms, acct: &str, r: CreateKeyRequest) -> Result<KmsOutput> {
 /// exists; `ValidationException` for material of the wrong length.
 pub(crate) fn create_key_fixed(
     kms: &Kms,
-    acct: &str,
+    acct: Home<'_>,
     r: CreateKeyRequest,
     key_id: uuid::Uuid,
     material: Option<&[u8]>,
@@ -593,13 +609,13 @@ fn check_create_key(r: &CreateKeyRequest) -> Result<KeySpec> {
     Ok(key_spec)
 }
 
-fn describe_key(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOutput> {
+fn describe_key(kms: &Kms, acct: Home<'_>, r: &KeyIdRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     let key = kms.resolve(&r.key_id, Forms::WithAlias, acct)?;
     Ok(KmsOutput::KeyMetadata(Box::new(metadata(&key))))
 }
 
-fn list_keys(kms: &Kms, acct: &str, r: &ListKeysRequest) -> Result<KmsOutput> {
+fn list_keys(kms: &Kms, acct: Home<'_>, r: &ListKeysRequest) -> Result<KmsOutput> {
     let limit = limit(r.limit, 100)?;
     let entries: Vec<KeyListEntry> = kms
         .list_keys(acct)
@@ -622,7 +638,7 @@ fn list_keys(kms: &Kms, acct: &str, r: &ListKeysRequest) -> Result<KmsOutput> {
 /// The target of CreateAlias/UpdateAlias: a customer key not pending deletion.
 fn alias_target(
     kms: &Kms,
-    acct: &str,
+    acct: Home<'_>,
     caller: &Principal,
     target_key_id: &str,
     alias: &str,
@@ -631,7 +647,7 @@ fn alias_target(
     let key = kms.resolve(target_key_id, Forms::KeyOnly, acct)?;
     // An alias and its key are in the same account: a key of another
     // account (named by ARN) is not one the caller's account can alias.
-    if key.account() != acct {
+    if key.account() != acct.account {
         return Err(Error::NotFoundException(
             format!("Key '{target_key_id}' does not exist").into(),
         ));
@@ -643,7 +659,7 @@ fn alias_target(
     Ok(key)
 }
 
-fn create_alias(kms: &Kms, acct: &str, caller: &Principal, r: &AliasRequest) -> Result<KmsOutput> {
+fn create_alias(kms: &Kms, acct: Home<'_>, caller: &Principal, r: &AliasRequest) -> Result<KmsOutput> {
     check_alias_name(&r.alias_name)?;
     if r.alias_name.starts_with("alias/aws/") {
         return Err(denied(caller, "CreateAlias", &kms.alias_arn(acct, &r.alias_name)));
@@ -653,7 +669,7 @@ fn create_alias(kms: &Kms, acct: &str, caller: &Principal, r: &AliasRequest) -> 
     Ok(KmsOutput::Empty)
 }
 
-fn update_alias(kms: &Kms, acct: &str, caller: &Principal, r: &AliasRequest) -> Result<KmsOutput> {
+fn update_alias(kms: &Kms, acct: Home<'_>, caller: &Principal, r: &AliasRequest) -> Result<KmsOutput> {
     check_alias_name(&r.alias_name)?;
     if r.alias_name.starts_with("alias/aws/") {
         return Err(denied(caller, "UpdateAlias", &kms.alias_arn(acct, &r.alias_name)));
@@ -663,7 +679,7 @@ fn update_alias(kms: &Kms, acct: &str, caller: &Principal, r: &AliasRequest) -> 
     Ok(KmsOutput::Empty)
 }
 
-fn delete_alias(kms: &Kms, acct: &str, caller: &Principal, r: &DeleteAliasRequest) -> Result<KmsOutput> {
+fn delete_alias(kms: &Kms, acct: Home<'_>, caller: &Principal, r: &DeleteAliasRequest) -> Result<KmsOutput> {
     check_alias_name(&r.alias_name)?;
     if r.alias_name.starts_with("alias/aws/") {
         return Err(denied(caller, "DeleteAlias", &kms.alias_arn(acct, &r.alias_name)));
@@ -672,7 +688,7 @@ fn delete_alias(kms: &Kms, acct: &str, caller: &Principal, r: &DeleteAliasReques
     Ok(KmsOutput::Empty)
 }
 
-fn list_aliases(kms: &Kms, acct: &str, r: &ListAliasesRequest) -> Result<KmsOutput> {
+fn list_aliases(kms: &Kms, acct: Home<'_>, r: &ListAliasesRequest) -> Result<KmsOutput> {
     let limit = limit(r.limit, 50)?;
     let filter = match &r.key_id {
         Some(id) => {
@@ -703,7 +719,7 @@ fn list_aliases(kms: &Kms, acct: &str, r: &ListAliasesRequest) -> Result<KmsOutp
     Ok(KmsOutput::ListAliases(aliases, page))
 }
 
-fn encrypt(kms: &Kms, acct: &str, r: &EncryptRequest) -> Result<KmsOutput> {
+fn encrypt(kms: &Kms, acct: Home<'_>, r: &EncryptRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     if r.plaintext.is_empty() || r.plaintext.len() > 4096 {
         return Err(Error::ValidationException(
@@ -727,7 +743,7 @@ fn encrypt(kms: &Kms, acct: &str, r: &EncryptRequest) -> Result<KmsOutput> {
     })
 }
 
-fn decrypt(kms: &Kms, acct: &str, r: &DecryptRequest) -> Result<KmsOutput> {
+fn decrypt(kms: &Kms, acct: Home<'_>, r: &DecryptRequest) -> Result<KmsOutput> {
     let blob = blob_member(r.ciphertext_blob.as_deref(), "ciphertextBlob")?;
     if let Some(id) = &r.key_id {
         check_key_id(id, "keyId")?;
@@ -741,7 +757,7 @@ fn decrypt(kms: &Kms, acct: &str, r: &DecryptRequest) -> Result<KmsOutput> {
     })
 }
 
-fn re_encrypt(kms: &Kms, acct: &str, r: &ReEncryptRequest) -> Result<KmsOutput> {
+fn re_encrypt(kms: &Kms, acct: Home<'_>, r: &ReEncryptRequest) -> Result<KmsOutput> {
     let blob = blob_member(r.ciphertext_blob.as_deref(), "ciphertextBlob")?;
     check_key_id(&r.destination_key_id, "destinationKeyId")?;
     if let Some(id) = &r.source_key_id {
@@ -775,7 +791,7 @@ fn re_encrypt(kms: &Kms, acct: &str, r: &ReEncryptRequest) -> Result<KmsOutput> 
 
 fn generate_data_key(
     kms: &Kms,
-    acct: &str,
+    acct: Home<'_>,
     r: &GenerateDataKeyRequest,
     with_plaintext: bool,
 ) -> Result<KmsOutput> {
@@ -853,7 +869,7 @@ fn check_mac_algorithm(value: &str) -> Result<()> {
 /// Returns the key and the algorithm as the model names it.
 fn mac_key(
     kms: &Kms,
-    acct: &str,
+    acct: Home<'_>,
     key_id: &str,
     mac_algorithm: &str,
     operation: &str,
@@ -873,7 +889,7 @@ fn mac_key(
     }
 }
 
-fn generate_mac(kms: &Kms, acct: &str, r: &GenerateMacRequest) -> Result<KmsOutput> {
+fn generate_mac(kms: &Kms, acct: Home<'_>, r: &GenerateMacRequest) -> Result<KmsOutput> {
     let message = mac_message(r.message.as_ref())?;
     check_key_id(&r.key_id, "keyId")?;
     check_mac_algorithm(&r.mac_algorithm)?;
@@ -888,7 +904,7 @@ fn generate_mac(kms: &Kms, acct: &str, r: &GenerateMacRequest) -> Result<KmsOutp
     })
 }
 
-fn verify_mac(kms: &Kms, acct: &str, r: &VerifyMacRequest) -> Result<KmsOutput> {
+fn verify_mac(kms: &Kms, acct: Home<'_>, r: &VerifyMacRequest) -> Result<KmsOutput> {
     let message = mac_message(r.message.as_ref())?;
     check_key_id(&r.key_id, "keyId")?;
     check_mac_algorithm(&r.mac_algorithm)?;
@@ -903,7 +919,7 @@ fn verify_mac(kms: &Kms, acct: &str, r: &VerifyMacRequest) -> Result<KmsOutput> 
     })
 }
 
-fn enable_key(kms: &Kms, acct: &str, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
+fn enable_key(kms: &Kms, acct: Home<'_>, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
     let key = customer_key(kms, acct, caller, &r.key_id, "EnableKey")?;
     let mut g = key.write();
     match g.state {
@@ -917,7 +933,7 @@ fn enable_key(kms: &Kms, acct: &str, caller: &Principal, r: &KeyIdRequest) -> Re
     }
 }
 
-fn disable_key(kms: &Kms, acct: &str, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
+fn disable_key(kms: &Kms, acct: Home<'_>, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
     let key = customer_key(kms, acct, caller, &r.key_id, "DisableKey")?;
     let mut g = key.write();
     match g.state {
@@ -933,7 +949,7 @@ fn disable_key(kms: &Kms, acct: &str, caller: &Principal, r: &KeyIdRequest) -> R
 
 fn schedule_key_deletion(
     kms: &Kms,
-    acct: &str,
+    acct: Home<'_>,
     caller: &Principal,
     r: &ScheduleKeyDeletionRequest,
 ) -> Result<KmsOutput> {
@@ -960,7 +976,7 @@ fn schedule_key_deletion(
     })
 }
 
-fn cancel_key_deletion(kms: &Kms, acct: &str, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
+fn cancel_key_deletion(kms: &Kms, acct: Home<'_>, caller: &Principal, r: &KeyIdRequest) -> Result<KmsOutput> {
     let key = customer_key(kms, acct, caller, &r.key_id, "CancelKeyDeletion")?;
     let mut g = key.write();
     if !matches!(g.state, KeyState::PendingDeletion { .. }) {
@@ -973,7 +989,7 @@ fn cancel_key_deletion(kms: &Kms, acct: &str, caller: &Principal, r: &KeyIdReque
     Ok(KmsOutput::KeyId(key.arn.to_string()))
 }
 
-fn get_key_policy(kms: &Kms, acct: &str, r: &GetKeyPolicyRequest) -> Result<KmsOutput> {
+fn get_key_policy(kms: &Kms, acct: Home<'_>, r: &GetKeyPolicyRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     check_policy_name(r.policy_name.as_deref())?;
     let key = kms.resolve(&r.key_id, Forms::KeyOnly, acct)?;
@@ -984,7 +1000,12 @@ fn get_key_policy(kms: &Kms, acct: &str, r: &GetKeyPolicyRequest) -> Result<KmsO
     })
 }
 
-fn put_key_policy(kms: &Kms, acct: &str, caller: &Principal, r: PutKeyPolicyRequest) -> Result<KmsOutput> {
+fn put_key_policy(
+    kms: &Kms,
+    acct: Home<'_>,
+    caller: &Principal,
+    r: PutKeyPolicyRequest,
+) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     check_policy_name(r.policy_name.as_deref())?;
     let key = customer_key(kms, acct, caller, &r.key_id, "PutKeyPolicy")?;
@@ -997,7 +1018,7 @@ fn put_key_policy(kms: &Kms, acct: &str, caller: &Principal, r: PutKeyPolicyRequ
     Ok(KmsOutput::Empty)
 }
 
-fn list_key_policies(kms: &Kms, acct: &str, r: &KeyListingRequest) -> Result<KmsOutput> {
+fn list_key_policies(kms: &Kms, acct: Home<'_>, r: &KeyListingRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     limit(r.limit, 100)?;
     kms.resolve(&r.key_id, Forms::KeyOnly, acct)?;
@@ -1009,7 +1030,7 @@ fn list_key_policies(kms: &Kms, acct: &str, r: &KeyListingRequest) -> Result<Kms
 
 /// Rotation actions (`operation`) need an enabled customer-managed
 /// symmetric encryption key: KMS does not rotate HMAC keys.
-fn rotatable(kms: &Kms, acct: &str, key_id: &str, operation: &str) -> Result<Arc<Key>> {
+fn rotatable(kms: &Kms, acct: Home<'_>, key_id: &str, operation: &str) -> Result<Arc<Key>> {
     check_key_id(key_id, "keyId")?;
     let key = kms.resolve(key_id, Forms::KeyOnly, acct)?;
     if key.manager == KeyManager::Aws {
@@ -1035,7 +1056,7 @@ fn rotatable(kms: &Kms, acct: &str, key_id: &str, operation: &str) -> Result<Arc
     Ok(key)
 }
 
-fn enable_key_rotation(kms: &Kms, acct: &str, r: &EnableKeyRotationRequest) -> Result<KmsOutput> {
+fn enable_key_rotation(kms: &Kms, acct: Home<'_>, r: &EnableKeyRotationRequest) -> Result<KmsOutput> {
     let days = r.rotation_period_in_days.unwrap_or(365);
     check_range(days, "rotationPeriodInDays", 90, 2560)?;
     let days = u32::try_from(days).unwrap_or(365);
@@ -1046,7 +1067,7 @@ fn enable_key_rotation(kms: &Kms, acct: &str, r: &EnableKeyRotationRequest) -> R
     Ok(KmsOutput::Empty)
 }
 
-fn disable_key_rotation(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOutput> {
+fn disable_key_rotation(kms: &Kms, acct: Home<'_>, r: &KeyIdRequest) -> Result<KmsOutput> {
     let key = rotatable(kms, acct, &r.key_id, "DisableKeyRotation")?;
     let mut g = key.write();
     g.rotation_period_days = None;
@@ -1054,7 +1075,7 @@ fn disable_key_rotation(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOu
     Ok(KmsOutput::Empty)
 }
 
-fn get_key_rotation_status(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOutput> {
+fn get_key_rotation_status(kms: &Kms, acct: Home<'_>, r: &KeyIdRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     let key = kms.resolve(&r.key_id, Forms::KeyOnly, acct)?;
     let g = key.read();
@@ -1068,7 +1089,7 @@ fn get_key_rotation_status(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<Km
     })
 }
 
-fn rotate_key_on_demand(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOutput> {
+fn rotate_key_on_demand(kms: &Kms, acct: Home<'_>, r: &KeyIdRequest) -> Result<KmsOutput> {
     let key = rotatable(kms, acct, &r.key_id, "RotateKeyOnDemand")?;
     let mut g = key.write();
     let done = g
@@ -1090,7 +1111,7 @@ fn rotate_key_on_demand(kms: &Kms, acct: &str, r: &KeyIdRequest) -> Result<KmsOu
     Ok(KmsOutput::KeyId(key.arn.to_string()))
 }
 
-fn tag_resource(kms: &Kms, acct: &str, caller: &Principal, r: TagResourceRequest) -> Result<KmsOutput> {
+fn tag_resource(kms: &Kms, acct: Home<'_>, caller: &Principal, r: TagResourceRequest) -> Result<KmsOutput> {
     let key = customer_key(kms, acct, caller, &r.key_id, "TagResource")?;
     not_pending(&key)?;
     check_tags(&r.tags)?;
@@ -1104,7 +1125,12 @@ fn tag_resource(kms: &Kms, acct: &str, caller: &Principal, r: TagResourceRequest
     Ok(KmsOutput::Empty)
 }
 
-fn untag_resource(kms: &Kms, acct: &str, caller: &Principal, r: &UntagResourceRequest) -> Result<KmsOutput> {
+fn untag_resource(
+    kms: &Kms,
+    acct: Home<'_>,
+    caller: &Principal,
+    r: &UntagResourceRequest,
+) -> Result<KmsOutput> {
     let key = customer_key(kms, acct, caller, &r.key_id, "UntagResource")?;
     not_pending(&key)?;
     for k in &r.tag_keys {
@@ -1117,7 +1143,7 @@ fn untag_resource(kms: &Kms, acct: &str, caller: &Principal, r: &UntagResourceRe
     Ok(KmsOutput::Empty)
 }
 
-fn list_resource_tags(kms: &Kms, acct: &str, r: &KeyListingRequest) -> Result<KmsOutput> {
+fn list_resource_tags(kms: &Kms, acct: Home<'_>, r: &KeyListingRequest) -> Result<KmsOutput> {
     check_key_id(&r.key_id, "keyId")?;
     let limit = limit(r.limit, 50)?;
     let key = kms.resolve(&r.key_id, Forms::KeyOnly, acct)?;

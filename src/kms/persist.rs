@@ -22,8 +22,11 @@ use crate::store::codec::{Malformed, Reader, Writer};
 /// keys belong to the server's account).
 const KEY_RECORD_V1: u8 = 1;
 /// Encoding version of a key record: V1 with the key's account after the
-/// version tag.
+/// version tag (read only: such keys are in the server's region).
 const KEY_RECORD_V2: u8 = 2;
+/// Encoding version of a key record: V2 with the key's region before its
+/// account.
+const KEY_RECORD_V3: u8 = 3;
 
 /// One key as stored.
 #[derive(Debug)]
@@ -74,7 +77,8 @@ pub trait KeyVault: Send + Sync + std::fmt::Debug {
 fn encode(key: &Key) -> Zeroizing<Vec<u8>> {
     let g = key.read();
     let mut w = Writer::new();
-    w.u8(KEY_RECORD_V2)
+    w.u8(KEY_RECORD_V3)
+        .str(key.region())
         .str(key.account())
         .str(&key.id)
         .u64(key.created_ms)
@@ -122,14 +126,23 @@ fn encode(key: &Key) -> Zeroizing<Vec<u8>> {
 
 fn decode(region: &str, account_id: &str, bytes: &[u8]) -> std::result::Result<Key, Malformed> {
     let mut r = Reader::new(bytes);
-    let account = match r.u8()? {
-        KEY_RECORD_V1 => account_id.to_owned(),
-        KEY_RECORD_V2 => {
+    let (region, account) = match r.u8()? {
+        KEY_RECORD_V1 => (region.to_owned(), account_id.to_owned()),
+        version @ (KEY_RECORD_V2 | KEY_RECORD_V3) => {
+            let region = if version == KEY_RECORD_V3 {
+                let g = r.string()?;
+                if !crate::auth::is_region_name(&g) {
+                    return Err(Malformed);
+                }
+                g
+            } else {
+                region.to_owned()
+            };
             let a = r.string()?;
             if !crate::iam::is_account_id(&a) {
                 return Err(Malformed);
             }
-            a
+            (region, a)
         }
         _ => return Err(Malformed),
     };
@@ -185,7 +198,7 @@ fn decode(region: &str, account_id: &str, bytes: &[u8]) -> std::result::Result<K
         return Err(Malformed);
     }
     Ok(Key::from_parts(
-        region,
+        &region,
         &account,
         *uuid.as_bytes(),
         created_ms,
@@ -254,8 +267,8 @@ impl Kms {
             .aliases
             .iter()
             .map(|a| AliasRecord {
-                account: a.key().0.clone(),
-                name: a.key().1.clone(),
+                account: a.key().1.clone(),
+                name: a.key().2.clone(),
                 target: a.target.to_string(),
                 created_ms: a.created_ms,
                 updated_ms: a.updated_ms,
@@ -289,8 +302,14 @@ impl Kms {
             } else {
                 a.account.clone()
             };
+            // An alias is in its key's region (and account): the region
+            // is not stored with it.
+            let region = self
+                .keys
+                .get(a.target.as_str())
+                .map_or_else(|| self.region.clone(), |k| k.region().to_owned());
             self.aliases.insert(
-                (account, a.name.clone()),
+                (region, account, a.name.clone()),
                 Alias {
                     target: Arc::from(a.target.as_str()),
                     created_ms: a.created_ms,
@@ -316,7 +335,10 @@ mod tests {
             "d".into(),
             None,
             BTreeMap::new(),
-            "000000000000",
+            crate::kms::Home {
+                region: "us-east-1",
+                account: "000000000000",
+            },
         );
         kms.insert_alias("alias/a", &key).unwrap();
         let mac = kms.create_key(
@@ -324,9 +346,12 @@ mod tests {
             String::new(),
             None,
             BTreeMap::new(),
-            "000000000000",
+            crate::kms::Home {
+                region: "us-east-1",
+                account: "000000000000",
+            },
         );
-        let sqs = kms.service_owned_key("sqs");
+        let sqs = kms.service_owned_key("sqs", "us-east-1");
         let ctx = crate::kms::EncryptionContext::new();
         let blob = key.seal(b"secret", &ctx).unwrap();
         let tag = mac.mac(b"m").unwrap();
@@ -339,20 +364,37 @@ mod tests {
                 "alias/a",
                 super::super::Forms::WithAlias,
                 super::super::Scope::Api,
-                "000000000000",
+                crate::kms::Home {
+                    region: "us-east-1",
+                    account: "000000000000",
+                },
             )
             .unwrap();
         assert_eq!(k2.id, key.id);
         let header = super::super::blob::header(&blob).unwrap();
         assert_eq!(&*k2.open(&blob, header.version, &ctx).unwrap(), b"secret");
         let m2 = again
-            .resolve(&mac.id, super::super::Forms::KeyOnly, "000000000000")
+            .resolve(
+                &mac.id,
+                super::super::Forms::KeyOnly,
+                crate::kms::Home {
+                    region: "us-east-1",
+                    account: "000000000000",
+                },
+            )
             .unwrap();
         assert!(m2.verify_mac(b"m", &tag));
-        assert_eq!(again.service_owned_key("sqs"), sqs);
+        assert_eq!(again.service_owned_key("sqs", "us-east-1"), sqs);
         assert!(
             again
-                .resolve(&key.id, super::super::Forms::KeyOnly, "000000000000")
+                .resolve(
+                    &key.id,
+                    super::super::Forms::KeyOnly,
+                    crate::kms::Home {
+                        region: "us-east-1",
+                        account: "000000000000"
+                    }
+                )
                 .is_ok()
         );
     }
@@ -367,7 +409,10 @@ mod tests {
             String::new(),
             None,
             BTreeMap::new(),
-            "111111111111",
+            crate::kms::Home {
+                region: "us-east-1",
+                account: "111111111111",
+            },
         );
         kms.insert_alias("alias/x", &b).unwrap();
         let mut image = kms.image();
@@ -382,9 +427,11 @@ mod tests {
             String::new(),
         );
         let mut v1 = encode(&old);
-        // V2 puts the account (a length-prefixed string) after the tag.
+        // V3 puts the region and the account (length-prefixed strings)
+        // after the tag; V1 has neither.
+        let region_len = 4 + "us-east-1".len();
         let account_len = 4 + "000000000000".len();
-        v1.drain(1..=account_len);
+        v1.drain(1..=region_len + account_len);
         v1[0] = KEY_RECORD_V1;
         image.keys.push(KeyRecord {
             id: old.id.to_string(),
@@ -402,14 +449,94 @@ mod tests {
         let again = Kms::new("us-east-1", "000000000000", clock);
         again.restore(&image).unwrap();
         let k = again
-            .resolve("alias/x", Forms::WithAlias, "111111111111")
+            .resolve(
+                "alias/x",
+                Forms::WithAlias,
+                crate::kms::Home {
+                    region: "us-east-1",
+                    account: "111111111111",
+                },
+            )
             .unwrap();
         assert_eq!(k.arn, b.arn);
-        assert!(again.resolve(&b.id, Forms::KeyOnly, "000000000000").is_err());
+        assert!(
+            again
+                .resolve(
+                    &b.id,
+                    Forms::KeyOnly,
+                    crate::kms::Home {
+                        region: "us-east-1",
+                        account: "000000000000"
+                    }
+                )
+                .is_err()
+        );
         let o = again
-            .resolve("alias/x", Forms::WithAlias, "000000000000")
+            .resolve(
+                "alias/x",
+                Forms::WithAlias,
+                crate::kms::Home {
+                    region: "us-east-1",
+                    account: "000000000000",
+                },
+            )
             .unwrap();
         assert_eq!(o.id, old.id);
         assert_eq!(o.account(), "000000000000");
+    }
+
+    #[test]
+    fn keys_keep_their_region_and_aliases_follow_their_key() {
+        use super::super::{Forms, Home};
+        let clock = Arc::new(Clock::manual(1_000));
+        let kms = Kms::new("us-east-1", "000000000000", clock.clone());
+        let west = Home {
+            region: "us-west-2",
+            account: "000000000000",
+        };
+        let k = kms.create_key(
+            KeySpec::SymmetricDefault,
+            String::new(),
+            None,
+            BTreeMap::new(),
+            west,
+        );
+        kms.insert_alias("alias/w", &k).unwrap();
+        let sqs_west = kms.service_owned_key("sqs", "us-west-2");
+        let mut image = kms.image();
+        // A V2 record (account, no region) is in the server's region.
+        let old = Key::new(
+            "us-east-1",
+            "000000000000",
+            5,
+            KeyManager::Customer,
+            String::new(),
+            String::new(),
+        );
+        let mut v2 = encode(&old);
+        v2.drain(1..=4 + "us-east-1".len());
+        v2[0] = KEY_RECORD_V2;
+        image.keys.push(KeyRecord {
+            id: old.id.to_string(),
+            service: None,
+            bytes: v2,
+        });
+
+        let again = Kms::new("us-east-1", "000000000000", clock);
+        again.restore(&image).unwrap();
+        let got = again.resolve("alias/w", Forms::WithAlias, west).unwrap();
+        assert_eq!((got.arn.clone(), got.region()), (k.arn.clone(), "us-west-2"));
+        let east = Home {
+            region: "us-east-1",
+            account: "000000000000",
+        };
+        assert!(again.resolve("alias/w", Forms::WithAlias, east).is_err());
+        assert!(again.resolve(&k.id, Forms::KeyOnly, east).is_err());
+        assert_eq!(
+            again.resolve(&old.id, Forms::KeyOnly, east).unwrap().region(),
+            "us-east-1"
+        );
+        assert_eq!(again.service_owned_key("sqs", "us-west-2"), sqs_west);
+        assert_ne!(again.service_owned_key("sqs", "us-east-1"), sqs_west);
     }
 }

@@ -3,8 +3,11 @@
 use super::*;
 
 const START_MS: u64 = 1_700_000_000_000;
-/// The server's account.
-const A: &str = "000000000000";
+/// The server's account, in the server's region.
+const A: Home<'static> = Home {
+    region: "us-east-1",
+    account: "000000000000",
+};
 
 fn kms() -> (Kms, Arc<Clock>) {
     let clock = Arc::new(Clock::manual(START_MS));
@@ -228,14 +231,17 @@ fn key_identifiers_in_all_four_forms() {
 
 #[test]
 fn keys_and_aliases_live_in_their_account() {
-    const B: &str = "111111111111";
+    const B: Home<'static> = Home {
+        region: "us-east-1",
+        account: "111111111111",
+    };
     let (k, _) = kms();
     let mine = customer_key(&k);
     let theirs = k.create_key(KeySpec::SymmetricDefault, String::new(), None, BTreeMap::new(), B);
-    assert_eq!(theirs.account(), B);
+    assert_eq!(theirs.home(), B);
     assert_eq!(
         &*theirs.arn,
-        format!("arn:aws:kms:us-east-1:{B}:key/{}", theirs.id)
+        format!("arn:aws:kms:us-east-1:{}:key/{}", B.account, theirs.id)
     );
     assert!(theirs.read().policy.contains("arn:aws:iam::111111111111:root"));
     // The same alias name in two accounts names two keys.
@@ -253,21 +259,29 @@ fn keys_and_aliases_live_in_their_account() {
     assert_eq!(
         k.resolve(&theirs.id, Forms::KeyOnly, A).unwrap_err(),
         Error::NotFoundException(
-            format!("Key 'arn:aws:kms:us-east-1:{A}:key/{}' does not exist", theirs.id).into()
+            format!(
+                "Key 'arn:aws:kms:us-east-1:{}:key/{}' does not exist",
+                A.account, theirs.id
+            )
+            .into()
         )
     );
     k.remove_alias("alias/shared", A).unwrap();
     assert_eq!(
         k.resolve("alias/shared", Forms::WithAlias, A).unwrap_err(),
         Error::NotFoundException(
-            format!("Alias arn:aws:kms:us-east-1:{A}:alias/shared is not found.").into()
+            format!(
+                "Alias arn:aws:kms:us-east-1:{}:alias/shared is not found.",
+                A.account
+            )
+            .into()
         )
     );
     // ARNs name the account themselves.
     assert_eq!(k.resolve(&theirs.arn, Forms::KeyOnly, A).unwrap().id, theirs.id);
     let alias_arn = k.alias_arn(B, "alias/shared");
     assert_eq!(k.resolve(&alias_arn, Forms::WithAlias, A).unwrap().id, theirs.id);
-    let wrong_account = theirs.arn.replace(B, "222222222222");
+    let wrong_account = theirs.arn.replace(B.account, "222222222222");
     assert_eq!(
         k.resolve(&wrong_account, Forms::KeyOnly, B).unwrap_err(),
         Error::NotFoundException(format!("Key '{wrong_account}' does not exist").into())
@@ -335,8 +349,8 @@ fn aws_managed_key_is_created_once_with_its_alias() {
 #[test]
 fn service_owned_keys_work_in_process_but_are_invisible_to_the_api() {
     let (k, _) = kms();
-    let id = k.service_owned_key("sqs");
-    assert_eq!(k.service_owned_key("sqs"), id);
+    let id = k.service_owned_key("sqs", "us-east-1");
+    assert_eq!(k.service_owned_key("sqs", "us-east-1"), id);
     let c = EncryptionContext::new();
     let dk = k.generate_data_key(&ME, &id, DataKeySpec::Aes256, &c, A).unwrap();
     assert_eq!(

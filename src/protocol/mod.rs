@@ -323,7 +323,7 @@ fn authenticate(
     body: &[u8],
     service: Service,
     facts: &mut Facts,
-) -> Result<Principal> {
+) -> Result<(Principal, String)> {
     let headers: Vec<(&str, &[u8])> = parts
         .headers
         .iter()
@@ -341,7 +341,6 @@ fn authenticate(
     let expect = crate::auth::Expect {
         mode: state.config.auth,
         now_secs: state.clock.now_ms() / 1000,
-        region: &state.config.region,
         service: match service {
             Service::Sqs => "sqs",
             Service::Kms => "kms",
@@ -350,34 +349,43 @@ fn authenticate(
     };
     let result = state.principals.authenticate(&req, expect);
     let outcome = match &result {
-        Ok((_, outcome)) => *outcome,
+        Ok(a) => a.outcome,
         Err(e) => e.outcome(),
     };
     state.metrics.record_auth(outcome, facts.tls);
     facts.auth = Some(outcome);
-    result.map(|(principal, _)| principal).map_err(|e| {
-        use crate::auth::AuthError as A;
-        match (service, e) {
-            (Service::Sqs | Service::Sts, A::Incomplete(m)) => Error::IncompleteSignature(m.into()),
-            (Service::Sqs | Service::Sts, A::BadSignature(m) | A::Expired(m)) => {
-                Error::SignatureDoesNotMatch(m.into())
+    // A request is served in the region it signed for; an unsigned one in
+    // the server's.
+    result
+        .map(|a| {
+            let region = a.region.unwrap_or_else(|| state.config.region.clone());
+            (a.principal, region)
+        })
+        .map_err(|e| {
+            use crate::auth::AuthError as A;
+            match (service, e) {
+                (Service::Sqs | Service::Sts, A::Incomplete(m)) => Error::IncompleteSignature(m.into()),
+                (Service::Sqs | Service::Sts, A::BadSignature(m) | A::Expired(m)) => {
+                    Error::SignatureDoesNotMatch(m.into())
+                }
+                (Service::Sqs | Service::Sts, A::UnknownKey) => {
+                    Error::InvalidClientTokenId(crate::auth::INVALID_CLIENT_TOKEN.into())
+                }
+                (Service::Sqs | Service::Sts, A::ExpiredToken) => {
+                    Error::ExpiredToken(crate::auth::EXPIRED_TOKEN.into())
+                }
+                (Service::Kms, A::ExpiredToken) => {
+                    Error::ExpiredTokenException(crate::auth::EXPIRED_TOKEN.into())
+                }
+                (Service::Kms, A::Incomplete(m)) => Error::IncompleteSignatureException(m.into()),
+                (Service::Kms, A::BadSignature(m) | A::Expired(m)) => {
+                    Error::InvalidSignatureException(m.into())
+                }
+                (Service::Kms, A::UnknownKey) => {
+                    Error::UnrecognizedClientException(crate::auth::INVALID_CLIENT_TOKEN.into())
+                }
             }
-            (Service::Sqs | Service::Sts, A::UnknownKey) => {
-                Error::InvalidClientTokenId(crate::auth::INVALID_CLIENT_TOKEN.into())
-            }
-            (Service::Sqs | Service::Sts, A::ExpiredToken) => {
-                Error::ExpiredToken(crate::auth::EXPIRED_TOKEN.into())
-            }
-            (Service::Kms, A::ExpiredToken) => {
-                Error::ExpiredTokenException(crate::auth::EXPIRED_TOKEN.into())
-            }
-            (Service::Kms, A::Incomplete(m)) => Error::IncompleteSignatureException(m.into()),
-            (Service::Kms, A::BadSignature(m) | A::Expired(m)) => Error::InvalidSignatureException(m.into()),
-            (Service::Kms, A::UnknownKey) => {
-                Error::UnrecognizedClientException(crate::auth::INVALID_CLIENT_TOKEN.into())
-            }
-        }
-    })
+        })
 }
 
 /// `scheme://host[:port]` that queue URLs start with for this request:
@@ -405,11 +413,12 @@ fn context(
     client_ip: Option<std::net::IpAddr>,
     facts: &mut Facts,
 ) -> Result<Ctx> {
-    let principal = authenticate(state, parts, body, Service::Sqs, facts)?;
+    let (principal, region) = authenticate(state, parts, body, Service::Sqs, facts)?;
     facts.principal(&principal);
     let url_base = url_base(state, parts);
     Ok(Ctx {
         principal,
+        region,
         url_base,
         tls: facts.tls,
         strict: state.config.auth == crate::auth::AuthMode::Strict,
@@ -490,7 +499,7 @@ fn serve_kms(
     body: &Bytes,
     facts: &mut Facts,
 ) -> Result<Vec<u8>> {
-    let principal = authenticate(state, parts, body, Service::Kms, facts)?;
+    let (principal, region) = authenticate(state, parts, body, Service::Kms, facts)?;
     facts.principal(&principal);
     if principal == Principal::Anonymous {
         return Err(Error::MissingAuthenticationToken(
@@ -503,26 +512,30 @@ fn serve_kms(
     // Key ids and alias names resolve in the caller's account; a blob's
     // header names its key by id, found in whatever account holds it.
     let account = crate::kms::ops::caller_account(&state.kms, &principal).to_owned();
+    let home = crate::kms::Home {
+        region: &region,
+        account: &account,
+    };
     let from_blob = |id: String| state.kms.blob_key_arn(&id).map_or(id, |arn| arn.to_string());
     let named_key = input.named_key(from_blob);
     if let Some(i) = known {
         authorize_kms(
             state,
             &principal,
-            (facts.tls, &account),
+            (facts.tls, home),
             &input,
             kms::IAM_ACTIONS[i],
             named_key.as_deref(),
         )?;
     }
-    let out = crate::kms::ops::dispatch_in(&state.kms, &principal, &account, input);
+    let out = crate::kms::ops::dispatch_in(&state.kms, &principal, home, input);
     // The key label is an existing key's ARN (never a made-up identifier a
     // client sent), or empty.
     let key = out
         .as_ref()
         .ok()
         .and_then(|o| o.key_arn().map(Arc::<str>::from))
-        .or_else(|| named_key.and_then(|k| state.kms.api_key_arn(&k, &account)));
+        .or_else(|| named_key.and_then(|k| state.kms.api_key_arn(&k, home)));
     state
         .metrics
         .record_kms_api_call(operation, key.as_deref().unwrap_or(""));
@@ -540,13 +553,13 @@ fn serve_kms(
 fn authorize_kms(
     state: &AppState,
     principal: &Principal,
-    (tls, account): (bool, &str),
+    (tls, home): (bool, crate::kms::Home<'_>),
     input: &crate::kms::types::KmsAction,
     iam_action: &'static str,
     named: Option<&str>,
 ) -> Result<()> {
     use crate::authz::KmsTarget;
-    let key_policy = |id: &str| state.kms.api_key_policy(id, account);
+    let key_policy = |id: &str| state.kms.api_key_policy(id, home);
     let on_key = |action: &'static str, id: Option<&str>, required: bool| -> Result<()> {
         match id.and_then(key_policy) {
             Some((arn, policy)) => crate::authz::kms(
@@ -566,8 +579,8 @@ fn authorize_kms(
         return on_key("kms:ReEncryptTo", named, true);
     }
     if let Some(alias) = input.alias_name() {
-        // Aliases are the caller's account's.
-        let alias_arn = format!("arn:aws:kms:{}:{account}:{alias}", state.config.region);
+        // Aliases are the caller's region's and account's.
+        let alias_arn = format!("arn:aws:kms:{}:{}:{alias}", home.region, home.account);
         crate::authz::kms(state, principal, tls, iam_action, KmsTarget::Alias(&alias_arn))?;
         if !matches!(input, crate::kms::types::KmsAction::CreateAlias(_)) {
             on_key(iam_action, Some(alias), false)?;
@@ -614,7 +627,7 @@ fn serve_sts(
         _ => String::new(),
     };
     params.remove("Version");
-    let result = authenticate(state, parts, body, Service::Sts, facts).and_then(|principal| {
+    let result = authenticate(state, parts, body, Service::Sts, facts).and_then(|(principal, _)| {
         facts.principal(&principal);
         let input = sts::sts_action(&action, params)?;
         crate::sts::dispatch(state, &principal, facts.tls, input)

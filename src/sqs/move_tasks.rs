@@ -316,6 +316,5 @@ pub fn restore(state: &AppState, stored: &[(String, Vec<u8>)]) {
 
 /// The live queue a queue ARN names.
 pub fn queue_of_arn(state: &AppState, arn: &str) -> Option<Arc<Queue>> {
-    let (account, name) = crate::sqs::ops::parse_queue_arn(arn)?;
-    state.store.get(account, name).filter(|q| !q.is_deleted())
+    state.store.get_by_arn(arn).filter(|q| !q.is_deleted())
 }

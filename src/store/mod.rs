@@ -1,6 +1,6 @@
-//! Where state lives: a concurrent map of accounts, each a concurrent map of
-//! queues by name, so no lock is shared by two queues and a lookup by `&str`
-//! allocates nothing; and, with a data directory, the journal that makes
+//! Where state lives: concurrent maps of regions, of their accounts, and of
+//! each account's queues by name, so no lock is shared by two queues and a
+//! lookup by `&str` allocates nothing; and, with a data directory, the journal that makes
 //! every acknowledged change durable (`durable`).
 //!
 //! Without a data directory nothing here touches the disk: queues do not
@@ -38,14 +38,15 @@ const META_NEXT_UID: &str = "next_uid";
 /// The queue registry, and the journal when there is a data directory.
 #[derive(Debug, Default)]
 pub struct Store {
-    accounts: DashMap<String, DashMap<String, Arc<Queue>>>,
+    /// Queues by region, account and name: queues are regional.
+    regions: DashMap<String, DashMap<String, DashMap<String, Arc<Queue>>>>,
     next_uid: AtomicU64,
     journal: Option<Journal>,
     /// The data directory's lock, held while the store lives.
     _lock: Option<std::fs::File>,
-    /// When each queue was deleted (epoch ms, by account and name), for
+    /// When each queue was deleted (epoch ms, by ARN), for
     /// `--strict-deletion`; touched only by CreateQueue and DeleteQueue.
-    deleted: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
+    deleted: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// How long a deleted queue's name stays taken under `--strict-deletion`
@@ -98,9 +99,29 @@ impl Store {
         self.next_uid.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// The queue `name` of `account`.
-    pub fn get(&self, account: &str, name: &str) -> Option<Arc<Queue>> {
-        self.accounts.get(account)?.get(name).map(|q| q.clone())
+    /// The queue `name` of `account` in `region`.
+    pub fn get(&self, region: &str, account: &str, name: &str) -> Option<Arc<Queue>> {
+        self.regions
+            .get(region)?
+            .get(account)?
+            .get(name)
+            .map(|q| q.clone())
+    }
+
+    /// The queue with this ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
+    pub fn get_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_), Some("sqs"), Some(region), Some(account), Some(name)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        self.get(region, account, name)
     }
 
     /// Returns the existing queue, or inserts the one `make` builds. The bool
@@ -108,13 +129,17 @@ impl Store {
     /// the start when the store is durable (flush it to save it).
     pub fn get_or_create(
         &self,
-        account: &str,
+        (region, account): (&str, &str),
         name: &str,
         make: impl FnOnce() -> Queue,
     ) -> (Arc<Queue>, bool) {
-        let queues = match self.accounts.get(account) {
+        let accounts = match self.regions.get(region) {
+            Some(a) => a,
+            None => self.regions.entry(region.to_owned()).or_default().downgrade(),
+        };
+        let queues = match accounts.get(account) {
             Some(q) => q,
-            None => self.accounts.entry(account.to_owned()).or_default().downgrade(),
+            None => accounts.entry(account.to_owned()).or_default().downgrade(),
         };
         match queues.entry(name.to_owned()) {
             Entry::Occupied(e) => (e.get().clone(), false),
@@ -130,8 +155,13 @@ impl Store {
 
     /// Removes a queue. With a data directory, the removal is flushed under
     /// the queue's lock; the returned number is the unit to wait for.
-    pub fn remove(&self, account: &str, name: &str) -> Option<(Arc<Queue>, u64)> {
-        let q = self.accounts.get(account)?.remove(name).map(|(_, q)| q)?;
+    pub fn remove(&self, q: &Queue) -> Option<(Arc<Queue>, u64)> {
+        let q = self
+            .regions
+            .get(q.region())?
+            .get(&q.account_id)?
+            .remove(&q.name)
+            .map(|(_, q)| q)?;
         let n = {
             let mut s = q.lock();
             s.note(Change::Drop);
@@ -140,38 +170,45 @@ impl Store {
         Some((q, n))
     }
 
-    /// Notes that queue `name` of `account` was deleted at `now` (ms).
-    pub fn note_deleted(&self, account: &str, name: &str, now: u64) {
+    /// Notes that the queue with this ARN was deleted at `now` (ms).
+    pub fn note_deleted(&self, arn: &str, now: u64) {
         let mut d = self
             .deleted
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         d.retain(|_, at| now.saturating_sub(*at) < DELETED_NAME_MS);
-        d.insert((account.to_owned(), name.to_owned()), now);
+        d.insert(arn.to_owned(), now);
     }
 
-    /// Whether queue `name` of `account` was deleted less than 60 s before
+    /// Whether the queue with this ARN was deleted less than 60 s before
     /// `now` (ms).
-    pub fn deleted_recently(&self, account: &str, name: &str, now: u64) -> bool {
+    pub fn deleted_recently(&self, arn: &str, now: u64) -> bool {
         let d = self
             .deleted
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        d.get(&(account.to_owned(), name.to_owned()))
+        d.get(arn)
             .is_some_and(|at| now.saturating_sub(*at) < DELETED_NAME_MS)
     }
 
-    /// Every queue of every account, in no particular order (for metrics).
+    /// Every queue of every region and account, in no particular order
+    /// (for metrics).
     pub fn all(&self) -> Vec<Arc<Queue>> {
-        self.accounts
-            .iter()
-            .flat_map(|a| a.value().iter().map(|e| e.value().clone()).collect::<Vec<_>>())
-            .collect()
+        let mut out = Vec::new();
+        for accounts in &self.regions {
+            for queues in accounts.value() {
+                out.extend(queues.value().iter().map(|e| e.value().clone()));
+            }
+        }
+        out
     }
 
-    /// All queues of `account`, sorted by name.
-    pub fn list(&self, account: &str) -> Vec<Arc<Queue>> {
-        let Some(queues) = self.accounts.get(account) else {
+    /// All queues of `account` in `region`, sorted by name.
+    pub fn list(&self, region: &str, account: &str) -> Vec<Arc<Queue>> {
+        let Some(accounts) = self.regions.get(region) else {
+            return Vec::new();
+        };
+        let Some(queues) = accounts.get(account) else {
             return Vec::new();
         };
         let mut v: Vec<_> = queues.iter().map(|e| e.value().clone()).collect();
@@ -374,7 +411,10 @@ impl Store {
                 // Restoring is not a change.
                 s.take_changes();
             }
-            self.accounts
+            let region = q.region().to_owned();
+            self.regions
+                .entry(region)
+                .or_default()
                 .entry(row.account)
                 .or_default()
                 .insert(row.name, Arc::new(q));

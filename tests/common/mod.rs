@@ -182,9 +182,14 @@ pub fn kms_at(endpoint: &str, access_key: &str) -> aws_sdk_kms::Client {
 
 /// A KMS client signing as `access_key` with `secret`.
 pub fn kms_signing(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_kms::Client {
+    kms_in(endpoint, access_key, secret, "us-east-1")
+}
+
+/// A KMS client signing as `access_key` with `secret` for `region`.
+pub fn kms_in(endpoint: &str, access_key: &str, secret: &str, region: &str) -> aws_sdk_kms::Client {
     let conf = aws_sdk_kms::Config::builder()
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
+        .region(aws_sdk_kms::config::Region::new(region.to_owned()))
         .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
         .endpoint_url(endpoint)
         .build();
@@ -331,6 +336,17 @@ pub struct Raw {
 /// Sends a query-protocol request (form body) to `path`, signed as
 /// `access_key` with SigV4 unless `access_key` is `None`.
 pub async fn query_as(server: &Server, path: &str, params: &[(&str, &str)], access_key: Option<&str>) -> Raw {
+    query_signed(server, path, params, access_key.map(|ak| (ak, "us-east-1"))).await
+}
+
+/// Sends a query-protocol request (form body) to `path`, signed as the
+/// access key for the region of `signer` with SigV4 unless it is `None`.
+pub async fn query_signed(
+    server: &Server,
+    path: &str,
+    params: &[(&str, &str)],
+    signer: Option<(&str, &str)>,
+) -> Raw {
     let mut form = form_urlencoded::Serializer::new(String::new());
     let mut has_version = false;
     for (k, v) in params {
@@ -349,11 +365,11 @@ pub async fn query_as(server: &Server, path: &str, params: &[(&str, &str)], acce
         .header("host", server.addr.to_string())
         .body(body.clone())
         .expect("request");
-    if let Some(ak) = access_key {
+    if let Some((ak, region)) = signer {
         let identity = Credentials::new(ak, "secret", None, None, "test").into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
-            .region("us-east-1")
+            .region(region)
             .name("sqs")
             .time(SystemTime::now())
             .settings(SigningSettings::default())

@@ -274,7 +274,7 @@ async fn walk_views(
         orders.contains("orders-dlq after 3"),
         format!("orders row lacks its DLQ: {orders}"),
     )?;
-    let in_flight = text_of(b, &format!("{} td:nth-child(7)", row("orders"))).await?;
+    let in_flight = text_of(b, &format!("{} td:nth-child(8)", row("orders"))).await?;
     check(in_flight == "4", format!("orders in flight: {in_flight}"))?;
     check(
         text_of(b, &row("audit-log")).await?.contains("SSE-SQS"),
@@ -284,7 +284,7 @@ async fn walk_views(
         text_of(b, &row("scratch")).await?.contains("not encrypted"),
         "scratch is not shown unencrypted",
     )?;
-    let dlq = text_of(b, &format!("{} td:nth-child(10)", row("orders-dlq"))).await?;
+    let dlq = text_of(b, &format!("{} td:nth-child(11)", row("orders-dlq"))).await?;
     check(dlq == "orders", format!("orders-dlq is the DLQ of: {dlq}"))?;
     // Findings of the audit, per queue: scratch is not encrypted (high),
     // has no HTTPS-only policy (medium) and no dead-letter queue (low).
@@ -306,7 +306,7 @@ async fn walk_views(
     shot(b, "queues").await?;
 
     // A queue: envelopes as stored, never a plaintext body.
-    b.click(&format!("{} td:nth-child(2) a", row("orders"))).await?;
+    b.click(&format!("{} td:nth-child(3) a", row("orders"))).await?;
     b.wait_for(
         "four envelopes",
         "return document.querySelectorAll('#messages-table tr[data-message]').length === 4",

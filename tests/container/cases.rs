@@ -332,7 +332,8 @@ pub(crate) async fn every_sealq_variable_works_in_the_container() -> Outcome {
     // The image's health check follows SEALQ_PORT.
     wait_healthy(&name).await?;
     let endpoint = format!("http://{}", published(&name, 9400).await?);
-    let sqs = common::sqs_at(&endpoint, "AKIDENV");
+    // Queues are regional: a client of SEALQ_REGION sees the file's queue.
+    let sqs = common::sqs_signing(&endpoint, "AKIDENV", "secret", "eu-west-1");
     let url = sqs
         .get_queue_url()
         .queue_name("configured")

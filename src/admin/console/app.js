@@ -98,8 +98,15 @@ function principalLabel(arn) {
 }
 function queueName(arn) { return short(arn); }
 function accountOf(arn) { return String(arn || '').split(':')[4] || ''; }
+function regionOf(arn) { return String(arn || '').split(':')[3] || ''; }
+/** `#/queue/ACCOUNT/NAME/REGION`: queues are regional. */
+function queueHref(account, name, region) { return `#/queue/${account}/${name}/${region}`; }
 function queueLink(arn) {
-  return h('a', { href: `#/queue/${accountOf(arn)}/${queueName(arn)}`, text: queueName(arn) });
+  return h('a', { href: queueHref(accountOf(arn), queueName(arn), regionOf(arn)), text: queueName(arn) });
+}
+/** The envelope view's query: the queue's account and region. */
+function where(st) {
+  return `account=${encodeURIComponent(st.account)}${st.region ? `&region=${encodeURIComponent(st.region)}` : ''}`;
 }
 function sseBadge(sse) {
   if (sse === 'SSE-KMS') return h('span', { class: 'badge sse-kms', text: 'SSE-KMS' });
@@ -184,9 +191,10 @@ views.queues = {
       const f = findingsFor(audit, q.arn);
       const enc = h('span', null, sseBadge(q.sse));
       if (q.sse === 'SSE-KMS') enc.append(' ', h('code', { text: q.kms_master_key_id || '', title: q.key_arn || 'the key does not exist' }));
-      return h('tr', { 'data-queue': q.name, 'data-account': q.account },
+      return h('tr', { 'data-queue': q.name, 'data-account': q.account, 'data-region': q.region },
         td(q.account, 'mono'),
-        td(h('a', { href: `#/queue/${q.account}/${q.name}`, text: q.name }), 'qname'),
+        td(q.region, 'mono'),
+        td(h('a', { href: queueHref(q.account, q.name, q.region), text: q.name }), 'qname'),
         td(q.fifo ? 'FIFO' : 'standard'),
         td(enc, 'enc'),
         td(q.reuse_period_seconds ? duration(q.reuse_period_seconds * 1000) : ''),
@@ -197,7 +205,7 @@ views.queues = {
       );
     });
     fill(st.body, table(
-      ['Account', 'Queue', 'Type', 'Encryption', 'Data-key reuse', { label: 'Visible', num: 1 }, { label: 'In flight', num: 1 }, { label: 'Delayed', num: 1 }, 'Dead-letter queue', 'Dead-letter queue of', 'Findings'],
+      ['Account', 'Region', 'Queue', 'Type', 'Encryption', 'Data-key reuse', { label: 'Visible', num: 1 }, { label: 'In flight', num: 1 }, { label: 'Delayed', num: 1 }, 'Dead-letter queue', 'Dead-letter queue of', 'Findings'],
       rows, { empty: 'No queues yet: create one with the SDK or the CLI.', id: 'queues-table', label: 'Queues' },
     ));
   },
@@ -205,21 +213,21 @@ views.queues = {
 
 views.queue = {
   title: 'Queue',
-  mount(main, [account, name]) {
+  mount(main, [account, name, region]) {
     const head = h('div');
     const msgs = h('div', { id: 'messages' });
     main.append(h('h1', null, 'Queue ', h('code', { text: name })), head, h('h2', { text: 'Messages as stored' }),
       h('p', { class: 'lead', text: 'What the server keeps at rest. On an encrypted queue each body is an envelope: AES-256-GCM ciphertext and tag under a data key that KMS encrypted; the plaintext is never stored or shown.' }),
       msgs);
-    return { account, name, head, msgs };
+    return { account, name, region, head, msgs };
   },
   async refresh(st) {
     const [list, view, audit] = await Promise.all([
       getJSON('/queues'),
-      getJSON(`/queues/${encodeURIComponent(st.name)}/messages?limit=50&account=${encodeURIComponent(st.account)}`),
+      getJSON(`/queues/${encodeURIComponent(st.name)}/messages?limit=50&${where(st)}`),
       findings(),
     ]);
-    const q = list.queues.find((x) => x.account === st.account && x.name === st.name);
+    const q = list.queues.find((x) => x.account === st.account && x.name === st.name && (!st.region || x.region === st.region));
     if (!q) throw new Error(`no queue ${st.name} in account ${st.account}`);
     const f = findingsFor(audit, q.arn);
     redraw(st.head, [q, f], () => this.drawHead(st, q, f));
@@ -238,7 +246,7 @@ views.queue = {
   },
   drawMessages(st, view) {
     const rows = view.messages.map((m) => h('tr', { 'data-message': m.message_id },
-      td(h('a', { href: `#/message/${st.account}/${st.name}/${m.message_id}`, text: m.message_id, title: 'Follow this message' }), 'mono'),
+      td(h('a', { href: `#/message/${st.account}/${st.name}/${m.message_id}/${st.region || ''}`, text: m.message_id, title: 'Follow this message' }), 'mono'),
       td(m.state), num(m.receive_count), td(hms(m.sent_timestamp)), td(m.sender_id, 'mono'),
       m.encrypted ? [
         num(m.data_key_id),
@@ -260,15 +268,15 @@ views.queue = {
 
 views.message = {
   title: 'Follow a message',
-  mount(main, [account, name, id]) {
+  mount(main, [account, name, id, region]) {
     const body = h('div', { id: 'follow' });
     main.append(h('h1', null, 'Follow message ', h('code', { text: id })),
-      h('p', { class: 'lead' }, 'On queue ', h('a', { href: `#/queue/${account}/${name}`, text: name }), ', step by step with the values the server used.'),
+      h('p', { class: 'lead' }, 'On queue ', h('a', { href: queueHref(account, name, region || ''), text: name }), ', step by step with the values the server used.'),
       body);
-    return { account, name, id, body };
+    return { account, name, id, region, body };
   },
   async refresh(st) {
-    const view = await getJSON(`/queues/${encodeURIComponent(st.name)}/messages?message=${encodeURIComponent(st.id)}&account=${encodeURIComponent(st.account)}`);
+    const view = await getJSON(`/queues/${encodeURIComponent(st.name)}/messages?message=${encodeURIComponent(st.id)}&${where(st)}`);
     const m = view.messages.find((x) => x.message_id === st.id);
     if (!m) {
       fill(st.body, h('p', { text: 'This message is no longer stored (deleted, moved or expired).' }));

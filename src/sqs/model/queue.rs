@@ -232,6 +232,11 @@ pub struct QueueState {
 }
 
 impl Queue {
+    /// The region that holds the queue (from its ARN).
+    pub fn region(&self) -> &str {
+        self.arn.split(':').nth(3).unwrap_or_default()
+    }
+
     /// A new, empty queue.
     pub fn new(
         name: String,

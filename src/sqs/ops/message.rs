@@ -797,10 +797,9 @@ pub(super) async fn receive_message(
     // The dead-letter queue, when the policy names one that exists: messages
     // received too often move there at receive time.
     let dlq = redrive.as_ref().and_then(|r| {
-        let (account, name) = super::parse_queue_arn(&r.target_arn)?;
         state
             .store
-            .get(account, name)
+            .get_by_arn(&r.target_arn)
             .filter(|d| !d.is_deleted() && d.uid != q.uid)
     });
     let max_receive_count = dlq.as_ref().and(redrive.as_ref()).map(|r| r.max_receive_count);

@@ -26,6 +26,9 @@ use crate::state::AppState;
 pub struct Ctx {
     /// Who calls.
     pub principal: Principal,
+    /// The region the request is served in: its signature's, or the
+    /// server's for an unsigned request. Queues are regional.
+    pub region: String,
     /// `http://host:port` that queue URLs start with.
     pub url_base: String,
     /// Whether the request came over TLS (`aws:SecureTransport`).
@@ -79,7 +82,7 @@ async fn run(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput
     // Actions on no existing queue are authorized here; the others when
     // their queue is found (`admit`).
     if !ctx.iam_action.is_empty() {
-        let (region, account) = (&state.config.region, ctx.account(state));
+        let (region, account) = (&ctx.region, ctx.account(state));
         let resource = match &action {
             A::CreateQueue(i) => Some(format!("arn:aws:sqs:{region}:{account}:{}", i.queue_name)),
             A::ListQueues(_) => Some(format!("arn:aws:sqs:{region}:{account}:*")),
@@ -117,21 +120,60 @@ async fn run(state: &AppState, ctx: &Ctx, action: SqsAction) -> Result<SqsOutput
     }
 }
 
-/// Account and name of a queue URL in any accepted form:
-/// `http://host:port/ACCOUNT/NAME`, `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`,
-/// `https://queue.amazonaws.com/ACCOUNT/NAME`, or just the path `/ACCOUNT/NAME`.
+/// What a queue URL names: the region when the URL says one, the account
+/// and the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueAddress<'a> {
+    /// `sqs.REGION.amazonaws.com` / `REGION.queue.amazonaws.com` hosts, or
+    /// a `/REGION/ACCOUNT/NAME` path; `None`: the request's region.
+    pub region: Option<&'a str>,
+    /// The account.
+    pub account: &'a str,
+    /// The queue name.
+    pub name: &'a str,
+    /// The URL up to the account (`https://sqs.us-west-2.amazonaws.com/`),
+    /// which InvalidAddress names.
+    pub endpoint: &'a str,
+}
+
+/// Whether `s` has the form of an AWS region name (`us-west-2`,
+/// `us-gov-west-1`), as a queue URL's path or host carries it.
+fn looks_like_region(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    (2..=4).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && rest.len() >= 2
+        && rest[..rest.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && rest[rest.len() - 1].len() <= 2
+        && !rest[rest.len() - 1].is_empty()
+        && rest[rest.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Reads a queue URL in any accepted form:
+/// `http://host:port/ACCOUNT/NAME`, `http://host:port/REGION/ACCOUNT/NAME`
+/// (sealq's URLs of queues outside the server's region),
+/// `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`,
+/// `https://REGION.queue.amazonaws.com/ACCOUNT/NAME`,
+/// `https://queue.amazonaws.com/ACCOUNT/NAME` (us-east-1), or just the path.
 ///
 /// # Errors
 /// `InvalidAddress` when it has no account and name.
-pub fn parse_queue_url(url: &str) -> Result<(&str, &str)> {
+pub fn parse_queue_url(url: &str) -> Result<QueueAddress<'_>> {
     let invalid =
         || Error::InvalidAddress(format!("The address {url} is not valid for this endpoint.").into());
-    let path = match url.find("://") {
+    let (host, path) = match url.find("://") {
         Some(i) => {
             let rest = &url[i + 3..];
-            rest.find('/').map_or("", |j| &rest[j..])
+            match rest.find('/') {
+                Some(j) => (&rest[..j], &rest[j..]),
+                None => (rest, ""),
+            }
         }
-        None => url,
+        None => ("", url),
     };
     let path = path
         .split(['?', '#'])
@@ -141,7 +183,24 @@ pub fn parse_queue_url(url: &str) -> Result<(&str, &str)> {
     let mut segments = path.rsplit('/');
     let name = segments.next().filter(|s| !s.is_empty()).ok_or_else(invalid)?;
     let account = segments.next().filter(|s| !s.is_empty()).ok_or_else(invalid)?;
-    Ok((account, name))
+    let host = host.split(':').next().unwrap_or_default();
+    let from_host = if host == "queue.amazonaws.com" {
+        Some("us-east-1")
+    } else {
+        host.strip_prefix("sqs.")
+            .and_then(|h| h.strip_suffix(".amazonaws.com"))
+            .or_else(|| host.strip_suffix(".queue.amazonaws.com"))
+    };
+    let from_path = segments.next().filter(|s| looks_like_region(s));
+    let endpoint_len = url
+        .find(&format!("/{account}/{name}"))
+        .map_or(url.len(), |i| i + 1);
+    Ok(QueueAddress {
+        region: from_host.or(from_path),
+        account,
+        name,
+        endpoint: &url[..endpoint_len],
+    })
 }
 
 /// Account and name of a queue ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
@@ -162,17 +221,26 @@ pub fn parse_queue_arn(arn: &str) -> Option<(&str, &str)> {
 
 /// The live queue a `QueueUrl` names: a URL in any form
 /// [`parse_queue_url`] takes, or the bare queue name, which names the
-/// queue in the caller's account (AWS accepts both).
+/// queue in the caller's account (AWS accepts both). Queues are regional:
+/// the request's region is searched, and a URL naming another region is
+/// not valid for this endpoint, as AWS answers.
 ///
 /// # Errors
 /// `QueueDoesNotExist` for an unknown queue or a URL that names none (AWS
-/// recorded: not InvalidAddress).
+/// recorded: not InvalidAddress); `InvalidAddress` for a URL of another
+/// region.
 pub fn resolve(state: &AppState, ctx: &Ctx, url: &str) -> Result<Arc<Queue>> {
     if url.is_empty() {
         return Err(Error::missing("QueueUrl"));
     }
     let (account, name) = if url.contains('/') {
-        parse_queue_url(url).map_err(|_| Error::QueueDoesNotExist)?
+        let a = parse_queue_url(url).map_err(|_| Error::QueueDoesNotExist)?;
+        if a.region.is_some_and(|r| r != ctx.region) {
+            return Err(Error::InvalidAddress(
+                format!("The address {} is not valid for this endpoint.", a.endpoint).into(),
+            ));
+        }
+        (a.account, a.name)
     } else {
         (ctx.account(state), url)
     };
@@ -182,7 +250,10 @@ pub fn resolve(state: &AppState, ctx: &Ctx, url: &str) -> Result<Arc<Queue>> {
     } else {
         account
     };
-    let q = state.store.get(account, name).ok_or(Error::QueueDoesNotExist)?;
+    let q = state
+        .store
+        .get(&ctx.region, account, name)
+        .ok_or(Error::QueueDoesNotExist)?;
     admit(state, ctx, &q)?;
     Ok(q)
 }
@@ -205,9 +276,7 @@ pub fn admit(state: &AppState, ctx: &Ctx, q: &Queue) -> Result<()> {
 
 /// The queue policy of the queue with this ARN, if it exists and has one.
 fn policy_of_arn(state: &AppState, arn: &str) -> Option<Arc<crate::iam::policy::PolicyDocument>> {
-    let mut parts = arn.splitn(6, ':');
-    let (account, name) = (parts.nth(4)?, parts.next()?);
-    let q = state.store.get(account, name)?;
+    let q = state.store.get_by_arn(arn)?;
     let s = q.lock();
     s.attrs.policy_document.clone()
 }
@@ -229,8 +298,21 @@ pub fn check_security(ctx: &Ctx, q: &Queue) -> Result<()> {
 }
 
 /// The URL of a queue as this request should see it.
-pub fn queue_url(ctx: &Ctx, q: &Queue) -> String {
-    format!("{}/{}/{}", ctx.url_base, q.account_id, q.name)
+pub fn queue_url(state: &AppState, ctx: &Ctx, q: &Queue) -> String {
+    queue_url_at(&ctx.url_base, &state.config.region, q)
+}
+
+/// The URL of queue `q` under `base` (`http://host:port`): `BASE/ACCOUNT/NAME`
+/// for a queue of the server's region (`server_region`), whose URLs stay
+/// as they always were, `BASE/REGION/ACCOUNT/NAME` for one of another
+/// region, so that URLs carry the region, as AWS's do.
+pub fn queue_url_at(base: &str, server_region: &str, q: &Queue) -> String {
+    let region = q.region();
+    if region == server_region {
+        format!("{base}/{}/{}", q.account_id, q.name)
+    } else {
+        format!("{base}/{region}/{}/{}", q.account_id, q.name)
+    }
 }
 
 #[cfg(test)]
@@ -246,9 +328,58 @@ mod tests {
             "http://sealq:9324/000000000000/q1/",
             "/000000000000/q1",
         ] {
-            assert_eq!(parse_queue_url(url).unwrap(), ("000000000000", "q1"), "{url}");
+            let a = parse_queue_url(url).unwrap();
+            assert_eq!((a.account, a.name), ("000000000000", "q1"), "{url}");
         }
         assert!(parse_queue_url("http://localhost:9324/").is_err());
         assert!(parse_queue_url("q1").is_err());
+    }
+
+    #[test]
+    fn queue_urls_carry_their_region_in_the_host_or_the_path() {
+        for (url, region, endpoint) in [
+            (
+                "http://localhost:9324/000000000000/q1",
+                None,
+                "http://localhost:9324/",
+            ),
+            (
+                "http://localhost:9324/us-west-2/000000000000/q1",
+                Some("us-west-2"),
+                "http://localhost:9324/us-west-2/",
+            ),
+            (
+                "https://sqs.eu-west-1.amazonaws.com/000000000000/q1",
+                Some("eu-west-1"),
+                "https://sqs.eu-west-1.amazonaws.com/",
+            ),
+            (
+                "https://ap-southeast-2.queue.amazonaws.com/000000000000/q1",
+                Some("ap-southeast-2"),
+                "https://ap-southeast-2.queue.amazonaws.com/",
+            ),
+            (
+                "https://queue.amazonaws.com/000000000000/q1",
+                Some("us-east-1"),
+                "https://queue.amazonaws.com/",
+            ),
+            (
+                "/us-gov-west-1/000000000000/q1",
+                Some("us-gov-west-1"),
+                "/us-gov-west-1/",
+            ),
+            // A path prefix that is no region is not read as one.
+            ("http://proxy/sqs/000000000000/q1", None, "http://proxy/sqs/"),
+        ] {
+            let a = parse_queue_url(url).unwrap();
+            assert_eq!(
+                (a.region, a.account, a.name, a.endpoint),
+                (region, "000000000000", "q1", endpoint),
+                "{url}"
+            );
+        }
+        for not in ["us", "local", "us-west", "us-west-2a", "US-WEST-2", "us--2"] {
+            assert!(!looks_like_region(not), "{not}");
+        }
     }
 }

@@ -30,7 +30,7 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
     // The queues whose dead-letter queue the source is.
     let origins: Vec<_> = state
         .store
-        .list(&source.account_id)
+        .list(source.region(), &source.account_id)
         .into_iter()
         .filter(|q| {
             q.lock()
@@ -82,9 +82,9 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
     };
     let failure = destinations.iter().find_map(|d| {
         let key_id = d.lock().attrs.kms_master_key_id.clone()?;
-        // The key id names a key of the destination's account.
-        let account = crate::iam::policy::account_of(&d.arn).unwrap_or(&state.config.account_id);
-        let (key_arn, policy) = state.kms.api_key_policy(&key_id, account)?;
+        // The key id names a key of the destination's account and region.
+        let home = crate::kms::Home::of_arn(&d.arn)?;
+        let (key_arn, policy) = state.kms.api_key_policy(&key_id, home)?;
         let queue_arn: std::sync::Arc<str> = std::sync::Arc::from(d.arn.as_str());
         crate::authz::kms_via_sqs(
             state,

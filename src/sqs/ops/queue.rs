@@ -100,21 +100,22 @@ pub(crate) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput)
         && (ctx.tls || !ctx.strict);
     attrs.set_all(&input.attributes, true)?;
     let account = ctx.account(state).to_owned();
-    let source_arn = format!("arn:aws:sqs:{}:{account}:{name}", state.config.region);
-    check_redrive_target(state, &source_arn, fifo, &attrs, &input.attributes)?;
+    // Queues are created in the request's region.
+    let region = ctx.region.as_str();
+    let arn = format!("arn:aws:sqs:{region}:{account}:{name}");
+    check_redrive_target(state, &arn, fifo, &attrs, &input.attributes)?;
 
     let now = state.clock.now_ms();
     if state.config.strict_deletion
-        && state.store.get(&account, &name).is_none()
-        && state.store.deleted_recently(&account, &name, now)
+        && state.store.get(region, &account, &name).is_none()
+        && state.store.deleted_recently(&arn, now)
     {
         return Err(Error::QueueDeletedRecently(
             "You must wait 60 seconds after deleting a queue before you can create another queue with the same name."
                 .into(),
         ));
     }
-    let arn = format!("arn:aws:sqs:{}:{account}:{name}", state.config.region);
-    let (q, created) = state.store.get_or_create(&account, &name, || {
+    let (q, created) = state.store.get_or_create((region, &account), &name, || {
         Queue::new(
             name.clone(),
             account.clone(),
@@ -142,7 +143,7 @@ pub(crate) fn create_queue(state: &AppState, ctx: &Ctx, input: CreateQueueInput)
             }
         }
     }
-    Ok(SqsOutput::QueueUrl(queue_url(ctx, &q)))
+    Ok(SqsOutput::QueueUrl(queue_url(state, ctx, &q)))
 }
 
 /// GetQueueUrl.
@@ -155,10 +156,10 @@ pub(super) fn get_queue_url(state: &AppState, ctx: &Ctx, input: GetQueueUrlInput
         .unwrap_or_else(|| ctx.account(state).to_owned());
     let q = state
         .store
-        .get(&account, &input.queue_name)
+        .get(&ctx.region, &account, &input.queue_name)
         .ok_or(Error::QueueDoesNotExist)?;
     admit(state, ctx, &q)?;
-    Ok(SqsOutput::QueueUrl(queue_url(ctx, &q)))
+    Ok(SqsOutput::QueueUrl(queue_url(state, ctx, &q)))
 }
 
 /// Page of `items` after the token, and the token of the next page.
@@ -203,10 +204,10 @@ pub(super) fn list_queues(state: &AppState, ctx: &Ctx, input: ListQueuesInput) -
     let prefix = input.queue_name_prefix.unwrap_or_default();
     let items: Vec<(String, String)> = state
         .store
-        .list(ctx.account(state))
+        .list(&ctx.region, ctx.account(state))
         .iter()
         .filter(|q| q.name.starts_with(&prefix))
-        .map(|q| (q.name.clone(), queue_url(ctx, q)))
+        .map(|q| (q.name.clone(), queue_url(state, ctx, q)))
         .collect();
     let (queue_urls, next_token) = paginate(&items, input.next_token.as_deref(), input.max_results)?;
     Ok(SqsOutput::ListQueues(QueueUrlsOutput {
@@ -218,13 +219,11 @@ pub(super) fn list_queues(state: &AppState, ctx: &Ctx, input: ListQueuesInput) -
 /// DeleteQueue: the queue and its messages go at once; long polls on it return.
 pub(super) fn delete_queue(state: &AppState, ctx: &Ctx, url: &str) -> Result<SqsOutput> {
     let q = resolve(state, ctx, url)?;
-    if let Some((q, n)) = state.store.remove(&q.account_id, &q.name) {
+    if let Some((q, n)) = state.store.remove(&q) {
         ctx.after(n);
         q.mark_deleted();
         if state.config.strict_deletion {
-            state
-                .store
-                .note_deleted(&q.account_id, &q.name, state.clock.now_ms());
+            state.store.note_deleted(&q.arn, state.clock.now_ms());
         }
     }
     Ok(SqsOutput::Empty)
@@ -326,14 +325,11 @@ fn check_redrive_target(
         )
     };
     // The dead-letter queue must be in the source queue's account and region.
-    let source_account = super::parse_queue_arn(source_arn).map_or("", |(a, _)| a);
-    let same_place = redrive
-        .target_arn
-        .strip_prefix(&format!("arn:aws:sqs:{}:{source_account}:", state.config.region))
-        .is_some();
-    let target = super::parse_queue_arn(&redrive.target_arn)
+    let place = |arn: &str| arn.rsplit_once(':').map(|(p, _)| p.to_owned());
+    let same_place = place(source_arn).is_some() && place(source_arn) == place(&redrive.target_arn);
+    let target = Some(&redrive.target_arn)
         .filter(|_| same_place)
-        .and_then(|(account, name)| state.store.get(account, name))
+        .and_then(|arn| state.store.get_by_arn(arn))
         .filter(|t| !t.is_deleted());
     let Some(target) = target else {
         return Err(bad("Dead letter target does not exist.".to_owned()));
@@ -465,7 +461,7 @@ pub(super) fn list_dead_letter_source_queues(
     let dlq = resolve(state, ctx, &input.queue_url)?;
     let items: Vec<(String, String)> = state
         .store
-        .list(&dlq.account_id)
+        .list(dlq.region(), &dlq.account_id)
         .iter()
         .filter(|q| {
             q.lock()
@@ -474,7 +470,7 @@ pub(super) fn list_dead_letter_source_queues(
                 .as_ref()
                 .is_some_and(|r| r.target_arn == dlq.arn)
         })
-        .map(|q| (q.name.clone(), queue_url(ctx, q)))
+        .map(|q| (q.name.clone(), queue_url(state, ctx, q)))
         .collect();
     let (queue_urls, next_token) = paginate(&items, input.next_token.as_deref(), input.max_results)?;
     Ok(SqsOutput::ListDeadLetterSourceQueues(QueueUrlsOutput {
