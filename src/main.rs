@@ -228,7 +228,7 @@ struct ServeArgs {
     /// Port to listen on.
     #[arg(long, env = "SEALQ_PORT", default_value_t = 9324)]
     port: u16,
-    /// AWS region shown in ARNs.
+    /// The region of unsigned requests and of the config file's queues and keys; signed requests are served in the region they signed for.
     #[arg(long, env = "SEALQ_REGION", default_value = "us-east-1")]
     region: String,
     /// AWS account id shown in ARNs and queue URLs.

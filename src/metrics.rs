@@ -299,15 +299,15 @@ fn render_messages(state: &AppState, out: &mut String) {
         out,
         "sealq_messages",
         "gauge",
-        "Messages stored, by account, queue and state (visible, in_flight, delayed).",
+        "Messages stored, by account, region, queue and state (visible, in_flight, delayed).",
     );
     let now = state.clock.now_ms();
     let mut queues = state.store.all();
-    queues.sort_by(|a, b| (&a.account_id, &a.name).cmp(&(&b.account_id, &b.name)));
+    queues.sort_by(|a, b| (&a.account_id, a.region(), &a.name).cmp(&(&b.account_id, b.region(), &b.name)));
     for q in queues {
         // One queue's lock at a time, released before the next.
         let c = q.lock().approximate_counts(now);
-        let (account, name) = (escape(&q.account_id), escape(&q.name));
+        let (account, region, name) = (escape(&q.account_id), escape(q.region()), escape(&q.name));
         for (label, n) in [
             ("visible", c.visible),
             ("in_flight", c.not_visible),
@@ -315,7 +315,7 @@ fn render_messages(state: &AppState, out: &mut String) {
         ] {
             let _ = writeln!(
                 out,
-                "sealq_messages{{account=\"{account}\",queue=\"{name}\",state=\"{label}\"}} {n}"
+                "sealq_messages{{account=\"{account}\",region=\"{region}\",queue=\"{name}\",state=\"{label}\"}} {n}"
             );
         }
     }

@@ -872,6 +872,48 @@ mod kms {
     }
 
     #[tokio::test]
+    async fn kms_features_sealq_does_not_offer_are_unsupported_not_unknown() {
+        let server = common::start().await;
+        let c = kms(&server);
+        let id = c
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id()
+            .to_owned();
+        let e = c
+            .create_grant()
+            .key_id(&id)
+            .grantee_principal("arn:aws:iam::000000000000:user/x")
+            .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("UnsupportedOperationException"));
+        assert_eq!(e.message(), Some("CreateGrant is not supported by sealq."));
+        let e = c.get_public_key().key_id(&id).send().await.unwrap_err();
+        assert_eq!(e.code(), Some("UnsupportedOperationException"));
+        let e = c
+            .get_parameters_for_import()
+            .key_id(&id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("UnsupportedOperationException"));
+        let e = c
+            .create_key()
+            .key_spec(KeySpec::EccNistP256)
+            .key_usage(KeyUsageType::SignVerify)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("UnsupportedOperationException"));
+    }
+
+    #[tokio::test]
     async fn recorded_kms_errors() {
         let server = common::start().await;
         let c = kms(&server);

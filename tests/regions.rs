@@ -114,6 +114,30 @@ async fn queues_of_the_same_name_live_apart_in_each_region() {
         .await
         .unwrap();
 
+    // Metrics and the admin view tell the two apart.
+    let metrics = reqwest::get(format!("{}/_sealq/metrics", server.endpoint))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for region in ["us-east-1", "us-west-2"] {
+        let series = format!(
+            "sealq_messages{{account=\"{ACCOUNT}\",region=\"{region}\",queue=\"{name}\",state=\"visible\"}}"
+        );
+        assert!(metrics.contains(&series), "{series} in\n{metrics}");
+    }
+    let queues = common::admin_get(&server, "/queues").await;
+    let regions: Vec<&str> = queues["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["name"] == name.as_str())
+        .map(|q| q["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(regions.len(), 2, "{queues}");
+    assert!(regions.contains(&"us-west-2") && regions.contains(&"us-east-1"));
+
     // Deleting the west queue leaves the east one.
     west.delete_queue().queue_url(&west_url).send().await.unwrap();
     east.get_queue_attributes()

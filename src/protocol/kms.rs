@@ -240,13 +240,52 @@ impl Obj {
     }
 }
 
+/// KMS actions of the service model that sealq does not offer (grants,
+/// custom key stores, asymmetric keys, key import, multi-Region keys, and
+/// a few others): AWS would accept them, so they are
+/// `UnsupportedOperationException`, not unknown.
+const NOT_OFFERED: [&str; 25] = [
+    "ConnectCustomKeyStore",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
+    "DisconnectCustomKeyStore",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GetKeyLastUsage",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListGrants",
+    "ListKeyRotations",
+    "ListRetirableGrants",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "Sign",
+    "UpdateCustomKeyStore",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "Verify",
+];
+
 /// Decodes the body of a KMS request for `action`.
 ///
 /// # Errors
-/// `UnknownOperationException` for an action sealq does not serve,
+/// `UnsupportedOperationException` for an action of the KMS model sealq
+/// does not offer, `UnknownOperationException` for any other it does not
+/// serve,
 /// `SerializationException` for a body that is not a JSON object or a member
 /// of the wrong type, `ValidationException` for a missing required member.
 pub(super) fn kms_action(action: &str, body: &[u8]) -> Result<KmsAction> {
+    if NOT_OFFERED.contains(&action) {
+        return Err(Error::UnsupportedOperationException(
+            format!("{action} is not supported by sealq.").into(),
+        ));
+    }
     if !ACTIONS.contains(&action) {
         return Err(Error::UnknownOperationException(String::new().into()));
     }

@@ -381,7 +381,7 @@ pub(crate) async fn every_sealq_variable_works_in_the_container() -> Outcome {
     docker(&["restart", "-t", "10", &name]).await?;
     wait_healthy(&name).await?;
     let endpoint = format!("http://{}", published(&name, 9400).await?);
-    let sqs = common::sqs_at(&endpoint, "AKIDENV");
+    let sqs = common::sqs_signing(&endpoint, "AKIDENV", "secret", "eu-west-1");
     sqs.get_queue_url()
         .queue_name("created")
         .send()
