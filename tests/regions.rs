@@ -138,6 +138,17 @@ async fn queues_of_the_same_name_live_apart_in_each_region() {
     assert_eq!(regions.len(), 2, "{queues}");
     assert!(regions.contains(&"us-west-2") && regions.contains(&"us-east-1"));
 
+    // Move tasks name their queues by ARN: one of another region is not
+    // found from this endpoint.
+    let west_arn = common::queue_arn(&west, &west_url).await;
+    let e = east
+        .list_message_move_tasks()
+        .source_arn(&west_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("ResourceNotFoundException"));
+
     // Deleting the west queue leaves the east one.
     west.delete_queue().queue_url(&west_url).send().await.unwrap();
     east.get_queue_attributes()

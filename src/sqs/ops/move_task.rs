@@ -6,8 +6,8 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::{Ctx, admit};
 use crate::error::{Error, Result};
+use crate::sqs::model::queue::Queue;
 use crate::sqs::move_tasks::{self, DEFAULT_RATE, queue_of_arn};
-
 use crate::sqs::types::{
     CancelMessageMoveTaskInput, ListMessageMoveTasksInput, MessageMoveTask, SqsOutput,
     StartMessageMoveTaskInput,
@@ -23,9 +23,15 @@ fn not_found(what: &str) -> Error {
     )
 }
 
+/// The live queue an ARN names, if it is in the request's region (a queue
+/// of another region is not found from this endpoint).
+fn here(state: &AppState, ctx: &Ctx, arn: &str) -> Option<std::sync::Arc<Queue>> {
+    queue_of_arn(state, arn).filter(|q| q.region() == ctx.region)
+}
+
 /// StartMessageMoveTask.
 pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInput) -> Result<SqsOutput> {
-    let source = queue_of_arn(state, &input.source_arn).ok_or_else(|| not_found("SourceArn"))?;
+    let source = here(state, ctx, &input.source_arn).ok_or_else(|| not_found("SourceArn"))?;
     admit(state, ctx, &source)?;
     // The queues whose dead-letter queue the source is.
     let origins: Vec<_> = state
@@ -48,7 +54,7 @@ pub(super) fn start(state: &AppState, ctx: &Ctx, input: StartMessageMoveTaskInpu
     let destination = match &input.destination_arn {
         None => None,
         Some(arn) => {
-            let d = queue_of_arn(state, arn).ok_or_else(|| not_found("DestinationArn"))?;
+            let d = here(state, ctx, arn).ok_or_else(|| not_found("DestinationArn"))?;
             if d.lock().attrs.fifo_queue != source.lock().attrs.fifo_queue {
                 return Err(Error::InvalidParameterValue(
                     "The source queue and the destination queue must be of the same queue type.".into(),
@@ -148,7 +154,7 @@ fn source_arn_of_handle(handle: &str) -> Option<String> {
 pub(super) fn cancel(state: &AppState, ctx: &Ctx, input: &CancelMessageMoveTaskInput) -> Result<SqsOutput> {
     let arn = source_arn_of_handle(&input.task_handle)
         .ok_or_else(|| Error::InvalidParameterValue("Value for parameter TaskHandle is invalid.".into()))?;
-    let source = queue_of_arn(state, &arn).ok_or_else(|| not_found("SourceArn"))?;
+    let source = here(state, ctx, &arn).ok_or_else(|| not_found("SourceArn"))?;
     admit(state, ctx, &source)?;
     state
         .move_tasks
@@ -159,7 +165,7 @@ pub(super) fn cancel(state: &AppState, ctx: &Ctx, input: &CancelMessageMoveTaskI
 
 /// ListMessageMoveTasks.
 pub(super) fn list(state: &AppState, ctx: &Ctx, input: &ListMessageMoveTasksInput) -> Result<SqsOutput> {
-    let source = queue_of_arn(state, &input.source_arn).ok_or_else(|| not_found("SourceArn"))?;
+    let source = here(state, ctx, &input.source_arn).ok_or_else(|| not_found("SourceArn"))?;
     admit(state, ctx, &source)?;
     let max = match input.max_results {
         None => 1,
