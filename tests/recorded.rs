@@ -789,6 +789,11 @@ mod kms {
 
     use super::common::{self, kms};
 
+    async fn new_key(c: &aws_sdk_kms::Client) -> String {
+        let meta = c.create_key().send().await.unwrap().key_metadata.unwrap();
+        meta.key_id().to_owned()
+    }
+
     fn is_material_id(s: &str) -> bool {
         s.len() == 64
             && s.bytes()
@@ -875,15 +880,7 @@ mod kms {
     async fn kms_features_sealq_does_not_offer_are_unsupported_not_unknown() {
         let server = common::start().await;
         let c = kms(&server);
-        let id = c
-            .create_key()
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_id()
-            .to_owned();
+        let id = new_key(&c).await;
         let e = c
             .create_grant()
             .key_id(&id)
@@ -917,15 +914,7 @@ mod kms {
     async fn recorded_kms_errors() {
         let server = common::start().await;
         let c = kms(&server);
-        let id = c
-            .create_key()
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_id()
-            .to_owned();
+        let id = new_key(&c).await;
 
         let mrk = "mrk-1234abcd12ab34cd56ef1234567890ab";
         let e = c.describe_key().key_id(mrk).send().await.unwrap_err();

@@ -563,6 +563,11 @@ fn apply_queue(
     let fifo = attributes
         .iter()
         .any(|(k, v)| k == "FifoQueue" && v.eq_ignore_ascii_case("true"));
+    // The file's keys are in the server's region.
+    let home = crate::kms::Home {
+        region: &state.config.region,
+        account,
+    };
     // Each attribute alone first, so an error names its own line.
     for (name, value) in &attributes {
         let mut a = QueueAttributes::new(fifo);
@@ -571,28 +576,8 @@ fn apply_queue(
         if name == "KmsMasterKeyId"
             && (value.starts_with("alias/") && !value.starts_with("alias/aws/")
                 || uuid::Uuid::try_parse(value).is_ok())
-            && state
-                .kms
-                .resolve(
-                    value,
-                    Forms::WithAlias,
-                    crate::kms::Home {
-                        region: &state.config.region,
-                        account,
-                    },
-                )
-                .is_err()
-            && real
-                .kms
-                .resolve(
-                    value,
-                    Forms::WithAlias,
-                    crate::kms::Home {
-                        region: &state.config.region,
-                        account,
-                    },
-                )
-                .is_err()
+            && state.kms.resolve(value, Forms::WithAlias, home).is_err()
+            && real.kms.resolve(value, Forms::WithAlias, home).is_err()
         {
             return Err(src.error(
                 &field!["queues", i, "attributes", name],

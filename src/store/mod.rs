@@ -110,17 +110,7 @@ impl Store {
 
     /// The queue with this ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
     pub fn get_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(_), Some("sqs"), Some(region), Some(account), Some(name)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
+        let (region, account, name) = crate::sqs::model::queue::arn_parts(arn)?;
         self.get(region, account, name)
     }
 

@@ -231,6 +231,22 @@ pub struct QueueState {
     journal: Option<Vec<Change>>,
 }
 
+/// Region, account and name of a queue ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
+pub fn arn_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some("sqs"), Some(region), Some(account), Some(name)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Some((region, account, name))
+}
+
 impl Queue {
     /// The region that holds the queue (from its ARN).
     pub fn region(&self) -> &str {

@@ -205,18 +205,7 @@ pub fn parse_queue_url(url: &str) -> Result<QueueAddress<'_>> {
 
 /// Account and name of a queue ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
 pub fn parse_queue_arn(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("sqs"), Some(_), Some(account), Some(name)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    Some((account, name))
+    crate::sqs::model::queue::arn_parts(arn).map(|(_, account, name)| (account, name))
 }
 
 /// The live queue a `QueueUrl` names: a URL in any form
