@@ -237,6 +237,9 @@ pub enum Error {
     /// The request is larger than sealq accepts.
     #[error("{0}")]
     RequestEntityTooLarge(Msg),
+    /// The request's body did not arrive within `--client-timeout`.
+    #[error("{0}")]
+    RequestTimeout(Msg),
     /// The query protocol `Version` is not `2012-11-05`.
     #[error("{0}")]
     NoSuchVersion(Msg),
@@ -530,6 +533,14 @@ impl Error {
                 Sender,
             ),
             Self::NoSuchVersion(_) => (400, "NoSuchVersion", sqs_type!("NoSuchVersion"), Sender),
+            // Not an SQS error: the code and text are S3's for a client
+            // that stopped sending (AWS documents none for SQS).
+            Self::RequestTimeout(_) => (
+                408,
+                "RequestTimeout",
+                "com.amazon.coral.service#RequestTimeoutException",
+                Sender,
+            ),
             Self::IncompleteSignature(_) => (
                 400,
                 "IncompleteSignature",

@@ -32,6 +32,7 @@ pub mod error;
 pub mod iam;
 pub mod kms;
 pub mod limits;
+pub mod listen;
 pub mod metrics;
 pub mod protocol;
 pub mod sqs;
@@ -41,7 +42,7 @@ pub mod sts;
 pub mod tls;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -90,19 +91,29 @@ pub async fn serve_with_tls(
         tokio::spawn(async move { state.encryption.run_sweeper(stop).await })
     };
     let state_for_close = state.clone();
+    let limits = state.config.limits;
     let router = app(state);
-    let https = tls.map(|t| tokio::spawn(tls::run(t, router.clone(), token.clone())));
+    // One cap on open connections for both listeners.
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let https = tls.map(|t| {
+        let (l, handshake) = t.into_parts();
+        let run = listen::run(
+            l,
+            handshake,
+            router.clone(),
+            token.clone(),
+            limits,
+            permits.clone(),
+        );
+        tokio::spawn(run)
+    });
     let stop = token.clone();
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    tokio::spawn(async move {
         shutdown.await;
         stop.cancel();
-    })
-    .await;
-    // The HTTPS listener stops with the plain one, even when that failed.
+    });
+    listen::run(listener, listen::Plain, router, token.clone(), limits, permits).await;
+    // The HTTPS listener stops with the plain one.
     token.cancel();
     if let Some(https) = https {
         let _ = https.await;
@@ -110,5 +121,5 @@ pub async fn serve_with_tls(
     sweeper.abort();
     // Commits what the journal still holds before the process ends.
     state_for_close.store.close();
-    served
+    Ok(())
 }

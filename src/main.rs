@@ -240,6 +240,12 @@ struct ServeArgs {
     /// Give queues created by signed requests SSE-SQS unless their attributes say otherwise (AWS's default).
     #[arg(long, env = "SEALQ_SSE_SQS_BY_DEFAULT", default_value_t = true, action = clap::ArgAction::Set)]
     sse_sqs_by_default: bool,
+    /// Most open connections, both listeners together; past it a new connection gets 503 and is closed. Above 10,000 long polls, each is a connection.
+    #[arg(long, env = "SEALQ_MAX_CONNECTIONS", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(i64::from(sealq::listen::MIN_CONNECTIONS)..=i64::from(sealq::listen::MAX_CONNECTIONS)))]
+    max_connections: u32,
+    /// Seconds a client may take to send a request's head or body (else its connection is closed), and an idle keep-alive connection stays open.
+    #[arg(long, env = "SEALQ_CLIENT_TIMEOUT", default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=i64::from(sealq::listen::MAX_CLIENT_TIMEOUT)))]
+    client_timeout: u32,
     /// Keep a deleted queue's name taken for 60 seconds of sealq's clock (QueueDeletedRecently), as AWS does. Off by default, so test suites can recreate queues at once.
     #[arg(long, env = "SEALQ_STRICT_DELETION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     strict_deletion: bool,
@@ -298,6 +304,11 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
         queue_url_base: args.queue_url_base.clone(),
         sse_sqs_by_default: args.sse_sqs_by_default,
         strict_deletion: args.strict_deletion,
+        limits: sealq::listen::Limits {
+            max_connections: args.max_connections as usize,
+            header_timeout: std::time::Duration::from_secs(u64::from(args.client_timeout)),
+            body_timeout: std::time::Duration::from_secs(u64::from(args.client_timeout)),
+        },
         data_dir: args.data_dir.clone(),
         sync: if args.sync == "normal" {
             sealq::store::durable::Sync::Normal
@@ -352,6 +363,18 @@ fn settings(args: &ServeArgs, m: &ArgMatches, file: Option<&sealq::config::FileC
         && let Some(v) = server.strict_deletion
     {
         config.strict_deletion = v;
+    }
+    if !given("max_connections")
+        && let Some(v) = server.max_connections
+    {
+        config.limits.max_connections = v as usize;
+    }
+    if !given("client_timeout")
+        && let Some(v) = server.client_timeout
+    {
+        let t = std::time::Duration::from_secs(u64::from(v));
+        config.limits.header_timeout = t;
+        config.limits.body_timeout = t;
     }
     if !given("data_dir") && server.data_dir.is_some() {
         config.data_dir.clone_from(&server.data_dir);

@@ -19,15 +19,12 @@
 //! `--tls-ca-out FILE` writes the CA's certificate (never its key) for
 //! clients to trust.
 //!
-//! Why an accept loop of our own (hyper-util) rather than `axum::serve`:
-//! axum serves plain TCP listeners only. Here each accepted connection gets
-//! its own task, in which the handshake runs under a timeout
+//! The HTTPS listener runs the accept loop both listeners share
+//! ([`crate::listen::run`]); each accepted connection gets its own task, in
+//! which the handshake ([`Handshake`]) runs under a timeout
 //! ([`HANDSHAKE_TIMEOUT`]), so a stalled or failed handshake never holds up
 //! the accept loop or another connection; a client speaking plain HTTP to
-//! this port gets a `400` saying so, and its connection is closed. On
-//! shutdown the loop stops accepting, connections finish their in-flight
-//! request (long polls are released by the state's shutdown token) and
-//! [`run`] returns when the last one has closed.
+//! this port gets a `400` saying so, and its connection is closed.
 //!
 //! Certificate validity is real time (clients check it against their own
 //! clocks), so this module reads the system time, not [`crate::clock`];
@@ -39,10 +36,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
     KeyPair, KeyUsagePurpose, SanType, SerialNumber,
@@ -54,7 +47,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
-use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use crate::config::TlsSettings;
@@ -611,94 +603,53 @@ impl TlsListener {
 /// Where a connection's plain-HTTP refusal points clients.
 const PLAIN_HTTP_ANSWER: &str = "This port speaks HTTPS (TLS): use an https:// endpoint.\n";
 
-/// Serves `router` over TLS on `tls` until `stop` is cancelled; then stops
-/// accepting and returns once every connection has finished its in-flight
-/// request and closed.
-pub async fn run(tls: TlsListener, router: Router, stop: CancellationToken) {
-    let graceful = GracefulShutdown::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = stop.cancelled() => break,
-            accepted = tls.listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // As axum's loop: per-connection errors are skipped;
-                    // others (e.g. out of file descriptors) are waited out.
-                    if !matches!(
-                        e.kind(),
-                        std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
-                    ) {
-                        tracing::error!(error = %e, "TLS listener: accept failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        tokio::spawn(connection(
-            tcp,
-            peer,
-            tls.acceptor.clone(),
-            router.clone(),
-            graceful.watcher(),
-            stop.clone(),
-        ));
+impl TlsListener {
+    /// The listener and the handshake that makes its connections TLS.
+    pub fn into_parts(self) -> (TcpListener, Handshake) {
+        (self.listener, Handshake(self.acceptor))
     }
-    drop(tls);
-    graceful.shutdown().await;
 }
 
-/// One connection: the handshake (bounded by [`HANDSHAKE_TIMEOUT`] and
-/// by `stop`), then HTTP/1.1 until the client closes or the server stops.
-async fn connection(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    acceptor: TlsAcceptor,
-    router: Router,
-    watcher: Watcher,
-    stop: CancellationToken,
-) {
-    let handshake = async {
-        // A TLS connection starts with a handshake record (0x16); anything
-        // else is most likely plain HTTP sent to the wrong port.
-        let mut first = [0u8; 1];
-        if matches!(tcp.peek(&mut first).await, Ok(1)) && first[0] != 0x16 {
-            refuse_plain(tcp, peer).await;
-            return None;
-        }
-        match acceptor.accept(tcp).await {
-            Ok(stream) => Some(stream),
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+/// The TLS handshake, as the HTTPS listener's [`crate::listen::Upgrade`]:
+/// bounded by [`HANDSHAKE_TIMEOUT`]; a client speaking plain HTTP to this
+/// port gets a `400` saying so.
+#[derive(Clone)]
+pub struct Handshake(TlsAcceptor);
+
+impl std::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handshake").finish_non_exhaustive()
+    }
+}
+
+impl crate::listen::Upgrade for Handshake {
+    type Stream = tokio_rustls::server::TlsStream<TcpStream>;
+    const TLS: bool = true;
+
+    async fn upgrade(&self, tcp: TcpStream, peer: SocketAddr) -> Option<Self::Stream> {
+        let handshake = async {
+            // A TLS connection starts with a handshake record (0x16);
+            // anything else is most likely plain HTTP sent to the wrong port.
+            let mut first = [0u8; 1];
+            if matches!(tcp.peek(&mut first).await, Ok(1)) && first[0] != 0x16 {
+                refuse_plain(tcp, peer).await;
+                return None;
+            }
+            match self.0.accept(tcp).await {
+                Ok(stream) => Some(stream),
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    None
+                }
+            }
+        };
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+            Ok(stream) => stream,
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
                 None
             }
         }
-    };
-    let stream = tokio::select! {
-        () = stop.cancelled() => return,
-        done = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake) => match done {
-            Ok(Some(stream)) => stream,
-            Ok(None) => return,
-            Err(_) => {
-                tracing::debug!(%peer, "TLS handshake timed out");
-                return;
-            }
-        },
-    };
-    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let mut req = req.map(axum::body::Body::new);
-        req.extensions_mut().insert(ConnectInfo(peer));
-        req.extensions_mut().insert(crate::protocol::Tls);
-        tower_service::Service::call(&mut router.clone(), req)
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        // One buffer per response, so one TLS record (vectored writes
-        // would seal head and body separately).
-        .writev(false)
-        .serve_connection(TokioIo::new(stream), service);
-    if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(%peer, error = %e, "TLS connection ended with an error");
     }
 }
 

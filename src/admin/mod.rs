@@ -99,6 +99,14 @@ fn bad_request(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
 }
 
+/// Most seconds one clock advance may move (ten years): timers, ARNs and
+/// dates stay meaningful, and nothing saturates.
+const MAX_ADVANCE_SECONDS: f64 = 315_360_000.0;
+
+/// The latest time the virtual clock may show: 9999-12-31T23:59:59Z, the
+/// last a four-digit year (SigV4 dates, ISO-8601) can name.
+const LATEST_CLOCK_MS: u64 = 253_402_300_799_000;
+
 /// `POST /_sealq/clock {"advance_seconds": N}`: moves every timer forward.
 async fn advance_clock(State(state): State<AppState>, body: Bytes) -> Response {
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
@@ -111,12 +119,20 @@ async fn advance_clock(State(state): State<AppState>, body: Bytes) -> Response {
     else {
         return bad_request("advance_seconds must be a non-negative number");
     };
+    if secs > MAX_ADVANCE_SECONDS {
+        return bad_request(&format!(
+            "advance_seconds must be at most {MAX_ADVANCE_SECONDS} (ten years) per call"
+        ));
+    }
     #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
-        reason = "checked finite and non-negative"
+        reason = "checked finite, non-negative and at most ten years"
     )]
     let ms = (secs * 1000.0).round() as u64;
+    if state.clock.now_ms().saturating_add(ms) > LATEST_CLOCK_MS {
+        return bad_request("the clock cannot pass the end of the year 9999");
+    }
     state.clock.advance(ms);
     let n = state
         .store

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -21,6 +22,7 @@ use toml::de::{DeTable, DeValue};
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::listen::{MAX_CLIENT_TIMEOUT, MAX_CONNECTIONS, MIN_CONNECTIONS};
 
 /// A problem with a configuration file, located: Display is
 /// `FILE:LINE:COL: field `PATH`: MESSAGE` (the field part is left out when
@@ -375,6 +377,11 @@ pub struct ServerSection {
     pub sse_sqs_by_default: Option<bool>,
     /// Whether a deleted queue's name is taken for 60 s (`--strict-deletion`).
     pub strict_deletion: Option<bool>,
+    /// Most open connections (`--max-connections`).
+    pub max_connections: Option<u32>,
+    /// Seconds a client may take to send a request head or body, and an
+    /// idle connection stays open (`--client-timeout`).
+    pub client_timeout: Option<u32>,
     /// Directory for durable state (`--data-dir`).
     pub data_dir: Option<PathBuf>,
     /// `full` or `normal` (`--sync`).
@@ -670,6 +677,17 @@ impl FileConfig {
             queue_url_base: s.queue_url_base.clone().or(base.queue_url_base),
             sse_sqs_by_default: s.sse_sqs_by_default.unwrap_or(base.sse_sqs_by_default),
             strict_deletion: s.strict_deletion.unwrap_or(base.strict_deletion),
+            limits: crate::listen::Limits {
+                max_connections: s
+                    .max_connections
+                    .map_or(base.limits.max_connections, |n| n as usize),
+                header_timeout: s
+                    .client_timeout
+                    .map_or(base.limits.header_timeout, |t| Duration::from_secs(u64::from(t))),
+                body_timeout: s
+                    .client_timeout
+                    .map_or(base.limits.body_timeout, |t| Duration::from_secs(u64::from(t))),
+            },
             data_dir: s.data_dir.clone().or(base.data_dir),
             sync: s.sync.map_or(base.sync, SyncMode::store_sync),
             auth: s.auth.map_or(base.auth, AuthSetting::mode),
@@ -723,6 +741,22 @@ pub fn parse(path: impl AsRef<Path>, text: String) -> Result<FileConfig, ConfigE
 
 /// The checks of [`parse`] after deserialization.
 fn check_static(cfg: &FileConfig) -> Result<(), ConfigError> {
+    if let Some(n) = cfg.server.max_connections
+        && !(MIN_CONNECTIONS..=MAX_CONNECTIONS).contains(&n)
+    {
+        return Err(cfg.source.error(
+            &field!["server", "max_connections"],
+            format!("must be from {MIN_CONNECTIONS} to {MAX_CONNECTIONS}, not {n}"),
+        ));
+    }
+    if let Some(t) = cfg.server.client_timeout
+        && !(1..=MAX_CLIENT_TIMEOUT).contains(&t)
+    {
+        return Err(cfg.source.error(
+            &field!["server", "client_timeout"],
+            format!("must be from 1 to {MAX_CLIENT_TIMEOUT} seconds, not {t}"),
+        ));
+    }
     let src = &cfg.source;
     for (i, h) in cfg.server.tls_hostnames.iter().flatten().enumerate() {
         if let Err(e) = crate::tls::parse_hostname(h) {

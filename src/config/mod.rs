@@ -43,6 +43,8 @@ pub struct Config {
     /// virtual clock (`QueueDeletedRecently`), as in AWS. Off by default,
     /// so test suites can recreate queues at once.
     pub strict_deletion: bool,
+    /// The listeners' limits: open connections, client timeouts.
+    pub limits: crate::listen::Limits,
 }
 
 /// Settings of the HTTPS listener (`--tls-*`, `[server] tls_*`).
@@ -77,6 +79,7 @@ impl Default for Config {
             auth: crate::auth::AuthMode::Open,
             tls: TlsSettings::default(),
             strict_deletion: false,
+            limits: crate::listen::Limits::default(),
         }
     }
 }

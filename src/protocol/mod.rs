@@ -251,15 +251,40 @@ async fn serve_request(state: &AppState, req: Request, facts: &mut Facts) -> (Pr
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_REQUEST_BODY).await else {
-        let e = Error::RequestEntityTooLarge(
-            format!("Request body must be at most {MAX_REQUEST_BODY} bytes.").into(),
-        );
-        return (
-            protocol,
-            target_action.unwrap_or_default(),
-            error::render(protocol, &e, &rid),
-        );
+    let refuse = |e: &Error| {
+        // The body is left unread: the connection closes after the answer.
+        let mut r = error::render(protocol, e, &rid);
+        r.headers_mut()
+            .insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+        (protocol, target_action.clone().unwrap_or_default(), r)
+    };
+    let too_large = || {
+        Error::RequestEntityTooLarge(format!("Request body must be at most {MAX_REQUEST_BODY} bytes.").into())
+    };
+    // A declared length above the largest valid request is refused before
+    // a byte of the body is read.
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_REQUEST_BODY as u64) {
+        return refuse(&too_large());
+    }
+    let read = tokio::time::timeout(
+        state.config.limits.body_timeout,
+        axum::body::to_bytes(body, MAX_REQUEST_BODY),
+    );
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return refuse(&too_large()),
+        Err(_) => {
+            let e = Error::RequestTimeout(
+                "Your socket connection to the server was not read from or written to within the timeout period."
+                    .into(),
+            );
+            return refuse(&e);
+        }
     };
 
     let (action, result) = match protocol {
