@@ -211,3 +211,18 @@ async fn clock_advances_are_bounded() {
     .await;
     assert_eq!(status, 200, "ten years is allowed");
 }
+
+#[test]
+fn bad_limit_flags_exit_2_with_a_clear_message() {
+    for (args, what) in [
+        (["--max-connections", "0"], "max-connections"),
+        (["--client-timeout", "0"], "client-timeout"),
+        (["--client-timeout", "soon"], "client-timeout"),
+    ] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sealq"));
+        cmd.args(args);
+        let (code, err) = common::refusal(cmd, what);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(what), "{err}");
+    }
+}

@@ -1006,6 +1006,15 @@ mod tests {
         assert_eq!(cfg.server.data_dir.as_deref(), Some(Path::new("/var/lib/sealq")));
         assert_eq!(cfg.server.log_format, Some(LogFormat::Json));
         assert_eq!(cfg.server.sync, Some(SyncMode::Normal));
+        for (text, field) in [
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            ("[server]\nclient_timeout = 0\n", "server.client_timeout"),
+            ("[server]\nclient_timeout = 3601\n", "server.client_timeout"),
+        ] {
+            let e = err(text);
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.message.starts_with("must be from"), "{e}");
+        }
         let e = err("[server]\nlog_format = \"xml\"\n");
         assert_eq!(e.field, "server.log_format", "{e}");
         let e = err("[server]\nsync = \"sometimes\"\n");
