@@ -88,6 +88,8 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+mod long_polls;
+
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
 use std::process::{Child, Command, Stdio};
@@ -137,6 +139,9 @@ struct Opts {
     /// Instead of the matrix: SendMessage at c16 to an SSE-KMS queue
     /// without and with the web console open in headless Chromium.
     console_compare: bool,
+    /// Instead of the matrix: 10,000 concurrent long polls on one queue
+    /// and over 1,000 queues (`long_polls`).
+    long_polls: bool,
 }
 
 /// Where the server under test keeps its state.
@@ -170,6 +175,7 @@ fn parse_args() -> Opts {
     let mut tls_compare = false;
     let mut authz_compare = false;
     let mut console_compare = false;
+    let mut long_polls = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -187,6 +193,7 @@ fn parse_args() -> Opts {
             "--tls-compare" => tls_compare = true,
             "--authz-compare" => authz_compare = true,
             "--console-compare" => console_compare = true,
+            "--long-polls" => long_polls = true,
             "--repeat" => {
                 repeat = args
                     .next()
@@ -213,7 +220,7 @@ fn parse_args() -> Opts {
             "--bench" => {}
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both] [--auth-compare] [--tls-compare] [--authz-compare] [--console-compare]"
+                    "usage: cargo bench --bench load -- [--seconds N] [--only SUBSTRING] [--quick] [--repeat N] [--client-threads N] [--storage memory|disk|both] [--auth-compare] [--tls-compare] [--authz-compare] [--console-compare] [--long-polls]"
                 );
                 std::process::exit(0);
             }
@@ -235,6 +242,7 @@ fn parse_args() -> Opts {
         tls_compare,
         authz_compare,
         console_compare,
+        long_polls,
     }
 }
 
@@ -909,7 +917,13 @@ impl Conn {
 
     /// Sends and returns (status, body).
     async fn call(&mut self, req: http::Request<Full<Bytes>>) -> (u16, Bytes) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.write_request(req).await;
+        self.read_response().await
+    }
+
+    /// Writes a request (one buffer).
+    async fn write_request(&mut self, req: http::Request<Full<Bytes>>) {
+        use tokio::io::AsyncWriteExt;
         let (parts, body) = req.into_parts();
         let body = body.collect().await.expect("full body").to_bytes();
         self.out.clear();
@@ -923,6 +937,11 @@ impl Conn {
         let _ = write!(LenWriter(&mut self.out), "content-length: {}\r\n\r\n", body.len());
         self.out.extend_from_slice(&body);
         self.stream.write_all(&self.out).await.expect("write request");
+    }
+
+    /// Reads one response: (status, body).
+    async fn read_response(&mut self) -> (u16, Bytes) {
+        use tokio::io::AsyncReadExt;
         loop {
             if let Some(end) = memchr::memmem::find(&self.buf, b"\r\n\r\n") {
                 let head = std::str::from_utf8(&self.buf[..end]).expect("ascii head");
@@ -2153,6 +2172,11 @@ fn main() {
     }
     if opts.console_compare {
         rt.block_on(console_compare(&opts, tck, &mut out));
+        print!("{out}");
+        return;
+    }
+    if opts.long_polls {
+        rt.block_on(long_polls::run(&mut out));
         print!("{out}");
         return;
     }
