@@ -844,9 +844,12 @@ impl QueueState {
             .ok_or_else(not_available)?;
         // AWS accepts a change on a standard-queue message whose visibility
         // timeout already ran out: it becomes invisible again from now.
-        let received_ms = match m.state {
-            MsgState::InFlight { received_ms, .. } => received_ms,
-            MsgState::Visible => now,
+        // The receive keeps its id (`seq`), so its receipt handle stays the
+        // current one (a FIFO delete checks it); the heap entry of the old
+        // timeout goes stale by its `until`.
+        let (received_ms, seq) = match m.state {
+            MsgState::InFlight { received_ms, seq, .. } => (received_ms, seq),
+            MsgState::Visible => (now, handle.seq),
             MsgState::Delayed { .. } => return Err(not_available()),
         };
         let was_visible = m.state == MsgState::Visible;
@@ -880,8 +883,6 @@ impl QueueState {
             self.counts.visible -= 1;
             self.counts.not_visible += 1;
         }
-        let seq = self.next_seq;
-        self.next_seq = self.next_seq.wrapping_add(1);
         m.state = MsgState::InFlight {
             until,
             received_ms,
