@@ -22,20 +22,28 @@ use crate::sqs::types::{CancelMessageMoveTaskInput, ListMessageMoveTasksInput, S
 
 /// One JSON object, consumed member by member (so strings such as message
 /// bodies move into the typed input instead of being copied), with AWS-style
-/// errors for missing or mistyped members.
-struct Obj(Map<String, Value>);
+/// errors for missing or mistyped members. The flag says whether the tree
+/// is a JSON-protocol body, whose members must have their model's JSON
+/// types (`SerializationException` otherwise); the query protocol's are
+/// all strings, read as the member's type.
+struct Obj(Map<String, Value>, bool);
 
-fn type_error(name: &str, v: &Value, expected: &str) -> Error {
-    Error::invalid_value(name, v, &format!("Must be {expected}."))
+fn type_error(json: bool, name: &str, v: &Value, expected: &str) -> Error {
+    if json {
+        Error::SerializationException(format!("Member {name} must be {expected}.").into())
+    } else {
+        Error::invalid_value(name, v, &format!("Must be {expected}."))
+    }
 }
 
 impl Obj {
     fn opt_str(&mut self, name: &str) -> Result<Option<String>> {
+        let json = self.1;
         match self.0.remove(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(v.to_string())),
-            Some(v) => Err(type_error(name, &v, "a string")),
+            Some(v @ (Value::Number(_) | Value::Bool(_))) if !json => Ok(Some(v.to_string())),
+            Some(v) => Err(type_error(json, name, &v, "a string")),
         }
     }
 
@@ -44,36 +52,39 @@ impl Obj {
     }
 
     fn opt_int(&mut self, name: &str) -> Result<Option<i64>> {
+        let json = self.1;
         match self.0.remove(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n
                 .as_i64()
                 .map(Some)
-                .ok_or_else(|| type_error(name, &Value::Number(n), "an integer")),
-            Some(Value::String(s)) => s
+                .ok_or_else(|| type_error(json, name, &Value::Number(n), "an integer")),
+            Some(Value::String(s)) if !json => s
                 .trim()
                 .parse::<i64>()
                 .map(Some)
                 .map_err(|_| Error::invalid_value(name, &s, "Must be an integer.")),
-            Some(v) => Err(type_error(name, &v, "an integer")),
+            Some(v) => Err(type_error(json, name, &v, "an integer")),
         }
     }
 
     fn str_list(&mut self, name: &str) -> Result<Vec<String>> {
+        let json = self.1;
         match self.0.remove(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .into_iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s),
-                    other => Err(type_error(name, &other, "a list of strings")),
+                    other => Err(type_error(json, name, &other, "a list of strings")),
                 })
                 .collect(),
-            Some(v) => Err(type_error(name, &v, "a list of strings")),
+            Some(v) => Err(type_error(json, name, &v, "a list of strings")),
         }
     }
 
     fn str_map(&mut self, name: &str) -> Result<Vec<(String, String)>> {
+        let json = self.1;
         match self.0.remove(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Object(m)) => m
@@ -81,14 +92,15 @@ impl Obj {
                 .map(|(k, v)| match v {
                     Value::String(s) => Ok((k, s)),
                     Value::Null => Ok((k, String::new())),
-                    other => Err(type_error(&k, &other, "a string")),
+                    other => Err(type_error(json, &k, &other, "a string")),
                 })
                 .collect(),
-            Some(v) => Err(type_error(name, &v, "a map of strings")),
+            Some(v) => Err(type_error(json, name, &v, "a map of strings")),
         }
     }
 
     fn objects(&mut self, name: &str) -> Result<Vec<Self>> {
+        let json = self.1;
         match self.0.remove(name) {
             // The query protocol writes an empty list as `Entries=`.
             None | Some(Value::Null) => Ok(Vec::new()),
@@ -96,19 +108,20 @@ impl Obj {
             Some(Value::Array(items)) => items
                 .into_iter()
                 .map(|v| match v {
-                    Value::Object(m) => Ok(Self(m)),
-                    other => Err(type_error(name, &other, "a list of structures")),
+                    Value::Object(m) => Ok(Self(m, json)),
+                    other => Err(type_error(json, name, &other, "a list of structures")),
                 })
                 .collect(),
-            Some(v) => Err(type_error(name, &v, "a list of structures")),
+            Some(v) => Err(type_error(json, name, &v, "a list of structures")),
         }
     }
 
     fn attribute_values(&mut self, name: &str) -> Result<Vec<(String, MessageAttributeValue)>> {
+        let json = self.1;
         let m = match self.0.remove(name) {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Object(m)) => m,
-            Some(v) => return Err(type_error(name, &v, "a map of message attribute values")),
+            Some(v) => return Err(type_error(json, name, &v, "a map of message attribute values")),
         };
         m.into_iter()
             .map(|(k, v)| {
@@ -117,7 +130,7 @@ impl Obj {
                         format!("The message attribute '{k}' must contain a value.").into(),
                     ));
                 };
-                let mut o = Self(fields);
+                let mut o = Self(fields, json);
                 let binary_value = o
                     .opt_str("BinaryValue")?
                     .map(|b| {
@@ -218,8 +231,8 @@ pub(super) const SQS_ACTIONS: [&str; 23] = [
 /// # Errors
 /// `InvalidAction` for unknown actions, `MissingParameter` for absent required
 /// members, `InvalidParameterValue` for mistyped ones.
-pub(super) fn sqs_action(action: &str, body: Map<String, Value>) -> Result<SqsAction> {
-    let mut o = Obj(body);
+pub(super) fn sqs_action(action: &str, body: Map<String, Value>, json: bool) -> Result<SqsAction> {
+    let mut o = Obj(body, json);
     Ok(match action {
         "CreateQueue" => SqsAction::CreateQueue(CreateQueueInput {
             queue_name: o.str("QueueName")?,
@@ -363,12 +376,29 @@ mod tests {
     fn the_action_list_is_sorted_and_decodable() {
         assert!(SQS_ACTIONS.windows(2).all(|w| w[0] < w[1]));
         for a in SQS_ACTIONS {
-            let r = sqs_action(a, serde_json::Map::new());
+            let r = sqs_action(a, serde_json::Map::new(), true);
             assert!(!matches!(r, Err(Error::InvalidAction(_))), "{a}");
         }
         assert!(matches!(
-            sqs_action("Nope", serde_json::Map::new()),
+            sqs_action("Nope", serde_json::Map::new(), false),
             Err(Error::InvalidAction(_))
         ));
+    }
+
+    #[test]
+    fn json_members_must_have_their_types_and_query_strings_are_read_as_them() {
+        let map = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let body = serde_json::json!({"QueueUrl": "u", "MaxNumberOfMessages": "5"});
+        assert!(matches!(
+            sqs_action("ReceiveMessage", map(body.clone()), true),
+            Err(Error::SerializationException(_))
+        ));
+        assert!(sqs_action("ReceiveMessage", map(body), false).is_ok());
+        let body = serde_json::json!({"QueueUrl": 7});
+        assert!(matches!(
+            sqs_action("PurgeQueue", map(body.clone()), true),
+            Err(Error::SerializationException(_))
+        ));
+        assert!(sqs_action("PurgeQueue", map(body), false).is_ok());
     }
 }

@@ -508,7 +508,7 @@ async fn serve_json(
         }
     };
     facts.queue_of(&map);
-    let mut input = decode::sqs_action(action, map)?;
+    let mut input = decode::sqs_action(action, map, true)?;
     trace_header_into(&mut input, parts);
     ctx.iam_action = input.iam_action();
     ops::dispatch(state, &ctx, input).await
@@ -693,7 +693,7 @@ async fn serve_query(
     facts.queue_of(&params);
     let result = async {
         let mut ctx = context(state, parts, body, client_ip, facts)?;
-        let mut input = decode::sqs_action(&action, params)?;
+        let mut input = decode::sqs_action(&action, params, false)?;
         trace_header_into(&mut input, parts);
         ctx.iam_action = input.iam_action();
         ops::dispatch(state, &ctx, input).await
