@@ -173,6 +173,16 @@ fn scalar(v: &Value) -> String {
     }
 }
 
+/// One malformed request: its name, its JSON body and query parameters
+/// (either may be absent), and the error codes allowed (any 4xx when
+/// empty).
+type Case = (
+    String,
+    Option<String>,
+    Vec<(String, String)>,
+    &'static [&'static str],
+);
+
 async fn json_call(server: &common::Server, action: &str, body: &str) -> common::Raw {
     let req = http::Request::builder()
         .method("POST")
@@ -267,7 +277,7 @@ async fn wrong_types_bad_bytes_big_values_and_unknown_parameters_get_aws_errors_
         let (url, handle) = fixture(&server, &format!("survey-{action}")).await;
         let base = valid(action, &url, &handle);
         let members: Vec<String> = base.as_object().unwrap().keys().cloned().collect();
-        let mut cases: Vec<(String, Option<String>, Vec<(String, String)>, &[&str])> = Vec::new();
+        let mut cases: Vec<Case> = Vec::new();
         // JSON: each member as a value of the wrong type.
         for m in &members {
             for wrong in [json!(123), json!(true), json!([1]), json!({"a": 1}), json!("x")] {
