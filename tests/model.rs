@@ -94,13 +94,21 @@ impl Model {
 
     /// The `pick`-th message that has a handle, if any.
     fn held(&self, pick: usize) -> Option<(String, String)> {
-        let held: Vec<_> = self
-            .messages
-            .iter()
-            .filter_map(|(id, m)| m.handle.clone().map(|h| (id.clone(), h)))
-            .collect();
-        (!held.is_empty()).then(|| held[pick % held.len()].clone())
+        nth_held(self.messages.iter().map(|(id, m)| (id, m.handle.as_ref())), pick)
     }
+}
+
+/// The `pick`-th (modulo) of the messages that have a handle: its id and
+/// handle.
+fn nth_held<'a>(
+    messages: impl Iterator<Item = (&'a String, Option<&'a String>)>,
+    pick: usize,
+) -> Option<(String, String)> {
+    let held: Vec<(&String, &String)> = messages.filter_map(|(id, h)| h.map(|h| (id, h))).collect();
+    (!held.is_empty()).then(|| {
+        let (id, h) = held[pick % held.len()];
+        (id.clone(), h.clone())
+    })
 }
 
 /// The system under test: a server on a data directory, restartable.
@@ -163,8 +171,15 @@ impl Sut {
         self.server = Some(server);
     }
 
-    fn server(&self) -> &common::Server {
-        self.server.as_ref().unwrap()
+    /// Moves the clock through the admin API, which saves it with the data.
+    async fn advance(&self, secs: u64) -> Result<(), String> {
+        let body = serde_json::json!({ "advance_seconds": secs });
+        let (status, _) = common::admin_post(self.server.as_ref().unwrap(), "/clock", body).await;
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(format!("clock advance answered {status}"))
+        }
     }
 }
 
@@ -309,16 +324,7 @@ async fn step(sut: &mut Sut, model: &mut Model, op: &Op) -> Result<(), String> {
             }
         }
         Op::Advance(secs) => {
-            // Through the admin API, which saves the clock with the data.
-            let (status, _) = common::admin_post(
-                sut.server(),
-                "/clock",
-                serde_json::json!({ "advance_seconds": secs }),
-            )
-            .await;
-            if status != 200 {
-                return Err(format!("clock advance answered {status}"));
-            }
+            sut.advance(*secs).await?;
             model.now += secs * 1000;
         }
         Op::Restart => sut.restart().await,
@@ -478,12 +484,7 @@ impl FifoModel {
     }
 
     fn held(&self, pick: usize) -> Option<(String, String)> {
-        let held: Vec<_> = self
-            .messages
-            .iter()
-            .filter_map(|(id, m)| m.handle.clone().map(|h| (id.clone(), h)))
-            .collect();
-        (!held.is_empty()).then(|| held[pick % held.len()].clone())
+        nth_held(self.messages.iter().map(|(id, m)| (id, m.handle.as_ref())), pick)
     }
 }
 
@@ -611,15 +612,7 @@ async fn fifo_step(sut: &mut Sut, model: &mut FifoModel, op: &FifoOp) -> Result<
                 model.now + u64::try_from(*seconds).unwrap() * 1000;
         }
         FifoOp::Advance(secs) => {
-            let (status, _) = common::admin_post(
-                sut.server(),
-                "/clock",
-                serde_json::json!({ "advance_seconds": secs }),
-            )
-            .await;
-            if status != 200 {
-                return Err(format!("clock advance answered {status}"));
-            }
+            sut.advance(*secs).await?;
             model.now += secs * 1000;
         }
         FifoOp::Restart => sut.restart().await,
