@@ -29,6 +29,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod fuzz;
 pub mod iam;
 pub mod kms;
 pub mod limits;

@@ -428,6 +428,7 @@ fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
+    common::record_seed("config_toml", text.as_bytes());
     path
 }
 

@@ -1,9 +1,9 @@
 //! Model-based tests: random sequences of SQS operations on a standard
-//! queue, through the SDK against a server with a data directory (so
-//! restarts are among the operations), checked at every step against a
-//! small reference model of SQS's semantics. proptest shrinks a failing
-//! sequence to a short one; shrunk failures are kept below as regression
-//! cases.
+//! queue and on a FIFO queue, through the SDK against a server with a data
+//! directory (so restarts are among the operations), checked at every step
+//! against a small reference model of SQS's semantics. proptest shrinks a
+//! failing sequence to a short one; shrunk failures are kept in
+//! `model.proptest-regressions` and replayed first.
 //!
 //! Invariants: a receive returns exactly the messages the model says are
 //! visible (sealq's short poll returns every available one, up to the
@@ -12,6 +12,14 @@
 //! message's latest handle succeed; PurgeQueue removes everything, once per
 //! 60 s; restarts keep everything; at the end, every message sent and not
 //! deleted or purged is still there (no acknowledged message is lost).
+//!
+//! The standard queue encrypts (SSE-SQS) and has a dead-letter queue
+//! (`maxReceiveCount` 2): a receive moves the messages received twice
+//! to it instead of delivering them, and a move task
+//! (StartMessageMoveTask) brings them back as new messages. Both moves keep
+//! the stored envelope byte for byte; the model follows a message across
+//! them by its envelope. FIFO: each group in send order, deduplication
+//! within 5 minutes, expired receipt handles refused.
 
 mod common;
 
@@ -43,24 +51,38 @@ fn config() -> ProptestConfig {
 enum Op {
     Send,
     Batch(usize),
-    Receive { max: i32, visibility: i32 },
+    Receive {
+        max: i32,
+        visibility: i32,
+    },
     Delete(usize),
-    ChangeVisibility { pick: usize, seconds: i32 },
+    ChangeVisibility {
+        pick: usize,
+        seconds: i32,
+    },
     Purge,
     Advance(u64),
     Restart,
+    /// A move task from the dead-letter queue back to the source.
+    Redrive,
 }
+
+/// The source queue's `maxReceiveCount`.
+const MAX_RECEIVES: u32 = 2;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => Just(Op::Send),
         2 => (1usize..=10).prop_map(Op::Batch),
-        4 => (1i32..=10, 0i32..=30).prop_map(|(max, visibility)| Op::Receive { max, visibility }),
+        // A visibility timeout of 0 half the time: messages come back at
+        // once, so some reach the dead-letter queue.
+        4 => (1i32..=10, prop_oneof![Just(0i32), 0i32..=30]).prop_map(|(max, visibility)| Op::Receive { max, visibility }),
         3 => (0usize..64).prop_map(Op::Delete),
         2 => (0usize..64, 0i32..=30).prop_map(|(pick, seconds)| Op::ChangeVisibility { pick, seconds }),
         1 => Just(Op::Purge),
         3 => (0u64..=45).prop_map(Op::Advance),
         1 => Just(Op::Restart),
+        1 => Just(Op::Redrive),
     ]
 }
 
@@ -80,16 +102,30 @@ struct Known {
 struct Model {
     now: u64,
     messages: BTreeMap<String, Known>,
+    /// The dead-letter queue: id -> (body, stored envelope).
+    dead: BTreeMap<String, (String, serde_json::Value)>,
     last_purge: Option<u64>,
     sent: u64,
 }
 
 impl Model {
-    fn visible(&self) -> usize {
+    /// Visible messages a receive delivers (received fewer than
+    /// `MAX_RECEIVES` times).
+    fn deliverable(&self) -> usize {
         self.messages
             .values()
-            .filter(|m| m.visible_at <= self.now)
+            .filter(|m| m.visible_at <= self.now && m.receive_count < MAX_RECEIVES)
             .count()
+    }
+
+    /// Visible messages a receive moves to the dead-letter queue when it
+    /// comes across them.
+    fn exhausted(&self) -> Vec<String> {
+        self.messages
+            .iter()
+            .filter(|(_, m)| m.visible_at <= self.now && m.receive_count >= MAX_RECEIVES)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// The `pick`-th message that has a handle, if any.
@@ -117,6 +153,8 @@ struct Sut {
     server: Option<common::Server>,
     client: aws_sdk_sqs::Client,
     url: String,
+    /// The standard queue's dead-letter queue.
+    dlq: Option<(String, String)>,
 }
 
 impl Sut {
@@ -133,14 +171,23 @@ impl Sut {
     }
 
     async fn start(dir: std::path::PathBuf, fifo: bool) -> Self {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
         let server = Self::boot(&dir).await;
         let client = common::sqs(&server);
+        let mut dlq = None;
         let mut req = client.create_queue();
         req = if fifo {
-            req.queue_name("model.fifo")
-                .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+            req.queue_name("model.fifo").attributes(A::FifoQueue, "true")
         } else {
+            let dlq_url =
+                common::create_queue_with(&client, "model-dlq", &[(A::SqsManagedSseEnabled, "true")]).await;
+            let dlq_arn = common::queue_arn(&client, &dlq_url).await;
+            let redrive =
+                serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES });
+            dlq = Some((dlq_url, dlq_arn));
             req.queue_name("model")
+                .attributes(A::SqsManagedSseEnabled, "true")
+                .attributes(A::RedrivePolicy, redrive.to_string())
         };
         let url = req.send().await.unwrap().queue_url.unwrap();
         Self {
@@ -148,7 +195,29 @@ impl Sut {
             server: Some(server),
             client,
             url,
+            dlq,
         }
+    }
+
+    /// The stored envelope of each message of the queue at `url`, by id.
+    async fn envelopes(&self, url: &str) -> BTreeMap<String, serde_json::Value> {
+        let name = url.rsplit('/').next().unwrap();
+        let view = common::admin_get(
+            self.server.as_ref().unwrap(),
+            &format!("/queues/{name}/messages?limit=100000"),
+        )
+        .await;
+        view["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["message_id"].as_str().unwrap().to_owned(),
+                    common::envelope_parts(m),
+                )
+            })
+            .collect()
     }
 
     async fn restart(&mut self) {
@@ -157,18 +226,24 @@ impl Sut {
         }
         let server = Self::boot(&self.dir).await;
         self.client = common::sqs(&server);
-        // The URL names the queue by account and name, whatever the port.
-        let name = self.url.rsplit('/').next().unwrap().to_owned();
-        self.url = self
-            .client
+        self.url = self.url_again(&self.url).await;
+        if let Some((url, arn)) = self.dlq.take() {
+            self.dlq = Some((self.url_again(&url).await, arn));
+        }
+        self.server = Some(server);
+    }
+
+    /// The URL of a queue after a restart (whatever the port).
+    async fn url_again(&self, url: &str) -> String {
+        let name = url.rsplit('/').next().unwrap().to_owned();
+        self.client
             .get_queue_url()
             .queue_name(name)
             .send()
             .await
             .unwrap()
             .queue_url
-            .unwrap();
-        self.server = Some(server);
+            .unwrap()
     }
 
     /// Moves the clock through the admin API, which saves it with the data.
@@ -242,6 +317,12 @@ async fn step(sut: &mut Sut, model: &mut Model, op: &Op) -> Result<(), String> {
             }
         }
         Op::Receive { max, visibility } => {
+            let exhausted = model.exhausted();
+            let before = if exhausted.is_empty() {
+                BTreeMap::new()
+            } else {
+                sut.envelopes(&url).await
+            };
             let out = c
                 .receive_message()
                 .queue_url(&url)
@@ -251,7 +332,8 @@ async fn step(sut: &mut Sut, model: &mut Model, op: &Op) -> Result<(), String> {
                 .send()
                 .await
                 .map_err(|e| format!("ReceiveMessage: {e:?}"))?;
-            let want = model.visible().min(usize::try_from(*max).unwrap());
+            let max = usize::try_from(*max).unwrap();
+            let want = model.deliverable().min(max);
             if out.messages().len() != want {
                 return Err(format!(
                     "received {} messages, the model has {want} to give: {:?}",
@@ -268,6 +350,12 @@ async fn step(sut: &mut Sut, model: &mut Model, op: &Op) -> Result<(), String> {
                 if known.visible_at > model.now {
                     return Err(format!("received {id} while it is invisible"));
                 }
+                if known.receive_count >= MAX_RECEIVES {
+                    return Err(format!(
+                        "delivered {id} a {}th time, past maxReceiveCount",
+                        known.receive_count + 1
+                    ));
+                }
                 if m.body() != Some(known.body.as_str()) {
                     return Err(format!("{id}: body {:?}, sent {:?}", m.body(), known.body));
                 }
@@ -283,6 +371,9 @@ async fn step(sut: &mut Sut, model: &mut Model, op: &Op) -> Result<(), String> {
                 }
                 known.visible_at = model.now + u64::try_from(*visibility).unwrap() * 1000;
                 known.handle = m.receipt_handle().map(str::to_owned);
+            }
+            if !exhausted.is_empty() {
+                dead_lettered(sut, model, &exhausted, &before, out.messages().len() < max).await?;
             }
         }
         Op::Delete(pick) => {
@@ -328,6 +419,116 @@ async fn step(sut: &mut Sut, model: &mut Model, op: &Op) -> Result<(), String> {
             model.now += secs * 1000;
         }
         Op::Restart => sut.restart().await,
+        Op::Redrive => redrive(sut, model).await?,
+    }
+    Ok(())
+}
+
+/// After a receive that came across `exhausted` messages (visible,
+/// received `MAX_RECEIVES` times; `before` their envelopes): those now in
+/// the dead-letter queue are among them, with the envelope they had; when
+/// the receive got fewer than it asked for, it looked at every message, so
+/// all of them moved. Nothing the dead-letter queue held is gone.
+async fn dead_lettered(
+    sut: &Sut,
+    model: &mut Model,
+    exhausted: &[String],
+    before: &BTreeMap<String, serde_json::Value>,
+    looked_at_all: bool,
+) -> Result<(), String> {
+    let (dlq_url, _) = sut.dlq.clone().unwrap();
+    let now_dead = sut.envelopes(&dlq_url).await;
+    if let Some(lost) = model.dead.keys().find(|id| !now_dead.contains_key(*id)) {
+        return Err(format!("{lost} left the dead-letter queue"));
+    }
+    let moved: Vec<&String> = now_dead
+        .keys()
+        .filter(|id| !model.dead.contains_key(*id))
+        .collect();
+    for id in &moved {
+        if !exhausted.contains(id) {
+            return Err(format!(
+                "{id} went to the dead-letter queue before its {MAX_RECEIVES} receives"
+            ));
+        }
+        if before.get(*id) != now_dead.get(*id) {
+            return Err(format!(
+                "{id} changed on its way to the dead-letter queue: {:?} became {:?}",
+                before.get(*id),
+                now_dead.get(*id)
+            ));
+        }
+        let known = model.messages.remove(*id).unwrap();
+        model
+            .dead
+            .insert((*id).clone(), (known.body, now_dead[*id].clone()));
+    }
+    if looked_at_all && moved.len() != exhausted.len() {
+        return Err(format!("a receive passed {exhausted:?} and moved only {moved:?}"));
+    }
+    Ok(())
+}
+
+/// A move task from the dead-letter queue to the source: every message
+/// comes back as a new message (new id, receive count 0) whose envelope is
+/// the one it had in the dead-letter queue.
+async fn redrive(sut: &Sut, model: &mut Model) -> Result<(), String> {
+    let (dlq_url, dlq_arn) = sut.dlq.clone().unwrap();
+    let c = &sut.client;
+    c.start_message_move_task()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .map_err(|e| format!("StartMessageMoveTask: {e:?}"))?;
+    // The task runs on the server; it moves everything in its first step.
+    let mut status = String::new();
+    for _ in 0..1000 {
+        let tasks = c
+            .list_message_move_tasks()
+            .source_arn(&dlq_arn)
+            .send()
+            .await
+            .map_err(|e| format!("ListMessageMoveTasks: {e:?}"))?;
+        status = tasks.results()[0].status().unwrap_or_default().to_owned();
+        if status != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    if status != "COMPLETED" {
+        return Err(format!("the move task ended {status}"));
+    }
+    let left = sut.envelopes(&dlq_url).await;
+    if !left.is_empty() {
+        return Err(format!("the move task left {left:?}"));
+    }
+    let mut dead = std::mem::take(&mut model.dead);
+    for (id, envelope) in sut.envelopes(&sut.url).await {
+        if model.messages.contains_key(&id) {
+            continue;
+        }
+        let Some(was) = dead
+            .iter()
+            .find(|(_, (_, e))| *e == envelope)
+            .map(|(id, _)| id.clone())
+        else {
+            return Err(format!(
+                "{id} appeared in the source, with no envelope the dead-letter queue held"
+            ));
+        };
+        let (body, _) = dead.remove(&was).unwrap();
+        model.messages.insert(
+            id,
+            Known {
+                body,
+                receive_count: 0,
+                visible_at: model.now,
+                handle: None,
+            },
+        );
+    }
+    if !dead.is_empty() {
+        return Err(format!("the move task lost {dead:?}"));
     }
     Ok(())
 }
@@ -353,13 +554,37 @@ async fn drain(sut: &mut Sut, model: &mut Model) -> Result<(), String> {
             seen.insert(m.message_id().unwrap().to_owned(), m.body().unwrap().to_owned());
         }
     }
+    // Messages received twice moved to the dead-letter queue while
+    // draining; with those, the two queues hold what the model does.
+    let (dlq_url, _) = sut.dlq.clone().unwrap();
+    let dead: std::collections::BTreeSet<String> = sut.envelopes(&dlq_url).await.into_keys().collect();
     let want: BTreeMap<String, String> = model
         .messages
         .iter()
         .map(|(id, m)| (id.clone(), m.body.clone()))
         .collect();
-    if seen != want {
-        return Err(format!("at the end the queue holds {seen:?}, the model {want:?}"));
+    let got: BTreeMap<String, String> = seen
+        .into_iter()
+        .chain(dead.iter().map(|id| {
+            let body = model.messages.get(id).map(|m| m.body.clone());
+            (
+                id.clone(),
+                body.or_else(|| model.dead.get(id).map(|d| d.0.clone()))
+                    .unwrap_or_default(),
+            )
+        }))
+        .collect();
+    let mut want_all = want;
+    want_all.extend(
+        model
+            .dead
+            .iter()
+            .map(|(id, (body, _))| (id.clone(), body.clone())),
+    );
+    if got != want_all {
+        return Err(format!(
+            "at the end the queues hold {got:?}, the model {want_all:?}"
+        ));
     }
     Ok(())
 }

@@ -289,18 +289,7 @@ pub(super) fn kms_action(action: &str, body: &[u8]) -> Result<KmsAction> {
     if !ACTIONS.contains(&action) {
         return Err(Error::UnknownOperationException(String::new().into()));
     }
-    let map = if body.iter().all(u8::is_ascii_whitespace) {
-        Map::new()
-    } else {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(m)) => m,
-            _ => {
-                return Err(Error::SerializationException(
-                    "The request body is not a valid JSON object.".into(),
-                ));
-            }
-        }
-    };
+    let map = super::json_object(body)?;
     let mut o = Obj(map);
     Ok(match action {
         "CreateKey" => KmsAction::CreateKey(CreateKeyRequest {

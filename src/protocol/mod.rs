@@ -16,6 +16,7 @@
 mod decode;
 mod encode;
 mod error;
+pub mod fuzz;
 mod kms;
 mod query;
 mod sts;
@@ -486,6 +487,20 @@ fn trace_header_into(input: &mut crate::sqs::types::SqsAction, parts: &axum::htt
     ));
 }
 
+/// The members of a JSON protocol body: an object, or none for an empty
+/// (or blank) body; anything else is `SerializationException`.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(Error::SerializationException(
+            "The request body is not a valid JSON object.".into(),
+        )),
+    }
+}
+
 async fn serve_json(
     state: &AppState,
     parts: &axum::http::request::Parts,
@@ -495,18 +510,7 @@ async fn serve_json(
     facts: &mut Facts,
 ) -> Result<SqsOutput> {
     let mut ctx = context(state, parts, body, client_ip, facts)?;
-    let map = if body.iter().all(u8::is_ascii_whitespace) {
-        Map::new()
-    } else {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(m)) => m,
-            _ => {
-                return Err(Error::SerializationException(
-                    "The request body is not a valid JSON object.".into(),
-                ));
-            }
-        }
-    };
+    let map = json_object(body)?;
     facts.queue_of(&map);
     let mut input = decode::sqs_action(action, map, true)?;
     trace_header_into(&mut input, parts);
@@ -620,20 +624,24 @@ fn authorize_kms(
 
 /// Query parameters from the URL and, for form posts, the body.
 fn query_params(parts: &axum::http::request::Parts, body: &Bytes) -> Result<Map<String, Value>> {
-    let from_url = parts.uri.query().unwrap_or("");
     let is_form = parts.method == Method::POST
         && parts
             .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let body = if is_form {
-        std::str::from_utf8(body)
-            .map_err(|_| Error::MalformedQueryString("The request body is not valid UTF-8.".into()))?
-    } else {
-        ""
+    form_params(parts.uri.query().unwrap_or(""), is_form.then_some(body))
+}
+
+/// Query parameters from a URL's query string and a form body (none when
+/// the request is not a form post), reshaped into the JSON protocol's tree.
+fn form_params(url_query: &str, form: Option<&[u8]>) -> Result<Map<String, Value>> {
+    let body = match form {
+        Some(bytes) => std::str::from_utf8(bytes)
+            .map_err(|_| Error::MalformedQueryString("The request body is not valid UTF-8.".into()))?,
+        None => "",
     };
-    let mut pairs = query::parse_form(from_url)?;
+    let mut pairs = query::parse_form(url_query)?;
     pairs.extend(query::parse_form(body)?);
     Ok(query::params_to_json(pairs))
 }
@@ -647,11 +655,7 @@ fn serve_sts(
     facts: &mut Facts,
     rid: &str,
 ) -> (String, Response) {
-    let action = match params.remove("Action") {
-        Some(Value::String(a)) => a,
-        _ => String::new(),
-    };
-    params.remove("Version");
+    let action = sts::take_action(&mut params);
     let result = authenticate(state, parts, body, Service::Sts, facts).and_then(|(principal, _)| {
         facts.principal(&principal);
         let input = sts::sts_action(&action, params)?;
@@ -664,6 +668,29 @@ fn serve_sts(
     (action, response)
 }
 
+/// Takes the action and version out of SQS query parameters (refusing
+/// another version) and, for a request posted to a queue URL, names that
+/// queue. Returns the action, or the error with the action as named.
+fn query_action(path: &str, params: &mut Map<String, Value>) -> std::result::Result<String, (String, Error)> {
+    let Some(Value::String(action)) = params.remove("Action") else {
+        let e = Error::MissingParameter("The request must contain the parameter Action.".into());
+        return Err((String::new(), e));
+    };
+    if let Some(Value::String(v)) = params.remove("Version")
+        && v != "2012-11-05"
+    {
+        let e = Error::NoSuchVersion(
+            format!("The requested version ({v}) of service AmazonSQS does not exist.").into(),
+        );
+        return Err((action, e));
+    }
+    // Query requests may be posted to the queue URL instead of naming it.
+    if !params.contains_key("QueueUrl") && ops::parse_queue_url(path).is_ok() {
+        params.insert("QueueUrl".into(), Value::String(path.to_owned()));
+    }
+    Ok(action)
+}
+
 async fn serve_query(
     state: &AppState,
     parts: &axum::http::request::Parts,
@@ -672,24 +699,10 @@ async fn serve_query(
     client_ip: Option<std::net::IpAddr>,
     facts: &mut Facts,
 ) -> (String, Result<SqsOutput>) {
-    let Some(Value::String(action)) = params.remove("Action") else {
-        let e = Error::MissingParameter("The request must contain the parameter Action.".into());
-        return (String::new(), Err(e));
+    let action = match query_action(parts.uri.path(), &mut params) {
+        Ok(action) => action,
+        Err((action, e)) => return (action, Err(e)),
     };
-
-    if let Some(Value::String(v)) = params.remove("Version")
-        && v != "2012-11-05"
-    {
-        let e = Error::NoSuchVersion(
-            format!("The requested version ({v}) of service AmazonSQS does not exist.").into(),
-        );
-        return (action, Err(e));
-    }
-    // Query requests may be posted to the queue URL instead of naming it.
-    let path = parts.uri.path();
-    if !params.contains_key("QueueUrl") && ops::parse_queue_url(path).is_ok() {
-        params.insert("QueueUrl".into(), Value::String(path.to_owned()));
-    }
     facts.queue_of(&params);
     let result = async {
         let mut ctx = context(state, parts, body, client_ip, facts)?;

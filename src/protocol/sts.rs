@@ -25,6 +25,16 @@ pub(super) fn is_sts(params: &Map<String, Value>) -> bool {
     }
 }
 
+/// Takes `Action` (empty when missing) and `Version` out of STS's query
+/// parameters; what remains are the action's members.
+pub(super) fn take_action(params: &mut Map<String, Value>) -> String {
+    params.remove("Version");
+    match params.remove("Action") {
+        Some(Value::String(a)) => a,
+        _ => String::new(),
+    }
+}
+
 fn string(params: &mut Map<String, Value>, name: &str) -> Option<String> {
     match params.remove(name) {
         Some(Value::String(s)) => Some(s),

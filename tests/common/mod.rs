@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+mod seeds;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +53,12 @@ impl Drop for Server {
     }
 }
 
+/// Records `data` as a seed of the fuzz target `target` when the tests
+/// run with `SEALQ_FUZZ_SEEDS` (see `seeds`).
+pub fn record_seed(target: &str, data: &[u8]) {
+    seeds::record_seed(target, data);
+}
+
 /// Starts a server with default settings on the system clock.
 pub async fn start() -> Server {
     start_with(Config::default(), Arc::new(Clock::system())).await
@@ -79,9 +87,24 @@ pub fn launch_with_tls(
     let addr = listener.local_addr().expect("addr");
     state.set_ready();
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(sealq::serve_with_tls(listener, tls, state.clone(), async move {
-        let _ = rx.await;
-    }));
+    let handle = if tls.is_none() && seeds::dir().is_some() {
+        // Recording seeds for the fuzz targets (see `seeds`): the same
+        // application, behind a recorder, on axum's plain server.
+        let app = sealq::app(state.clone())
+            .layer(axum::middleware::from_fn(seeds::recorder))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        })
+    } else {
+        tokio::spawn(sealq::serve_with_tls(listener, tls, state.clone(), async move {
+            let _ = rx.await;
+        }))
+    };
     Server {
         addr,
         endpoint: format!("http://{addr}"),

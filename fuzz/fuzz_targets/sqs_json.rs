@@ -1,0 +1,4 @@
+//! `sealq::fuzz::sqs_json`: see its documentation.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sealq::fuzz::sqs_json(data));
