@@ -3,8 +3,10 @@
 #
 #   fuzz/run.sh smoke [SECONDS]       every target for SECONDS (default 10)
 #                                     from its committed corpus: what CI runs
-#   fuzz/run.sh run TARGET RUNS       one target for RUNS executions
-#                                     (README's results: 10,000,000)
+#   fuzz/run.sh run TARGET RUNS       one target for RUNS executions or 30
+#                                     minutes, whichever comes first (README's
+#                                     results); new inputs join its corpus
+#   fuzz/run.sh minimize              minimizes every corpus (cargo fuzz cmin)
 #   fuzz/run.sh seed                  records seeds from the Rust integration
 #                                     tests and merges them, minimized, into
 #                                     fuzz/corpus/
@@ -40,17 +42,32 @@ case "${1:-}" in
   smoke)
     secs=${2:-10}
     "${FUZZ[@]}" build
+    scratch=$(mktemp -d)
     for t in "${TARGETS[@]}"; do
       echo "== $t: ${secs} s"
-      "${FUZZ[@]}" run "$t" "corpus/$t" -- "${OPTS[@]}" -max_total_time="$secs" 2>&1 \
-        | grep -E '^(stat::|==|SUMMARY|ERROR|Done)|panicked' || true
-      # grep hides libFuzzer's exit code: ask the pipeline's first command.
-      [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz/run.sh: $t failed" >&2; exit 1; }
+      # New inputs go to a scratch directory: the committed corpus is read.
+      mkdir -p "$scratch/$t"
+      rc=0
+      "${FUZZ[@]}" run "$t" "$scratch/$t" "corpus/$t" -- "${OPTS[@]}" -max_total_time="$secs" \
+        >"$scratch/$t.log" 2>&1 || rc=$?
+      grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' "$scratch/$t.log" || true
+      if [ "$rc" -ne 0 ]; then
+        tail -n 60 "$scratch/$t.log" >&2
+        echo "fuzz/run.sh: $t failed (exit $rc); its input is in fuzz/artifacts/$t/" >&2
+        exit 1
+      fi
     done
+    rm -rf "$scratch"
     ;;
   run)
     t=${2:?target}; runs=${3:?runs}
-    "${FUZZ[@]}" run "$t" "corpus/$t" -- "${OPTS[@]}" -runs="$runs"
+    "${FUZZ[@]}" run "$t" "corpus/$t" -- "${OPTS[@]}" -runs="$runs" -max_total_time=1800
+    ;;
+  minimize)
+    for t in "${TARGETS[@]}"; do
+      "${FUZZ[@]}" cmin "$t" "corpus/$t" >/dev/null 2>&1
+      echo "$t: $(ls "corpus/$t" | wc -l) inputs"
+    done
     ;;
   seed)
     raw=$(mktemp -d)
@@ -73,7 +90,7 @@ case "${1:-}" in
     rm -rf "$raw"
     ;;
   *)
-    sed -n '2,19p' "$0" >&2
+    sed -n '2,19p' run.sh >&2
     exit 2
     ;;
 esac

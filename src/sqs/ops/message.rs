@@ -901,7 +901,11 @@ pub(super) async fn receive_message(
         tokio::select! {
             () = &mut notified => {}
             () = state.clock.sleep_until(wake_at) => {}
-            () = state.shutdown.cancelled() => {}
+            // The server stops: the poll ends at once, empty, without
+            // another look at the queue (whatever arrived stays there).
+            () = state.shutdown.cancelled() => {
+                return Ok(SqsOutput::ReceiveMessage(ReceiveMessageOutput { messages: Vec::new() }));
+            }
         }
     }
 }
