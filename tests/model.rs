@@ -109,6 +109,17 @@ struct Model {
 }
 
 impl Model {
+    /// A new message, visible now.
+    fn arrived(&mut self, id: String, body: String) {
+        let known = Known {
+            body,
+            receive_count: 0,
+            visible_at: self.now,
+            handle: None,
+        };
+        self.messages.insert(id, known);
+    }
+
     /// Visible messages a receive delivers (received fewer than
     /// `MAX_RECEIVES` times).
     fn deliverable(&self) -> usize {
@@ -130,19 +141,29 @@ impl Model {
 
     /// The `pick`-th message that has a handle, if any.
     fn held(&self, pick: usize) -> Option<(String, String)> {
-        nth_held(self.messages.iter().map(|(id, m)| (id, m.handle.as_ref())), pick)
+        let order = |m: &Known| m.body[1..].parse::<u64>().unwrap();
+        nth_held(
+            self.messages
+                .iter()
+                .map(|(id, m)| (order(m), id, m.handle.as_ref())),
+            pick,
+        )
     }
 }
 
-/// The `pick`-th (modulo) of the messages that have a handle: its id and
-/// handle.
+/// The `pick`-th (modulo), in send order, of the messages that have a
+/// handle: its id and handle. (Not in id order: ids are random, and a
+/// shrunk failure must pick the same message when it is replayed.)
 fn nth_held<'a>(
-    messages: impl Iterator<Item = (&'a String, Option<&'a String>)>,
+    messages: impl Iterator<Item = (u64, &'a String, Option<&'a String>)>,
     pick: usize,
 ) -> Option<(String, String)> {
-    let held: Vec<(&String, &String)> = messages.filter_map(|(id, h)| h.map(|h| (id, h))).collect();
+    let mut held: Vec<(u64, &String, &String)> = messages
+        .filter_map(|(order, id, h)| h.map(|h| (order, id, h)))
+        .collect();
+    held.sort_unstable_by_key(|(order, _, _)| *order);
     (!held.is_empty()).then(|| {
-        let (id, h) = held[pick % held.len()];
+        let (_, id, h) = held[pick % held.len()];
         (id.clone(), h.clone())
     })
 }
@@ -274,15 +295,7 @@ async fn step(sut: &mut Sut, model: &mut Model, op: &Op) -> Result<(), String> {
                 .map_err(|e| format!("SendMessage: {e:?}"))?
                 .message_id
                 .unwrap();
-            model.messages.insert(
-                id,
-                Known {
-                    body,
-                    receive_count: 0,
-                    visible_at: model.now,
-                    handle: None,
-                },
-            );
+            model.arrived(id, body);
         }
         Op::Batch(n) => {
             let mut req = c.send_message_batch().queue_url(&url);
@@ -305,15 +318,7 @@ async fn step(sut: &mut Sut, model: &mut Model, op: &Op) -> Result<(), String> {
             }
             for r in out.successful() {
                 let i: usize = r.id()[1..].parse().unwrap();
-                model.messages.insert(
-                    r.message_id().to_owned(),
-                    Known {
-                        body: bodies[i].clone(),
-                        receive_count: 0,
-                        visible_at: model.now,
-                        handle: None,
-                    },
-                );
+                model.arrived(r.message_id().to_owned(), bodies[i].clone());
             }
         }
         Op::Receive { max, visibility } => {
@@ -517,15 +522,7 @@ async fn redrive(sut: &Sut, model: &mut Model) -> Result<(), String> {
             ));
         };
         let (body, _) = dead.remove(&was).unwrap();
-        model.messages.insert(
-            id,
-            Known {
-                body,
-                receive_count: 0,
-                visible_at: model.now,
-                handle: None,
-            },
-        );
+        model.arrived(id, body);
     }
     if !dead.is_empty() {
         return Err(format!("the move task lost {dead:?}"));
@@ -709,7 +706,10 @@ impl FifoModel {
     }
 
     fn held(&self, pick: usize) -> Option<(String, String)> {
-        nth_held(self.messages.iter().map(|(id, m)| (id, m.handle.as_ref())), pick)
+        nth_held(
+            self.messages.iter().map(|(id, m)| (m.seq, id, m.handle.as_ref())),
+            pick,
+        )
     }
 }
 
