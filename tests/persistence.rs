@@ -999,3 +999,37 @@ async fn queues_and_keys_keep_their_region_across_a_restart() {
     assert!(queue_urls(&s.sqs()).await.iter().all(|u| !u.ends_with("/w-sse")));
     s.stop();
 }
+
+/// In one process (as tests that embed sealq restart it): once `serve`
+/// returns, the data directory is free, even while something still holds
+/// the stopped server's state, and the new server finds what the old one
+/// wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_releases_its_data_directory_while_its_state_is_still_held() {
+    let dir = TempDir::new("reopen");
+    let open = || {
+        let config = sealq::Config {
+            data_dir: Some(dir.0.clone()),
+            ..sealq::Config::default()
+        };
+        sealq::AppState::open(config, std::sync::Arc::new(sealq::clock::Clock::system()))
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let state = open().expect("the directory opens");
+    let held = state.clone();
+    let server = common::launch_with_tls(listener, None, state);
+    let c = sqs_at(&server.endpoint, "AKIDTEST");
+    c.create_queue().queue_name("kept").send().await.unwrap();
+    // While it runs, the directory is taken.
+    let refused = open()
+        .err()
+        .expect("a second server is refused while the first runs");
+    assert!(
+        refused.to_string().contains("in use by another sealq server"),
+        "{refused}"
+    );
+    server.stop().await;
+    let again = open().expect("the directory opens once the first server stopped");
+    assert!(again.store.get("us-east-1", "000000000000", "kept").is_some());
+    drop(held);
+}

@@ -42,8 +42,9 @@ pub struct Store {
     regions: DashMap<String, DashMap<String, DashMap<String, Arc<Queue>>>>,
     next_uid: AtomicU64,
     journal: Option<Journal>,
-    /// The data directory's lock, held while the store lives.
-    _lock: Option<std::fs::File>,
+    /// The data directory's lock, held until [`Self::close`] (or the
+    /// store's end).
+    lock: std::sync::Mutex<Option<std::fs::File>>,
     /// When each queue was deleted (epoch ms, by ARN), for
     /// `--strict-deletion`; touched only by CreateQueue and DeleteQueue.
     deleted: std::sync::Mutex<std::collections::HashMap<String, u64>>,
@@ -83,7 +84,7 @@ impl Store {
     pub fn durable(journal: Journal, lock: std::fs::File) -> Self {
         Self {
             journal: Some(journal),
-            _lock: Some(lock),
+            lock: std::sync::Mutex::new(Some(lock)),
             ..Self::default()
         }
     }
@@ -339,11 +340,19 @@ impl Store {
         )])
     }
 
-    /// Commits what was submitted and stops the journal (at shutdown).
+    /// Commits what was submitted, stops the journal and releases the data
+    /// directory (at shutdown): another server may open it at once, even
+    /// while tasks of this one still hold the store.
     pub fn close(&self) {
         if let Some(j) = &self.journal {
             j.close();
         }
+        drop(
+            self.lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
     }
 
     // ---- restore -----------------------------------------------------------
