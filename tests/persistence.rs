@@ -1021,9 +1021,9 @@ async fn a_stopped_server_releases_its_data_directory_while_its_state_is_still_h
     let c = sqs_at(&server.endpoint, "AKIDTEST");
     c.create_queue().queue_name("kept").send().await.unwrap();
     // While it runs, the directory is taken.
-    let refused = open()
-        .err()
-        .expect("a second server is refused while the first runs");
+    let Err(refused) = open() else {
+        panic!("a second server is refused while the first runs");
+    };
     assert!(
         refused.to_string().contains("in use by another sealq server"),
         "{refused}"
