@@ -18,10 +18,16 @@
 //! Each connection runs in its own task; on shutdown the loop stops
 //! accepting, connections finish their in-flight request (long polls are
 //! released by the state's shutdown token) and [`run`] returns when the
-//! last one has closed.
+//! last one has answered. A connection that ends while the server stops
+//! is not shut down and closed there: its socket is parked ([`Parked`])
+//! and closed with the others once every answer is out, so the FIN, the
+//! close and the poller's bookkeeping of thousands of sockets do not delay
+//! the answers still waiting to be written.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -102,6 +108,7 @@ pub async fn run<U: Upgrade>(
     permits: Arc<Semaphore>,
 ) {
     let graceful = GracefulShutdown::new();
+    let parked = Park::default();
     loop {
         let (tcp, peer) = tokio::select! {
             () = stop.cancelled() => break,
@@ -132,11 +139,84 @@ pub async fn run<U: Upgrade>(
             upgrade.clone(),
             router.clone(),
             graceful.watcher(),
-            (stop.clone(), limits, permit),
+            (stop.clone(), limits, permit, parked.clone()),
         ));
     }
     drop(listener);
     graceful.shutdown().await;
+    // Every answer is out: the parked sockets close now.
+    drop(parked);
+}
+
+/// The sockets of connections that ended while the server stops, closed
+/// together at the end of [`run`].
+type Park<S> = Arc<Mutex<Vec<S>>>;
+
+/// A connection's stream, parked instead of shut down and closed when
+/// the connection ends while the server stops.
+struct Parked<S> {
+    /// `None` once parked (in `drop`).
+    stream: Option<S>,
+    stop: CancellationToken,
+    park: Park<S>,
+}
+
+impl<S: Unpin> Parked<S> {
+    fn stream(&mut self) -> Pin<&mut S> {
+        Pin::new(self.stream.as_mut().expect("a stream until dropped"))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Parked<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.get_mut().stream().poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Parked<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.get_mut().stream().poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().stream().poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.as_ref().is_some_and(S::is_write_vectored)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().stream().poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.stop.is_cancelled() {
+            // Closed with the other parked sockets once all have answered.
+            return Poll::Ready(Ok(()));
+        }
+        this.stream().poll_shutdown(cx)
+    }
+}
+
+impl<S> Drop for Parked<S> {
+    fn drop(&mut self) {
+        if self.stop.is_cancelled()
+            && let Some(stream) = self.stream.take()
+            && let Ok(mut park) = self.park.lock()
+        {
+            park.push(stream);
+        }
+    }
 }
 
 /// One connection: its upgrade (bounded by `stop`), then HTTP/1.1 until
@@ -148,7 +228,7 @@ async fn connection<U: Upgrade>(
     upgrade: U,
     router: Router,
     watcher: Watcher,
-    (stop, limits, _permit): (CancellationToken, Limits, OwnedSemaphorePermit),
+    (stop, limits, _permit, park): (CancellationToken, Limits, OwnedSemaphorePermit, Park<U::Stream>),
 ) {
     let stream = tokio::select! {
         () = stop.cancelled() => return,
@@ -172,7 +252,14 @@ async fn connection<U: Upgrade>(
         // One buffer per response, so one TLS record (vectored writes
         // would seal head and body separately).
         .writev(!U::TLS)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(
+            TokioIo::new(Parked {
+                stream: Some(stream),
+                stop,
+                park,
+            }),
+            service,
+        );
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{free_port, new_queue, queue_attr, spawn_binary, sqs, start, start_with, unique, wait_healthy};
+use common::{
+    free_port, http1_bytes, new_queue, query_request, queue_attr, spawn_binary, sqs, start, start_with,
+    unique, wait_healthy,
+};
 use sealq::Config;
 use sealq::clock::Clock;
 
@@ -50,6 +53,57 @@ async fn graceful_shutdown_releases_long_polls_and_finishes_requests() {
         .expect("the long poll got an answer, not a dropped connection");
     assert!(got.messages().is_empty());
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Reads `tcp` to its end, within 5 s: what the server wrote before closing.
+async fn read_to_close(tcp: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut got))
+        .await
+        .expect("the server closed the connection when it stopped")
+        .expect("an orderly close, not a reset");
+    String::from_utf8(got).expect("UTF-8 answer")
+}
+
+#[tokio::test]
+async fn at_shutdown_every_held_poll_gets_its_whole_answer_and_every_connection_closes() {
+    use tokio::io::AsyncWriteExt as _;
+    let server = start().await;
+    let c = sqs(&server);
+    let url = new_queue(&c, "park").await;
+    let request = http1_bytes(&query_request(
+        &server,
+        "/",
+        &[
+            ("Action", "ReceiveMessage"),
+            ("QueueUrl", &url),
+            ("WaitTimeSeconds", "20"),
+        ],
+        Some(("AKIDTEST", "us-east-1")),
+    ));
+    let mut polls = Vec::new();
+    for _ in 0..64 {
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        tcp.write_all(&request).await.unwrap();
+        polls.push(tcp);
+    }
+    // A keep-alive connection with nothing in flight closes too.
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::timeout(Duration::from_secs(10), server.stop())
+        .await
+        .expect("shutdown finished");
+    for tcp in &mut polls {
+        let answer = read_to_close(tcp).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(
+            answer.ends_with("</ReceiveMessageResponse>"),
+            "one whole answer: {answer}"
+        );
+        assert!(!answer.contains("<Message>"), "{answer}");
+    }
+    assert_eq!(read_to_close(&mut idle).await, "");
 }
 
 #[tokio::test]

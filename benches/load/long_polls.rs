@@ -4,7 +4,9 @@
 //! server's RSS before and while it holds them (bytes per poll), how soon
 //! after a matching send each poll is answered (the send is stamped when
 //! its request is written; the poll when its answer is read), and how soon
-//! every poll is answered after SIGTERM.
+//! every poll is answered after SIGTERM. For scale, the floor: how soon
+//! the same client reads the same answers when one thread writes them on
+//! bare sockets, with no HTTP server in between.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -171,6 +173,98 @@ async fn measure(layout: &Layout) -> Measured {
     }
 }
 
+/// The answer sealq gives a poll at shutdown (200, no messages), as the
+/// floor writes it.
+const EMPTY_ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: 00000000-0000-0000-0000-000000000000\r\nconnection: close\r\ncontent-length: 2\r\ndate: Sat, 05 Dec 2026 00:00:00 GMT\r\n\r\n{}";
+
+/// Reads one request (head and `content-length` body) from `s`.
+fn read_request(s: &mut std::net::TcpStream) {
+    use std::io::Read as _;
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = memchr::memmem::find(&buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return;
+            }
+        }
+        let n = s.read(&mut chunk).expect("read a request");
+        assert!(n > 0, "the client closed before its request was read");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Set in the environment of the floor's writer: the bench binary,
+/// started again, runs [`floor_writer`] instead of the benchmark.
+pub(crate) const FLOOR_ENV: &str = "SEALQ_BENCH_FLOOR_WRITER";
+
+/// The floor's writer, in its own process (as sealq is): binds a port
+/// and prints it, holds `POLLS` connections and reads their requests,
+/// prints `ready`; on a line from stdin writes each connection the empty
+/// answer, one blocking write after another, then closes them.
+pub(crate) fn floor_writer() {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    println!("{}", listener.local_addr().expect("address").port());
+    let mut held = Vec::with_capacity(POLLS);
+    for _ in 0..POLLS {
+        let (s, _) = listener.accept().expect("accept");
+        s.set_nodelay(true).expect("nodelay");
+        held.push(s);
+    }
+    for s in &mut held {
+        read_request(s);
+    }
+    println!("ready");
+    let mut go = String::new();
+    std::io::stdin().lock().read_line(&mut go).expect("go");
+    for s in &mut held {
+        s.write_all(EMPTY_ANSWER).expect("write an answer");
+    }
+}
+
+/// The floor: `POLLS` polls held by [`floor_writer`], then answered.
+/// Returns the ms from "go" to each answer being read, sorted.
+async fn floor() -> Vec<f64> {
+    use std::io::{BufRead as _, Write as _};
+    let mut child = std::process::Command::new(std::env::current_exe().expect("this bench"))
+        .env(FLOOR_ENV, "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the floor's writer");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut line = || {
+        lines
+            .next()
+            .expect("a line from the floor's writer")
+            .expect("read")
+    };
+    let port: u16 = line().parse().expect("a port");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let urls = [format!("http://{addr}/000000000000/floor")];
+    let polls = open_polls(addr, &urls, POLLS).await;
+    let ready = tokio::task::block_in_place(&mut line);
+    assert_eq!(ready, "ready");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let go = Instant::now();
+    stdin.write_all(b"go\n").expect("go");
+    let mut after = Vec::with_capacity(POLLS);
+    for p in polls {
+        let (at, _) = p.await.expect("poll answered by the floor");
+        after.push(ms_between(go, at));
+    }
+    assert!(child.wait().expect("the floor's writer").success());
+    after.sort_by(f64::total_cmp);
+    after
+}
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -225,4 +319,13 @@ pub(crate) async fn run(out: &mut String) {
             if met { "met" } else { "**missed**" },
         );
     }
+    eprintln!("running long polls: the floor (bare sockets) ...");
+    let f = floor().await;
+    let _ = writeln!(
+        out,
+        "| the floor: the same answers written by one thread on bare sockets, no HTTP server | | | | | | {:.1} / {:.1} / {:.1} | |",
+        pct(&f, 0.5),
+        pct(&f, 0.99),
+        pct(&f, 1.0),
+    );
 }

@@ -126,6 +126,10 @@ use server::*;
 use workloads::*;
 
 fn main() {
+    if std::env::var_os(long_polls::FLOOR_ENV).is_some() {
+        long_polls::floor_writer();
+        return;
+    }
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
     // binary without it. The benchmark is run by hand only, so a test run
     // does nothing.

@@ -370,6 +370,16 @@ pub async fn query_signed(
     params: &[(&str, &str)],
     signer: Option<(&str, &str)>,
 ) -> Raw {
+    send(query_request(server, path, params, signer)).await
+}
+
+/// The request [`query_signed`] sends.
+pub fn query_request(
+    server: &Server,
+    path: &str,
+    params: &[(&str, &str)],
+    signer: Option<(&str, &str)>,
+) -> http::Request<String> {
     let mut form = form_urlencoded::Serializer::new(String::new());
     let mut has_version = false;
     for (k, v) in params {
@@ -414,7 +424,22 @@ pub async fn query_signed(
         let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
         instructions.apply_to_request_http1x(&mut req);
     }
-    send(req).await
+    req
+}
+
+/// `req` as HTTP/1.1 bytes, for raw connections.
+pub fn http1_bytes(req: &http::Request<String>) -> Vec<u8> {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut out = format!("{} {path} HTTP/1.1\r\n", req.method());
+    for (k, v) in req.headers() {
+        out.push_str(&format!("{k}: {}\r\n", v.to_str().expect("ASCII header")));
+    }
+    out.push_str(&format!(
+        "content-length: {}\r\n\r\n{}",
+        req.body().len(),
+        req.body()
+    ));
+    out.into_bytes()
 }
 
 /// Sends a signed query-protocol request to `/`.
