@@ -88,7 +88,7 @@ async fn at_shutdown_every_held_poll_gets_its_whole_answer_and_every_connection_
         tcp.write_all(&request).await.unwrap();
         polls.push(tcp);
     }
-    // A keep-alive connection with nothing in flight closes too.
+    // A connection with no request in flight closes too.
     let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     tokio::time::timeout(Duration::from_secs(10), server.stop())

@@ -491,12 +491,7 @@ impl Conn {
             if let Some(end) = memchr::memmem::find(&self.buf, b"\r\n\r\n") {
                 let head = std::str::from_utf8(&self.buf[..end]).expect("ascii head");
                 let status: u16 = head.get(9..12).and_then(|c| c.parse().ok()).expect("status line");
-                let len: usize = head
-                    .split("\r\n")
-                    .filter_map(|l| l.split_once(':'))
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                    .and_then(|(_, v)| v.trim().parse().ok())
-                    .expect("content-length");
+                let len = content_length(head).expect("content-length");
                 while self.buf.len() < end + 4 + len {
                     assert!(
                         self.stream.read_buf(&mut self.buf).await.expect("read") > 0,
@@ -512,6 +507,14 @@ impl Conn {
             );
         }
     }
+}
+
+/// The `content-length` of an HTTP message head.
+pub(crate) fn content_length(head: &str) -> Option<usize> {
+    head.split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
 }
 
 /// `fmt::Write` into a byte buffer.

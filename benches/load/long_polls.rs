@@ -18,7 +18,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::{Conn, Enc, Proto, Server, Target, create_queue, mib};
+use crate::{Conn, Enc, Proto, Server, Target, content_length, create_queue, mib};
 
 /// Concurrent long polls.
 const POLLS: usize = 10_000;
@@ -175,7 +175,7 @@ async fn measure(layout: &Layout) -> Measured {
 
 /// The answer sealq gives a poll at shutdown (200, no messages), as the
 /// floor writes it.
-const EMPTY_ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: 00000000-0000-0000-0000-000000000000\r\nconnection: close\r\ncontent-length: 2\r\ndate: Sat, 05 Dec 2026 00:00:00 GMT\r\n\r\n{}";
+const EMPTY_ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: 00000000-0000-0000-0000-000000000000\r\ncontent-length: 2\r\ndate: Sat, 05 Dec 2026 00:00:00 GMT\r\n\r\n{}";
 
 /// Reads one request (head and `content-length` body) from `s`.
 fn read_request(s: &mut std::net::TcpStream) {
@@ -184,12 +184,7 @@ fn read_request(s: &mut std::net::TcpStream) {
     let mut chunk = [0u8; 4096];
     loop {
         if let Some(end) = memchr::memmem::find(&buf, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .split("\r\n")
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
+            let len = content_length(&String::from_utf8_lossy(&buf[..end])).unwrap_or(0);
             if buf.len() >= end + 4 + len {
                 return;
             }
